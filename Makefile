@@ -1,0 +1,65 @@
+# Channel Workbench — `make report` and `make test` set everything up from a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+WB := $(VENV)/bin/workbench
+DB ?= data/workbench.duckdb
+STAMP := $(VENV)/.installed
+PYTEST_WORKERS ?= 2
+export WORKBENCH_DB := $(abspath $(DB))
+export PYTHONHASHSEED := 0
+
+.PHONY: help setup sysdeps fonts demo report test test-fast test-slow test-spark bench lab lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install the package with test tools
+
+fonts:  ## install a CJK font (Chinese in charts and browsers), when running as root with apt
+	@if ! fc-list :lang=zh 2>/dev/null | grep -q . ; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null) \
+	      || echo "warning: could not install fonts-wqy-microhei; Chinese may render as boxes"; \
+	  else echo "note: install a CJK font (e.g. fonts-wqy-microhei) so Chinese renders"; fi; fi
+
+sysdeps: fonts  ## Debian chromium + CJK font for the browser tests
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+$(DB): $(STAMP)
+	$(WB) demo --db $(DB)
+
+demo: $(STAMP)  ## (re)generate the synthetic demo store
+	rm -f $(DB) && $(WB) demo --db $(DB)
+
+report: $(STAMP) fonts $(DB)  ## render the demo report pack into reports/
+	$(WB) report --db $(DB) --region all --out reports
+
+test: $(STAMP) sysdeps  ## the whole suite, slow cases included (what CI runs)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+test-fast: $(STAMP)  ## the suite without slow cases (notebooks, browser)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not spark"
+
+test-spark: $(STAMP)  ## DuckDB vs Spark comparison (installs the [spark] extra)
+	$(PY) -m pip install -q -e '.[spark,test]'
+	$(PY) -m pytest -m spark -p no:randomly
+
+bench: $(STAMP)  ## run every benchmark in bench/ and print its figures
+	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+lab: $(STAMP) $(DB)  ## open JupyterLab on notebooks/ with the project's kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+lint: $(STAMP)  ## ruff
+	$(VENV)/bin/ruff check .
+
+clean:  ## remove generated data and reports (keeps .venv)
+	rm -rf reports $(DB) .pytest_cache

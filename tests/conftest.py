@@ -1,0 +1,32 @@
+"""Shared fixtures: small synthetic stores built once per test session (per xdist worker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+if not SHARED_DATA.exists():  # CI lays shared/ beside the clone
+    SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+DEMO_PARTNERS = 400
+DEMO_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data: the real CDNOW and online-retail exports."""
+    if not SHARED_DATA.exists():
+        pytest.fail(f"shared data folder {SHARED_DATA} is missing; it holds the real data sets the tests use")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DuckDB store holding a 400-partner, 36-month synthetic network (seed 7), ingested normally."""
+    from workbench.synth import build_demo_store
+
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    build_demo_store(path, partners=DEMO_PARTNERS, months=36, seed=DEMO_SEED)
+    return path

@@ -1,0 +1,5 @@
+"""Charts: health."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""Charts: incentives."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""Charts: retro."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

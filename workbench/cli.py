@@ -1,0 +1,144 @@
+"""The `workbench` command (stable contract in DESIGN.md); each subcommand calls one package function."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.errors import WorkbenchError
+from workbench.paths import default_db
+
+
+def write_table(frame: pd.DataFrame, out: str | Path) -> Path:
+    """Write a result table as UTF-8 CSV with header, or as Excel when `out` ends in .xlsx."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".xlsx":
+        frame.to_excel(out, index=False)
+    elif out.suffix.lower() == ".csv":
+        frame.to_csv(out, index=False, encoding="utf-8")
+    else:
+        raise WorkbenchError(f"Output file {out} must end in .csv or .xlsx.")
+    return out
+
+
+def _date(text: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(text).normalize()
+    except (ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (use YYYY-MM-DD)") from exc
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="workbench", description="Channel Workbench: channel partner analytics.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_db(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--db", type=Path, default=None, help="DuckDB store (default $WORKBENCH_DB, then data/workbench.duckdb)")
+        return sp
+
+    d = with_db(sub.add_parser("demo", help="generate the synthetic channel network and ingest it"))
+    d.add_argument("--partners", type=int, default=2000)
+    d.add_argument("--months", type=int, default=36)
+    d.add_argument("--seed", type=int, default=42)
+
+    i = with_db(sub.add_parser("ingest", help="validate and load a CSV / XLSX / Parquet export into a table"))
+    i.add_argument("table")
+    i.add_argument("file", type=Path)
+    i.add_argument("--map", dest="mapping", type=Path, default=None, help="header mapping YAML (default config/mapping.yaml)")
+    i.add_argument("--strict", action="store_true", help="exit non-zero if any row was quarantined")
+
+    s = with_db(sub.add_parser("segment", help="tier scorecard and clusters per partner"))
+    s.add_argument("--as-of", type=_date, required=True)
+    s.add_argument("--out", type=Path, required=True)
+
+    c = with_db(sub.add_parser("churn", help="churn risk list"))
+    c.add_argument("--as-of", type=_date, required=True)
+    c.add_argument("--horizon-days", type=int, default=90)
+    c.add_argument("--out", type=Path, required=True)
+
+    w = with_db(sub.add_parser("whatif", help="simulate an incentive program"))
+    w.add_argument("program", type=Path)
+    w.add_argument("--as-of", type=_date, default=None)
+    w.add_argument("--out", type=Path, required=True)
+
+    r = with_db(sub.add_parser("retro", help="quarterly KPI table"))
+    r.add_argument("--quarter", required=True)
+    r.add_argument("--out", type=Path, required=True)
+
+    rp = with_db(sub.add_parser("report", help="render the HTML report pack"))
+    rp.add_argument("--quarter", default=None, help="e.g. 2026Q3 (default: latest complete quarter in the store)")
+    rp.add_argument("--region", default="all")
+    rp.add_argument("--lang", choices=["en", "zh"], default="en")
+    rp.add_argument("--out", type=Path, default=Path("reports"))
+    return p
+
+
+def _run(args: argparse.Namespace) -> int:
+    db = args.db if args.db is not None else default_db()
+    if args.command == "demo":
+        from workbench.synth import build_demo_store
+
+        summary = build_demo_store(db, partners=args.partners, months=args.months, seed=args.seed)
+        print(summary)
+        return 0
+    if args.command == "ingest":
+        from workbench.ingest import ingest_file
+        from workbench.store import connect
+
+        result = ingest_file(connect(db), args.table, args.file, mapping=args.mapping, progress=True)
+        print(result.summary())
+        return 1 if args.strict and result.rows_quarantined else 0
+    if args.command == "report":
+        from workbench.reports import render_pack
+
+        result = render_pack(db, quarter=args.quarter, region=args.region, lang=args.lang, out=args.out)
+        print(result.summary())
+        return 0 if result.ok else 1
+
+    from workbench.store import connect
+
+    con = connect(db, read_only=True)
+    if args.command == "segment":
+        from workbench.segment import segment_table
+
+        frame = segment_table(con, as_of=args.as_of)
+    elif args.command == "churn":
+        from workbench.churn import risk_list
+
+        frame = risk_list(con, as_of=args.as_of, horizon_days=args.horizon_days)
+    elif args.command == "whatif":
+        from workbench.incentives import whatif_table
+
+        frame, line = whatif_table(con, args.program, as_of=args.as_of)
+        print(line)
+    elif args.command == "retro":
+        from workbench.retro import kpi_table
+
+        frame = kpi_table(con, quarter=args.quarter)
+    else:  # pragma: no cover - argparse guards this
+        raise WorkbenchError(f"Unknown command {args.command}.")
+    out = write_table(frame, args.out)
+    print(f"Wrote {len(frame):,} rows to {out}.")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse arguments, run, print errors as one sentence on stderr with exit code 2."""
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""Open or create the DuckDB store; the schema of the data contract (../DESIGN.md) lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import ibis
+
+from workbench.paths import default_db
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a canonical table: SQL type, required flag, allowed values or range."""
+
+    name: str
+    sql_type: str  # VARCHAR, DATE, DOUBLE, DECIMAL(18,2), BOOLEAN, INTEGER, TIMESTAMP
+    required: bool = False
+    enum: tuple[str, ...] | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+    personal: bool = False  # personal data: never shown in a report
+
+
+@dataclass(frozen=True)
+class Table:
+    """A canonical table: its columns, primary key and foreign keys (column → parent table)."""
+
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    foreign_keys: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def column_names(self) -> list[str]:
+        """Column names in contract order."""
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        """The Column called `name`."""
+        return next(c for c in self.columns if c.name == name)
+
+
+CHANNEL_TYPES = ("distributor", "wholesaler", "dealer", "retailer", "ecommerce", "key_account", "other")
+CONFLICT_TYPES = ("price", "territory", "customer_ownership", "other")
+ACTION_TYPES = ("training", "incentive", "marketing_automation", "tiering", "communication", "visit", "other")
+MONEY = "DECIMAL(18,2)"
+
+C = Column
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in [
+        Table(
+            "partners",
+            (
+                C("partner_id", "VARCHAR", True),
+                C("name", "VARCHAR", True),
+                C("region", "VARCHAR", True),
+                C("province", "VARCHAR"),
+                C("city", "VARCHAR"),
+                C("channel_type", "VARCHAR", True, enum=CHANNEL_TYPES),
+                C("onboard_date", "DATE", True),
+                C("exit_date", "DATE"),
+                C("contact_name", "VARCHAR", personal=True),
+                C("contact_phone", "VARCHAR", personal=True),
+            ),
+            ("partner_id",),
+        ),
+        Table(
+            "orders",
+            (
+                C("order_id", "VARCHAR", True),
+                C("partner_id", "VARCHAR", True),
+                C("order_date", "DATE", True),
+                C("product_line", "VARCHAR"),
+                C("quantity", "DOUBLE"),
+                C("net_amount", MONEY, True),
+                C("list_amount", MONEY, min_value=0),
+                C("is_return", "BOOLEAN"),
+            ),
+            ("order_id",),
+            (("partner_id", "partners"),),
+        ),
+        Table(
+            "incentives",
+            (
+                C("incentive_id", "VARCHAR", True),
+                C("partner_id", "VARCHAR", True),
+                C("program", "VARCHAR", True),
+                C("period_start", "DATE", True),
+                C("period_end", "DATE", True),
+                C("amount_due", MONEY, True, min_value=0),
+                C("amount_paid", MONEY, min_value=0),
+                C("paid_date", "DATE"),
+            ),
+            ("incentive_id",),
+            (("partner_id", "partners"),),
+        ),
+        Table(
+            "surveys",
+            (
+                C("survey_id", "VARCHAR", True),
+                C("partner_id", "VARCHAR", True),
+                C("survey_date", "DATE", True),
+                C("satisfaction", "DOUBLE", True, min_value=0, max_value=100),
+                C("nps", "DOUBLE", min_value=0, max_value=10),
+                C("comment", "VARCHAR"),
+            ),
+            ("survey_id",),
+            (("partner_id", "partners"),),
+        ),
+        Table(
+            "trainings",
+            (
+                C("training_id", "VARCHAR", True),
+                C("partner_id", "VARCHAR", True),
+                C("training_date", "DATE", True),
+                C("course", "VARCHAR"),
+                C("passed", "BOOLEAN"),
+                C("score", "DOUBLE", min_value=0, max_value=100),
+            ),
+            ("training_id",),
+            (("partner_id", "partners"),),
+        ),
+        Table(
+            "conflicts",
+            (
+                C("conflict_id", "VARCHAR", True),
+                C("reported_date", "DATE", True),
+                C("partner_id", "VARCHAR", True),
+                C("counterparty_id", "VARCHAR"),
+                C("conflict_type", "VARCHAR", True, enum=CONFLICT_TYPES),
+                C("severity", "INTEGER", True, min_value=1, max_value=3),
+                C("resolved_date", "DATE"),
+            ),
+            ("conflict_id",),
+            (("partner_id", "partners"),),
+        ),
+        Table(
+            "actions",
+            (
+                C("action_id", "VARCHAR", True),
+                C("partner_id", "VARCHAR", True),
+                C("action_date", "DATE", True),
+                C("action_type", "VARCHAR", True, enum=ACTION_TYPES),
+                C("note", "VARCHAR"),
+            ),
+            ("action_id",),
+            (("partner_id", "partners"),),
+        ),
+        Table(
+            "coverage",
+            (
+                C("partner_id", "VARCHAR", True),
+                C("month", "DATE", True),
+                C("active_outlets", "DOUBLE", True, min_value=0),
+            ),
+            ("partner_id", "month"),
+            (("partner_id", "partners"),),
+        ),
+    ]
+}
+
+# Load order: parents before children.
+TABLE_ORDER: tuple[str, ...] = tuple(TABLES)
+
+BOOKKEEPING_DDL = [
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        table_name VARCHAR, file VARCHAR, row_number BIGINT, "column" VARCHAR,
+        value VARCHAR, reason VARCHAR, quarantined_at TIMESTAMP, row_data VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS ingest_log (
+        table_name VARCHAR, file VARCHAR, sha256 VARCHAR, rows_read BIGINT,
+        rows_accepted BIGINT, rows_quarantined BIGINT, ingested_at TIMESTAMP)""",
+]
+
+
+def table_ddl(table: Table) -> str:
+    """CREATE TABLE statement for a canonical table, with its primary and foreign keys."""
+    cols = [f'"{c.name}" {c.sql_type}{" NOT NULL" if c.required else ""}' for c in table.columns]
+    cols.append(f"PRIMARY KEY ({', '.join(table.primary_key)})")
+    for col, parent in table.foreign_keys:
+        pk = TABLES[parent].primary_key[0]
+        cols.append(f"FOREIGN KEY ({col}) REFERENCES {parent}({pk})")
+    return f"CREATE TABLE IF NOT EXISTS {table.name} (\n  " + ",\n  ".join(cols) + "\n)"
+
+
+def create_schema(raw: duckdb.DuckDBPyConnection) -> None:
+    """Create every canonical and bookkeeping table that does not exist yet (idempotent)."""
+    for name in TABLE_ORDER:
+        raw.execute(table_ddl(TABLES[name]))
+    for ddl in BOOKKEEPING_DDL:
+        raw.execute(ddl)
+    raw.execute("CREATE SCHEMA IF NOT EXISTS truth")
+
+
+def connect(db: str | Path | None = None, *, read_only: bool = False) -> ibis.BaseBackend:
+    """Open the store as an Ibis DuckDB backend, creating file and schema unless read_only."""
+    path = Path(db) if db is not None else default_db()
+    if read_only:
+        if not path.exists():
+            from workbench.errors import WorkbenchError
+
+            raise WorkbenchError(f"The store {path} does not exist; run `workbench demo` or `workbench ingest` first.")
+        return ibis.duckdb.connect(str(path), read_only=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = ibis.duckdb.connect(str(path))
+    create_schema(raw_connection(con))
+    return con
+
+
+def raw_connection(con: ibis.BaseBackend) -> duckdb.DuckDBPyConnection:
+    """The underlying duckdb connection of an Ibis DuckDB backend (for bulk SQL in ingest)."""
+    return con.con
+
+
+def row_counts(con: ibis.BaseBackend) -> dict[str, int]:
+    """Rows per canonical table plus quarantine."""
+    raw = raw_connection(con)
+    return {
+        name: raw.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        for name in (*TABLE_ORDER, "quarantine")
+    }
