@@ -7,7 +7,6 @@ WB := $(VENV)/bin/workbench
 DB ?= data/workbench.duckdb
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
-export WORKBENCH_DB := $(abspath $(DB))
 export PYTHONHASHSEED := 0
 
 .PHONY: help setup sysdeps fonts demo report test test-fast test-slow test-spark bench lab lint clean
