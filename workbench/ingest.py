@@ -1,0 +1,771 @@
+"""Read an export → map its headers → validate every row in DuckDB → upsert good rows | quarantine bad ones.
+
+Guarantees (DESIGN.md, "Ingestion guarantees"):
+
+* every data row of a file is either accepted (upserted by primary key) or written once to ``quarantine``
+  with the file, its row number, the column, the value and a reason a person understands;
+  ``rows_accepted + rows_quarantined == rows_read`` always;
+* a file-level problem (unreadable file, unknown table, a required column missing, two headers mapping to
+  the same column) raises :class:`~workbench.errors.IngestError` naming the file and the column, and
+  writes nothing;
+* one file is one transaction: a failure halfway leaves the store as it was;
+* ingesting the same file again changes nothing: good rows are upserted to the same values, the file's
+  previous quarantine rows are replaced by identical ones and its ``ingest_log`` row keeps its time.
+
+Row numbers count data rows as a person does: the first row under the header is row 1 (in a CSV whose
+header is line 1, row N is line N + 1; in a spreadsheet, row N sits N rows below the header row).
+
+Validation is set-based SQL over a raw text table (``TRY_CAST``, joins, window functions), never a Python
+loop over rows, so a 10-million-line file ingests at DuckDB speed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import re
+import tempfile
+import threading
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from workbench.config import from_dict, load_yaml
+from workbench.errors import ConfigError, IngestError
+from workbench.paths import config_file
+from workbench.store import TABLES, Column, Table, raw_connection
+
+__all__ = [
+    "IngestResult",
+    "Mapping",
+    "default_mapping",
+    "ingest_file",
+    "ingest_frame",
+    "load_mapping",
+    "reason_text",
+]
+
+DEFAULT_MAPPING_FILE = config_file("mapping.yaml")
+LARGE_FILE_BYTES = 20 * 1024 * 1024  # show a progress bar above this size when progress=True
+
+# Characters trimmed from both ends of every value: ASCII whitespace, no-break and ideographic space.
+_TRIM = " \t\r\n\u00a0\u3000\ufeff"
+# Full-width ASCII (U+FF01..U+FF5E) → ASCII, used on ids, numbers, dates, codes (not on free text).
+_FULL = "".join(chr(c) for c in range(0xFF01, 0xFF5F))
+_HALF = "".join(chr(c) for c in range(0x21, 0x7F))
+_TRUE = ("true", "t", "yes", "y", "1", "是", "对", "return", "退货", "退", "x")
+_FALSE = ("false", "f", "no", "n", "0", "否", "不是", "")
+# Date columns that may legitimately lie after the run date (planned ends, period bounds).
+_FUTURE_OK = {"exit_date", "period_start", "period_end"}
+# Free-text columns: only trimmed, never translated from full-width (names keep their punctuation).
+_FREE_TEXT = {"name", "province", "city", "region", "contact_name", "comment", "note", "course", "program",
+              "product_line"}
+
+
+# --------------------------------------------------------------------------------------------------
+# mapping
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Header mapping (config/mapping.yaml): file header → contract column, per table or for all tables.
+
+    columns: header → column for every table; tables: per-table overrides (take precedence);
+    values: contract column → {value in the file: contract value} (e.g. 经销商 → distributor);
+    date_formats: extra strptime formats tried after ISO dates (e.g. "%d/%m/%Y").
+    """
+
+    columns: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, dict[str, str]] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    date_formats: list[str] = field(default_factory=list)
+
+
+def normalize_header(text: Any) -> str:
+    """A header as compared for mapping: NFKC (full-width → ASCII), trimmed, lower case, runs of space/-/. → _."""
+    s = unicodedata.normalize("NFKC", str(text)).strip(_TRIM).lower()
+    return re.sub(r"[\s\-./]+", "_", s)
+
+
+def load_mapping(mapping: Mapping | dict | str | Path | None = None) -> Mapping:
+    """A Mapping from a Mapping, a parsed dict, a YAML path, or None (the default config/mapping.yaml)."""
+    if isinstance(mapping, Mapping):
+        return mapping
+    if mapping is None:
+        return default_mapping()
+    if isinstance(mapping, dict):
+        result = from_dict(Mapping, mapping, where="mapping")
+        where = "mapping"
+    else:
+        data = load_yaml(mapping)
+        result = from_dict(Mapping, data if data is not None else {}, where=str(mapping))
+        where = str(mapping)
+    for table, cols in [("every table", result.columns), *result.tables.items()]:
+        if table != "every table" and table not in TABLES:
+            raise ConfigError(f"{where}: tables has unknown table '{table}' (known: {', '.join(TABLES)}).")
+        known = {c for t in TABLES.values() for c in t.column_names}
+        for header, col in cols.items():
+            if col not in known:
+                raise ConfigError(f"{where}: header '{header}' maps to '{col}', which is not a contract column.")
+    return result
+
+
+def default_mapping() -> Mapping:
+    """The shipped config/mapping.yaml (common Chinese ERP headers), or an empty mapping if it is absent."""
+    if DEFAULT_MAPPING_FILE.exists():
+        return load_mapping(DEFAULT_MAPPING_FILE)
+    return Mapping()
+
+
+def _resolve_headers(headers: list[str], table: Table, mapping: Mapping, where: str) -> dict[str, str]:
+    """Contract column → file header, for the headers this table knows; errors on two headers for one column."""
+    lookup: dict[str, str] = {normalize_header(c): c for c in table.column_names}
+    for header, col in mapping.columns.items():
+        if col in table.column_names:
+            lookup[normalize_header(header)] = col
+    for header, col in mapping.tables.get(table.name, {}).items():
+        lookup[normalize_header(header)] = col
+    found: dict[str, str] = {}
+    for h in headers:
+        col = lookup.get(normalize_header(h))
+        if col is None:
+            continue
+        if col in found:
+            raise IngestError(
+                f"{where}: headers '{found[col]}' and '{h}' both map to column '{col}'; keep one or fix the mapping."
+            )
+        found[col] = h
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# result
+
+
+@dataclass
+class IngestResult:
+    """What one ingest did: rows read, accepted, quarantined (by reason); `skipped` if nothing changed."""
+
+    table: str
+    file: str
+    sha256: str
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    reasons: dict[str, int] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """Human summary: one line of counts, then one line per quarantine reason."""
+        lines = [
+            f"{self.file} → {self.table}: {self.rows_read:,} rows read, {self.rows_accepted:,} accepted, "
+            f"{self.rows_quarantined:,} quarantined."
+        ]
+        for reason, n in sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {n:>10,}  {reason}")
+        if self.ignored_columns:
+            lines.append(f"  ignored columns (not in the contract): {', '.join(self.ignored_columns)}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# reasons
+
+
+def reason_text(kind: str, column: str = "", table: str = "") -> str:
+    """The quarantine reason for a check `kind` on `column` (tests and the dirty exports use the same text)."""
+    col = TABLES[table].column(column) if table and column and column in TABLES[table].column_names else None
+    if kind == "missing":
+        return f"{column} is empty but required"
+    if kind == "not_date":
+        return f"{column} is not a date"
+    if kind == "not_number":
+        return f"{column} is not a number"
+    if kind == "not_whole":
+        return f"{column} is not a whole number"
+    if kind == "not_bool":
+        return f"{column} is not yes/no"
+    if kind == "not_enum":
+        allowed = ", ".join(col.enum) if col is not None and col.enum else "the allowed values"
+        return f"{column} is not one of: {allowed}"
+    if kind == "range":
+        lo = col.min_value if col is not None else None
+        hi = col.max_value if col is not None else None
+        if lo is not None and hi is not None:
+            return f"{column} is outside {_num(lo)}–{_num(hi)}"
+        if lo is not None:
+            return f"{column} is below {_num(lo)}"
+        return f"{column} is above {_num(hi)}"
+    if kind == "future":
+        return f"{column} lies in the future"
+    if kind == "negative":
+        return f"{column} is negative but the line is not marked as a return"
+    if kind == "fk":
+        return f"{column} is not a known partner"
+    if kind == "duplicate":
+        return "duplicate line: identical to an earlier line in the file"
+    if kind == "pk_conflict":
+        return f"{column} appears earlier in the file with different values (the first one was kept)"
+    raise ValueError(f"unknown reason kind {kind!r}")
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+# --------------------------------------------------------------------------------------------------
+# public entry points
+
+
+def ingest_file(
+    con: Any,
+    table: str,
+    path: str | Path,
+    *,
+    mapping: Mapping | dict | str | Path | None = None,
+    progress: bool = False,
+    run_date: date | None = None,
+) -> IngestResult:
+    """Validate and load one CSV (utf-8, utf-8-sig, gb18030; .gz ok), XLSX or Parquet export into `table`.
+
+    con: the store (an Ibis DuckDB backend from store.connect, or a raw duckdb connection).
+    mapping: header mapping (path, dict or Mapping); None uses config/mapping.yaml.
+    run_date: dates after it are "in the future"; None means the date of this run.
+    Returns an IngestResult; raises IngestError (nothing written) on a file-level problem.
+    """
+    path = Path(path)
+    where = str(path)
+    spec = _table_spec(table, where)
+    if not path.exists():
+        raise IngestError(f"{where} does not exist.")
+    if not path.is_file():
+        raise IngestError(f"{where} is not a file.")
+    maps = load_mapping(mapping)
+    raw = _raw(con)
+    hasher = _Sha256Thread(path)
+    hasher.start()
+    bar = _bar(progress and path.stat().st_size >= LARGE_FILE_BYTES, where)
+    tmp_files: list[Path] = []
+    try:
+        suffixes = [s.lower() for s in path.suffixes]
+        kind = _file_kind(suffixes, where)
+        raw.execute("BEGIN TRANSACTION")
+        try:
+            if kind == "csv":
+                _load_csv(raw, path, where, tmp_files)
+            elif kind == "xlsx":
+                _load_xlsx(raw, path, spec, maps, where)
+            else:
+                _load_parquet(raw, path, where)
+            _step(bar, "read")
+            hasher.join()
+            if hasher.error is not None:
+                raise IngestError(f"{where} could not be read ({hasher.error}).")
+            result = _validate_and_store(raw, spec, maps, where, hasher.hexdigest, run_date, bar)
+            raw.execute("COMMIT")
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+    finally:
+        hasher.join()
+        _close(bar)
+        for f in tmp_files:
+            f.unlink(missing_ok=True)
+    return result
+
+
+def ingest_frame(
+    con: Any,
+    table: str,
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    mapping: Mapping | dict | str | Path | None = None,
+    run_date: date | None = None,
+) -> IngestResult:
+    """Validate and load a DataFrame into `table` exactly as ingest_file would (source names it in logs).
+
+    Typed columns (dates, numbers) are checked directly; text columns are parsed as from a CSV.
+    """
+    spec = _table_spec(table, source)
+    maps = load_mapping(mapping)
+    raw = _raw(con)
+    digest = _frame_sha256(frame)
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    raw.execute("BEGIN TRANSACTION")
+    try:
+        raw.register("_wb_frame", frame)
+        try:
+            raw.execute("CREATE OR REPLACE TEMP TABLE _wb_raw AS SELECT * FROM _wb_frame")
+        finally:
+            raw.unregister("_wb_frame")
+        result = _validate_and_store(raw, spec, maps, source, digest, run_date, None)
+        raw.execute("COMMIT")
+    except BaseException:
+        raw.execute("ROLLBACK")
+        raise
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
+# reading
+
+
+def _table_spec(table: str, where: str) -> Table:
+    if table not in TABLES:
+        raise IngestError(f"{where}: unknown table '{table}' (known: {', '.join(TABLES)}).")
+    return TABLES[table]
+
+
+def _raw(con: Any) -> duckdb.DuckDBPyConnection:
+    return con if isinstance(con, duckdb.DuckDBPyConnection) else raw_connection(con)
+
+
+def _file_kind(suffixes: list[str], where: str) -> str:
+    s = [x for x in suffixes if x not in (".gz", ".gzip")]
+    last = s[-1] if s else ""
+    if last in (".csv", ".txt", ".tsv"):
+        return "csv"
+    if last in (".xlsx", ".xlsm"):
+        if suffixes[-1] != last:
+            raise IngestError(f"{where}: compressed Excel files are not supported; unzip it first.")
+        return "xlsx"
+    if last == ".parquet":
+        return "parquet"
+    raise IngestError(f"{where}: unknown file type '{last or '(none)'}'; use .csv, .xlsx or .parquet.")
+
+
+def _open_bytes(path: Path):
+    return gzip.open(path, "rb") if path.suffix.lower() in (".gz", ".gzip") else path.open("rb")
+
+
+def detect_encoding(path: Path) -> str:
+    """'utf-8-sig', 'utf-8' or 'gb18030', from the first megabyte of the (possibly gzipped) file."""
+    try:
+        with _open_bytes(path) as fh:
+            head = fh.read(1 << 20)
+    except OSError as exc:
+        raise IngestError(f"{path} could not be read ({exc}).") from exc
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
+        return "gb18030"
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path} is neither UTF-8 nor GB18030 text (byte {exc.start}).") from exc
+
+
+def _transcode(path: Path, tmp_files: list[Path]) -> Path:
+    """Copy a GB18030 file to a temporary UTF-8 file DuckDB can read."""
+    fd, name = tempfile.mkstemp(suffix=".csv", prefix="wb_ingest_")
+    out = Path(name)
+    tmp_files.append(out)
+    dec = codecs.getincrementaldecoder("gb18030")()
+    try:
+        with _open_bytes(path) as src, open(fd, "wb") as dst:
+            while chunk := src.read(16 << 20):
+                dst.write(dec.decode(chunk).encode("utf-8"))
+            dst.write(dec.decode(b"", final=True).encode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path} is neither UTF-8 nor GB18030 text (byte {exc.start}).") from exc
+    return out
+
+
+def _read_csv_sql(source: Path) -> str:
+    return (
+        f"CREATE OR REPLACE TEMP TABLE _wb_raw AS SELECT * FROM read_csv({_lit(str(source))}, header=true, "
+        "all_varchar=true, auto_detect=true, null_padding=true, strict_mode=false, sample_size=20480)"
+    )
+
+
+def _load_csv(raw: duckdb.DuckDBPyConnection, path: Path, where: str, tmp_files: list[Path]) -> None:
+    enc = detect_encoding(path)
+    source = _transcode(path, tmp_files) if enc == "gb18030" else path
+    try:
+        raw.execute(_read_csv_sql(source))
+    except duckdb.Error as exc:
+        if enc != "gb18030" and "unicode" in str(exc).lower():
+            raw.execute("ROLLBACK")
+            raw.execute("BEGIN TRANSACTION")
+            source = _transcode(path, tmp_files)
+            try:
+                raw.execute(_read_csv_sql(source))
+                return
+            except duckdb.Error as exc2:
+                raise IngestError(f"{where} could not be read as CSV ({_first_line(exc2)}).") from exc2
+        raise IngestError(f"{where} could not be read as CSV ({_first_line(exc)}).") from exc
+
+
+def _load_parquet(raw: duckdb.DuckDBPyConnection, path: Path, where: str) -> None:
+    try:
+        raw.execute(f"CREATE OR REPLACE TEMP TABLE _wb_raw AS SELECT * FROM read_parquet({_lit(str(path))})")
+    except duckdb.Error as exc:
+        raise IngestError(f"{where} could not be read as Parquet ({_first_line(exc)}).") from exc
+
+
+def _cell_text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        return v.date().isoformat() if v.time() == datetime.min.time() else v.isoformat(sep=" ")
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def detect_header_row(rows: list[list[Any]], table: Table, mapping: Mapping) -> int:
+    """Index of the header row among the first rows of a sheet: the one naming most contract columns."""
+    best, best_score = 0, -1
+    for i, row in enumerate(rows):
+        headers = [str(v) for v in row if v is not None and str(v).strip()]
+        if not headers:
+            continue
+        try:
+            score = len(_resolve_headers(headers, table, mapping, "sheet"))
+        except IngestError:
+            score = len(headers)
+        if score > best_score:
+            best, best_score = i, score
+    return best
+
+
+def _load_xlsx(raw: duckdb.DuckDBPyConnection, path: Path, table: Table, mapping: Mapping, where: str) -> None:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a broken file
+        raise IngestError(f"{where} could not be read as an Excel workbook ({_first_line(exc)}).") from exc
+    try:
+        ws = wb.worksheets[0]
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+    if not rows:
+        raise IngestError(f"{where}: the first sheet is empty.")
+    h = detect_header_row(rows[:20], table, mapping)
+    header = rows[h]
+    width = max(len(r) for r in rows)
+    names: list[str] = []
+    for j in range(width):
+        v = header[j] if j < len(header) else None
+        name = str(v).strip() if v is not None and str(v).strip() else f"column_{j + 1}"
+        while name in names:
+            name += "_"
+        names.append(name)
+    data: dict[str, list] = {n: [] for n in names}
+    row_numbers: list[int] = []
+    for k, r in enumerate(rows[h + 1 :], start=1):
+        cells = [_cell_text(v) for v in r] + [None] * (width - len(r))
+        if all(c is None or not c.strip() for c in cells):
+            continue  # blank spreadsheet row: not a data row
+        row_numbers.append(k)
+        for n, c in zip(names, cells, strict=True):
+            data[n].append(c)
+    frame = pd.DataFrame({n: pd.array(v, dtype="object") for n, v in data.items()}).astype("string")
+    frame["_wb_rownum"] = pd.array(row_numbers, dtype="int64")
+    raw.register("_wb_frame", frame)
+    try:
+        raw.execute("CREATE OR REPLACE TEMP TABLE _wb_raw AS SELECT * FROM _wb_frame")
+    finally:
+        raw.unregister("_wb_frame")
+
+
+class _Sha256Thread(threading.Thread):
+    """sha256 of a file computed beside the DuckDB read (hashlib releases the GIL on large buffers)."""
+
+    def __init__(self, path: Path):
+        super().__init__(daemon=True)
+        self.path = path
+        self.hexdigest = ""
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            h = hashlib.sha256()
+            with self.path.open("rb") as fh:
+                while chunk := fh.read(8 << 20):
+                    h.update(chunk)
+            self.hexdigest = h.hexdigest()
+        except OSError as exc:
+            self.error = exc
+
+
+def _frame_sha256(frame: pd.DataFrame) -> str:
+    h = hashlib.sha256()
+    h.update(repr([str(c) for c in frame.columns]).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# validation (SQL)
+
+
+def _lit(s: str) -> str:
+    return "'" + str(s).replace("'", "''") + "'"
+
+
+def _q(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _in_list(values: Iterable[str]) -> str:
+    return "(" + ", ".join(_lit(v) for v in values) + ")"
+
+
+@dataclass
+class _ColSQL:
+    col: Column
+    value: str  # text of the value as shown in quarantine (NULL if empty)
+    typed: str  # the typed value (NULL if empty or invalid)
+    present: bool
+
+
+def _col_sql(col: Column, src: str | None, src_type: str, maps: Mapping) -> _ColSQL:
+    """SQL expressions for one contract column read from raw column `src` of DuckDB type `src_type`."""
+    if src is None:
+        return _ColSQL(col, "NULL", f"CAST(NULL AS {col.sql_type})", False)
+    s = _q(src)
+    text = src_type.upper() == "VARCHAR"
+    if text:
+        clean = f"NULLIF(trim({s}, {_lit(_TRIM)}), '')"
+        if col.name not in _FREE_TEXT:
+            clean = f"translate({clean}, {_lit(_FULL)}, {_lit(_HALF)})"
+    else:
+        clean = f"CAST({s} AS VARCHAR)"
+    value_map = maps.values.get(col.name, {})
+    t = col.sql_type.upper()
+    if t == "VARCHAR":
+        if col.enum:
+            low = f"lower({clean})"
+            if value_map:
+                cases = " ".join(
+                    f"WHEN {_lit(k.strip().lower())} THEN {_lit(v)}" for k, v in value_map.items()
+                )
+                low = f"(CASE {low} {cases} ELSE {low} END)"
+            typed = f"(CASE WHEN {low} IN {_in_list(col.enum)} THEN {low} END)"
+        else:
+            typed = clean
+            if value_map:
+                cases = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in value_map.items())
+                typed = f"(CASE {clean} {cases} ELSE {clean} END)"
+    elif t == "DATE":
+        if text:
+            fmts = ["%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d", *maps.date_formats]
+            typed = (
+                f"COALESCE(TRY_CAST({clean} AS DATE), "
+                f"CAST(TRY_STRPTIME({clean}, [{', '.join(_lit(f) for f in fmts)}]) AS DATE))"
+            )
+        else:
+            typed = f"TRY_CAST({s} AS DATE)"
+    elif t == "BOOLEAN":
+        if text or value_map:
+            low = f"lower({clean})"
+            extra_t = [k.strip().lower() for k, v in value_map.items() if str(v).lower() in ("true", "1", "yes")]
+            extra_f = [k.strip().lower() for k, v in value_map.items() if str(v).lower() in ("false", "0", "no")]
+            typed = (
+                f"(CASE WHEN {low} IN {_in_list((*_TRUE, *extra_t))} THEN true "
+                f"WHEN {low} IN {_in_list((*_FALSE, *extra_f))} THEN false END)"
+            )
+        else:
+            typed = f"TRY_CAST({s} AS BOOLEAN)"
+    else:  # numbers
+        num = f"translate({clean}, ',¥$', '')" if text else s
+        if t == "INTEGER":
+            d = f"TRY_CAST({num} AS DOUBLE)"
+            typed = f"(CASE WHEN {d} = round({d}) THEN CAST({d} AS INTEGER) END)"
+        else:
+            typed = f"TRY_CAST({num} AS {col.sql_type})"
+    return _ColSQL(col, clean, typed, True)
+
+
+def _checks(spec: Table, cols: dict[str, _ColSQL], run_date: date) -> list[tuple[str, str, str, str]]:
+    """(condition on the checked table, column, value expression, reason) in priority order."""
+    out: list[tuple[str, str, str, str]] = []
+    for c in spec.columns:
+        v, typed = _q(f"{c.name}__v"), _q(c.name)
+        if c.required:
+            out.append((f"{v} IS NULL", c.name, v, reason_text("missing", c.name, spec.name)))
+        t = c.sql_type.upper()
+        kind = (
+            "not_enum" if c.enum else "not_date" if t == "DATE" else "not_bool" if t == "BOOLEAN"
+            else "not_whole" if t == "INTEGER" else None if t == "VARCHAR" else "not_number"
+        )
+        if kind and cols[c.name].present:
+            out.append((f"{v} IS NOT NULL AND {typed} IS NULL", c.name, v, reason_text(kind, c.name, spec.name)))
+    for c in spec.columns:
+        typed = _q(c.name)
+        conds = []
+        if c.min_value is not None:
+            conds.append(f"{typed} < {c.min_value}")
+        if c.max_value is not None:
+            conds.append(f"{typed} > {c.max_value}")
+        if conds and cols[c.name].present:
+            out.append((" OR ".join(conds), c.name, _q(f"{c.name}__v"), reason_text("range", c.name, spec.name)))
+    for c in spec.columns:
+        if c.sql_type.upper() == "DATE" and c.name not in _FUTURE_OK and cols[c.name].present:
+            out.append((f"{_q(c.name)} > DATE {_lit(run_date.isoformat())}", c.name, _q(f"{c.name}__v"),
+                        reason_text("future", c.name, spec.name)))
+    if spec.name == "orders":
+        out.append(("net_amount < 0 AND NOT coalesce(is_return, false)", "net_amount", _q("net_amount__v"),
+                    reason_text("negative", "net_amount", spec.name)))
+    for col, _parent in spec.foreign_keys:
+        out.append((f"{_q(col)} IS NOT NULL AND _wb_fk_{col} IS NULL", col, _q(f"{col}__v"),
+                    reason_text("fk", col, spec.name)))
+    return out
+
+
+def _validate_and_store(
+    raw: duckdb.DuckDBPyConnection,
+    spec: Table,
+    maps: Mapping,
+    where: str,
+    digest: str,
+    run_date: date | None,
+    bar: Any,
+) -> IngestResult:
+    run_date = run_date if run_date is not None else date.today()
+    described = raw.execute("DESCRIBE _wb_raw").fetchall()
+    src_types = {r[0]: r[1] for r in described}
+    headers = [h for h in src_types if h != "_wb_rownum"]
+    found = _resolve_headers(headers, spec, maps, where)
+    missing = [c.name for c in spec.columns if c.required and c.name not in found]
+    if missing:
+        raise IngestError(
+            f"{where}: required column '{missing[0]}' is missing for table {spec.name} "
+            f"(headers found: {', '.join(headers[:12])}{', …' if len(headers) > 12 else ''})."
+        )
+    ignored = [h for h in headers if h not in found.values()]
+    cols = {c.name: _col_sql(c, found.get(c.name), src_types.get(found.get(c.name, ""), "VARCHAR"), maps)
+            for c in spec.columns}
+    if "_wb_rownum" in src_types:
+        rownum = "_wb_rownum"
+    else:  # rowids of a fresh table follow the file order (DuckDB preserves insertion order)
+        base = raw.execute("SELECT coalesce(min(rowid), 0) FROM _wb_raw").fetchone()[0]
+        rownum = f"CAST(rowid - {int(base) - 1} AS BIGINT)"
+    row_data = "to_json(struct_pack(" + ", ".join(f"{_q(h)} := {_q(h)}" for h in headers) + "))"
+    raw_hash = "hash(" + ", ".join(_q(h) for h in headers) + ")"
+    fk_joins, fk_cols = "", ""
+    for col, parent in spec.foreign_keys:
+        pk = TABLES[parent].primary_key[0]
+        fk_joins += (
+            f" LEFT JOIN (SELECT DISTINCT {_q(pk)} AS _wb_k FROM {parent}) AS _wb_p_{col}"
+            f" ON _wb_p_{col}._wb_k = _wb_t.{_q(col)}"
+        )
+        fk_cols += f", _wb_p_{col}._wb_k AS _wb_fk_{col}"
+    typed_select = ", ".join(f"{cs.value} AS {_q(n + '__v')}, {cs.typed} AS {_q(n)}" for n, cs in cols.items())
+    checks = _checks(spec, cols, run_date)
+    reason = "CASE " + " ".join(f"WHEN {c} THEN {_lit(r)}" for c, _, _, r in checks) + " END"
+    column = "CASE " + " ".join(f"WHEN {c} THEN {_lit(col)}" for c, col, _, _ in checks) + " END"
+    value = "CASE " + " ".join(f"WHEN {c} THEN {v}" for c, _, v, _ in checks) + " END"
+    pk = ", ".join(_q(k) for k in spec.primary_key)
+    line_hash = "_wb_line_hash"
+    raw.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _wb_checked AS
+        WITH _wb_t AS (SELECT {rownum} AS _wb_row, {typed_select}, {raw_hash} AS _wb_line_hash FROM _wb_raw),
+        _wb_j AS (SELECT _wb_t.*{fk_cols} FROM _wb_t{fk_joins}),
+        _wb_r AS (SELECT *, {reason} AS _wb_reason, {column} AS _wb_column, {value} AS _wb_value FROM _wb_j),
+        _wb_d AS (
+            SELECT *, CASE WHEN _wb_reason IS NULL THEN
+                row_number() OVER (PARTITION BY _wb_reason IS NULL, {pk} ORDER BY _wb_row) END AS _wb_dup_rank,
+                CASE WHEN _wb_reason IS NULL THEN
+                first_value({line_hash}) OVER (PARTITION BY _wb_reason IS NULL, {pk} ORDER BY _wb_row)
+                END AS _wb_first_hash,
+                {line_hash} AS _wb_hash
+            FROM _wb_r)
+        SELECT * EXCLUDE (_wb_reason, _wb_column, _wb_value, _wb_dup_rank, _wb_first_hash, _wb_hash, _wb_line_hash),
+            CASE WHEN _wb_reason IS NOT NULL THEN _wb_reason
+                 WHEN _wb_dup_rank > 1 AND _wb_hash = _wb_first_hash THEN {_lit(reason_text("duplicate"))}
+                 WHEN _wb_dup_rank > 1 THEN {_lit(reason_text("pk_conflict", spec.primary_key[-1]))} END
+                AS _wb_reason,
+            CASE WHEN _wb_reason IS NOT NULL THEN _wb_column
+                 WHEN _wb_dup_rank > 1 THEN {_lit(spec.primary_key[-1])} END AS _wb_column,
+            CASE WHEN _wb_reason IS NOT NULL THEN _wb_value
+                 WHEN _wb_dup_rank > 1 THEN CAST({_q(spec.primary_key[-1] + '__v')} AS VARCHAR) END AS _wb_value
+        FROM _wb_d
+    """)
+    _step(bar, "validate")
+    # The run time: the first ingest of this content keeps its time, so a re-ingest writes identical rows.
+    prev = raw.execute(
+        "SELECT min(ingested_at) FROM ingest_log WHERE table_name = ? AND sha256 = ?", [spec.name, digest]
+    ).fetchone()[0]
+    stamp = prev if prev is not None else datetime.now().replace(microsecond=0)
+    names = ", ".join(_q(c) for c in spec.column_names)
+    raw.execute(f"INSERT OR REPLACE INTO {spec.name} ({names}) SELECT {names} FROM _wb_checked WHERE _wb_reason IS NULL")
+    _step(bar, "upsert")
+    raw.execute(
+        "DELETE FROM quarantine WHERE table_name = ? AND (file = ? OR file IN "
+        "(SELECT file FROM ingest_log WHERE table_name = ? AND sha256 = ?))",
+        [spec.name, where, spec.name, digest],
+    )
+    raw.execute(
+        f"""INSERT INTO quarantine
+        SELECT ?, ?, q._wb_row, q._wb_column, q._wb_value, q._wb_reason, ?, d._wb_row_data
+        FROM _wb_checked AS q JOIN (
+            SELECT {rownum} AS _wb_r, {row_data} AS _wb_row_data FROM _wb_raw
+            WHERE {rownum} IN (SELECT _wb_row FROM _wb_checked WHERE _wb_reason IS NOT NULL)
+        ) AS d ON d._wb_r = q._wb_row
+        WHERE q._wb_reason IS NOT NULL ORDER BY q._wb_row""",
+        [spec.name, where, stamp],
+    )
+    counts = raw.execute(
+        "SELECT _wb_reason, count(*) FROM _wb_checked GROUP BY _wb_reason"
+    ).fetchall()
+    reasons = {r: int(n) for r, n in counts if r is not None}
+    accepted = sum(int(n) for r, n in counts if r is None)
+    quarantined = sum(reasons.values())
+    raw.execute("DELETE FROM ingest_log WHERE table_name = ? AND (sha256 = ? OR file = ?)", [spec.name, digest, where])
+    raw.execute(
+        "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [spec.name, where, digest, accepted + quarantined, accepted, quarantined, stamp],
+    )
+    raw.execute("DROP TABLE IF EXISTS _wb_checked")
+    raw.execute("DROP TABLE IF EXISTS _wb_raw")
+    _step(bar, "quarantine")
+    return IngestResult(spec.name, where, digest, accepted + quarantined, accepted, quarantined, reasons, ignored)
+
+
+# --------------------------------------------------------------------------------------------------
+# progress
+
+
+def _bar(show: bool, where: str) -> Any:
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=4, desc=Path(where).name, unit="step", leave=False)
+
+
+def _step(bar: Any, label: str) -> None:
+    if bar is not None:
+        bar.set_postfix_str(label)
+        bar.update(1)
+
+
+def _close(bar: Any) -> None:
+    if bar is not None:
+        bar.close()
