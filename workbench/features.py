@@ -1,0 +1,870 @@
+"""Partner feature layer: point-in-time snapshots, partner-month panel, quarter KPIs, churn labels.
+
+Every function builds an Ibis expression over the store's canonical tables, so the work runs where
+the data lives (DuckDB by default; Spark, Trino, a warehouse … through another Ibis backend). Only
+the small partner-level (or KPI-level) result comes back to pandas, via ``.to_pandas()``.
+
+Definitions follow the glossary in ../shared/DESIGN.md:
+
+- an *order* is a partner's order day: the distinct dates with at least one non-return order line;
+- a *return* is a line with ``is_return`` true or a negative ``net_amount``; returns count in net
+  sales but never as activity;
+- windows ``_90d`` / ``_180d`` / ``_365d`` are the N days ending on ``as_of`` inclusive
+  (``as_of - N < date <= as_of``);
+- money columns are in the store's currency (suffix ``_cny``), rates are fractions in [0, 1].
+
+Point-in-time rule: a feature at ``as_of`` reads only rows dated on or before ``as_of``; labels
+(:func:`churn_labels`) read the rows after it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from workbench.errors import WorkbenchError
+
+__all__ = [
+    "PERSONAL_COLUMNS",
+    "SNAPSHOT_COLUMNS",
+    "PANEL_COLUMNS",
+    "CHURN_LABEL_COLUMNS",
+    "KPI_COLUMNS",
+    "scoped_tables",
+    "partner_snapshot",
+    "partner_month_panel",
+    "quarter_kpis",
+    "quarter_kpis_expr",
+    "churn_labels",
+    "quarter_bounds",
+    "net_sales",
+    "repeat_rate",
+    "retention",
+    "concentration",
+    "rebate_shortfall",
+    "satisfaction",
+    "conflict_counts",
+    "training_counts",
+    "partner_counts",
+    "churn_counts",
+    "action_counts",
+]
+
+PERSONAL_COLUMNS: tuple[str, ...] = ("contact_name", "contact_phone")
+REQUIRED_TABLES: tuple[str, ...] = ("partners", "orders")
+OPTIONAL_TABLES: tuple[str, ...] = ("incentives", "surveys", "trainings", "conflicts", "actions", "coverage")
+ACTION_TYPES: tuple[str, ...] = (
+    "training", "incentive", "marketing_automation", "tiering", "communication", "visit", "other",
+)
+
+DateLike = dt.date | str | pd.Timestamp
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _to_date(value: DateLike, what: str = "as_of") -> dt.date:
+    """A Python date from a date, datetime, Timestamp or ISO string (one-sentence error otherwise)."""
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, pd.Period):
+        return value.end_time.date()
+    try:
+        return pd.Timestamp(str(value)).date()
+    except (ValueError, TypeError) as exc:
+        raise WorkbenchError(f"{what} must be a date like 2026-09-30, got {value!r}.") from exc
+
+
+def _days(n: int) -> dt.timedelta:
+    return dt.timedelta(days=n)
+
+
+def _is_all(region: str | None) -> bool:
+    return region is None or str(region).strip().lower() in ("", "all")
+
+
+def quarter_bounds(quarter: str | pd.Period) -> tuple[dt.date, dt.date]:
+    """First and last day of a calendar quarter written like ``2026Q3``."""
+    try:
+        p = quarter if isinstance(quarter, pd.Period) else pd.Period(str(quarter).strip().upper(), freq="Q")
+    except (ValueError, TypeError) as exc:
+        raise WorkbenchError(f"quarter must look like 2026Q3, got {quarter!r}.") from exc
+    p = p.asfreq("Q")
+    return p.start_time.date(), p.end_time.date()
+
+
+def _month_start(d: dt.date) -> dt.date:
+    return d.replace(day=1)
+
+
+def _add_months(d: dt.date, n: int) -> dt.date:
+    y, m = divmod(d.year * 12 + d.month - 1 + n, 12)
+    return dt.date(y, m + 1, 1)
+
+
+def _lit_date(d: dt.date) -> ir.DateScalar:
+    return ibis.literal(d, type="date")
+
+
+def _f(x: ir.Value) -> ir.FloatingValue:
+    return x.cast("float64")
+
+
+# --------------------------------------------------------------------------------------------
+# scoping
+# --------------------------------------------------------------------------------------------
+
+
+def scoped_tables(con: ibis.BaseBackend, region: str | None = None) -> dict[str, ir.Table]:
+    """Canonical tables restricted to one region's partners, personal contact columns dropped.
+
+    ``region=None`` or ``"all"`` keeps every region. Child tables are semi-joined on partner_id;
+    ``conflicts.counterparty_id`` is blanked when the counterparty is outside the region, so a
+    region's data names no other region's partner. Optional tables missing from the backend are
+    simply absent from the dict.
+    """
+    present = set(con.list_tables())
+    missing = [t for t in REQUIRED_TABLES if t not in present]
+    if missing:
+        raise WorkbenchError(f"The store has no {missing[0]} table; ingest it or run `workbench demo` first.")
+    partners = con.table("partners")
+    drop = [c for c in PERSONAL_COLUMNS if c in partners.columns]
+    if drop:
+        partners = partners.drop(*drop)
+    scoped = not _is_all(region)
+    if scoped:
+        region = str(region).strip()
+        partners = partners.filter(partners.region == region)
+        if int(partners.count().execute()) == 0:
+            known = sorted(con.table("partners").region.distinct().to_pandas().dropna().astype(str))
+            raise WorkbenchError(
+                f"Region {region!r} has no partners in the store; known regions: {', '.join(known) or 'none'}."
+            )
+    out: dict[str, ir.Table] = {"partners": partners}
+    ids = partners.select("partner_id")
+    for name in ("orders", *OPTIONAL_TABLES):
+        if name not in present:
+            continue
+        t = con.table(name)
+        if scoped:
+            t = t.semi_join(ids, "partner_id")
+            if name == "conflicts" and "counterparty_id" in t.columns:
+                inside = t.counterparty_id.isin(ids.partner_id)
+                t = t.mutate(counterparty_id=ibis.ifelse(inside, t.counterparty_id, ibis.null("string")))
+        out[name] = t
+    return out
+
+
+def _tables(con: ibis.BaseBackend, region: str | None) -> dict[str, ir.Table]:
+    return scoped_tables(con, region)
+
+
+def _order_lines(orders: ir.Table) -> ir.Table:
+    """Order lines with float amounts and a return flag (is_return, or a negative net amount)."""
+    amount = _f(orders.net_amount)
+    is_ret = orders.is_return.fill_null(False) | (amount < 0)
+    return orders.select(
+        "partner_id",
+        "order_date",
+        "product_line",
+        amount_cny=amount,
+        list_amount_cny=_f(orders.list_amount),
+        is_return=is_ret,
+    )
+
+
+def _population(partners: ir.Table, as_of: dt.date) -> ir.Table:
+    """Partners onboarded on or before as_of and not exited on or before it."""
+    return partners.filter(
+        partners.onboard_date <= as_of,
+        partners.exit_date.isnull() | (partners.exit_date > as_of),
+    )
+
+
+def _left(base: ir.Table, other: ir.Table) -> ir.Table:
+    """Left-join ``other`` on partner_id, keeping one partner_id column."""
+    j = base.left_join(other, "partner_id")
+    if "partner_id_right" in j.columns:
+        j = j.drop("partner_id_right")
+    return j
+
+
+# --------------------------------------------------------------------------------------------
+# partner snapshot
+# --------------------------------------------------------------------------------------------
+
+SNAPSHOT_COLUMNS: tuple[str, ...] = (
+    "partner_id", "name", "region", "province", "city", "channel_type", "onboard_date", "as_of",
+    "tenure_days", "last_order_date", "recency_days", "active_180d",
+    "orders_90d", "orders_180d", "orders_365d", "order_lines_365d",
+    "active_months_90d", "active_months_180d", "active_months_365d",
+    "net_sales_90d_cny", "net_sales_180d_cny", "net_sales_365d_cny", "net_sales_prev_90d_cny",
+    "sales_trend_90d_ratio", "sales_slope_6m_cny_per_month",
+    "avg_order_value_365d_cny", "order_cycle_median_days", "overdue_ratio",
+    "product_lines_365d", "gross_sales_365d_cny", "returns_365d_cny", "return_rate_365d",
+    "discount_depth_365d",
+    "satisfaction_last", "satisfaction_change", "days_since_survey",
+    "trainings_365d", "training_pass_rate_365d",
+    "conflicts_open", "conflicts_365d",
+    "rebate_due_cny", "rebate_paid_cny", "rebate_shortfall_cny",
+    "active_outlets", "actions_90d", "actions_365d",
+)
+
+
+def _order_features(lines: ir.Table, as_of: dt.date) -> ir.Table:
+    """Per-partner order features at as_of from order lines dated on or before it."""
+    b90, b180, b365 = as_of - _days(90), as_of - _days(180), as_of - _days(365)
+    # the last 6 complete calendar months at as_of (as_of's month counts when as_of is its last day)
+    last_month = _month_start(as_of) if (as_of + _days(1)).day == 1 else _add_months(as_of, -1)
+    first_month = _add_months(last_month, -5)
+    base_idx = first_month.year * 12 + first_month.month
+
+    o = lines.filter(lines.order_date <= as_of)
+    nr = ~o.is_return
+    in90, in180, in365 = o.order_date > b90, o.order_date > b180, o.order_date > b365
+    listed = nr & in365 & o.list_amount_cny.notnull() & (o.list_amount_cny > 0)
+    in6m = (o.order_date >= first_month) & (o.order_date <= _add_months(last_month, 1) - _days(1))
+    month_x = o.order_date.year() * 12 + o.order_date.month() - base_idx  # 0..5
+    slope_w = (_f(month_x) - 2.5) / 17.5  # OLS slope of y on x = 0..5: sum((x - 2.5) * y) / 17.5
+    line_agg = o.group_by("partner_id").aggregate(
+        order_lines_365d=ibis.ifelse(nr & in365, 1, 0).sum(),
+        net_sales_90d_cny=o.amount_cny.sum(where=in90),
+        net_sales_180d_cny=o.amount_cny.sum(where=in180),
+        net_sales_365d_cny=o.amount_cny.sum(where=in365),
+        net_sales_prev_90d_cny=o.amount_cny.sum(where=in180 & ~in90),
+        gross_sales_365d_cny=o.amount_cny.sum(where=nr & in365),
+        returns_365d_cny=(-o.amount_cny).sum(where=o.is_return & in365),
+        _list_365=o.list_amount_cny.sum(where=listed),
+        _net_listed_365=o.amount_cny.sum(where=listed),
+        product_lines_365d=o.product_line.nunique(where=nr & in365),
+        sales_slope_6m_cny_per_month=(o.amount_cny * slope_w).sum(where=in6m),
+    )
+
+    # order days (non-return), last 730 days are enough for recency within 2 years plus the cycle
+    days = o.filter(nr).select("partner_id", "order_date").distinct()
+    w = ibis.window(group_by="partner_id", order_by="order_date")
+    days = days.mutate(
+        gap_days=days.order_date.delta(days.order_date.lag().over(w), unit="day"),
+        month=days.order_date.truncate("M"),
+    )
+    d90, d180, d365 = days.order_date > b90, days.order_date > b180, days.order_date > b365
+    day_agg = days.group_by("partner_id").aggregate(
+        last_order_date=days.order_date.max(),
+        orders_90d=ibis.ifelse(d90, 1, 0).sum(),
+        orders_180d=ibis.ifelse(d180, 1, 0).sum(),
+        orders_365d=ibis.ifelse(d365, 1, 0).sum(),
+        active_months_90d=days.month.nunique(where=d90),
+        active_months_180d=days.month.nunique(where=d180),
+        active_months_365d=days.month.nunique(where=d365),
+        order_cycle_median_days=_f(days.gap_days).median(where=d365 & days.gap_days.notnull()),
+    )
+    return day_agg.outer_join(line_agg, "partner_id").select(
+        partner_id=ibis.coalesce(day_agg.partner_id, line_agg.partner_id),
+        **{c: day_agg[c] for c in day_agg.columns if c != "partner_id"},
+        **{c: line_agg[c] for c in line_agg.columns if c != "partner_id"},
+    )
+
+
+def _survey_features(surveys: ir.Table, as_of: dt.date) -> ir.Table:
+    s = surveys.filter(surveys.survey_date <= as_of)
+    w = ibis.window(group_by="partner_id", order_by=[ibis.desc("survey_date"), ibis.desc("survey_id")])
+    s = s.mutate(_rn=ibis.row_number().over(w))
+    return s.group_by("partner_id").aggregate(
+        satisfaction_last=_f(s.satisfaction).max(where=s._rn == 0),
+        _satisfaction_prev=_f(s.satisfaction).max(where=s._rn == 1),
+        _last_survey_date=s.survey_date.max(),
+    )
+
+
+def _training_features(trainings: ir.Table, as_of: dt.date) -> ir.Table:
+    t = trainings.filter(trainings.training_date <= as_of, trainings.training_date > as_of - _days(365))
+    return t.group_by("partner_id").aggregate(
+        trainings_365d=t.count(),
+        _passed_365d=ibis.ifelse(t.passed.fill_null(False), 1, 0).sum(),
+    )
+
+
+def _conflict_features(conflicts: ir.Table, as_of: dt.date) -> ir.Table:
+    c = conflicts.filter(conflicts.reported_date <= as_of)
+    open_ = c.resolved_date.isnull() | (c.resolved_date > as_of)
+    return c.group_by("partner_id").aggregate(
+        conflicts_open=ibis.ifelse(open_, 1, 0).sum(),
+        conflicts_365d=ibis.ifelse(c.reported_date > as_of - _days(365), 1, 0).sum(),
+    )
+
+
+def _paid_by(incentives: ir.Table, as_of: dt.date) -> ir.FloatingValue:
+    """amount_paid as known at as_of: counted when paid_date is on/before as_of (or unrecorded)."""
+    i = incentives
+    known = i.paid_date.isnull() | (i.paid_date <= as_of)
+    return ibis.ifelse(known, _f(i.amount_paid).fill_null(0.0), 0.0)
+
+
+def _rebate_features(incentives: ir.Table, as_of: dt.date) -> ir.Table:
+    i = incentives.filter(incentives.period_end < as_of)
+    i = i.mutate(_due=_f(i.amount_due), _paid=_paid_by(i, as_of))
+    return i.group_by("partner_id").aggregate(rebate_due_cny=i._due.sum(), rebate_paid_cny=i._paid.sum())
+
+
+def _coverage_features(coverage: ir.Table, as_of: dt.date) -> ir.Table:
+    c = coverage.filter(coverage.month <= as_of)
+    w = ibis.window(group_by="partner_id", order_by=ibis.desc("month"))
+    c = c.mutate(_rn=ibis.row_number().over(w))
+    return c.group_by("partner_id").aggregate(active_outlets=_f(c.active_outlets).max(where=c._rn == 0))
+
+
+def _action_features(actions: ir.Table, as_of: dt.date) -> ir.Table:
+    a = actions.filter(actions.action_date <= as_of, actions.action_date > as_of - _days(365))
+    return a.group_by("partner_id").aggregate(
+        actions_90d=ibis.ifelse(a.action_date > as_of - _days(90), 1, 0).sum(),
+        actions_365d=a.count(),
+    )
+
+
+def partner_snapshot(con: ibis.BaseBackend, *, as_of: DateLike, region: str | None = None) -> ir.Table:
+    """One row per partner onboarded by ``as_of`` and not exited by it: point-in-time features.
+
+    Reads only rows dated on or before ``as_of``. Columns (see docs/features.md for the glossary):
+    ``SNAPSHOT_COLUMNS``. Days are calendar days, money in ``_cny``, rates are fractions; counts
+    are 0 when there is nothing, ratios are null when undefined (e.g. no order yet).
+    """
+    as_of = _to_date(as_of)
+    t = _tables(con, region)
+    pop = _population(t["partners"], as_of)
+    cols = ["partner_id", "name", "region", "province", "city", "channel_type", "onboard_date"]
+    base = pop.select(*[c for c in cols if c in pop.columns])
+    for c in cols:
+        if c not in base.columns:
+            base = base.mutate(**{c: ibis.null("string")})
+
+    feats = [_order_features(_order_lines(t["orders"]), as_of)]
+    makers = {
+        "surveys": _survey_features,
+        "trainings": _training_features,
+        "conflicts": _conflict_features,
+        "incentives": _rebate_features,
+        "coverage": _coverage_features,
+        "actions": _action_features,
+    }
+    for name, make in makers.items():
+        if name in t:
+            feats.append(make(t[name], as_of))
+    j = base
+    for f in feats:
+        j = _left(j, f)
+
+    def col(name: str, default: Any = None) -> ir.Value:
+        if name in j.columns:
+            return j[name] if default is None else j[name].fill_null(default)
+        return ibis.literal(default, type="float64") if default is not None else ibis.null("float64")
+
+    def ratio(num: ir.Value, den: ir.Value) -> ir.Value:
+        return ibis.ifelse(den > 0, _f(num) / _f(den), ibis.null("float64"))
+
+    asof = _lit_date(as_of)
+    recency = asof.delta(j.last_order_date, unit="day")
+    net90, prev90 = col("net_sales_90d_cny", 0.0), col("net_sales_prev_90d_cny", 0.0)
+    gross, rets = col("gross_sales_365d_cny", 0.0), col("returns_365d_cny", 0.0)
+    due, paid = col("rebate_due_cny", 0.0), col("rebate_paid_cny", 0.0)
+    last_survey = col("_last_survey_date")
+    out = j.select(
+        "partner_id", "name", "region", "province", "city", "channel_type", "onboard_date",
+        as_of=asof,
+        tenure_days=asof.delta(j.onboard_date, unit="day"),
+        last_order_date=j.last_order_date,
+        recency_days=recency,
+        active_180d=recency.fill_null(10**9) < 180,
+        orders_90d=col("orders_90d", 0).cast("int64"),
+        orders_180d=col("orders_180d", 0).cast("int64"),
+        orders_365d=col("orders_365d", 0).cast("int64"),
+        order_lines_365d=col("order_lines_365d", 0).cast("int64"),
+        active_months_90d=col("active_months_90d", 0).cast("int64"),
+        active_months_180d=col("active_months_180d", 0).cast("int64"),
+        active_months_365d=col("active_months_365d", 0).cast("int64"),
+        net_sales_90d_cny=net90,
+        net_sales_180d_cny=col("net_sales_180d_cny", 0.0),
+        net_sales_365d_cny=col("net_sales_365d_cny", 0.0),
+        net_sales_prev_90d_cny=prev90,
+        sales_trend_90d_ratio=ratio(net90, prev90),
+        sales_slope_6m_cny_per_month=col("sales_slope_6m_cny_per_month", 0.0),
+        avg_order_value_365d_cny=ratio(gross, col("orders_365d", 0)),
+        order_cycle_median_days=_f(j.order_cycle_median_days),
+        overdue_ratio=ratio(recency, j.order_cycle_median_days),
+        product_lines_365d=col("product_lines_365d", 0).cast("int64"),
+        gross_sales_365d_cny=gross,
+        returns_365d_cny=rets,
+        return_rate_365d=ratio(rets, gross),
+        discount_depth_365d=1.0 - ratio(col("_net_listed_365"), col("_list_365")),
+        satisfaction_last=_f(col("satisfaction_last")),
+        satisfaction_change=_f(col("satisfaction_last")) - _f(col("_satisfaction_prev")),
+        days_since_survey=asof.delta(last_survey, unit="day") if "_last_survey_date" in j.columns
+        else ibis.null("int64"),
+        trainings_365d=col("trainings_365d", 0).cast("int64"),
+        training_pass_rate_365d=ratio(col("_passed_365d", 0), col("trainings_365d", 0)),
+        conflicts_open=col("conflicts_open", 0).cast("int64"),
+        conflicts_365d=col("conflicts_365d", 0).cast("int64"),
+        rebate_due_cny=due,
+        rebate_paid_cny=paid,
+        rebate_shortfall_cny=due - paid,
+        active_outlets=_f(col("active_outlets")),
+        actions_90d=col("actions_90d", 0).cast("int64"),
+        actions_365d=col("actions_365d", 0).cast("int64"),
+    )
+    return out.order_by("partner_id")
+
+
+# --------------------------------------------------------------------------------------------
+# churn labels
+# --------------------------------------------------------------------------------------------
+
+CHURN_LABEL_COLUMNS: tuple[str, ...] = (
+    "partner_id", "region", "channel_type", "as_of", "horizon_days",
+    "last_order_date", "next_order_date", "churned",
+)
+
+
+def _churn_label_table(t: dict[str, ir.Table], as_of: dt.date, horizon_days: int) -> ir.Table:
+    pop = _population(t["partners"], as_of)
+    lines = _order_lines(t["orders"])
+    o = lines.filter(
+        ~lines.is_return,
+        lines.order_date > as_of - _days(180),
+        lines.order_date <= as_of + _days(horizon_days),
+    )
+    agg = o.group_by("partner_id").aggregate(
+        last_order_date=o.order_date.max(where=o.order_date <= as_of),
+        next_order_date=o.order_date.min(where=o.order_date > as_of),
+    )
+    j = pop.inner_join(agg, "partner_id")
+    j = j.filter(j.last_order_date.notnull())
+    return j.select(
+        "partner_id", "region", "channel_type",
+        as_of=_lit_date(as_of),
+        horizon_days=ibis.literal(int(horizon_days), type="int64"),
+        last_order_date=j.last_order_date,
+        next_order_date=j.next_order_date,
+        churned=j.next_order_date.isnull(),
+    )
+
+
+def churn_labels(
+    con: ibis.BaseBackend, *, as_of: DateLike, horizon_days: int = 90, region: str | None = None
+) -> ir.Table:
+    """Churn labels at ``as_of``: one row per partner active in the 180 days up to it (glossary).
+
+    Population: onboarded by as_of, not exited on or before as_of, with a non-return order in
+    (as_of − 180 d, as_of]. ``churned`` is true when there is no non-return order in
+    (as_of, as_of + horizon_days]; ``next_order_date`` is the first one in that window (else null).
+    """
+    if int(horizon_days) <= 0:
+        raise WorkbenchError(f"horizon_days must be a positive number of days, got {horizon_days!r}.")
+    as_of = _to_date(as_of)
+    return _churn_label_table(_tables(con, region), as_of, int(horizon_days)).order_by("partner_id")
+
+
+# --------------------------------------------------------------------------------------------
+# partner-month panel
+# --------------------------------------------------------------------------------------------
+
+PANEL_COLUMNS: tuple[str, ...] = (
+    "partner_id", "region", "channel_type", "month", "tenure_months",
+    "net_sales_cny", "gross_sales_cny", "returns_cny", "order_days", "order_lines", "is_active",
+    "incentive_due_cny", "incentive_paid_cny", "actions",
+    *(f"actions_{a}" for a in ACTION_TYPES),
+)
+
+
+def _months(start: dt.date, end: dt.date) -> list[dt.date]:
+    out, m = [], _month_start(start)
+    while m <= end:
+        out.append(m)
+        m = _add_months(m, 1)
+    return out
+
+
+def partner_month_panel(
+    con: ibis.BaseBackend, *, start: DateLike, end: DateLike, region: str | None = None
+) -> ir.Table:
+    """Partner × calendar-month panel from ``start``'s month to ``end``'s month, zeros filled.
+
+    A partner has a row for every month from its onboarding month until its exit month.
+    ``month`` is the month's first day. Money in ``_cny``; incentives due by period_end month,
+    paid by paid_date month (period_end month when paid_date is missing); actions by action_date.
+    """
+    s, e = _to_date(start, "start"), _to_date(end, "end")
+    if e < s:
+        raise WorkbenchError(f"end ({e}) is before start ({s}).")
+    months = _months(s, e)
+    t = _tables(con, region)
+    m = ibis.memtable(pd.DataFrame({"month": pd.to_datetime(months)}), schema={"month": "date"})
+    p = t["partners"].select("partner_id", "region", "channel_type", "onboard_date", "exit_date")
+    grid = p.cross_join(m)
+    next_month = grid.month.truncate("M") + ibis.interval(months=1)
+    grid = grid.filter(
+        grid.onboard_date < next_month.cast("date"),
+        grid.exit_date.isnull() | (grid.exit_date >= grid.month),
+    )
+    lo, hi = months[0], _add_months(months[-1], 1) - _days(1)
+
+    lines = _order_lines(t["orders"])
+    o = lines.filter(lines.order_date >= lo, lines.order_date <= hi)
+    o = o.mutate(month=o.order_date.truncate("M"))
+    nr = ~o.is_return
+    oagg = o.group_by(["partner_id", "month"]).aggregate(
+        net_sales_cny=o.amount_cny.sum(),
+        gross_sales_cny=o.amount_cny.sum(where=nr),
+        returns_cny=(-o.amount_cny).sum(where=o.is_return),
+        order_days=o.order_date.nunique(where=nr),
+        order_lines=ibis.ifelse(nr, 1, 0).sum(),
+    )
+    aggs = [oagg]
+    if "incentives" in t:
+        i = t["incentives"]
+        due = i.filter(i.period_end >= lo, i.period_end <= hi)
+        due = due.group_by(["partner_id", due.period_end.truncate("M").name("month")]).aggregate(
+            incentive_due_cny=_f(due.amount_due).sum()
+        )
+        paid_on = ibis.coalesce(i.paid_date, i.period_end)
+        pi = i.mutate(_paid_on=paid_on).filter(lambda x: (x._paid_on >= lo) & (x._paid_on <= hi))
+        paid = pi.group_by(["partner_id", pi._paid_on.truncate("M").name("month")]).aggregate(
+            incentive_paid_cny=_f(pi.amount_paid).fill_null(0.0).sum()
+        )
+        aggs += [due, paid]
+    if "actions" in t:
+        a = t["actions"].filter(lambda x: (x.action_date >= lo) & (x.action_date <= hi))
+        aggs.append(
+            a.group_by(["partner_id", a.action_date.truncate("M").name("month")]).aggregate(
+                actions=a.count(),
+                **{f"actions_{k}": ibis.ifelse(a.action_type == k, 1, 0).sum() for k in ACTION_TYPES},
+            )
+        )
+    j = grid
+    for agg in aggs:
+        j = j.left_join(agg, ["partner_id", "month"])
+        j = j.drop(*[c for c in ("partner_id_right", "month_right") if c in j.columns])
+
+    def num(name: str, kind: str) -> ir.Value:
+        if name in j.columns:
+            return j[name].fill_null(0).cast(kind)
+        return ibis.literal(0, type=kind)
+
+    tenure = (j.month.year() * 12 + j.month.month()) - (j.onboard_date.year() * 12 + j.onboard_date.month())
+    out = j.select(
+        "partner_id", "region", "channel_type", "month",
+        tenure_months=tenure.cast("int64"),
+        net_sales_cny=num("net_sales_cny", "float64"),
+        gross_sales_cny=num("gross_sales_cny", "float64"),
+        returns_cny=num("returns_cny", "float64"),
+        order_days=num("order_days", "int64"),
+        order_lines=num("order_lines", "int64"),
+        is_active=num("order_days", "int64") > 0,
+        incentive_due_cny=num("incentive_due_cny", "float64"),
+        incentive_paid_cny=num("incentive_paid_cny", "float64"),
+        actions=num("actions", "int64"),
+        **{f"actions_{k}": num(f"actions_{k}", "int64") for k in ACTION_TYPES},
+    )
+    return out.order_by(["partner_id", "month"])
+
+
+# --------------------------------------------------------------------------------------------
+# named KPI functions: Table in (with a group column when `by` is given), Table out
+# --------------------------------------------------------------------------------------------
+
+
+def _by(by: Sequence[str] | str | None) -> list[str]:
+    if by is None:
+        return []
+    return [by] if isinstance(by, str) else list(by)
+
+
+def _grouped(t: ir.Table, by: Sequence[str] | str | None, **aggs: Any) -> ir.Table:
+    keys = _by(by)
+    return t.group_by(keys).aggregate(**aggs) if keys else t.aggregate(**aggs)
+
+
+def _lines_in(orders: ir.Table, start: dt.date, end: dt.date) -> ir.Table:
+    amount = _f(orders.net_amount)
+    o = orders.mutate(_amount=amount, _ret=orders.is_return.fill_null(False) | (amount < 0))
+    return o.filter(o.order_date >= start, o.order_date <= end)
+
+
+def net_sales(orders: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
+    """Net sales (returns netted) in [start, end] and monthly sales = net sales / months covered, in CNY."""
+    s, e = _to_date(start, "start"), _to_date(end, "end")
+    n_months = len(_months(s, e))
+    o = _lines_in(orders, s, e)
+    t = _grouped(o, by, net_sales_cny=o._amount.sum())
+    return t.mutate(monthly_sales_cny=t.net_sales_cny / n_months)
+
+
+def repeat_rate(orders: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
+    """Active partners in [start, end] and the share of them ordering on >= 2 distinct days (返单率)."""
+    s, e = _to_date(start, "start"), _to_date(end, "end")
+    o = _lines_in(orders, s, e)
+    o = o.filter(~o._ret)
+    keys = _by(by)
+    days = o.group_by(["partner_id", *keys]).aggregate(_n_days=o.order_date.nunique())
+    t = _grouped(
+        days, by,
+        active_partners=days.count(),
+        repeat_partners=ibis.ifelse(days._n_days >= 2, 1, 0).sum(),
+    )
+    return t.mutate(repeat_rate=ibis.ifelse(t.active_partners > 0, _f(t.repeat_partners) / t.active_partners, None))
+
+
+def retention(
+    orders: ir.Table, *, start: DateLike, end: DateLike, prev_start: DateLike, prev_end: DateLike, by=None
+) -> ir.Table:
+    """Share of partners active in [prev_start, prev_end] that are active again in [start, end]."""
+    s, e = _to_date(start, "start"), _to_date(end, "end")
+    ps, pe = _to_date(prev_start, "prev_start"), _to_date(prev_end, "prev_end")
+    keys = _by(by)
+    cur = _lines_in(orders, s, e)
+    cur = cur.filter(~cur._ret).select("partner_id").distinct().mutate(_again=ibis.literal(1))
+    prev = _lines_in(orders, ps, pe)
+    prev = prev.filter(~prev._ret).select("partner_id", *keys).distinct()
+    j = prev.left_join(cur, "partner_id")
+    t = _grouped(j, by, prev_active_partners=j.count(), retained_partners=j._again.fill_null(0).sum())
+    return t.mutate(
+        retention_rate=ibis.ifelse(
+            t.prev_active_partners > 0, _f(t.retained_partners) / t.prev_active_partners, None
+        )
+    )
+
+
+def concentration(orders: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
+    """Top-1 and top-5 partners' share of net sales in [start, end], and HHI (sum of squared shares, 0–1).
+
+    Shares are over partners with positive net sales in the period.
+    """
+    s, e = _to_date(start, "start"), _to_date(end, "end")
+    keys = _by(by)
+    o = _lines_in(orders, s, e)
+    per = o.group_by(["partner_id", *keys]).aggregate(_net=o._amount.sum())
+    per = per.filter(per._net > 0)
+    w = ibis.window(group_by=keys or None, order_by=[ibis.desc("_net"), "partner_id"])
+    per = per.mutate(_rank=ibis.row_number().over(w))
+    t = _grouped(
+        per, by,
+        _total=per._net.sum(),
+        _top1=per._net.sum(where=per._rank == 0),
+        _top5=per._net.sum(where=per._rank < 5),
+        _sq=(per._net * per._net).sum(),
+        partners_with_sales=per.count(),
+    )
+    ok = t._total > 0
+    return t.select(
+        *keys,
+        "partners_with_sales",
+        top1_share=ibis.ifelse(ok, t._top1 / t._total, None),
+        top5_share=ibis.ifelse(ok, t._top5 / t._total, None),
+        hhi=ibis.ifelse(ok, t._sq / (t._total * t._total), None),
+    )
+
+
+def rebate_shortfall(incentives: ir.Table, *, as_of: DateLike, by=None) -> ir.Table:
+    """Rebate due, paid and shortfall (due − paid) in CNY on ledger rows past period_end at as_of.
+
+    Rows count when period_end < as_of; a payment counts when its paid_date is on or before as_of
+    (or unrecorded). The result is the outstanding balance at as_of, summed over ledger history.
+    """
+    a = _to_date(as_of)
+    i = incentives.filter(incentives.period_end < a)
+    i = i.mutate(_due=_f(i.amount_due), _paid=_paid_by(i, a))
+    t = _grouped(i, by, rebate_due_cny=i._due.sum(), rebate_paid_cny=i._paid.sum())
+    t = t.mutate(rebate_due_cny=t.rebate_due_cny.fill_null(0.0), rebate_paid_cny=t.rebate_paid_cny.fill_null(0.0))
+    return t.mutate(rebate_shortfall_cny=t.rebate_due_cny - t.rebate_paid_cny)
+
+
+def satisfaction(surveys: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
+    """Mean survey satisfaction (0–100) over surveys dated in [start, end] (满意度), and their count."""
+    s, e = _to_date(start, "start"), _to_date(end, "end")
+    v = surveys.filter(surveys.survey_date >= s, surveys.survey_date <= e)
+    return _grouped(v, by, satisfaction_mean=_f(v.satisfaction).mean(), survey_responses=v.count())
+
+
+def conflict_counts(conflicts: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
+    """Conflicts reported in [start, end] and conflicts resolved in it (whenever reported)."""
+    s, e = _to_date(start, "start"), _to_date(end, "end")
+    c = conflicts
+    opened = (c.reported_date >= s) & (c.reported_date <= e)
+    resolved = c.resolved_date.notnull() & (c.resolved_date >= s) & (c.resolved_date <= e)
+    c = c.filter(opened | resolved)
+    return _grouped(
+        c, by,
+        conflicts_opened=ibis.ifelse(opened, 1, 0).sum(),
+        conflicts_resolved=ibis.ifelse(resolved, 1, 0).sum(),
+    )
+
+
+def training_counts(trainings: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
+    """Trainings dated in [start, end], how many were passed, and the pass rate."""
+    s, e = _to_date(start, "start"), _to_date(end, "end")
+    t = trainings.filter(trainings.training_date >= s, trainings.training_date <= e)
+    g = _grouped(t, by, trainings=t.count(), trainings_passed=ibis.ifelse(t.passed.fill_null(False), 1, 0).sum())
+    return g.mutate(training_pass_rate=ibis.ifelse(g.trainings > 0, _f(g.trainings_passed) / g.trainings, None))
+
+
+def action_counts(actions: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
+    """Maintenance actions dated in [start, end]."""
+    s, e = _to_date(start, "start"), _to_date(end, "end")
+    a = actions.filter(actions.action_date >= s, actions.action_date <= e)
+    return _grouped(a, by, actions=a.count())
+
+
+def partner_counts(partners: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
+    """Partners on the books at ``end``, partners onboarded in [start, end] and partners exited in it."""
+    s, e = _to_date(start, "start"), _to_date(end, "end")
+    p = partners
+    on_books = (p.onboard_date <= e) & (p.exit_date.isnull() | (p.exit_date > e))
+    new = (p.onboard_date >= s) & (p.onboard_date <= e)
+    exited = p.exit_date.notnull() & (p.exit_date >= s) & (p.exit_date <= e)
+    return _grouped(
+        p, by,
+        partners_on_books=ibis.ifelse(on_books, 1, 0).sum(),
+        new_partners=ibis.ifelse(new, 1, 0).sum(),
+        exited_partners=ibis.ifelse(exited, 1, 0).sum(),
+    )
+
+
+def churn_counts(labels: ir.Table, *, by=None) -> ir.Table:
+    """Churn population, churned partners and churn rate from a :func:`churn_labels`-shaped table."""
+    t = _grouped(labels, by, churn_population=labels.count(), churned_partners=ibis.ifelse(labels.churned, 1, 0).sum())
+    return t.mutate(churn_rate=ibis.ifelse(t.churn_population > 0, _f(t.churned_partners) / t.churn_population, None))
+
+
+# --------------------------------------------------------------------------------------------
+# quarter KPIs
+# --------------------------------------------------------------------------------------------
+
+KPI_COLUMNS: tuple[str, ...] = (
+    "quarter",
+    "net_sales_cny", "monthly_sales_cny",
+    "active_partners", "repeat_partners", "repeat_rate",
+    "prev_active_partners", "retained_partners", "retention_rate",
+    "partners_on_books", "new_partners", "exited_partners",
+    "churn_population", "churned_partners", "churn_rate",
+    "satisfaction_mean", "survey_responses",
+    "partners_with_sales", "top1_share", "top5_share", "hhi",
+    "rebate_due_cny", "rebate_paid_cny", "rebate_shortfall_cny",
+    "conflicts_opened", "conflicts_resolved",
+    "trainings", "trainings_passed", "training_pass_rate",
+    "actions",
+)
+_COUNT_KPIS = {
+    "active_partners", "repeat_partners", "prev_active_partners", "retained_partners", "partners_on_books",
+    "new_partners", "exited_partners", "churn_population", "churned_partners", "survey_responses",
+    "partners_with_sales", "conflicts_opened", "conflicts_resolved", "trainings", "trainings_passed", "actions",
+}
+_MONEY_KPIS = {"net_sales_cny", "monthly_sales_cny", "rebate_due_cny", "rebate_paid_cny", "rebate_shortfall_cny"}
+BY_CHOICES = ("region", "channel_type", "tier")
+
+
+def quarter_kpis_expr(
+    con: ibis.BaseBackend,
+    *,
+    quarter: str | pd.Period,
+    by: str | None = None,
+    region: str | None = None,
+    tiers: pd.DataFrame | ir.Table | None = None,
+) -> ir.Table:
+    """The glossary's quarter KPIs as one Ibis expression (one row, or one row per ``by`` group)."""
+    q_start, q_end = quarter_bounds(quarter)
+    p_start, p_end = quarter_bounds(pd.Period(str(quarter).strip().upper(), freq="Q") - 1)
+    qname = str(pd.Period(str(quarter).strip().upper(), freq="Q"))
+    if by is not None and by not in BY_CHOICES:
+        raise WorkbenchError(f"by must be one of {', '.join(BY_CHOICES)} or None, got {by!r}.")
+    t = _tables(con, region)
+    partners = t["partners"]
+    key = "group" if by is None else by
+    if by is None:
+        groups = partners.select("partner_id", group=ibis.literal("all"))
+    elif by == "tier":
+        if tiers is None:
+            raise WorkbenchError("by='tier' needs tiers=: a table of partner_id and tier from workbench.segment.")
+        tt = ibis.memtable(tiers[["partner_id", "tier"]]) if isinstance(tiers, pd.DataFrame) else tiers
+        tt = tt.select(partner_id=tt.partner_id.cast("string"), tier=tt.tier.cast("string"))
+        j = partners.select("partner_id").left_join(tt, "partner_id")
+        groups = j.select(partner_id=j.partner_id, tier=j.tier.fill_null("unassigned"))
+    else:
+        groups = partners.select("partner_id", by)
+
+    def keyed(tab: ir.Table) -> ir.Table:
+        if key in tab.columns:
+            tab = tab.drop(key)
+        return _left(tab, groups)
+
+    span = {"start": q_start, "end": q_end}
+    orders = keyed(t["orders"])
+    labels = _churn_label_table(t, p_end, (q_end - p_end).days).drop("region", "channel_type")
+    parts = [
+        net_sales(orders, **span, by=key),
+        repeat_rate(orders, **span, by=key),
+        retention(orders, **span, prev_start=p_start, prev_end=p_end, by=key),
+        partner_counts(keyed(partners), **span, by=key),
+        churn_counts(keyed(labels), by=key),
+        concentration(orders, **span, by=key),
+    ]
+    if "surveys" in t:
+        parts.append(satisfaction(keyed(t["surveys"]), **span, by=key))
+    if "incentives" in t:
+        parts.append(rebate_shortfall(keyed(t["incentives"]), as_of=q_end, by=key))
+    if "conflicts" in t:
+        parts.append(conflict_counts(keyed(t["conflicts"]), **span, by=key))
+    if "trainings" in t:
+        parts.append(training_counts(keyed(t["trainings"]), **span, by=key))
+    if "actions" in t:
+        parts.append(action_counts(keyed(t["actions"]), **span, by=key))
+
+    out = groups.select(key).distinct()
+    for part in parts:
+        out = out.left_join(part, key)
+        if f"{key}_right" in out.columns:
+            out = out.drop(f"{key}_right")
+    sel: dict[str, ir.Value] = {"quarter": ibis.literal(qname)}
+    if by is not None:
+        sel[by] = out[by]
+    for c in KPI_COLUMNS[1:]:
+        if c in out.columns:
+            v = out[c]
+            if c in _COUNT_KPIS:
+                v = v.fill_null(0).cast("int64")
+            elif c in _MONEY_KPIS:
+                v = _f(v).fill_null(0.0)
+            else:
+                v = _f(v)
+        else:
+            v = ibis.literal(0, type="int64") if c in _COUNT_KPIS else ibis.null("float64")
+        sel[c] = v
+    res = out.select(**sel)
+    return res.order_by(by) if by is not None else res
+
+
+def quarter_kpis(
+    con: ibis.BaseBackend,
+    *,
+    quarter: str | pd.Period,
+    by: str | None = None,
+    region: str | None = None,
+    tiers: pd.DataFrame | ir.Table | None = None,
+) -> pd.DataFrame:
+    """The glossary's KPIs for one calendar quarter, overall or by region / channel_type / tier.
+
+    Returns a small pandas DataFrame: one row (``by=None``) or one row per group, columns
+    ``quarter``, the ``by`` column, then ``KPI_COLUMNS``. Money in CNY; rates and shares are
+    fractions; HHI is the sum of squared net-sales shares (0–1). Churned partners are those active
+    in the 180 days before the quarter with no non-return order during it. Rebate columns are the
+    outstanding balance at the quarter's end (ledger rows whose period ended before its last day
+    is over, payments dated by then). ``tiers`` (partner_id → tier) enables ``by="tier"``.
+    """
+    return quarter_kpis_expr(con, quarter=quarter, by=by, region=region, tiers=tiers).to_pandas()
