@@ -266,7 +266,8 @@ def _order_features(lines: ir.Table, as_of: dt.date) -> ir.Table:
         active_months_90d=days.month.nunique(where=d90),
         active_months_180d=days.month.nunique(where=d180),
         active_months_365d=days.month.nunique(where=d365),
-        order_cycle_median_days=_f(days.gap_days).median(where=d365 & days.gap_days.notnull()),
+        # median via ifelse, not where=: Spark wants a constant percentile argument
+        order_cycle_median_days=ibis.ifelse(d365, _f(days.gap_days), ibis.null("float64")).median(),
     )
     return day_agg.outer_join(line_agg, "partner_id").select(
         partner_id=ibis.coalesce(day_agg.partner_id, line_agg.partner_id),
