@@ -251,7 +251,7 @@ def scorecard_inputs(con: ibis.BaseBackend, *, as_of: Any, region: str | None = 
         order_regularity=(j.active_months_365d.fill_null(0).cast("float64") / 12.0),
         product_breadth_365d=j.product_breadth_365d.fill_null(0).cast("int64"),
         active_outlets=j.active_outlets,
-        tenure_days=ibis.date(day).delta(j.onboard_date, "day").cast("int64"),
+        tenure_days=ibis.date(day).delta(j.onboard_date, unit="day").cast("int64"),
         trainings_passed_365d=j.trainings_passed_365d.fill_null(0).cast("int64"),
     ).order_by("partner_id")
 
