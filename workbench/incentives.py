@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -377,3 +378,691 @@ def compute_payouts(program: Program, partners: pd.DataFrame, *, period_end: dat
     if period_end is not None:
         out["payment_date"] = pd.Timestamp(period_end) + pd.Timedelta(days=program.payment_delay_days)
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Data from the store: partner-quarter panel with realised rebate rate, partner attributes
+# --------------------------------------------------------------------------------------------------
+
+_SALES_COLUMNS = ("net_sales_cny", "net_sales", "net_amount", "sales_cny", "net_sales_amount")
+
+
+def _quarter_start(q: pd.Period) -> pd.Timestamp:
+    return q.start_time.normalize()
+
+
+def _quarter_end(q: pd.Period) -> pd.Timestamp:
+    return q.end_time.normalize()
+
+
+def _region_partner_ids(con: Any, region: str | None) -> Any:
+    partners = con.table("partners")
+    if region not in (None, "all"):
+        partners = partners.filter(partners.region == region)
+    return partners.select("partner_id")
+
+
+def _monthly_sales(con: Any, *, start: date, end: date, region: str | None) -> pd.DataFrame:
+    """partner_id, month, net_sales_cny from features.partner_month_panel (orders as fallback)."""
+    try:
+        from workbench.features import partner_month_panel
+    except ImportError:  # pragma: no cover - features not installed yet
+        partner_month_panel = None
+    if partner_month_panel is not None:
+        panel = partner_month_panel(con, start=start, end=end, region=region)
+        cols = panel.columns
+        sales = next((c for c in _SALES_COLUMNS if c in cols), None)
+        if sales is None:
+            raise WorkbenchError(f"The partner-month panel has no net sales column (looked for {', '.join(_SALES_COLUMNS)}).")
+        frame = panel.select("partner_id", "month", panel[sales].name("net_sales_cny")).to_pandas()
+    else:  # pragma: no cover
+        o = con.table("orders")
+        o = o.filter(o.order_date.between(start, end)).semi_join(_region_partner_ids(con, region), "partner_id")
+        frame = (
+            o.group_by(["partner_id", o.order_date.truncate("M").name("month")])
+            .aggregate(net_sales_cny=o.net_amount.sum().cast("float64"))
+            .to_pandas()
+        )
+    frame["month"] = pd.to_datetime(frame["month"])
+    frame["net_sales_cny"] = frame["net_sales_cny"].astype(float).fillna(0.0)
+    return frame
+
+
+def quarterly_rate_panel(monthly: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+    """Partner-quarter panel: quarter net sales (CNY), incentive due (CNY) and realised rate (%).
+
+    monthly: partner_id, month, net_sales_cny. ledger: partner_id, period_start, amount_due.
+    Rows: every partner-quarter with sales; `in_life` is True when the partner has sales both in or
+    before the quarter's first month and in or after its last month (no onboarding / churn inside).
+    """
+    m = monthly.assign(quarter=pd.PeriodIndex(pd.to_datetime(monthly["month"]), freq="Q"))
+    q = m.groupby(["partner_id", "quarter"], as_index=False, observed=True)["net_sales_cny"].sum()
+    active = m[m["net_sales_cny"] > 0]
+    life = active.groupby("partner_id")["month"].agg(first_month="min", last_month="max")
+    led = ledger.assign(quarter=pd.PeriodIndex(pd.to_datetime(ledger["period_start"]), freq="Q"))
+    due = led.groupby(["partner_id", "quarter"], as_index=False, observed=True)["amount_due"].sum()
+    due = due.rename(columns={"amount_due": "incentive_due_cny"})
+    out = q.merge(due, on=["partner_id", "quarter"], how="left").merge(life, on="partner_id", how="left")
+    out["incentive_due_cny"] = out["incentive_due_cny"].astype(float).fillna(0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rate_pct"] = np.where(out["net_sales_cny"] > 0, 100 * out["incentive_due_cny"] / out["net_sales_cny"], np.nan)
+    qs = out["quarter"].dt.start_time
+    qe = out["quarter"].dt.end_time.dt.normalize()
+    out["in_life"] = (out["first_month"] <= qs) & (out["last_month"] >= qe.dt.to_period("M").dt.start_time)
+    return out.drop(columns=["first_month", "last_month"]).sort_values(["partner_id", "quarter"], ignore_index=True)
+
+
+def partner_quarter_panel(con: Any, *, start: date, end: date, region: str | None = None) -> pd.DataFrame:
+    """Partner-quarter panel from the store (see quarterly_rate_panel), quarters within [start, end]."""
+    monthly = _monthly_sales(con, start=start, end=end, region=region)
+    inc = con.table("incentives")
+    inc = inc.filter(inc.period_start.between(start, end)).semi_join(_region_partner_ids(con, region), "partner_id")
+    ledger = inc.select("partner_id", "period_start", inc.amount_due.cast("float64").name("amount_due")).to_pandas()
+    return quarterly_rate_panel(monthly, ledger)
+
+
+def _tiers(con: Any, *, as_of: date) -> pd.DataFrame:
+    try:
+        from workbench.segment import partner_tiers
+    except ImportError:  # pragma: no cover - segment not there yet
+        return pd.DataFrame({"partner_id": pd.Series(dtype=str), "tier": pd.Series(dtype=str)})
+    tiers = partner_tiers(con, as_of=as_of)
+    if not isinstance(tiers, pd.DataFrame):
+        tiers = tiers.to_pandas()
+    if "partner_id" not in tiers.columns:
+        tiers = tiers.reset_index()
+    return tiers[["partner_id", "tier"]]
+
+
+def partner_attributes(
+    con: Any, *, as_of: date, region: str | None = None, new_product_lines: dict[str, tuple[str, ...]] | None = None
+) -> pd.DataFrame:
+    """One row per partner not exited at as_of: name, region, channel_type, tier, tenure and award metrics.
+
+    Metrics (AWARD_METRICS): trainings_passed, satisfaction, customer_feedback, tenure_months and,
+    per award name in `new_product_lines`, new_product_sales_cny__<award>.
+    """
+    as_of = pd.Timestamp(as_of).date()
+    ids = _region_partner_ids(con, region)
+    p = con.table("partners")
+    p = p.filter(p.onboard_date <= as_of, p.exit_date.isnull() | (p.exit_date > as_of)).semi_join(ids, "partner_id")
+    frame = p.select("partner_id", "name", "region", "channel_type", "onboard_date").to_pandas()
+    onboard = pd.to_datetime(frame.pop("onboard_date"))
+    ts = pd.Timestamp(as_of)
+    frame["tenure_months"] = ((ts.year - onboard.dt.year) * 12 + (ts.month - onboard.dt.month)
+                              - (ts.day < onboard.dt.day).astype(int)).astype(float)
+    t = con.table("trainings")
+    t = t.filter(t.training_date.between(as_of - pd.Timedelta(days=364), as_of), t.passed)
+    trained = t.group_by("partner_id").aggregate(trainings_passed=t.count()).to_pandas()
+    s = con.table("surveys")
+    s = s.filter(s.survey_date.between(as_of - pd.Timedelta(days=179), as_of))
+    surveyed = s.group_by("partner_id").aggregate(
+        satisfaction=s.satisfaction.mean(), customer_feedback=s.nps.mean()
+    ).to_pandas()
+    frame = frame.merge(trained, on="partner_id", how="left").merge(surveyed, on="partner_id", how="left")
+    frame["trainings_passed"] = frame["trainings_passed"].fillna(0).astype(float)
+    q_start = (pd.Period(ts, "Q") - (0 if ts == _quarter_end(pd.Period(ts, "Q")) else 1)).start_time.date()
+    for award, lines in (new_product_lines or {}).items():
+        o = con.table("orders")
+        o = o.filter(o.order_date.between(q_start, as_of), o.product_line.isin(list(lines)))
+        sales = o.group_by("partner_id").aggregate(v=o.net_amount.sum().cast("float64")).to_pandas()
+        col = f"new_product_sales_cny__{award}"
+        frame = frame.merge(sales.rename(columns={"v": col}), on="partner_id", how="left")
+        frame[col] = frame[col].fillna(0.0)
+    frame = frame.merge(_tiers(con, as_of=as_of), on="partner_id", how="left")
+    frame["tier"] = frame["tier"].fillna("unassigned").astype(str)
+    return frame.sort_values("partner_id", ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Response model: two-way fixed-effects panel regression, partner-clustered standard errors
+# --------------------------------------------------------------------------------------------------
+
+
+class RebateResponseModel:
+    """ln(quarter net sales) = beta × rebate rate (pp) + partner FE + quarter FE + error.
+
+    Estimated by the within transformation (partner demeaning of y, the rate and quarter dummies:
+    exact two-way FE by Frisch-Waugh-Lovell, also on unbalanced panels) and OLS with
+    partner-clustered standard errors (statsmodels). Learned: beta_ (d ln sales / d pp), se_,
+    ci_ (1 - alpha), sigma_ (residual sd of quarterly log sales), n_obs_, n_partners_, summary_.
+    """
+
+    def __init__(self, *, min_quarters: int = 3, in_life_only: bool = True, alpha: float = 0.05) -> None:
+        self.min_quarters = min_quarters
+        self.in_life_only = in_life_only
+        self.alpha = alpha
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "beta_"):
+            return f"RebateResponseModel(min_quarters={self.min_quarters}, in_life_only={self.in_life_only})"
+        lo, hi = self.ci_
+        return (f"RebateResponseModel(beta={self.beta_:.4f} per pp, {100 * (1 - self.alpha):.0f}% CI "
+                f"[{lo:.4f}, {hi:.4f}], n={self.n_obs_:,} partner-quarters, {self.n_partners_:,} partners)")
+
+    def fit(self, panel: pd.DataFrame) -> RebateResponseModel:
+        """Fit on a partner-quarter panel: partner_id, quarter, net_sales_cny, rate_pct (, in_life)."""
+        import statsmodels.api as sm
+
+        d = panel[(panel["net_sales_cny"] > 0) & panel["rate_pct"].notna()]
+        if self.in_life_only and "in_life" in d:
+            d = d[d["in_life"]]
+        d = d[d.groupby("partner_id")["quarter"].transform("size") >= self.min_quarters]
+        if d["partner_id"].nunique() < 10 or d["quarter"].nunique() < 2:
+            raise WorkbenchError("Too little history to estimate the incentive response (need 10+ partners over 2+ quarters).")
+        if d["rate_pct"].std() == 0:
+            raise WorkbenchError("The rebate rate never varies in the history, so its effect on sales cannot be estimated.")
+        y = np.log(d["net_sales_cny"].to_numpy(dtype=float))
+        quarters = d["quarter"].astype(str)
+        dummies = pd.get_dummies(quarters, drop_first=True, dtype=float)
+        X = pd.concat([d[["rate_pct"]].astype(float).reset_index(drop=True), dummies.reset_index(drop=True)], axis=1)
+        groups = pd.factorize(d["partner_id"])[0]
+        Xd = X - X.groupby(groups).transform("mean")
+        yd = y - pd.Series(y).groupby(groups).transform("mean").to_numpy()
+        res = sm.OLS(yd, Xd).fit(cov_type="cluster", cov_kwds={"groups": groups})
+        n, k, g = len(yd), Xd.shape[1], groups.max() + 1
+        self.beta_ = float(res.params["rate_pct"])
+        self.se_ = float(res.bse["rate_pct"])
+        lo, hi = res.conf_int(alpha=self.alpha).loc["rate_pct"]
+        self.ci_ = (float(lo), float(hi))
+        self.sigma_ = float(np.sqrt(np.sum(res.resid**2) / max(n - g - k, 1)))
+        self.n_obs_, self.n_partners_, self.n_quarters_ = n, int(g), int(quarters.nunique())
+        self.summary_ = pd.DataFrame({
+            "term": ["rate_pct"], "estimate": [self.beta_], "std_error": [self.se_],
+            "ci_low": [self.ci_[0]], "ci_high": [self.ci_[1]], "p_value": [float(res.pvalues["rate_pct"])],
+            "n_obs": [n], "n_partners": [int(g)], "n_quarters": [self.n_quarters_], "sigma": [self.sigma_],
+        })
+        return self
+
+    def draw_beta(self, n: int, *, seed: int) -> np.ndarray:
+        """n draws of beta from its estimated sampling distribution N(beta_, se_²)."""
+        return np.random.default_rng(seed).normal(self.beta_, self.se_, size=n)
+
+
+def fit_response(con: Any, *, as_of: date, region: str | None = None, **kwargs: Any) -> RebateResponseModel:
+    """Fit the response model on every quarter of store history that ended by as_of."""
+    start, end = _history_window(con, as_of=as_of)
+    panel = partner_quarter_panel(con, start=start, end=end, region=region)
+    return RebateResponseModel(**kwargs).fit(panel)
+
+
+def _history_window(con: Any, *, as_of: date) -> tuple[date, date]:
+    o = con.table("orders")
+    first = o.order_date.min().to_pandas()
+    if first is None or pd.isna(first):
+        raise WorkbenchError("The store has no orders, so there is no sales history to simulate from.")
+    end = _quarter_end(_last_complete_quarter(as_of))
+    return pd.Timestamp(first).date(), end.date()
+
+
+def _last_complete_quarter(as_of: date) -> pd.Period:
+    ts = pd.Timestamp(as_of)
+    q = pd.Period(ts, "Q")
+    return q if ts.normalize() >= _quarter_end(q) else q - 1
+
+
+# --------------------------------------------------------------------------------------------------
+# Monte Carlo: (draws × partners) float32 arrays; one scenario = a handful of vectorized passes
+# --------------------------------------------------------------------------------------------------
+
+_F = np.float32
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationBase:
+    """Everything a scenario needs, drawn once: partner rows and no-program sales draws.
+
+    partners: one row per partner with partner_id, baseline_sales_cny (expected quarter net sales
+    without any incentive), last_year_sales_cny, tier, region, channel_type and award metrics.
+    s0: (draws, partners) float32 no-program quarter sales draws (CNY); beta: (draws,) response
+    draws (d ln sales / d pp). Partners are sorted by (tier, region) cell so that group sums
+    ('all', each tier, each region) are a reduceat over cells followed by a tiny matrix product.
+    """
+
+    partners: pd.DataFrame
+    s0: np.ndarray
+    beta: np.ndarray
+    group_labels: tuple[tuple[str, str], ...]
+    cell_starts: np.ndarray  # partners are sorted by (tier, region) cell; first column of each cell
+    cell_groups: np.ndarray  # (cells, groups) 0/1: which groups each cell belongs to
+    s0_groups: np.ndarray
+    period_end: pd.Timestamp | None = None
+    model: RebateResponseModel | None = None
+
+    @property
+    def draws(self) -> int:
+        """Number of Monte Carlo draws."""
+        return int(self.s0.shape[0])
+
+    def head(self, draws: int) -> SimulationBase:
+        """The same base restricted to its first `draws` draws (views, no copy)."""
+        return dataclasses.replace(self, s0=self.s0[:draws], beta=self.beta[:draws], s0_groups=self.s0_groups[:draws])
+
+
+def _cells(partners: pd.DataFrame) -> tuple[pd.DataFrame, tuple[tuple[str, str], ...], np.ndarray, np.ndarray]:
+    """Sort partners by (tier, region); cell starts and the cell → group membership matrix."""
+    frame = partners.copy()
+    for dim in ("tier", "region"):
+        frame[dim] = frame[dim].astype(str) if dim in frame else "all"
+    frame = frame.sort_values(["tier", "region", "partner_id"], kind="stable", ignore_index=True)
+    key = (frame["tier"] + "\x00" + frame["region"]).to_numpy()
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=int)
+    cell_tier = frame["tier"].to_numpy()[starts]
+    cell_region = frame["region"].to_numpy()[starts]
+    labels: list[tuple[str, str]] = [("all", "all")]
+    cols = [np.ones(len(starts))]
+    for dim, values in (("tier", cell_tier), ("region", cell_region)):
+        if dim in partners:
+            for v in sorted(set(values)):
+                labels.append((dim, v))
+                cols.append((values == v).astype(float))
+    return frame, tuple(labels), starts, np.column_stack(cols)
+
+
+def prepare_simulation(
+    partners: pd.DataFrame,
+    *,
+    beta: float,
+    beta_se: float,
+    sigma: float,
+    draws: int = 1000,
+    seed: int = 0,
+    period_end: date | None = None,
+    model: RebateResponseModel | None = None,
+) -> SimulationBase:
+    """Draw beta ~ N(beta, beta_se²) and no-program sales = baseline × lognormal(σ) (mean-preserving).
+
+    partners: one row per partner with baseline_sales_cny (and the columns programs refer to).
+    """
+    rng = np.random.default_rng(seed)
+    frame, labels, starts, cell_groups = _cells(partners)
+    if "last_year_sales_cny" not in frame:
+        frame["last_year_sales_cny"] = 0.0
+    b = frame["baseline_sales_cny"].to_numpy(dtype=float)
+    beta_d = rng.normal(beta, beta_se, size=draws).astype(_F)
+    z = rng.standard_normal((draws, len(frame)), dtype=_F)
+    z *= _F(sigma)
+    z += _F(-0.5 * sigma**2)
+    np.exp(z, out=z)
+    z *= b.astype(_F)[None, :]
+    s0_groups = _group_sums(z, starts, cell_groups)
+    return SimulationBase(frame, z, beta_d, labels, starts, cell_groups, s0_groups,
+                          None if period_end is None else pd.Timestamp(period_end), model)
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationResult:
+    """Per-draw totals of one scenario: cost and incremental sales by group ('all', tiers, regions).
+
+    cost_cny, incremental_sales_cny: (draws, groups), incremental vs no incentive at all; cost is
+    the whole payout (discounted for the payment delay when a cost of capital is set).
+    """
+
+    program: str
+    margin_pct: float
+    group_labels: tuple[tuple[str, str], ...]
+    cost_cny: np.ndarray
+    incremental_sales_cny: np.ndarray
+    partner_payout_cny: np.ndarray | None = None
+    partner_sales_cny: np.ndarray | None = None
+
+    @property
+    def incremental_margin_cny(self) -> np.ndarray:
+        """Gross margin on incremental sales (before incentive cost), per draw and group."""
+        return self.incremental_sales_cny * (self.margin_pct / 100.0)
+
+    @property
+    def net_margin_cny(self) -> np.ndarray:
+        """Incremental gross margin minus the incentive cost."""
+        return self.incremental_margin_cny - self.cost_cny
+
+    @property
+    def roi(self) -> np.ndarray:
+        """(incremental margin − cost) / cost per draw and group; NaN where nothing is paid."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.cost_cny > 0, self.net_margin_cny / self.cost_cny, np.nan)
+
+    def _idx(self, by: str) -> list[int]:
+        return [i for i, (dim, _) in enumerate(self.group_labels) if dim == by]
+
+    def summary(self, by: str = "all", *, level: float = 0.90) -> pd.DataFrame:
+        """Means, `level` intervals, ROI and P(ROI > 0) per group of dimension `by` (all, tier, region)."""
+        idx = self._idx(by)
+        lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+        rows = []
+        roi = self.roi
+        for i in idx:
+            row: dict[str, Any] = {"scenario": self.program, "dimension": by, "group": self.group_labels[i][1]}
+            for name, arr in (("cost_cny", self.cost_cny), ("incremental_sales_cny", self.incremental_sales_cny),
+                              ("incremental_margin_cny", self.incremental_margin_cny),
+                              ("net_margin_cny", self.net_margin_cny)):
+                col = arr[:, i]
+                row[name] = float(col.mean())
+                row[name.replace("_cny", "_low_cny")] = float(np.quantile(col, lo))
+                row[name.replace("_cny", "_high_cny")] = float(np.quantile(col, hi))
+            r = roi[:, i]
+            ok = np.isfinite(r)
+            row["roi"] = float(np.median(r[ok])) if ok.any() else np.nan
+            row["roi_low"] = float(np.quantile(r[ok], lo)) if ok.any() else np.nan
+            row["roi_high"] = float(np.quantile(r[ok], hi)) if ok.any() else np.nan
+            row["p_roi_positive"] = float((r[ok] > 0).mean()) if ok.any() else np.nan
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def draws_frame(self, by: str = "all") -> pd.DataFrame:
+        """Long frame of the draws: draw, group, cost_cny, incremental_sales_cny, net_margin_cny, roi."""
+        frames = []
+        for i in self._idx(by):
+            frames.append(pd.DataFrame({
+                "scenario": self.program, "draw": np.arange(self.cost_cny.shape[0]), "group": self.group_labels[i][1],
+                "cost_cny": self.cost_cny[:, i], "incremental_sales_cny": self.incremental_sales_cny[:, i],
+                "incremental_margin_cny": self.incremental_margin_cny[:, i],
+                "net_margin_cny": self.net_margin_cny[:, i], "roi": self.roi[:, i],
+            }))
+        return pd.concat(frames, ignore_index=True)
+
+
+def _effective_rate_pct(program: Program, partners: pd.DataFrame, eligible: np.ndarray) -> np.ndarray:
+    """Variable payout (rebate + growth bonus) as % of expected baseline sales, 0 for the ineligible."""
+    b = partners["baseline_sales_cny"].to_numpy(dtype=float)
+    v = np.zeros_like(b)
+    if program.volume_rebate is not None:
+        v += volume_rebate_cny(b, program.thresholds_cny, program.rates_pct, program.volume_rebate.mode)
+    v += growth_bonus_cny(b, partners["last_year_sales_cny"].to_numpy(dtype=float), program.growth_bonus)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(b > 0, 100.0 * v / b, 0.0)
+    return np.where(eligible, r, 0.0)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Per-partner vectors of one program on one base (computed once per scenario, O(partners))."""
+
+    rate_pct: np.ndarray  # effective response rate (float32)
+    eligible: np.ndarray  # bool
+    all_eligible: bool
+    thresholds: np.ndarray
+    steps: np.ndarray  # rate increments (fraction) at each threshold
+    retroactive: bool
+    pull_lo: list[np.ndarray]  # per threshold: sales from which a partner reaches it (float32, per partner)
+    growth_bar: np.ndarray | None  # sales needed for the growth bonus (inf: never)
+    growth_ly: np.ndarray | None
+    growth_rate: float
+    growth_increment: bool
+    awards: np.ndarray | None
+    cap_partner: float | None
+    cap_total: float | None
+
+
+def _prepare(base: SimulationBase, program: Program, *, pull_window_pct: float, pull_share: float,
+             eligible: np.ndarray | None = None, awards: np.ndarray | None = None) -> _Prepared:
+    partners = base.partners
+    if eligible is None:
+        eligible = _eligible(program, partners)
+    if awards is None and program.awards:
+        awards = _award_amounts(program, partners).sum(axis=1).to_numpy(dtype=float)
+    gb = program.growth_bonus
+    bar = ly = None
+    if gb is not None:
+        ly_f = partners["last_year_sales_cny"].to_numpy(dtype=float)
+        bar = np.where((ly_f > 0) & eligible, ly_f * (1 + gb.min_growth_pct / 100.0), np.inf).astype(_F)
+        ly = ly_f.astype(_F)
+    vr = program.volume_rebate
+    return _Prepared(
+        rate_pct=_effective_rate_pct(program, partners, eligible).astype(_F),
+        eligible=eligible,
+        all_eligible=bool(eligible.all()),
+        thresholds=program.thresholds_cny,
+        steps=np.diff(program.rates_pct / 100.0, prepend=0.0),
+        retroactive=vr is None or vr.mode == "retroactive",
+        pull_lo=[
+            np.where(eligible, t * (1 - pull_window_pct / 100.0 * pull_share), t).astype(_F)
+            for t in program.thresholds_cny
+        ],
+        growth_bar=bar,
+        growth_ly=ly,
+        growth_rate=gb.rate_pct / 100.0 if gb else 0.0,
+        growth_increment=gb is not None and gb.base == "increment",
+        awards=None if awards is None else np.where(eligible, awards, 0.0).astype(_F),
+        cap_partner=program.caps.per_partner_cny,
+        cap_total=program.caps.total_cny,
+    )
+
+
+def _block(s0: np.ndarray, beta: np.ndarray, p: _Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """(sales, payout) for a block of draws (rows) × all partners; float32, in cache-sized pieces."""
+    s1 = np.multiply(beta[:, None], p.rate_pct[None, :])
+    np.exp(s1, out=s1)
+    s1 *= s0
+    e_row = p.eligible[None, :]
+    # Threshold pull: sales landing in [pull_lo, t) are lifted to t: s = max(s, t × 1[s ≥ pull_lo]).
+    # The same indicator then switches the tier's rate step on (retroactive), so each threshold
+    # costs one comparison and a few multiply-adds.
+    steps = [(t, d, lo) for t, d, lo in zip(p.thresholds, p.steps, p.pull_lo, strict=True)]
+    if p.retroactive:
+        rate = np.full_like(s1, _F(sum(d for t, d, _ in steps if t <= 0)))
+    for t, d, lo in steps:
+        if t <= 0:
+            continue
+        lifted = np.empty_like(s1)
+        np.copyto(lifted, s1 >= lo[None, :], casting="unsafe")
+        lifted *= _F(t)
+        np.maximum(s1, lifted, out=s1)
+        if p.retroactive and d != 0:
+            lifted *= _F(d / t)
+            rate += lifted
+    if p.retroactive:
+        pay = rate
+        pay *= s1
+    else:
+        pay = np.zeros_like(s1)
+        for t, d, _ in steps:
+            if d == 0:
+                continue
+            band = s1 - _F(t)
+            np.maximum(band, _F(0), out=band)
+            band *= _F(d)
+            pay += band
+    if p.growth_bar is not None:
+        base = s1 - p.growth_ly[None, :] if p.growth_increment else s1.copy()
+        hit = np.empty_like(s1)
+        np.copyto(hit, s1 >= p.growth_bar[None, :], casting="unsafe")
+        base *= hit
+        base *= _F(p.growth_rate)
+        pay += base
+    if not p.all_eligible:
+        pay *= e_row
+    if p.awards is not None:
+        pay += p.awards[None, :]
+    if p.cap_partner is not None:
+        np.minimum(pay, _F(p.cap_partner), out=pay)
+    return s1, pay
+
+
+_BLOCK_ELEMENTS = 1 << 16  # ~64k floats (256 KB) per array: the passes stay in cache
+_THREADS = min(2, os.cpu_count() or 1)  # numpy releases the GIL inside ufuncs
+
+
+def _group_sums(x: np.ndarray, starts: np.ndarray, cell_groups: np.ndarray) -> np.ndarray:
+    """(rows, partners) → (rows, groups) sums, via per-cell reduceat (partners sorted by cell)."""
+    if x.shape[1] == 0:
+        return np.zeros((x.shape[0], cell_groups.shape[1]))
+    return np.add.reduceat(x, starts, axis=1).astype(np.float64) @ cell_groups
+
+
+def _run(base: SimulationBase, p: _Prepared, cell_groups: np.ndarray, *, keep: bool = False
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Group sums of sales and payout per draw ((draws, groups) each), optionally the full arrays."""
+    d, n = base.s0.shape
+    rows = max(1, _BLOCK_ELEMENTS // max(n, 1))
+    sales_g = np.empty((d, cell_groups.shape[1]), dtype=np.float64)
+    pay_g = np.empty_like(sales_g)
+    full_s = np.empty((d, n), dtype=_F) if keep else None
+    full_p = np.empty((d, n), dtype=_F) if keep else None
+
+    def work(chunk: range) -> None:
+        for i in chunk:
+            j = min(d, i + rows)
+            s1, pay = _block(base.s0[i:j], base.beta[i:j], p)
+            sales_g[i:j] = _group_sums(s1, base.cell_starts, cell_groups)
+            pay_g[i:j] = _group_sums(pay, base.cell_starts, cell_groups)
+            if p.cap_total is not None:  # prorate per draw: total is the first ('all') group
+                total = pay_g[i:j, 0] if cell_groups[:, 0].all() else pay.sum(axis=1, dtype=np.float64)
+                factor = np.minimum(1.0, p.cap_total / np.maximum(total, 1e-9))
+                pay_g[i:j] *= factor[:, None]
+                if keep:
+                    pay *= factor.astype(_F)[:, None]
+            if keep:
+                full_s[i:j], full_p[i:j] = s1, pay
+
+    starts = list(range(0, d, rows))
+    if _THREADS > 1 and d * n >= 1_000_000:
+        from concurrent.futures import ThreadPoolExecutor
+
+        chunks = [range(starts[k], d, rows * _THREADS) for k in range(min(_THREADS, len(starts)))]
+        with ThreadPoolExecutor(_THREADS) as pool:
+            list(pool.map(work, chunks))
+    else:
+        work(range(0, d, rows))
+    return sales_g, pay_g, full_s, full_p
+
+
+def simulate(
+    base: SimulationBase,
+    program: Program,
+    *,
+    margin_pct: float | None = None,
+    pull_window_pct: float | None = None,
+    pull_share: float | None = None,
+    cost_of_capital_pct: float | None = None,
+    keep_partner_draws: bool = False,
+) -> SimulationResult:
+    """Monte Carlo of one program on the base's draws (assumptions default to the program's own).
+
+    Sales respond as s = s0 × exp(beta × effective rate in pp at expected baseline), then partners
+    within the pull window below a volume threshold close `pull_share` of the gap; the payout is
+    computed exactly (tiers, growth bonus, awards, eligibility, caps) on every draw.
+    """
+    a = program.assumptions
+    margin = a.margin_pct if margin_pct is None else margin_pct
+    window = a.pull_window_pct if pull_window_pct is None else pull_window_pct
+    share = a.pull_share if pull_share is None else pull_share
+    coc = a.cost_of_capital_pct if cost_of_capital_pct is None else cost_of_capital_pct
+    prep = _prepare(base, program, pull_window_pct=window, pull_share=share)
+    sales_g, cost, s1, pay = _run(base, prep, base.cell_groups, keep=keep_partner_draws)
+    if coc > 0:
+        cost /= (1 + coc / 100.0) ** (program.payment_delay_days / 365.0)
+    return SimulationResult(program.name, float(margin), base.group_labels, cost, sales_g - base.s0_groups, pay, s1)
+
+
+def compare_scenarios(
+    base: SimulationBase, scenarios: dict[str, Program], *, current: str, margin_pct: float | None = None,
+    by: str = "all",
+) -> pd.DataFrame:
+    """Scenarios side by side on the same draws, with the difference in net margin vs `current`.
+
+    Rows: one per scenario (× group of `by`); adds delta_net_margin_cny (mean) and p_better (share
+    of draws in which the scenario's net margin beats the current program's).
+    """
+    if current not in scenarios:
+        raise WorkbenchError(f"The current program '{current}' is not among the scenarios ({', '.join(scenarios)}).")
+    results = {name: simulate(base, p, margin_pct=margin_pct) for name, p in scenarios.items()}
+    ref = results[current]
+    frames = []
+    for name, res in results.items():
+        s = res.summary(by).assign(scenario=name)
+        idx = res._idx(by)
+        diff = res.net_margin_cny[:, idx] - ref.net_margin_cny[:, idx]
+        s["delta_cost_cny"] = (res.cost_cny[:, idx] - ref.cost_cny[:, idx]).mean(axis=0)
+        s["delta_net_margin_cny"] = diff.mean(axis=0)
+        s["p_better"] = (diff > 0).mean(axis=0) if name != current else np.nan
+        s["is_current"] = name == current
+        frames.append(s)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _rates_str(rates: np.ndarray) -> str:
+    return " / ".join(f"{r:g}%" for r in rates)
+
+
+def optimize_budget(
+    base: SimulationBase,
+    program: Program,
+    *,
+    budget_cny: float,
+    margin_pct: float | None = None,
+    step_pct: float = 0.25,
+    max_rate_pct: float = 15.0,
+    draws: int = 200,
+    start_rates_pct: Any = None,
+) -> tuple[Program, pd.Series]:
+    """Volume-tier rates (non-decreasing across tiers, on a `step_pct` grid) maximizing expected net
+    incremental margin (margin on incremental sales − cost) with expected cost ≤ budget_cny.
+
+    Coordinate ascent over the tiers from the best feasible of {all zero, the program's rates,
+    start_rates_pct}, on the first `draws` draws. Returns the optimized program and its figures.
+    """
+    if program.volume_rebate is None:
+        raise WorkbenchError(f"Program '{program.name}' has no volume rebate tiers to optimize.")
+    sub = base.head(min(draws, base.draws))
+    a = program.assumptions
+    margin = a.margin_pct if margin_pct is None else margin_pct
+    eligible = _eligible(program, sub.partners)
+    awards = _award_amounts(program, sub.partners).sum(axis=1).to_numpy(dtype=float) if program.awards else None
+    k = len(program.rates_pct)
+    grid = np.round(np.arange(0.0, max_rate_pct + 1e-9, step_pct), 6)
+    cache: dict[tuple[float, ...], tuple[float, float, float]] = {}
+
+    def evaluate(rates: np.ndarray) -> tuple[float, float, float]:
+        key = tuple(np.round(rates, 6))
+        if key not in cache:
+            p = with_rates(program, rates)
+            prep = _prepare(sub, p, pull_window_pct=a.pull_window_pct, pull_share=a.pull_share,
+                            eligible=eligible, awards=awards)
+            sales_g, pay_g, _, _ = _run(sub, prep, sub.cell_groups[:, :1])
+            cost = float(pay_g.mean())
+            incr = float(sales_g.mean() - sub.s0_groups[:, 0].mean())
+            cache[key] = (margin / 100.0 * incr - cost, cost, incr)
+        return cache[key]
+
+    starts = [np.zeros(k), program.rates_pct.copy()]
+    if start_rates_pct is not None:
+        starts.append(np.asarray(start_rates_pct, dtype=float))
+    feasible = [s for s in starts if evaluate(s)[1] <= budget_cny + 1e-6]
+    best = max(feasible, key=lambda s: evaluate(s)[0]) if feasible else np.zeros(k)
+    for _ in range(6):
+        improved = False
+        for i in range(k):
+            lo = best[i - 1] if i > 0 else 0.0
+            hi = best[i + 1] if i + 1 < k else max_rate_pct
+            for r in grid[(grid >= lo - 1e-9) & (grid <= hi + 1e-9)]:
+                cand = best.copy()
+                cand[i] = r
+                net, cost, _ = evaluate(cand)
+                if cost <= budget_cny + 1e-6 and net > evaluate(best)[0] + 1e-6:
+                    best, improved = cand, True
+        if not improved:
+            break
+    net, cost, incr = evaluate(best)
+    optimized = with_rates(program, best, name=f"{program.name} (optimized for budget {budget_cny:,.0f})")
+    figures = pd.Series({
+        "budget_cny": float(budget_cny), "expected_cost_cny": cost, "incremental_sales_cny": incr,
+        "incremental_margin_cny": margin / 100.0 * incr, "net_margin_cny": net,
+        "rates": _rates_str(best), **{f"rate_tier_{i + 1}_pct": float(r) for i, r in enumerate(best)},
+    })
+    return optimized, figures
+
+
+def budget_frontier(
+    base: SimulationBase, program: Program, *, budgets_cny: Any, margin_pct: float | None = None, **kwargs: Any
+) -> pd.DataFrame:
+    """Budget → best expected net incremental margin: one optimize_budget row per budget (increasing,
+    each warm-started from the previous solution)."""
+    rows = []
+    start = None
+    for budget in sorted(float(b) for b in budgets_cny):
+        _, fig = optimize_budget(base, program, budget_cny=budget, margin_pct=margin_pct,
+                                 start_rates_pct=start, **kwargs)
+        start = fig[[c for c in fig.index if c.startswith("rate_tier_")]].to_numpy(dtype=float)
+        rows.append(fig)
+    return pd.DataFrame(rows).reset_index(drop=True)
