@@ -146,7 +146,8 @@ def scoped_tables(con: ibis.BaseBackend, region: str | None = None) -> dict[str,
         region = str(region).strip()
         partners = partners.filter(partners.region == region)
         if int(partners.count().execute()) == 0:
-            known = sorted(con.table("partners").region.distinct().to_pandas().dropna().astype(str))
+            allp = con.table("partners")
+            known = sorted(allp.select("region").distinct().to_pandas()["region"].dropna().astype(str))
             raise WorkbenchError(
                 f"Region {region!r} has no partners in the store; known regions: {', '.join(known) or 'none'}."
             )
