@@ -148,7 +148,7 @@ RATE_SWITCH = pd.Period("2025Q1", "Q")
 PILOT_SHARE = 0.30
 UNDERPAID_SHARE = 0.10
 UNDERPAID_QUARTER_P = 0.7
-HAZARD = {"a0": -4.3, "b_sat": 0.6, "b_short": 0.5, "b_conf": 0.6, "b_trend": 3.0}
+HAZARD = {"a0": -4.1, "b_sat": 0.6, "b_short": 0.5, "b_conf": 0.6, "b_trend": 3.0}
 ACTION_EFFECTS: dict[str, float] = {
     "training": 0.10,
     "marketing_automation": 0.08,
@@ -233,13 +233,13 @@ def _pick(values: tuple[str, ...] | list[str], index: np.ndarray) -> pa.Array:
 
 
 def _sample_rows(rng: np.random.Generator, probs: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """For each i, a category drawn from probs[rows[i]] (inverse CDF, vectorized)."""
-    cum = np.cumsum(probs, axis=1)
+    """For each i, a category drawn from probs[rows[i]] (inverse CDF, vectorized, no (n, k) temporaries)."""
+    cum_t = np.ascontiguousarray(np.cumsum(probs, axis=1).T)
     u = rng.random(len(rows))
-    out = np.zeros(len(rows), dtype=np.int64)
+    out = np.zeros(len(rows), dtype=np.int8)
     for k in range(probs.shape[1] - 1):
-        out += u > cum[rows, k]
-    return out
+        out += u > cum_t[k].take(rows)
+    return out.astype(np.int64)
 
 
 def _within_group_index(counts: np.ndarray) -> np.ndarray:
@@ -331,7 +331,7 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
     action_types = list(ACTION_EFFECTS)
     logsize = np.log(size)
     z = (logsize - logsize.mean()) / (logsize.std() + 1e-9)
-    treated = rng.random(n) < _sigmoid(0.6 * z)
+    treated = rng.random(n) < _sigmoid(0.45 + 0.6 * z)
     a_type = rng.integers(0, len(action_types), size=n)
     w_month = np.where(np.isin(periods.month, (10, 11, 12)), 2.5, 1.0)
     cw = np.concatenate([[0.0], np.cumsum(w_month)])
@@ -349,7 +349,7 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
                 * np.exp(effect[:, None] * action_on))
 
     # ---- conflicts (generated for onboarded months; kept only where alive) ----------------------
-    conf_rate = 0.012 * (size / np.median(size)) ** 0.3
+    conf_rate = 0.025 * (size / np.median(size)) ** 0.3
     conf_n = rng.poisson(np.broadcast_to(conf_rate[:, None], (n, T))) * eligible
     conf_pm = np.repeat(np.arange(n * T), conf_n.ravel())
     c_p, c_t = conf_pm // T, conf_pm % T
@@ -455,7 +455,7 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
     # ---- orders -> lines -------------------------------------------------------------------------
     keep = alive[o_p, o_t]
     o_p, o_t, o_day, o_ret, o_cents = o_p[keep], o_t[keep], o_day[keep], o_ret[keep], o_cents[keep]
-    order = np.lexsort((o_p, o_day))
+    order = np.argsort((o_day - window_start).astype(np.int16 if T <= 1000 else np.int32), kind="stable")
     o_p, o_t, o_day, o_ret, o_cents = o_p[order], o_t[order], o_day[order], o_ret[order], o_cents[order]
     n_orders = len(o_p)
     extra = rng.binomial(EXTRA_LINES[seg[o_p], 0].astype(np.int64), EXTRA_LINES[seg[o_p], 1])
@@ -463,7 +463,7 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
     line_order = np.repeat(np.arange(n_orders), n_lines)
     line_no = _within_group_index(n_lines) + 1
     l_p = o_p[line_order]
-    product = _sample_rows_partner(rng, mix, l_p)
+    product = _sample_rows(rng, mix, l_p)
     w = rng.lognormal(0.0, 0.6, size=len(line_order))
     share = w / np.bincount(line_order, weights=w)[line_order]
     abs_cents = np.abs(o_cents)
@@ -481,7 +481,7 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
     order_num = _ids("O", np.arange(1, n_orders + 1), 9)
     orders = _frame("orders", {
         "order_id": pc.binary_join_element_wise(pc.take(order_num, pa.array(line_order)),
-                                                pc.cast(pa.array(line_no), pa.string()), "-"),
+                                                _pick([str(k) for k in range(1, 6)], line_no - 1), "-"),
         "partner_id": pc.take(pid, pa.array(l_p)),
         "order_date": _to_datetime(o_day[line_order]),
         "product_line": _pick(PRODUCT_LINES, product),
@@ -711,11 +711,6 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
     return SynthNetwork(tables={k: tables[k] for k in TABLE_ORDER}, truth=truth, params=params)
 
 
-def _sample_rows_partner(rng: np.random.Generator, mix: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Product line index per order line, drawn from the line's partner mix (inverse CDF, no big temporaries)."""
-    return _sample_rows(rng, mix, rows)
-
-
 # ---------------------------------------------------------------------------------------------
 # Oracle and demo store
 # ---------------------------------------------------------------------------------------------
@@ -751,7 +746,8 @@ def build_demo_store(db: str | Path, *, partners: int = 2000, months: int = 36, 
     from workbench.store import connect, raw_connection
 
     t0 = time.perf_counter()
-    net = generate(partners=partners, months=months, seed=seed)
+    end = date(2026, 9, 30)
+    net = generate(partners=partners, months=months, seed=seed, end=end)
     path = Path(db)
     for stale in (path, path.with_name(path.name + ".wal")):
         if stale.exists():
@@ -760,7 +756,7 @@ def build_demo_store(db: str | Path, *, partners: int = 2000, months: int = 36, 
     quarantined = 0
     source = f"synth:partners={partners},months={months},seed={seed}"
     for name in TABLE_ORDER:
-        result = ingest_frame(con, name, net.tables[name], source=f"{source}:{name}")
+        result = ingest_frame(con, name, net.tables[name], source=f"{source}:{name}", run_date=end)
         quarantined += int(getattr(result, "rows_quarantined", 0) or 0)
     raw = raw_connection(con)
     raw.execute("CREATE SCHEMA IF NOT EXISTS truth")
