@@ -1,0 +1,329 @@
+"""Data health: is the channel data complete and consistent (rows per period, quarantine, ordering gaps,
+missing surveys, rebate reconciliation, duplicates)?
+
+Every function reads the store through ``workbench.features.scoped_tables`` (region filter applied where
+the data is read, contact fields dropped) and returns a small pandas frame for ``workbench.charts.health``
+and the ``01_data_health`` notebook. ``region=None`` or ``"all"`` means every region.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from workbench.features import quarter_bounds, rebate_shortfall, scoped_tables
+from workbench.i18n import label
+
+__all__ = [
+    "DATED_COLUMNS",
+    "duplicates_caught",
+    "findings",
+    "heading",
+    "ingest_summary",
+    "localize",
+    "ordering_gaps",
+    "quarantine_by_reason",
+    "rebate_by_program",
+    "rebate_shortfall_list",
+    "rows_by_period",
+    "suspected_duplicate_orders",
+    "survey_coverage",
+    "table",
+]
+
+# table → the date column that places a row in time
+DATED_COLUMNS: dict[str, str] = {
+    "orders": "order_date",
+    "incentives": "period_end",
+    "surveys": "survey_date",
+    "trainings": "training_date",
+    "conflicts": "reported_date",
+    "actions": "action_date",
+    "coverage": "month",
+}
+_PARTNER_ID_KEYS = ("partner_id", "经销商编号", "经销商代码", "客户编号", "合作伙伴编号", "Partner ID", "PartnerID")
+
+
+def _scoped(con: ibis.BaseBackend, region: str | None) -> dict[str, ir.Table]:
+    return scoped_tables(con, None if region in (None, "", "all") else region)
+
+
+def _date(value: str | dt.date) -> dt.date:
+    return value if isinstance(value, dt.date) else pd.Timestamp(value).date()
+
+
+def rows_by_period(con: ibis.BaseBackend, *, end: str | dt.date, months: int = 24,
+                   region: str | None = None) -> pd.DataFrame:
+    """Rows per table and calendar month over the `months` months ending at `end`.
+
+    Returns one row per (table, month) with columns table, month (first day, datetime64), rows;
+    months without rows are present with rows = 0, so gaps in a feed are visible.
+    """
+    end_d = _date(end)
+    first = (pd.Timestamp(end_d).to_period("M") - (months - 1)).start_time
+    t = _scoped(con, region)
+    frames = []
+    for name, col in DATED_COLUMNS.items():
+        if name not in t:
+            continue
+        tab = t[name]
+        tab = tab.filter(tab[col] >= first.date(), tab[col] <= end_d)
+        agg = tab.group_by(month=tab[col].truncate("M")).aggregate(rows=tab.count()).to_pandas()
+        agg["table"] = name
+        frames.append(agg)
+    grid = pd.MultiIndex.from_product(
+        [list(DATED_COLUMNS), pd.period_range(first, end_d, freq="M").start_time], names=["table", "month"]
+    ).to_frame(index=False)
+    got = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["table", "month", "rows"])
+    got["month"] = pd.to_datetime(got["month"]).astype("datetime64[ns]")
+    grid["month"] = grid["month"].astype("datetime64[ns]")
+    out = grid.merge(got, on=["table", "month"], how="left")
+    out["rows"] = out["rows"].fillna(0).astype("int64")
+    return out[out["table"].isin([n for n in DATED_COLUMNS if n in t])].reset_index(drop=True)
+
+
+def _partner_key_sql() -> str:
+    keys = ", ".join(f"json_extract_string(row_data, '$.\"{k}\"')" for k in _PARTNER_ID_KEYS)
+    return f"trim(coalesce({keys}))"
+
+
+def quarantine_by_reason(con: ibis.BaseBackend, *, region: str | None = None) -> pd.DataFrame:
+    """Quarantined rows per table and reason (table_name, reason, rows), largest first.
+
+    For a region, only rows whose partner id belongs to one of the region's partners are counted
+    (rows that name no known partner cannot be attributed to a region and are left out).
+    """
+    raw = con.con
+    if region in (None, "", "all"):
+        df = raw.execute("SELECT table_name, reason, count(*) AS rows FROM quarantine GROUP BY ALL").df()
+    else:
+        ids = _scoped(con, region)["partners"].select("partner_id").to_pandas()
+        raw.register("_wb_health_ids", ids)
+        try:
+            df = raw.execute(
+                f"SELECT table_name, reason, count(*) AS rows FROM quarantine "
+                f"WHERE {_partner_key_sql()} IN (SELECT partner_id FROM _wb_health_ids) GROUP BY ALL"
+            ).df()
+        finally:
+            raw.unregister("_wb_health_ids")
+    df["rows"] = df["rows"].astype("int64")
+    return df.sort_values(["rows", "table_name"], ascending=[False, True]).reset_index(drop=True)
+
+
+def duplicates_caught(quarantine: pd.DataFrame) -> pd.DataFrame:
+    """Duplicate lines caught at ingestion per table (table_name, exact_duplicates, key_conflicts),
+    from a ``quarantine_by_reason`` frame."""
+    q = quarantine.copy()
+    q["kind"] = pd.Series(pd.NA, index=q.index, dtype="object")
+    q.loc[q["reason"].str.startswith("duplicate line"), "kind"] = "exact_duplicates"
+    q.loc[q["reason"].str.contains("appears earlier in the file"), "kind"] = "key_conflicts"
+    q = q.dropna(subset=["kind"])
+    if q.empty:
+        return pd.DataFrame({"table_name": pd.Series(dtype="str"), "exact_duplicates": pd.Series(dtype="int64"),
+                             "key_conflicts": pd.Series(dtype="int64")})
+    wide = q.pivot_table(index="table_name", columns="kind", values="rows", aggfunc="sum", fill_value=0)
+    for c in ("exact_duplicates", "key_conflicts"):
+        if c not in wide:
+            wide[c] = 0
+    return wide[["exact_duplicates", "key_conflicts"]].astype("int64").reset_index().rename_axis(None, axis=1)
+
+
+def suspected_duplicate_orders(con: ibis.BaseBackend, *, start: str | dt.date, end: str | dt.date,
+                               region: str | None = None) -> pd.DataFrame:
+    """Order lines in [start, end] that repeat another line's partner, date, product line and amount under
+    a different order_id (possible double entry): one row per group with partner_id, name, order_date,
+    product_line, net_amount, lines."""
+    t = _scoped(con, region)
+    o = t["orders"].filter(t["orders"].order_date >= _date(start), t["orders"].order_date <= _date(end))
+    g = o.group_by(["partner_id", "order_date", "product_line", "net_amount"]).aggregate(lines=o.count())
+    g = g.filter(g.lines > 1)
+    g = g.join(t["partners"].select("partner_id", "name"), "partner_id")
+    df = g.to_pandas()
+    df["net_amount"] = df["net_amount"].astype("float64")
+    cols = ["partner_id", "name", "order_date", "product_line", "net_amount", "lines"]
+    return df[cols].sort_values(["lines", "order_date"], ascending=[False, False]).reset_index(drop=True)
+
+
+def ingest_summary(con: ibis.BaseBackend) -> pd.DataFrame:
+    """The ingest log: one row per loaded file (table_name, file, rows_read, rows_accepted,
+    rows_quarantined, ingested_at), newest first. Company-wide: not for regional reports."""
+    df = con.con.execute(
+        "SELECT table_name, file, rows_read, rows_accepted, rows_quarantined, ingested_at FROM ingest_log"
+    ).df()
+    return df.sort_values("ingested_at", ascending=False).reset_index(drop=True)
+
+
+def ordering_gaps(con: ibis.BaseBackend, *, as_of: str | dt.date, months: int = 12, min_gap_months: int = 3,
+                  region: str | None = None) -> pd.DataFrame:
+    """Partners with a run of at least `min_gap_months` calendar months without a (non-return) order
+    within the `months` months ending at as_of, counted from their first order in that window.
+
+    One row per partner: partner_id, name, region, channel_type, last_order_date,
+    empty_months (months without orders after the first), longest_gap_months; longest gaps first.
+    Partners that exited on or before as_of are left out.
+    """
+    a = _date(as_of)
+    first = (pd.Timestamp(a).to_period("M") - (months - 1)).start_time.date()
+    t = _scoped(con, region)
+    p = t["partners"]
+    p = p.filter(p.exit_date.isnull() | (p.exit_date > a))
+    o = t["orders"]
+    o = o.filter(o.order_date >= first, o.order_date <= a, ~o.is_return.fill_null(False), o.net_amount > 0)
+    active = o.group_by(["partner_id", o.order_date.truncate("M").name("month")]).aggregate().to_pandas()
+    last = o.group_by("partner_id").aggregate(last_order_date=o.order_date.max()).to_pandas()
+    info = p.select("partner_id", "name", "region", "channel_type").to_pandas()
+    all_months = pd.period_range(first, a, freq="M")
+    rows = []
+    if not active.empty:
+        active["m"] = pd.to_datetime(active["month"]).dt.to_period("M")
+        for pid, grp in active.groupby("partner_id"):
+            have = set(grp["m"])
+            start = min(have)
+            run = longest = empty = 0
+            for m in all_months:
+                if m < start:
+                    continue
+                if m in have:
+                    run = 0
+                else:
+                    run += 1
+                    empty += 1
+                    longest = max(longest, run)
+            rows.append((pid, empty, longest))
+    gaps = pd.DataFrame(rows, columns=["partner_id", "empty_months", "longest_gap_months"])
+    out = info.merge(gaps, on="partner_id").merge(last, on="partner_id", how="left")
+    out = out[out["longest_gap_months"] >= min_gap_months]
+    cols = ["partner_id", "name", "region", "channel_type", "last_order_date", "empty_months", "longest_gap_months"]
+    out = out[cols].sort_values(["longest_gap_months", "partner_id"], ascending=[False, True])
+    return out.reset_index(drop=True)
+
+
+def survey_coverage(con: ibis.BaseBackend, *, quarter: str, by: str = "region",
+                    region: str | None = None) -> pd.DataFrame:
+    """Partners active in the quarter with and without a survey in it, per `by` (region or channel_type).
+
+    Columns: <by>, active_partners, surveyed, missing, missing_share (0–1).
+    """
+    start, end = quarter_bounds(quarter)
+    t = _scoped(con, region)
+    o = t["orders"]
+    o = o.filter(o.order_date >= start, o.order_date <= end, ~o.is_return.fill_null(False))
+    act = o.select("partner_id").distinct()
+    p = t["partners"].select("partner_id", by)
+    base = act.join(p, "partner_id")
+    if "surveys" in t:
+        s = t["surveys"]
+        s = s.filter(s.survey_date >= start, s.survey_date <= end).select("partner_id").distinct()
+        base = base.mutate(surveyed=base.partner_id.isin(s.partner_id))
+    else:
+        base = base.mutate(surveyed=ibis.literal(False))
+    agg = base.group_by(by).aggregate(active_partners=base.count(), surveyed=base.surveyed.cast("int64").sum())
+    df = agg.to_pandas()
+    df["surveyed"] = df["surveyed"].fillna(0).astype("int64")
+    df["active_partners"] = df["active_partners"].astype("int64")
+    df["missing"] = df["active_partners"] - df["surveyed"]
+    df["missing_share"] = (df["missing"] / df["active_partners"]).where(df["active_partners"] > 0, 0.0)
+    return df.sort_values(by).reset_index(drop=True)
+
+
+def rebate_by_program(con: ibis.BaseBackend, *, as_of: str | dt.date, region: str | None = None) -> pd.DataFrame:
+    """Rebate reconciliation per program and quarter of period_end (ledger rows past period_end at as_of):
+    program, quarter ('2026Q2'), rebate_due_cny, rebate_paid_cny, rebate_shortfall_cny."""
+    t = _scoped(con, region)
+    if "incentives" not in t:
+        return pd.DataFrame(columns=["program", "quarter", "rebate_due_cny", "rebate_paid_cny", "rebate_shortfall_cny"])
+    i = t["incentives"]
+    i = i.mutate(_q=i.period_end.year().cast("string") + "Q" + i.period_end.quarter().cast("string"))
+    df = rebate_shortfall(i, as_of=_date(as_of), by=["program", "_q"]).to_pandas().rename(columns={"_q": "quarter"})
+    for c in ("rebate_due_cny", "rebate_paid_cny", "rebate_shortfall_cny"):
+        df[c] = df[c].astype("float64").round(2)
+    return df.sort_values(["program", "quarter"]).reset_index(drop=True)
+
+
+def rebate_shortfall_list(con: ibis.BaseBackend, *, as_of: str | dt.date, region: str | None = None,
+                          min_cny: float = 0.01) -> pd.DataFrame:
+    """Partners with an outstanding rebate shortfall at as_of, largest first: partner_id, name, region,
+    program, rebate_due_cny, rebate_paid_cny, rebate_shortfall_cny, unpaid_rows, oldest_unpaid_period_end."""
+    t = _scoped(con, region)
+    cols = ["partner_id", "name", "region", "program", "rebate_due_cny", "rebate_paid_cny",
+            "rebate_shortfall_cny", "unpaid_rows", "oldest_unpaid_period_end"]
+    if "incentives" not in t:
+        return pd.DataFrame(columns=cols)
+    a = _date(as_of)
+    i = t["incentives"]
+    sf = rebate_shortfall(i, as_of=a, by=["partner_id", "program"])
+    sf = sf.filter(sf.rebate_shortfall_cny >= min_cny)
+    paid = ibis.ifelse(i.paid_date.isnull() | (i.paid_date <= a), i.amount_paid.cast("float64").fill_null(0.0), 0.0)
+    open_rows = i.filter(i.period_end < a, i.amount_due.cast("float64") - paid >= min_cny)
+    old = open_rows.group_by(["partner_id", "program"]).aggregate(
+        unpaid_rows=open_rows.count(), oldest_unpaid_period_end=open_rows.period_end.min())
+    df = (sf.join(old, ["partner_id", "program"], how="left")
+            .join(t["partners"].select("partner_id", "name", "region"), "partner_id").to_pandas())
+    for c in ("rebate_due_cny", "rebate_paid_cny", "rebate_shortfall_cny"):
+        df[c] = df[c].astype("float64").round(2)
+    df["unpaid_rows"] = df["unpaid_rows"].fillna(0).astype("int64")
+    return df[cols].sort_values(["rebate_shortfall_cny", "partner_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def findings(*, rows: pd.DataFrame, quarantine: pd.DataFrame, gaps: pd.DataFrame, surveys: pd.DataFrame,
+             shortfall: pd.DataFrame, duplicates: pd.DataFrame, lang: str = "en") -> list[str]:
+    """Plain-language findings (one sentence each) from the frames above, in `lang`."""
+    zh = lang == "zh"
+    out: list[str] = []
+    last = rows[rows["month"] == rows["month"].max()]
+    empty = sorted(last.loc[last["rows"] == 0, "table"])
+    if empty:
+        names = "、".join(label(f"tbl_{n}", lang) for n in empty) if zh else ", ".join(empty)
+        out.append(f"最近一个月没有数据的表：{names}。" if zh else f"No rows in the latest month for: {names}.")
+    nq = int(quarantine["rows"].sum()) if not quarantine.empty else 0
+    out.append(f"隔离区共有 {nq:,} 行数据。" if zh else f"{nq:,} rows sit in quarantine.")
+    nd = int(duplicates[["exact_duplicates", "key_conflicts"]].sum().sum()) if not duplicates.empty else 0
+    out.append(f"导入时拦截了 {nd:,} 行重复数据。" if zh else f"{nd:,} duplicate lines were caught at ingestion.")
+    out.append(f"{len(gaps):,} 家经销商出现连续 3 个月以上未下单。" if zh
+               else f"{len(gaps):,} partners went 3 or more months without ordering.")
+    if not surveys.empty:
+        miss, act = int(surveys["missing"].sum()), int(surveys["active_partners"].sum())
+        share = miss / act if act else 0.0
+        out.append(f"本季度活跃经销商中有 {miss:,} 家（{share:.0%}）没有满意度调查。" if zh
+                   else f"{miss:,} of {act:,} active partners ({share:.0%}) have no survey this quarter.")
+    if not shortfall.empty:
+        total, n = float(shortfall["rebate_shortfall_cny"].sum()), shortfall["partner_id"].nunique()
+        out.append(f"{n:,} 家经销商的返利欠付合计 ¥{total:,.0f}。" if zh
+                   else f"Rebate shortfall of ¥{total:,.0f} across {n:,} partners.")
+    else:
+        out.append("没有欠付的返利。" if zh else "No rebate shortfall.")
+    return out
+
+
+def localize(frame: pd.DataFrame, lang: str = "en", *, index: bool = False) -> pd.DataFrame:
+    """A copy for display: column names and table/region/channel values translated via workbench.i18n."""
+    df = frame.copy()
+    for col in ("table", "table_name"):
+        if col in df:
+            df[col] = df[col].map(lambda v: label(f"tbl_{v}", lang))
+    for col in ("region", "channel_type", "program", "tier"):
+        if col in df:
+            df[col] = df[col].map(lambda v: label(str(v), lang) if pd.notna(v) else v)
+    df = df.rename(columns={c: label(c, lang) for c in df.columns})
+    return df if index else df.reset_index(drop=True)
+
+
+def table(frame: pd.DataFrame, lang: str = "en", *, max_rows: int = 25) -> Any:
+    """An HTML table (IPython display object) of `frame` localized for `lang`: no index, values
+    HTML-escaped, numbers with thousands separators, at most `max_rows` rows."""
+    from IPython.display import HTML
+
+    df = localize(frame.head(max_rows), lang)
+    return HTML(df.to_html(index=False, escape=True, border=0, classes="dataframe wb-table", na_rep="",
+                           float_format=lambda x: f"{x:,.2f}"))
+
+
+def heading(key: str, lang: str = "en", level: int = 2) -> Any:
+    """A Markdown heading (IPython display object) with the label of `key` in `lang`."""
+    from IPython.display import Markdown
+
+    return Markdown(f"{'#' * level} {label(key, lang)}")
