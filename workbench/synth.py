@@ -17,7 +17,7 @@ Conventions of the planted truth
   logit h = a0 + b_sat*(70 - satisfaction)/10 + b_short*log1p(shortfall_cny/1000)
   + b_conf*open_conflicts + b_trend*(-(health[t] - health[t-3])).
 * `churn_month`: the first month without orders (the partner is not alive from it on).
-* Expected sales (CNY per month, before returns) = size * season * exp(health)
+* Expected sales (CNY per month, gross of returns, which take ~1.3% off) = size * season * exp(health)
   * exp(beta_rebate * rate_pp) * exp(action effect if switched on) * alive.
 * Rebate ledger: one row per partner and complete quarter in which the partner was alive;
   amount_due = round(rate_pp/100 * that quarter's net order sales, 2) (0 if net sales <= 0).
@@ -69,7 +69,7 @@ LUNAR_NEW_YEAR: dict[int, date] = {
     2030: date(2030, 2, 3),
 }
 
-SEASON_PEAKS = {6: 1.25, 11: 1.35, 12: 1.08}  # 618, Double 11, a mild December
+SEASON_PEAKS = {6: 1.3, 11: 1.4, 12: 1.08}  # 618, Double 11, a mild December
 SPRING_FESTIVAL_FACTOR = 0.65
 
 SEGMENTS = ("key_distributor", "regional_wholesaler", "retail_dealer", "ecommerce_reseller")
@@ -396,9 +396,13 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
     o_day = np.concatenate([o_day, d_day])
     n_orders_all = len(o_p)
     o_ret = rng.random(n_orders_all) < RETURN_SHARE_OF_ORDERS
-    gross = expected[o_p, o_t] / freq[o_p] * rng.lognormal(-0.125, 0.5, size=n_orders_all)
+    # Poisson-rhythm partners split the month's demand over that month's orders; dealers' orders each
+    # cover one cycle of demand (so their months are lumpier).
+    per_order = np.where(dealer[o_p], freq[o_p], n_days.ravel()[o_p * T + o_t])
+    gross = expected[o_p, o_t] / per_order * rng.lognormal(-0.08, 0.4, size=n_orders_all)
     ret_frac = rng.uniform(0.1, 0.6, size=n_orders_all)
-    o_cents = np.where(o_ret, -np.round(gross * ret_frac * 100.0), np.round(gross * 100.0)).astype(np.int64)
+    sale_scale = 100.0 / (1.0 - RETURN_SHARE_OF_ORDERS)  # sales orders carry the month's expected sales
+    o_cents = np.where(o_ret, -np.round(gross * ret_frac * 100.0), np.round(gross * sale_scale)).astype(np.int64)
     o_cents = np.where(o_cents == 0, np.where(o_ret, -1, 1), o_cents)
     sales_cents = np.bincount(o_p * T + o_t, weights=o_cents, minlength=n * T).reshape(n, T)
 
