@@ -40,12 +40,19 @@ __all__ = [
     "budget_frontier",
     "compare_scenarios",
     "compute_payouts",
+    "baseline_sales",
+    "default_as_of",
+    "new_product_lines",
+    "partner_outcomes",
+    "simulation_base",
+    "summary_line",
     "fit_response",
     "growth_bonus_cny",
     "load_program",
     "optimize_budget",
     "partner_attributes",
     "partner_quarter_panel",
+    "quarterly_rate_panel",
     "prepare_simulation",
     "program_from_dict",
     "program_to_dict",
@@ -384,9 +391,6 @@ def compute_payouts(program: Program, partners: pd.DataFrame, *, period_end: dat
 # Data from the store: partner-quarter panel with realised rebate rate, partner attributes
 # --------------------------------------------------------------------------------------------------
 
-_SALES_COLUMNS = ("net_sales_cny", "net_sales", "net_amount", "sales_cny", "net_sales_amount")
-
-
 def _quarter_start(q: pd.Period) -> pd.Timestamp:
     return q.start_time.normalize()
 
@@ -402,63 +406,37 @@ def _region_partner_ids(con: Any, region: str | None) -> Any:
     return partners.select("partner_id")
 
 
-def _monthly_sales(con: Any, *, start: date, end: date, region: str | None) -> pd.DataFrame:
-    """partner_id, month, net_sales_cny from features.partner_month_panel (orders as fallback)."""
-    try:
-        from workbench.features import partner_month_panel
-    except ImportError:  # pragma: no cover - features not installed yet
-        partner_month_panel = None
-    if partner_month_panel is not None:
-        panel = partner_month_panel(con, start=start, end=end, region=region)
-        cols = panel.columns
-        sales = next((c for c in _SALES_COLUMNS if c in cols), None)
-        if sales is None:
-            raise WorkbenchError(f"The partner-month panel has no net sales column (looked for {', '.join(_SALES_COLUMNS)}).")
-        frame = panel.select("partner_id", "month", panel[sales].name("net_sales_cny")).to_pandas()
-    else:  # pragma: no cover
-        o = con.table("orders")
-        o = o.filter(o.order_date.between(start, end)).semi_join(_region_partner_ids(con, region), "partner_id")
-        frame = (
-            o.group_by(["partner_id", o.order_date.truncate("M").name("month")])
-            .aggregate(net_sales_cny=o.net_amount.sum().cast("float64"))
-            .to_pandas()
-        )
-    frame["month"] = pd.to_datetime(frame["month"])
-    frame["net_sales_cny"] = frame["net_sales_cny"].astype(float).fillna(0.0)
-    return frame
-
-
-def quarterly_rate_panel(monthly: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+def quarterly_rate_panel(monthly: pd.DataFrame) -> pd.DataFrame:
     """Partner-quarter panel: quarter net sales (CNY), incentive due (CNY) and realised rate (%).
 
-    monthly: partner_id, month, net_sales_cny. ledger: partner_id, period_start, amount_due.
-    Rows: every partner-quarter with sales; `in_life` is True when the partner has sales both in or
-    before the quarter's first month and in or after its last month (no onboarding / churn inside).
+    monthly: partner_id, month, net_sales_cny, incentive_due_cny (due by period_end month, as in
+    features.partner_month_panel). Rows: every partner-quarter present; rate_pct = 100 × due / net
+    sales (NaN when net sales ≤ 0); `in_life` is True when the partner has sales in or before the
+    quarter's first month and in or after its last month (no onboarding or churn inside it).
     """
     m = monthly.assign(quarter=pd.PeriodIndex(pd.to_datetime(monthly["month"]), freq="Q"))
-    q = m.groupby(["partner_id", "quarter"], as_index=False, observed=True)["net_sales_cny"].sum()
+    q = m.groupby(["partner_id", "quarter"], as_index=False, observed=True)[["net_sales_cny", "incentive_due_cny"]].sum()
     active = m[m["net_sales_cny"] > 0]
     life = active.groupby("partner_id")["month"].agg(first_month="min", last_month="max")
-    led = ledger.assign(quarter=pd.PeriodIndex(pd.to_datetime(ledger["period_start"]), freq="Q"))
-    due = led.groupby(["partner_id", "quarter"], as_index=False, observed=True)["amount_due"].sum()
-    due = due.rename(columns={"amount_due": "incentive_due_cny"})
-    out = q.merge(due, on=["partner_id", "quarter"], how="left").merge(life, on="partner_id", how="left")
-    out["incentive_due_cny"] = out["incentive_due_cny"].astype(float).fillna(0.0)
+    out = q.merge(life, on="partner_id", how="left")
     with np.errstate(divide="ignore", invalid="ignore"):
         out["rate_pct"] = np.where(out["net_sales_cny"] > 0, 100 * out["incentive_due_cny"] / out["net_sales_cny"], np.nan)
-    qs = out["quarter"].dt.start_time
-    qe = out["quarter"].dt.end_time.dt.normalize()
-    out["in_life"] = (out["first_month"] <= qs) & (out["last_month"] >= qe.dt.to_period("M").dt.start_time)
+    first = out["quarter"].dt.start_time
+    last = out["quarter"].dt.end_time.dt.to_period("M").dt.start_time
+    out["in_life"] = (out["first_month"] <= first) & (out["last_month"] >= last)
     return out.drop(columns=["first_month", "last_month"]).sort_values(["partner_id", "quarter"], ignore_index=True)
 
 
 def partner_quarter_panel(con: Any, *, start: date, end: date, region: str | None = None) -> pd.DataFrame:
-    """Partner-quarter panel from the store (see quarterly_rate_panel), quarters within [start, end]."""
-    monthly = _monthly_sales(con, start=start, end=end, region=region)
-    inc = con.table("incentives")
-    inc = inc.filter(inc.period_start.between(start, end)).semi_join(_region_partner_ids(con, region), "partner_id")
-    ledger = inc.select("partner_id", "period_start", inc.amount_due.cast("float64").name("amount_due")).to_pandas()
-    return quarterly_rate_panel(monthly, ledger)
+    """Partner-quarter panel from the store's partner-month panel (see quarterly_rate_panel)."""
+    from workbench.features import partner_month_panel
+
+    panel = partner_month_panel(con, start=start, end=end, region=region)
+    monthly = panel.select("partner_id", "month", "net_sales_cny", "incentive_due_cny").to_pandas()
+    monthly["month"] = pd.to_datetime(monthly["month"])
+    for col in ("net_sales_cny", "incentive_due_cny"):
+        monthly[col] = monthly[col].astype(float).fillna(0.0)
+    return quarterly_rate_panel(monthly)
 
 
 def _tiers(con: Any, *, as_of: date) -> pd.DataFrame:
@@ -762,16 +740,38 @@ class SimulationResult:
         return pd.concat(frames, ignore_index=True)
 
 
-def _effective_rate_pct(program: Program, partners: pd.DataFrame, eligible: np.ndarray) -> np.ndarray:
-    """Variable payout (rebate + growth bonus) as % of expected baseline sales, 0 for the ineligible."""
+def _effective_rate_pct(program: Program, partners: pd.DataFrame, eligible: np.ndarray,
+                        beta: float | None = None) -> np.ndarray:
+    """Payout a partner expects as % of its expected sales (the rate it responds to), 0 if ineligible.
+
+    Variable payout (volume rebate + growth bonus) at expected sales, capped per partner; with a
+    total cap, scaled by the expected proration, iterating expected sales = baseline × exp(beta × rate)
+    to a fixed point (awards are fixed amounts and do not move sales).
+    """
     b = partners["baseline_sales_cny"].to_numpy(dtype=float)
-    v = np.zeros_like(b)
-    if program.volume_rebate is not None:
-        v += volume_rebate_cny(b, program.thresholds_cny, program.rates_pct, program.volume_rebate.mode)
-    v += growth_bonus_cny(b, partners["last_year_sales_cny"].to_numpy(dtype=float), program.growth_bonus)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(b > 0, 100.0 * v / b, 0.0)
-    return np.where(eligible, r, 0.0)
+    ly = partners["last_year_sales_cny"].to_numpy(dtype=float)
+    awards = (_award_amounts(program, partners).sum(axis=1).to_numpy(dtype=float)
+              if program.awards else np.zeros_like(b))
+    awards = np.where(eligible, awards, 0.0)
+    caps = program.caps
+    rate = np.zeros_like(b)
+    factor = 1.0
+    for _ in range(8 if caps.total_cny is not None and beta else 1):
+        s = b * np.exp((beta or 0.0) * rate)
+        v = np.zeros_like(b)
+        if program.volume_rebate is not None:
+            v += volume_rebate_cny(s, program.thresholds_cny, program.rates_pct, program.volume_rebate.mode)
+        v += growth_bonus_cny(s, ly, program.growth_bonus)
+        v = np.where(eligible, v, 0.0)
+        total = v + awards
+        if caps.per_partner_cny is not None:
+            total = np.minimum(total, caps.per_partner_cny)
+            v = np.maximum(total - awards, 0.0)
+        if caps.total_cny is not None:
+            factor = min(1.0, caps.total_cny / total.sum()) if total.sum() > 0 else 1.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(s > 0, 100.0 * factor * v / s, 0.0)
+    return rate
 
 
 @dataclass(frozen=True)
@@ -809,7 +809,7 @@ def _prepare(base: SimulationBase, program: Program, *, pull_window_pct: float, 
         ly = ly_f.astype(_F)
     vr = program.volume_rebate
     return _Prepared(
-        rate_pct=_effective_rate_pct(program, partners, eligible).astype(_F),
+        rate_pct=_effective_rate_pct(program, partners, eligible, float(base.beta.mean())).astype(_F),
         eligible=eligible,
         all_eligible=bool(eligible.all()),
         thresholds=program.thresholds_cny,
@@ -1066,3 +1066,136 @@ def budget_frontier(
         start = fig[[c for c in fig.index if c.startswith("rate_tier_")]].to_numpy(dtype=float)
         rows.append(fig)
     return pd.DataFrame(rows).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# From the store: baseline, simulation base, the per-partner what-if table (CLI)
+# --------------------------------------------------------------------------------------------------
+
+
+def default_as_of(con: Any) -> pd.Timestamp:
+    """Last day of the last complete quarter covered by the store's orders."""
+    last = con.table("orders").order_date.max().to_pandas()
+    if last is None or pd.isna(last):
+        raise WorkbenchError("The store has no orders, so there is no sales history to simulate from.")
+    return _quarter_end(_last_complete_quarter(pd.Timestamp(last)))
+
+
+def new_product_lines(*programs: Program) -> dict[str, tuple[str, ...]]:
+    """award name → product lines, for the new-product-sales awards of `programs`."""
+    return {a.name: a.product_lines for p in programs for a in p.awards if a.metric == "new_product_sales_cny"}
+
+
+def baseline_sales(panel: pd.DataFrame, *, beta: float, as_of: date, quarters: int = 4) -> pd.DataFrame:
+    """Expected no-incentive net sales (CNY) of each partner in the quarter after as_of's last complete one.
+
+    Mean of the last `quarters` complete quarters' net sales, each deflated by exp(−beta × its realised
+    rate), times the network's seasonal factor (same quarter last year vs that mean, over partners with
+    the full window). Rows: partners with net sales > 0 in the last complete quarter. Columns:
+    partner_id, baseline_sales_cny, last_year_sales_cny, last_quarter_sales_cny, current_rate_pct.
+    """
+    q_a = _last_complete_quarter(as_of)
+    target = q_a + 1
+    hist = panel[(panel["quarter"] > q_a - quarters) & (panel["quarter"] <= q_a)].copy()
+    hist["deflated"] = hist["net_sales_cny"].clip(lower=0) * np.exp(-beta * hist["rate_pct"].fillna(0.0))
+    g = hist.groupby("partner_id")
+    out = pd.DataFrame({"mean_deflated": g["deflated"].mean(), "n_quarters": g["quarter"].nunique()})
+    last = hist[hist["quarter"] == q_a].set_index("partner_id")
+    out["last_quarter_sales_cny"] = last["net_sales_cny"].reindex(out.index).fillna(0.0)
+    out["current_rate_pct"] = last["rate_pct"].reindex(out.index).fillna(0.0)
+    ly = panel[panel["quarter"] == target - 4].set_index("partner_id")
+    out["last_year_sales_cny"] = ly["net_sales_cny"].reindex(out.index).fillna(0.0).clip(lower=0)
+    ly_defl = (ly["net_sales_cny"].clip(lower=0) * np.exp(-beta * ly["rate_pct"].fillna(0.0))).reindex(out.index)
+    full = (out["n_quarters"] == quarters) & ly_defl.notna()
+    season = float(ly_defl[full].sum() / out.loc[full, "mean_deflated"].sum()) if full.any() else 1.0
+    out["baseline_sales_cny"] = out["mean_deflated"] * (season if np.isfinite(season) and season > 0 else 1.0)
+    out = out[(out["last_quarter_sales_cny"] > 0) & (out["baseline_sales_cny"] > 0)]
+    cols = ["baseline_sales_cny", "last_year_sales_cny", "last_quarter_sales_cny", "current_rate_pct"]
+    return out[cols].reset_index()
+
+
+def simulation_base(
+    con: Any,
+    *,
+    as_of: date | None = None,
+    region: str | None = None,
+    draws: int = 1000,
+    seed: int = 0,
+    baseline_quarters: int = 4,
+    model: RebateResponseModel | None = None,
+    programs: tuple[Program, ...] = (),
+) -> SimulationBase:
+    """Fit the response model on the store's history up to as_of and draw the simulation base for the
+    next quarter (partners active in the last complete quarter; `programs` name the award metrics)."""
+    as_of = default_as_of(con) if as_of is None else pd.Timestamp(as_of)
+    start, end = _history_window(con, as_of=as_of)
+    panel = partner_quarter_panel(con, start=start, end=end, region=region)
+    if model is None:
+        model = RebateResponseModel().fit(panel)
+    base = baseline_sales(panel, beta=model.beta_, as_of=as_of, quarters=baseline_quarters)
+    attrs = partner_attributes(con, as_of=as_of, region=region, new_product_lines=new_product_lines(*programs))
+    frame = attrs.merge(base, on="partner_id", how="inner")
+    if frame.empty:
+        raise WorkbenchError(f"No partner had sales in the quarter before {pd.Timestamp(as_of).date()}, so there is nothing to simulate.")
+    target = _last_complete_quarter(as_of) + 1
+    return prepare_simulation(frame, beta=model.beta_, beta_se=model.se_, sigma=model.sigma_, draws=draws,
+                              seed=seed, period_end=_quarter_end(target), model=model)
+
+
+def partner_outcomes(base: SimulationBase, result: SimulationResult, *, level: float = 0.90) -> pd.DataFrame:
+    """Per partner: expected sales, incremental sales and payout with `level` intervals (needs a result
+    simulated with keep_partner_draws=True)."""
+    if result.partner_payout_cny is None or result.partner_sales_cny is None:
+        raise WorkbenchError("Simulate with keep_partner_draws=True to get per-partner outcomes.")
+    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+    pay, sales = result.partner_payout_cny, result.partner_sales_cny
+    incr = sales - base.s0
+    keep = [c for c in ("partner_id", "name", "region", "channel_type", "tier") if c in base.partners]
+    out = base.partners[keep].copy()
+    out["baseline_sales_cny"] = base.partners["baseline_sales_cny"].to_numpy()
+    out["expected_sales_cny"] = sales.mean(axis=0, dtype=np.float64)
+    out["incremental_sales_cny"] = incr.mean(axis=0, dtype=np.float64)
+    out["incremental_sales_low_cny"], out["incremental_sales_high_cny"] = np.quantile(incr, [lo, hi], axis=0)
+    out["expected_payout_cny"] = pay.mean(axis=0, dtype=np.float64)
+    out["payout_low_cny"], out["payout_high_cny"] = np.quantile(pay, [lo, hi], axis=0)
+    money = [c for c in out.columns if c.endswith("_cny")]
+    out[money] = out[money].astype(float).round(2)
+    return out.sort_values("partner_id", ignore_index=True)
+
+
+def _money(x: float) -> str:
+    for unit, div in (("bn", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= div:
+            return f"¥{x / div:,.2f}{unit}"
+    return f"¥{x:,.0f}"
+
+
+def summary_line(program: Program, result: SimulationResult, base: SimulationBase) -> str:
+    """One sentence: cost, incremental sales and margin with 90% intervals, ROI and P(ROI > 0)."""
+    s = result.summary("all").iloc[0]
+    model = base.model
+    beta = f"; response {model.beta_:.4f} ± {model.se_:.4f} ln-sales per pp" if model is not None else ""
+    quarter = f" in {pd.Period(base.period_end, 'Q')}" if base.period_end is not None else ""
+    return (
+        f"{program.name}{quarter}: {len(base.partners):,} partners, expected cost {_money(s.cost_cny)} "
+        f"(90% {_money(s.cost_low_cny)} to {_money(s.cost_high_cny)}), incremental sales "
+        f"{_money(s.incremental_sales_cny)} (90% {_money(s.incremental_sales_low_cny)} to "
+        f"{_money(s.incremental_sales_high_cny)}), incremental gross margin {_money(s.incremental_margin_cny)} "
+        f"at {result.margin_pct:g}% margin, ROI {s.roi:+.0%} with P(ROI > 0) = {s.p_roi_positive:.0%}{beta}."
+    )
+
+
+def whatif_table(con: Any, program_path: str | Path, *, as_of: date | None = None) -> tuple[pd.DataFrame, str]:
+    """Per-partner expected payout, incremental sales and 90% intervals of a program file, plus a
+    summary line (the `workbench whatif` command). The program is validated before anything runs."""
+    program = load_program(program_path)
+    a = program.assumptions
+    base = simulation_base(con, as_of=as_of, draws=a.draws, seed=a.seed, baseline_quarters=a.baseline_quarters,
+                           programs=(program,))
+    result = simulate(base, program, keep_partner_draws=True)
+    table = partner_outcomes(base, result)
+    eligible = _eligible(program, base.partners)
+    table.insert(table.columns.get_loc("baseline_sales_cny"), "eligible",
+                 pd.Series(eligible, index=base.partners["partner_id"]).reindex(table["partner_id"]).to_numpy())
+    table["payment_date"] = (base.period_end + pd.Timedelta(days=program.payment_delay_days)).date()
+    return table, summary_line(program, result, base)
