@@ -1,0 +1,204 @@
+"""workbench.health on a hand-built store (expected values written out), and 01_data_health under papermill."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench import health
+from workbench.charts import (
+    chart_ordering_gaps,
+    chart_quarantine_reasons,
+    chart_rebate_reconciliation,
+    chart_rebate_shortfall_top,
+    chart_rows_by_period,
+    chart_survey_coverage,
+)
+from workbench.paths import NOTEBOOKS_DIR
+from workbench.store import connect, raw_connection
+
+PARTNERS = pd.DataFrame({
+    "partner_id": ["A1", "A2", "B1"],
+    "name": ["<img src=x onerror=alert(1)>", "甲公司", "乙公司"],
+    "region": ["East", "East", "South"],
+    "channel_type": ["dealer", "retailer", "dealer"],
+    "onboard_date": pd.to_datetime(["2024-01-01"] * 3),
+    "contact_name": ["张三", "李四", "王五"],
+    "contact_phone": ["130-0000-0001", "130-0000-0002", "130-0000-0003"],
+})
+# A1 orders every month Oct 2025 – Sep 2026 except Jan–Mar 2026 (a 3-month gap);
+# A2 orders in Oct 2025 and Sep 2026 only (gap of 10 months); B1 orders every month.
+_A1 = [m for m in pd.period_range("2025-10", "2026-09", freq="M") if str(m) not in ("2026-01", "2026-02", "2026-03")]
+_ROWS = ([("A1", m.start_time + pd.Timedelta(days=4)) for m in _A1]
+         + [("A2", pd.Timestamp("2025-10-10")), ("A2", pd.Timestamp("2026-09-10"))]
+         + [("B1", m.start_time + pd.Timedelta(days=9)) for m in pd.period_range("2025-10", "2026-09", freq="M")])
+ORDERS = pd.DataFrame({
+    "order_id": [f"O{i}" for i in range(len(_ROWS))],
+    "partner_id": [p for p, _ in _ROWS],
+    "order_date": [d for _, d in _ROWS],
+    "product_line": "phones",
+    "net_amount": 100.0,
+    "is_return": False,
+})
+# a double entry for B1 in September: same partner, day, product line and amount, new order id
+ORDERS = pd.concat([ORDERS, pd.DataFrame({"order_id": ["DUP"], "partner_id": ["B1"],
+                                          "order_date": [pd.Timestamp("2026-09-10")], "product_line": ["phones"],
+                                          "net_amount": [100.0], "is_return": [False]})], ignore_index=True)
+INCENTIVES = pd.DataFrame({
+    "incentive_id": ["I1", "I2", "I3", "I4"],
+    "partner_id": ["A1", "A1", "A2", "B1"],
+    "program": ["volume_rebate", "volume_rebate", "volume_rebate", "volume_rebate"],
+    "period_start": pd.to_datetime(["2026-01-01", "2026-04-01", "2026-04-01", "2026-04-01"]),
+    "period_end": pd.to_datetime(["2026-03-31", "2026-06-30", "2026-06-30", "2026-06-30"]),
+    "amount_due": [1000.0, 500.0, 300.0, 200.0],
+    # I2 is paid after as_of (2026-09-30), so at as_of it is still owed
+    "amount_paid": [800.0, 500.0, 300.0, 200.0],
+    "paid_date": pd.to_datetime(["2026-05-01", "2026-10-15", "2026-08-01", "2026-08-01"]),
+})
+SURVEYS = pd.DataFrame({"survey_id": ["S1"], "partner_id": ["A1"], "survey_date": pd.to_datetime(["2026-08-01"]),
+                        "satisfaction": [80.0]})
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("health") / "tiny.duckdb"
+    con = connect(path)
+    raw = raw_connection(con)
+    for name, frame in [("partners", PARTNERS), ("orders", ORDERS), ("incentives", INCENTIVES), ("surveys", SURVEYS)]:
+        raw.register("_f", frame)
+        raw.execute(f"INSERT INTO {name} ({', '.join(frame.columns)}) SELECT * FROM _f")
+        raw.unregister("_f")
+    q = [("orders", "o.csv", 2, "order_id", "O1", "duplicate line: identical to an earlier line in the file",
+          {"order_id": "O1", "partner_id": "A1"}),
+         ("orders", "o.csv", 3, "net_amount", "x", "net_amount is not a number", {"经销商编号": "B1"}),
+         ("orders", "o.csv", 4, "partner_id", "ZZ", "partner_id is not a known partner", {"partner_id": "ZZ"}),
+         ("orders", "o.csv", 5, "order_id", "O2",
+          "order_id appears earlier in the file with different values (the first one was kept)", {"partner_id": "A2"})]
+    for t, f, n, c, v, r, d in q:
+        raw.execute("INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, now(), ?)",
+                    [t, f, n, c, v, r, json.dumps(d, ensure_ascii=False)])
+    con.disconnect()
+    return connect(path, read_only=True)
+
+
+def test_rows_by_period_counts_every_month_and_zero_fills(tiny):
+    rows = health.rows_by_period(tiny, end="2026-09-30", months=12, region="East")
+    orders = rows[rows["table"] == "orders"].set_index("month")["rows"]
+    assert len(orders) == 12
+    assert orders[pd.Timestamp("2026-02-01")] == 0  # A1's gap, A2 silent
+    assert orders[pd.Timestamp("2025-10-01")] == 2  # A1 and A2
+    assert orders[pd.Timestamp("2026-09-01")] == 2
+    assert orders.sum() == len(_A1) + 2
+    surveys = rows[rows["table"] == "surveys"]
+    assert surveys["rows"].sum() == 1
+
+
+def test_quarantine_by_reason_is_scoped_by_partner_in_row_data(tiny):
+    everything = health.quarantine_by_reason(tiny)
+    assert everything["rows"].sum() == 4
+    east = health.quarantine_by_reason(tiny, region="East")
+    assert east["rows"].sum() == 2  # A1's duplicate and A2's key conflict; B1 (Chinese header) is South
+    south = health.quarantine_by_reason(tiny, region="South")
+    assert south["reason"].tolist() == ["net_amount is not a number"]
+    dupes = health.duplicates_caught(east).set_index("table_name")
+    assert dupes.loc["orders", "exact_duplicates"] == 1 and dupes.loc["orders", "key_conflicts"] == 1
+    assert health.duplicates_caught(south).empty
+
+
+def test_suspected_duplicate_orders(tiny):
+    s = health.suspected_duplicate_orders(tiny, start="2026-07-01", end="2026-09-30")
+    assert s[["partner_id", "lines"]].values.tolist() == [["B1", 2]]
+    assert health.suspected_duplicate_orders(tiny, start="2026-07-01", end="2026-09-30", region="East").empty
+
+
+def test_ordering_gaps(tiny):
+    g = health.ordering_gaps(tiny, as_of="2026-09-30", months=12, min_gap_months=3)
+    assert g[["partner_id", "empty_months", "longest_gap_months"]].values.tolist() == [["A2", 10, 10], ["A1", 3, 3]]
+    assert "contact_name" not in g.columns and "contact_phone" not in g.columns
+    assert health.ordering_gaps(tiny, as_of="2026-09-30", region="South").empty
+
+
+def test_survey_coverage(tiny):
+    s = health.survey_coverage(tiny, quarter="2026Q3", by="region").set_index("region")
+    assert s.loc["East", "active_partners"] == 2 and s.loc["East", "surveyed"] == 1
+    assert s.loc["East", "missing"] == 1 and s.loc["East", "missing_share"] == pytest.approx(0.5)
+    assert s.loc["South", "missing"] == 1
+
+
+def test_rebate_reconciliation_and_shortfall_list(tiny):
+    by = health.rebate_by_program(tiny, as_of="2026-09-30").set_index("quarter")
+    assert by.loc["2026Q1", "rebate_shortfall_cny"] == pytest.approx(200.0)
+    # 2026Q2: due 1000, paid 500 (I2's payment lands after as_of)
+    assert by.loc["2026Q2", "rebate_due_cny"] == pytest.approx(1000.0)
+    assert by.loc["2026Q2", "rebate_paid_cny"] == pytest.approx(500.0)
+    sl = health.rebate_shortfall_list(tiny, as_of="2026-09-30")
+    assert sl[["partner_id", "rebate_shortfall_cny", "unpaid_rows"]].values.tolist() == [["A1", 700.0, 2]]
+    assert sl.loc[0, "oldest_unpaid_period_end"] == pd.Timestamp("2026-03-31")
+    assert health.rebate_shortfall_list(tiny, as_of="2026-09-30", region="South").empty
+    # after the late payment is made, only I1's 200 remains
+    later = health.rebate_shortfall_list(tiny, as_of=date(2026, 10, 31))
+    assert later["rebate_shortfall_cny"].tolist() == [200.0]
+
+
+def test_findings_localized_and_tables_escaped(tiny):
+    kw = dict(
+        rows=health.rows_by_period(tiny, end="2026-09-30", months=12),
+        quarantine=health.quarantine_by_reason(tiny),
+        gaps=health.ordering_gaps(tiny, as_of="2026-09-30"),
+        surveys=health.survey_coverage(tiny, quarter="2026Q3"),
+        shortfall=health.rebate_shortfall_list(tiny, as_of="2026-09-30"),
+    )
+    kw["duplicates"] = health.duplicates_caught(kw["quarantine"])
+    en = health.findings(**kw, lang="en")
+    zh = health.findings(**kw, lang="zh")
+    assert "2 partners went 3 or more months without ordering." in en
+    assert any("返利欠付合计 ¥700" in s for s in zh)
+    page = health.table(kw["gaps"], "zh").data
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and "<img" not in page
+    assert "最长断单（月）" in page and "华东" in page
+
+
+def test_chart_builders_return_charts_with_data(tiny):
+    rows = health.rows_by_period(tiny, end="2026-09-30", months=12)
+    charts = [
+        chart_rows_by_period(rows, lang="zh"),
+        chart_quarantine_reasons(health.quarantine_by_reason(tiny)),
+        chart_ordering_gaps(health.ordering_gaps(tiny, as_of="2026-09-30")),
+        chart_survey_coverage(health.survey_coverage(tiny, quarter="2026Q3")),
+        chart_rebate_reconciliation(health.rebate_by_program(tiny, as_of="2026-09-30")),
+        chart_rebate_shortfall_top(health.rebate_shortfall_list(tiny, as_of="2026-09-30")),
+        chart_quarantine_reasons(health.quarantine_by_reason(tiny).iloc[0:0]),  # empty → a message chart
+    ]
+    for c in charts:
+        spec = c.to_dict()
+        assert spec.get("datasets"), "every chart embeds its (aggregated) data"
+    assert "每月行数" in json.dumps(charts[0].to_dict(), ensure_ascii=False)
+    rebate = charts[4].to_dict()
+    assert rebate["params"][0]["bind"]["input"] == "select"  # the program dropdown works without a kernel
+
+
+@pytest.mark.slow
+def test_data_health_notebook_runs_under_papermill(demo_db: Path, tmp_path: Path):
+    import nbformat
+    import papermill as pm
+
+    out = tmp_path / "01.ipynb"
+    pm.execute_notebook(
+        str(NOTEBOOKS_DIR / "01_data_health.ipynb"), str(out),
+        parameters={"db": str(demo_db), "quarter": "2026Q3", "region": "all", "lang": "en", "as_of": ""},
+        kernel_name="python3", progress_bar=False, cwd=str(NOTEBOOKS_DIR),
+    )
+    nb = nbformat.read(out, as_version=4)
+    outs = [o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])]
+    html = "".join(d.get("text/html", "") + d.get("text/markdown", "") for d in outs)
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert html.count('class="wb-chart"') >= 6
+    assert html.count('id="wb-vega-bundle"') == 1
+    assert "Rebate shortfall (CNY)" in html and "Partners with gaps in ordering" in html
+    src = nbformat.read(NOTEBOOKS_DIR / "01_data_health.ipynb", as_version=4)
+    assert all(not c.get("outputs") for c in src.cells if c.cell_type == "code"), "commit notebooks without outputs"
+    assert any("parameters" in c.metadata.get("tags", []) for c in src.cells)
