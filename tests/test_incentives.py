@@ -145,3 +145,159 @@ def test_shipped_programs_load():
     assert len(files) >= 3
     for path in files:
         assert inc.load_program(path).name
+
+
+# ---- simulation engine --------------------------------------------------------------------------
+
+def sim_partners(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    base = np.exp(rng.normal(np.log(250_000), 0.9, n))
+    return pd.DataFrame({
+        "partner_id": [f"P{i:05d}" for i in range(n)],
+        "baseline_sales_cny": base,
+        "last_year_sales_cny": base * np.exp(rng.normal(-0.05, 0.2, n)),
+        "tier": rng.choice(["core", "growth", "pilot"], n),
+        "region": rng.choice(["East", "South", "North"], n),
+        "channel_type": rng.choice(["dealer", "retailer"], n),
+        "tenure_months": rng.integers(0, 60, n).astype(float),
+        "trainings_passed": rng.poisson(1.0, n).astype(float),
+        "satisfaction": rng.uniform(50, 100, n),
+    })
+
+
+def test_simulation_matches_closed_form_without_noise():
+    # Flat 3 %, beta 0.04 per pp, no noise: sales = b·e^{0.12}; cost = 3 % of that;
+    # incremental sales = b·(e^{0.12} − 1); ROI = (0.3·(e^{0.12} − 1) − 0.03·e^{0.12}) / (0.03·e^{0.12}).
+    frame = sim_partners(50)
+    base = inc.prepare_simulation(frame, beta=0.04, beta_se=0.0, sigma=0.0, draws=5, seed=1)
+    p = program(volume_rebate={"tiers": [{"threshold_cny": 0, "rate_pct": 3.0}]})
+    res = inc.simulate(base, p, margin_pct=30)
+    b = frame["baseline_sales_cny"].sum()
+    lift = np.exp(0.04 * 3.0)
+    s = res.summary("all").iloc[0]
+    assert s["incremental_sales_cny"] == pytest.approx(b * (lift - 1), rel=1e-5)
+    assert s["cost_cny"] == pytest.approx(0.03 * b * lift, rel=1e-5)
+    assert s["roi"] == pytest.approx((0.3 * (lift - 1) - 0.03 * lift) / (0.03 * lift), rel=1e-4)
+
+
+def test_simulated_payout_equals_the_exact_engine_when_sales_do_not_move():
+    # beta = 0 and no noise: every draw's payout must equal compute_payouts on baseline sales,
+    # through tiers, growth bonus, awards, eligibility and both caps.
+    frame = sim_partners(200)
+    p = program(
+        growth_bonus={"min_growth_pct": 5, "rate_pct": 4},
+        awards=[{"name": "trained", "metric": "trainings_passed", "min_value": 2, "amount_cny": 2_000}],
+        eligibility={"tiers": ["core", "growth"]},
+        caps={"per_partner_cny": 20_000, "total_cny": 600_000},
+        assumptions={"pull_share": 0.0},
+    )
+    base = inc.prepare_simulation(frame, beta=0.0, beta_se=0.0, sigma=0.0, draws=3, seed=0)
+    res = inc.simulate(base, p, keep_partner_draws=True)
+    exact = inc.compute_payouts(p, base.partners.rename(columns={"baseline_sales_cny": "net_sales_cny"}))
+    assert np.allclose(res.partner_payout_cny[0], exact["payout_cny"], atol=0.05)
+    assert res.summary("all")["cost_cny"].iloc[0] == pytest.approx(exact["payout_cny"].sum(), rel=1e-5)
+    assert (res.partner_payout_cny[:, ~exact["eligible"].to_numpy()] == 0).all()
+
+
+def test_threshold_pull_lifts_partners_just_below_a_threshold():
+    # One tier at 100k. Baseline 98k is within 5 % × 0.5 = 2.5 % below → lifted to 100k and paid 2 %;
+    # 90k is outside the window → stays and earns nothing.
+    frame = pd.DataFrame({"partner_id": ["A", "B"], "baseline_sales_cny": [98_000.0, 90_000.0]})
+    p = program(volume_rebate={"tiers": [{"threshold_cny": 100_000, "rate_pct": 2.0}]},
+                assumptions={"pull_window_pct": 5, "pull_share": 0.5})
+    base = inc.prepare_simulation(frame, beta=0.0, beta_se=0.0, sigma=0.0, draws=2, seed=0)
+    res = inc.simulate(base, p, keep_partner_draws=True)
+    assert res.partner_sales_cny[0].tolist() == [100_000.0, 90_000.0]
+    assert res.partner_payout_cny[0].tolist() == [2_000.0, 0.0]
+
+
+def test_monte_carlo_is_reproducible_for_a_seed_and_groups_add_up():
+    frame = sim_partners(300)
+    p = inc.load_program(CONFIG / "tiered_retroactive.yaml")
+    a = inc.simulate(inc.prepare_simulation(frame, beta=0.04, beta_se=0.005, sigma=0.3, draws=400, seed=5), p)
+    b = inc.simulate(inc.prepare_simulation(frame, beta=0.04, beta_se=0.005, sigma=0.3, draws=400, seed=5), p)
+    c = inc.simulate(inc.prepare_simulation(frame, beta=0.04, beta_se=0.005, sigma=0.3, draws=400, seed=6), p)
+    assert np.array_equal(a.cost_cny, b.cost_cny) and np.array_equal(a.incremental_sales_cny, b.incremental_sales_cny)
+    assert not np.array_equal(a.cost_cny, c.cost_cny)
+    total = a.summary("all")["cost_cny"].iloc[0]
+    for by in ("tier", "region"):
+        assert a.summary(by)["cost_cny"].sum() == pytest.approx(total, rel=1e-6)
+    s = a.summary("all").iloc[0]
+    assert s["cost_low_cny"] <= s["cost_cny"] <= s["cost_high_cny"] and 0 <= s["p_roi_positive"] <= 1
+
+
+def test_scenarios_side_by_side_against_the_current_program():
+    frame = sim_partners(300)
+    base = inc.prepare_simulation(frame, beta=0.04, beta_se=0.005, sigma=0.3, draws=200, seed=2)
+    current = inc.load_program(CONFIG / "synthetic_current.yaml")
+    richer = inc.with_rates(current, [4.0], name="flat 4%")
+    table = inc.compare_scenarios(base, {"current": current, "flat 4%": richer}, current="current")
+    cur = table[table["scenario"] == "current"].iloc[0]
+    alt = table[table["scenario"] == "flat 4%"].iloc[0]
+    assert cur["delta_net_margin_cny"] == 0 and bool(cur["is_current"])
+    assert alt["cost_cny"] > cur["cost_cny"] and alt["incremental_sales_cny"] > cur["incremental_sales_cny"]
+
+
+def test_optimizer_respects_the_budget_and_beats_the_current_program():
+    frame = sim_partners(400)
+    base = inc.prepare_simulation(frame, beta=0.04, beta_se=0.004, sigma=0.3, draws=150, seed=3)
+    current = program(volume_rebate={"tiers": TIERS, "mode": "retroactive"}, assumptions={"margin_pct": 30})
+    now = inc.simulate(base, current).summary("all").iloc[0]
+    budget = now["cost_cny"]
+    best, fig = inc.optimize_budget(base, current, budget_cny=budget, draws=150, step_pct=0.5)
+    after = inc.simulate(base, best).summary("all").iloc[0]
+    assert after["cost_cny"] <= budget * (1 + 1e-6)
+    assert after["net_margin_cny"] > now["net_margin_cny"]
+    assert list(best.rates_pct) == sorted(best.rates_pct)  # rates never fall with volume
+    frontier = inc.budget_frontier(base, current, budgets_cny=[0.5 * budget, budget, 2 * budget], draws=150, step_pct=0.5)
+    assert (frontier["expected_cost_cny"] <= frontier["budget_cny"] * (1 + 1e-6)).all()
+    assert frontier["net_margin_cny"].is_monotonic_increasing
+
+
+# ---- response model on the synthetic network ------------------------------------------------------
+
+def test_elasticity_recovered_on_the_synthetic_network():
+    # 6,000 partners x 36 months: ~39k partner-quarters, standard error ~0.003 (7 % of the truth).
+    import ibis
+
+    from workbench import synth
+
+    net = synth.generate(partners=6000, months=36, seed=11)
+    truth = float(net.params["beta_rebate"])
+    con = ibis.duckdb.connect()
+    for name, frame in net.tables.items():
+        con.create_table(name, frame)
+    panel = inc.partner_quarter_panel(con, start="2023-10-01", end="2026-09-30")
+    model = inc.RebateResponseModel().fit(panel)
+    assert abs(model.beta_ - truth) / truth < 0.15, model
+    assert model.ci_[0] <= truth <= model.ci_[1], model
+    assert model.n_partners_ > 3000
+
+
+# ---- store, command line and notebook --------------------------------------------------------------
+
+def test_cli_whatif_writes_per_partner_output(demo_db, tmp_path, capsys):
+    from workbench.cli import main
+
+    out = tmp_path / "whatif.csv"
+    code = main(["whatif", str(CONFIG / "synthetic_current.yaml"), "--db", str(demo_db), "--out", str(out)])
+    assert code == 0
+    table = pd.read_csv(out)
+    for col in ("partner_id", "expected_payout_cny", "payout_low_cny", "payout_high_cny",
+                "incremental_sales_cny", "incremental_sales_low_cny", "incremental_sales_high_cny"):
+        assert col in table.columns
+    assert len(table) > 100 and table["partner_id"].is_unique
+    assert (table["payout_low_cny"] <= table["expected_payout_cny"] + 0.01).all()
+    assert "contact_phone" not in table.columns and "contact_name" not in table.columns
+    line = capsys.readouterr().out.splitlines()[0]
+    assert "expected cost" in line and "P(ROI > 0)" in line
+
+
+def test_cli_rejects_a_malformed_program_before_running(demo_db, tmp_path, capsys):
+    from workbench.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nvolume_rebate:\n  tiers:\n    - {threshold_cny: 0, rate_pct: 150}\n", encoding="utf-8")
+    out = tmp_path / "never.csv"
+    assert main(["whatif", str(bad), "--db", str(demo_db), "--out", str(out)]) == 2
+    assert "rate_pct" in capsys.readouterr().err and not out.exists()
