@@ -397,3 +397,83 @@ def test_true_churn_probability_matches_hazards(net: synth.SynthNetwork) -> None
     assert p["p_churn"].iloc[0] == pytest.approx(1 - np.prod(1 - h.to_numpy()))
     longer = synth.true_churn_probability(tpm, as_of=date(2026, 3, 31), horizon_days=150)
     assert (longer.set_index("partner_id")["p_churn"] >= p.set_index("partner_id")["p_churn"] - 1e-12).all()
+
+
+# ---- dirty mode ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dirty(tmp_path_factory: pytest.TempPathFactory) -> tuple[synth.DirtyExports, Path, dict]:
+    """Dirty exports of an 80-partner, 12-month network, ingested into a fresh store (partners first)."""
+    from workbench.ingest import ingest_file
+
+    tmp = tmp_path_factory.mktemp("dirty")
+    net = synth.generate(partners=80, months=12, seed=4)
+    ex = synth.write_dirty_exports(net, tmp / "exports", seed=1)
+    db = tmp / "dirty.duckdb"
+    con = store.connect(db)
+    results = {t: ingest_file(con, t, ex.files[t], run_date=date(2026, 9, 30))
+               for t in ("partners", "orders", "incentives")}
+    con.disconnect()
+    return ex, db, results
+
+
+def test_dirty_exports_look_like_erp_files(dirty: tuple[synth.DirtyExports, Path, dict]) -> None:
+    import openpyxl
+
+    ex, _, _ = dirty
+    for t in ("partners", "orders"):
+        data = ex.files[t].read_bytes()
+        with pytest.raises(UnicodeDecodeError):
+            data.decode("utf-8")
+        assert "经销商编号" in data.decode("gb18030").splitlines()[0]
+    text = ex.files["orders"].read_bytes().decode("gb18030")
+    assert "\u3000" in text and "¥" in text and "０" in text and "年" in text and "," in text
+    sheet = openpyxl.load_workbook(ex.files["incentives"], read_only=True).worksheets[0]
+    assert "返利台账" in str(next(sheet.iter_rows(values_only=True))[0])
+    assert set(ex.defects["defect"]) == {"duplicated line", "unknown partner id", "unparseable date",
+                                         "unmarked negative amount", "empty required field"}
+
+
+def test_dirty_exports_quarantine_every_defect_and_land_every_good_row(
+        dirty: tuple[synth.DirtyExports, Path, dict]) -> None:
+    ex, db, results = dirty
+    con = store.connect(db, read_only=True)
+    raw = store.raw_connection(con)
+    for t in ("partners", "orders", "incentives"):
+        r = results[t]
+        planted = ex.defects[ex.defects["table"] == t]
+        assert r.rows_read == ex.rows_read[t]
+        assert r.rows_quarantined == len(planted)
+        assert r.rows_accepted == len(ex.clean[t])
+        got = raw.execute('SELECT row_number, "column", reason FROM quarantine WHERE table_name = ? '
+                          "ORDER BY row_number", [t]).fetchall()
+        want = list(planted[["row_number", "column", "reason"]].itertuples(index=False, name=None))
+        assert got == want, t
+        key = TABLES[t].primary_key[0]
+        stored = raw.execute(f"SELECT * FROM {t} ORDER BY {key}").df()
+        clean = ex.clean[t].sort_values(key).reset_index(drop=True)
+        for col in TABLES[t].column_names:
+            a, b = stored[col], clean[col]
+            if pd.api.types.is_datetime64_any_dtype(b):
+                assert (pd.to_datetime(a).fillna(pd.Timestamp(0)) == b.fillna(pd.Timestamp(0))).all(), (t, col)
+            elif pd.api.types.is_numeric_dtype(b) and not pd.api.types.is_bool_dtype(b):
+                assert np.allclose(a.astype(float), b.astype(float), equal_nan=True), (t, col)
+            else:
+                same = a.astype(object).fillna("") == b.astype(object).fillna("")
+                if col == "name":  # names holding double quotes: see the xfail test below
+                    same |= b.str.contains('"', regex=False)
+                assert same.all(), (t, col)
+    con.disconnect()
+
+
+@pytest.mark.xfail(reason="ingest reads CSV with DuckDB strict_mode=false, which keeps RFC 4180 doubled quotes "
+                          '("") inside quoted fields; reported to the ingest owner', strict=False)
+def test_dirty_partner_names_with_double_quotes_round_trip(dirty: tuple[synth.DirtyExports, Path, dict]) -> None:
+    ex, db, _ = dirty
+    con = store.connect(db, read_only=True)
+    stored = store.raw_connection(con).execute("SELECT name FROM partners").df()["name"]
+    con.disconnect()
+    quoted = ex.clean["partners"]["name"][ex.clean["partners"]["name"].str.contains('"', regex=False)]
+    assert len(quoted) > 0
+    assert set(quoted) <= set(stored)
