@@ -237,13 +237,37 @@ def _cluster_ols(y: np.ndarray, x: np.ndarray, cluster: np.ndarray) -> tuple[np.
     return beta, cov
 
 
+def _pretrend_p(b: np.ndarray, v: np.ndarray, rels: list[int], *, bins: int = 4) -> float:
+    """p-value of the joint Wald test that the pre-period coefficients are zero.
+
+    The pre coefficients are averaged in up to `bins` consecutive blocks first: with few treated
+    partners the cluster covariance of a dozen single-month coefficients is near singular and a
+    raw joint test over-rejects; block means keep the test honest.
+    """
+    from scipy import stats
+
+    pre = [i for i, r in enumerate(rels) if r < -1]
+    if not pre:
+        return float("nan")
+    blocks = [blk for blk in np.array_split(np.array(pre), min(bins, len(pre))) if len(blk)]
+    c = np.zeros((len(blocks), len(b)))
+    for row, blk in enumerate(blocks):
+        c[row, blk] = 1.0 / len(blk)
+    cb, cvc = c @ b, c @ v @ c.T
+    try:
+        wald = float(cb @ np.linalg.solve(cvc, cb))
+    except np.linalg.LinAlgError:
+        return float("nan")
+    return float(stats.chi2.sf(wald, len(blocks)))
+
+
 def action_effects(
     panel: pd.DataFrame,
     actions: pd.DataFrame,
     *,
     sales_col: str = "net_sales_cny",
-    pre: int = 6,
-    post: int = 6,
+    pre: int = 12,
+    post: int = 12,
     alpha: float = 0.05,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Effect of each maintenance action type on log monthly sales, by stacked event study.
@@ -265,9 +289,11 @@ def action_effects(
 
     Returns
     -------
-    effects : one row per action type: effect_log, se, ci_low, ci_high (log points), effect_pct
-        (exp − 1, %), p_value, pretrend_p (joint Wald test of the pre coefficients), n_treated,
-        n_cohorts, n_obs.
+    effects : one row per action type: effect_log, se, ci_low, ci_high (pointwise 1 − alpha interval,
+        log points), ci_low_joint, ci_high_joint (simultaneous over the action types, Bonferroni),
+        effect_pct (exp − 1, %), p_value, pretrend_p (joint Wald test that the pre coefficients,
+        averaged in four blocks, are zero),
+        n_treated, n_cohorts, n_obs.
     event_study : one row per action type and event month: rel_month, coef, se, ci_low, ci_high
         (rel_month −1 is the reference, 0 by construction).
     """
@@ -299,17 +325,7 @@ def action_effects(
         kept = [r for r, k in zip(rels, keep, strict=True) if k]
         se = math.sqrt(v_post[0, 0])
         eff = float(b_post[0])
-        pre_idx = [i for i, r in enumerate(kept) if r < -1]
-        if pre_idx:
-            b_pre = b_es[pre_idx]
-            v_pre = v_es[np.ix_(pre_idx, pre_idx)]
-            try:
-                wald = float(b_pre @ np.linalg.solve(v_pre, b_pre))
-                pretrend_p = float(stats.chi2.sf(wald, len(pre_idx)))
-            except np.linalg.LinAlgError:
-                pretrend_p = float("nan")
-        else:
-            pretrend_p = float("nan")
+        pretrend_p = _pretrend_p(b_es, v_es, kept)
         rows.append({
             "action_type": atype,
             "effect_log": eff,
@@ -333,6 +349,9 @@ def action_effects(
         "action_type", "effect_log", "se", "ci_low", "ci_high", "effect_pct", "p_value", "pretrend_p",
         "n_treated", "n_cohorts", "n_obs",
     ])
+    z_joint = stats.norm.ppf(1 - alpha / (2 * max(len(effects), 1)))
+    effects.insert(5, "ci_low_joint", effects["effect_log"] - z_joint * effects["se"])
+    effects.insert(6, "ci_high_joint", effects["effect_log"] + z_joint * effects["se"])
     es = pd.DataFrame(es_rows, columns=["action_type", "rel_month", "coef", "se", "ci_low", "ci_high"])
     es = es.sort_values(["action_type", "rel_month"], kind="mergesort").reset_index(drop=True)
     return effects, es
@@ -378,3 +397,807 @@ def naive_before_after(
         "naive_ci_high": out["mean"] + z * se,
         "n_partners": out["count"].astype(int),
     })
+
+
+# --------------------------------------------------------------------------------------------------
+# store readers (region-scoped, through the feature layer)
+# --------------------------------------------------------------------------------------------------
+
+def _region_arg(region: str | None) -> str | None:
+    return None if region is None or str(region).strip().lower() in ("", "all") else str(region).strip()
+
+
+def panel_from_store(con: Any, *, end: date | str, months: int = 36, region: str | None = "all") -> pd.DataFrame:
+    """Partner-month panel (``features.partner_month_panel``) for the `months` months ending at `end`."""
+    from workbench import features
+
+    end_d = pd.Timestamp(end).date()
+    start_d = (pd.Period(end_d, "M") - (months - 1)).start_time.date()
+    return features.partner_month_panel(con, start=start_d, end=end_d, region=_region_arg(region)).to_pandas()
+
+
+def actions_from_store(con: Any, *, end: date | str, region: str | None = "all") -> pd.DataFrame:
+    """The actions table (partner_id, action_date, action_type) up to `end`, scoped to `region`."""
+    from workbench import features
+
+    t = features.scoped_tables(con, _region_arg(region))
+    if "actions" not in t:
+        return pd.DataFrame(columns=["partner_id", "action_date", "action_type"])
+    a = t["actions"]
+    a = a.filter(a.action_date <= pd.Timestamp(end).date())
+    return a.select("partner_id", "action_date", "action_type").to_pandas()
+
+
+def action_effects_from_store(
+    con: Any, *, quarter: str, region: str | None = "all", months: int = 36,
+    settings: RetroSettings | None = None,
+) -> pd.DataFrame:
+    """Action effects (stacked DiD) beside the naive before/after, from the store up to `quarter`'s end.
+
+    One row per action type: the columns of :func:`action_effects` plus those of
+    :func:`naive_before_after` and ``event_study`` rows in ``.attrs["event_study"]``.
+    """
+    settings = settings or load_settings()
+    q_end = _quarter_bounds(parse_quarter(quarter))[1]
+    panel = panel_from_store(con, end=q_end, months=months, region=region)
+    acts = actions_from_store(con, end=q_end, region=region)
+    eff, es = action_effects(panel, acts, pre=settings.event_pre_months, post=settings.event_post_months)
+    naive = naive_before_after(panel, acts, months=settings.naive_months)
+    out = eff.merge(naive, on="action_type", how="left")
+    out.attrs["event_study"] = es
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# settings and targets (config)
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RetroSettings:
+    """Alert thresholds and design choices of the retrospective (``config/retro.yaml``)."""
+
+    top1_share_alert: float = 0.30  # alert when one partner's share of net sales passes this (0–1)
+    top5_share_alert: float = 0.60  # alert when the five largest partners' share passes this (0–1)
+    event_pre_months: int = 12  # event-study months before the action
+    event_post_months: int = 12  # event-study months from the action on
+    naive_months: int = 6  # months before / after in the naive comparison
+    forecast_horizon_months: int = 3  # next quarter
+    backtest_origins: int = 4  # rolling forecast origins in the backtest
+
+
+def load_settings(path: str | Path | None = None) -> RetroSettings:
+    """Settings from `path` (default ``config/retro.yaml``; defaults if that file is absent)."""
+    if path is None:
+        path = config_file("retro.yaml")
+        if not Path(path).exists():
+            return RetroSettings()
+    cfg = load_config(RetroSettings, path)
+    for name in ("top1_share_alert", "top5_share_alert"):
+        v = getattr(cfg, name)
+        if not 0 < v <= 1:
+            raise ConfigError(f"{path}: {name} must be a share between 0 and 1, not {v}.")
+    for name in ("event_pre_months", "event_post_months", "naive_months", "forecast_horizon_months",
+                 "backtest_origins"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"{path}: {name} must be at least 1, not {getattr(cfg, name)}.")
+    return cfg
+
+
+TARGET_KPIS: tuple[str, ...] = ("growth", "satisfaction", "repeat_rate", "new_partners")
+
+
+@dataclass(frozen=True)
+class Target:
+    """KPI targets of one region for one period (a year like 2026, or a quarter like 2026Q3).
+
+    growth: year-on-year growth of monthly sales (0.08 = +8%); satisfaction: mean survey score
+    (0–100); repeat_rate: share (0–1); new_partners: partners onboarded in the period.
+    """
+
+    period: str
+    region: str = "all"
+    growth: float | None = None
+    satisfaction: float | None = None
+    repeat_rate: float | None = None
+    new_partners: int | None = None
+
+
+@dataclass(frozen=True)
+class TargetsConfig:
+    """``config/targets.yaml``: a list of targets."""
+
+    targets: list[Target] = field(default_factory=list)
+
+
+def _check_target(t: Target, where: str) -> None:
+    p = t.period.strip().upper()
+    if not (len(p) == 4 and p.isdigit()) and not (len(p) == 6 and p[:4].isdigit() and p[4] == "Q"
+                                                  and p[5] in "1234"):
+        raise ConfigError(f"{where} period '{t.period}' is not a year like 2026 or a quarter like 2026Q3.")
+    if all(getattr(t, k) is None for k in TARGET_KPIS):
+        raise ConfigError(f"{where} sets no target (give at least one of {', '.join(TARGET_KPIS)}).")
+    if t.growth is not None and t.growth <= -1:
+        raise ConfigError(f"{where}: growth must be above -1 (a fraction like 0.08 for +8%), not {t.growth}.")
+    if t.satisfaction is not None and not 0 <= t.satisfaction <= 100:
+        raise ConfigError(f"{where}: satisfaction must be between 0 and 100, not {t.satisfaction}.")
+    if t.repeat_rate is not None and not 0 <= t.repeat_rate <= 1:
+        raise ConfigError(f"{where}: repeat_rate must be a share between 0 and 1, not {t.repeat_rate}.")
+    if t.new_partners is not None and t.new_partners < 0:
+        raise ConfigError(f"{where}: new_partners must not be negative, not {t.new_partners}.")
+
+
+def load_targets(path: str | Path | None = None) -> TargetsConfig:
+    """Targets from `path` (default ``config/targets.yaml``); a bad file is one ConfigError sentence."""
+    path = config_file("targets.yaml") if path is None else Path(path)
+    cfg = load_config(TargetsConfig, path)
+    seen: set[tuple[str, str]] = set()
+    for i, t in enumerate(cfg.targets):
+        where = f"{path}: targets[{i}]"
+        _check_target(t, where)
+        key = (t.period.strip().upper(), t.region)
+        if key in seen:
+            raise ConfigError(f"{where} repeats the target for period {key[0]} and region {key[1]}.")
+        seen.add(key)
+    return cfg
+
+
+def _targets_frame(cfg: TargetsConfig) -> pd.DataFrame:
+    rows = [{"period": t.period.strip().upper(), "region": t.region,
+             **{k: getattr(t, k) for k in TARGET_KPIS}} for t in cfg.targets]
+    return pd.DataFrame(rows, columns=["period", "region", *TARGET_KPIS])
+
+
+def attainment(kpis: pd.DataFrame, targets: TargetsConfig, *, quarter: str) -> pd.DataFrame:
+    """Attainment (达成率) of the quarter's and the year-to-date KPIs against the targets.
+
+    kpis: long KPI table (:func:`kpi_table` shape: dimension, group, kpi, quarter, value) holding the
+    overall/region rows of the year's quarters and of the year before (for growth).
+    Rules: growth → actual monthly sales ÷ (last year's monthly sales × (1 + growth target));
+    satisfaction, repeat_rate → actual ÷ target; new_partners → actual ÷ target. Year to date uses
+    the quarters of the year up to `quarter`: sales summed, satisfaction and repeat rate averaged
+    over quarters, new partners summed (so an annual new-partner target shows progress).
+
+    Returns one row per region, period and KPI: region, period, basis ('quarter' or 'year to date'),
+    kpi, target, actual, attainment (fraction, 1.0 = on target).
+    """
+    q = parse_quarter(quarter)
+    tf = _targets_frame(targets)
+    k = kpis[kpis["dimension"].isin(["overall", "region"])].copy()
+    k["region"] = np.where(k["dimension"] == "overall", "all", k["group"])
+
+    def val(region: str, kpi: str, quarters: list[pd.Period], how: str) -> float:
+        rows = k[(k["region"] == region) & (k["kpi"] == kpi) & (k["quarter"].isin([str(x) for x in quarters]))]
+        if len(rows) < len(quarters) or rows["value"].isna().any():
+            return float("nan")
+        return float(rows["value"].sum() if how == "sum" else rows["value"].mean())
+
+    out = []
+    ytd = [pd.Period(f"{q.year}Q{i}", "Q") for i in range(1, q.quarter + 1)]
+    for _, t in tf.iterrows():
+        if t["period"] == str(q):
+            basis, quarters = "quarter", [q]
+        elif t["period"] == str(q.year):
+            basis, quarters = "year to date", ytd
+        else:
+            continue
+        region = t["region"]
+        for kpi in TARGET_KPIS:
+            target = t[kpi]
+            if target is None or pd.isna(target):
+                continue
+            if kpi == "growth":
+                cur = val(region, "monthly_sales_cny", quarters, "sum")
+                prev = val(region, "monthly_sales_cny", [x - 4 for x in quarters], "sum")
+                actual = cur / prev - 1 if prev and prev > 0 else float("nan")
+                att = cur / (prev * (1 + target)) if prev and prev > 0 else float("nan")
+            else:
+                name = {"satisfaction": "satisfaction_mean", "repeat_rate": "repeat_rate",
+                        "new_partners": "new_partners"}[kpi]
+                actual = val(region, name, quarters, "sum" if kpi == "new_partners" else "mean")
+                att = actual / target if target else float("nan")
+            out.append({"region": region, "period": t["period"], "basis": basis, "kpi": kpi,
+                        "target": float(target), "actual": actual, "attainment": att})
+    return pd.DataFrame(out, columns=["region", "period", "basis", "kpi", "target", "actual", "attainment"])
+
+
+# --------------------------------------------------------------------------------------------------
+# KPI table
+# --------------------------------------------------------------------------------------------------
+
+KPI_ORDER: tuple[str, ...] = (
+    "monthly_sales_cny", "core_monthly_sales_cny", "net_sales_cny",
+    "active_partners", "new_partners", "churned_partners",
+    "repeat_rate", "retention_rate", "satisfaction_mean",
+    "incentive_cost_cny", "rebate_shortfall_cny",
+    "conflicts_opened", "conflicts_resolved", "trainings",
+    "top1_share", "top5_share", "hhi",
+    *(f"actions_{a}" for a in ACTION_TYPES),
+)
+# KPIs whose change is reported in points (difference), not in percent
+_RATE_KPIS = {"repeat_rate", "retention_rate", "satisfaction_mean", "top1_share", "top5_share", "hhi"}
+
+
+def _extra_kpis(con: Any, q: pd.Period, *, region: str | None, key: str | None,
+                tiers: pd.DataFrame | None) -> pd.DataFrame:
+    """Core monthly sales, incentive cost and action counts by type for one quarter (by `key`)."""
+    import ibis
+
+    from workbench import features
+
+    start, end = _quarter_bounds(q)
+    t = features.scoped_tables(con, _region_arg(region))
+    partners = t["partners"].select("partner_id", "region")
+    if tiers is not None and len(tiers):
+        tt = ibis.memtable(tiers[["partner_id", "tier"]].astype({"partner_id": str, "tier": str}))
+        groups = partners.left_join(tt, "partner_id")
+        groups = groups.select("partner_id", "region", tier=groups.tier.fill_null("unassigned"))
+    else:
+        groups = partners.mutate(tier=ibis.literal("unassigned"))
+    gkey = key or "_all"
+    if key is None:
+        groups = groups.mutate(_all=ibis.literal("all"))
+    frames = []
+    o = t["orders"]
+    o = o.filter(o.order_date >= start, o.order_date <= end)
+    o = o.inner_join(groups, "partner_id")
+    core = o.filter(o.tier == "core")
+    frames.append(core.group_by(gkey).aggregate(
+        core_monthly_sales_cny=core.net_amount.cast("float64").sum() / 3.0).to_pandas())
+    if "incentives" in t:
+        i = t["incentives"]
+        i = i.filter(i.period_end >= start, i.period_end <= end).inner_join(groups, "partner_id")
+        frames.append(i.group_by(gkey).aggregate(incentive_cost_cny=i.amount_due.cast("float64").sum()).to_pandas())
+    if "actions" in t:
+        a = t["actions"]
+        a = a.filter(a.action_date >= start, a.action_date <= end).inner_join(groups, "partner_id")
+        frames.append(a.group_by(gkey).aggregate(**{
+            f"actions_{k}": ibis.ifelse(a.action_type == k, 1, 0).sum() for k in ACTION_TYPES
+        }).to_pandas())
+    out = pd.DataFrame({gkey: pd.Series(dtype=str)})
+    for f in frames:
+        out = out.merge(f, on=gkey, how="outer")
+    out = out.rename(columns={gkey: "group"})
+    for c in ["core_monthly_sales_cny", "incentive_cost_cny", *(f"actions_{k}" for k in ACTION_TYPES)]:
+        if c not in out.columns:
+            out[c] = 0.0
+        out[c] = pd.to_numeric(out[c], errors="coerce").fillna(0.0)
+    return out
+
+
+def _tiers_at(con: Any, as_of: date, region: str | None) -> pd.DataFrame:
+    from workbench import segment
+
+    return segment.partner_tiers(con, as_of=as_of, region=_region_arg(region))
+
+
+def _quarter_long(con: Any, q: pd.Period, *, region: str | None, by_tier: bool) -> pd.DataFrame:
+    """All KPIs of one quarter, overall, by region and (optionally) by tier, in long form."""
+    from workbench import features
+
+    reg = _region_arg(region)
+    tiers = _tiers_at(con, _quarter_bounds(q)[1], region) if by_tier else None
+    specs: list[tuple[str, str | None]] = [("overall", None), ("region", "region")]
+    if by_tier:
+        specs.append(("tier", "tier"))
+    parts = []
+    for dim, by in specs:
+        base = features.quarter_kpis(con, quarter=str(q), by=by, region=reg, tiers=tiers)
+        base = pd.DataFrame(base)
+        base["group"] = "all" if by is None else base[by].astype(str)
+        extra = _extra_kpis(con, q, region=region, key=by, tiers=tiers)
+        merged = base.merge(extra, on="group", how="left")
+        if by is None:
+            # the overall core figure also fills the overall row of the tier dimension
+            pass
+        cols = [c for c in KPI_ORDER if c in merged.columns]
+        long = merged.melt(id_vars=["group"], value_vars=cols, var_name="kpi", value_name="value")
+        long.insert(0, "dimension", dim)
+        parts.append(long)
+    out = pd.concat(parts, ignore_index=True)
+    out["quarter"] = str(q)
+    out["value"] = pd.to_numeric(out["value"], errors="coerce").astype("float64")
+    return out
+
+
+def kpi_table(
+    con: Any,
+    *,
+    quarter: str,
+    region: str = "all",
+    by_tier: bool = True,
+    targets: TargetsConfig | str | Path | None = None,
+) -> pd.DataFrame:
+    """The quarterly KPI table: the chosen quarter and the three before, with QoQ and YoY changes.
+
+    Rows: one per dimension (overall, region, tier), group, KPI and quarter; columns dimension,
+    group, kpi, quarter, value, qoq_change, qoq_pct, yoy_change, yoy_pct, target, attainment.
+    Money in CNY (monthly sales = quarter net sales / 3), rates and shares as fractions, satisfaction
+    0–100; ``*_change`` are differences, ``*_pct`` relative changes (fractions; empty for rates and
+    shares, where the difference is the meaningful change). Tiers are each quarter's own tiering at
+    its last day (``workbench.segment.partner_tiers``); tier rows carry YoY for the chosen quarter
+    only (tiering every quarter two years back is the slow part). ``target``/``attainment`` (达成率) fill the
+    chosen quarter's overall/region rows for the KPIs with a quarterly target in ``config/targets.yaml``
+    (or `targets`); a missing default file means no targets.
+    """
+    q = parse_quarter(quarter)
+    quarters = [q - i for i in range(7, -1, -1)]
+    # tiers (the costly part) only for the shown quarters and the one before: QoQ for every shown
+    # quarter, YoY for the chosen one (its year-earlier quarter is the one before the shown four)
+    frames = [_quarter_long(con, x, region=region, by_tier=by_tier and i >= 3) for i, x in enumerate(quarters)]
+    long = pd.concat(frames, ignore_index=True)
+    long["_qord"] = long["quarter"].map(lambda s: pd.Period(s, "Q").ordinal)
+    key = ["dimension", "group", "kpi"]
+    long = long.sort_values([*key, "_qord"], kind="mergesort")
+    idx = long.set_index([*key, "_qord"])["value"]
+
+    def shifted(lag: int) -> np.ndarray:
+        prev_idx = pd.MultiIndex.from_arrays(
+            [long["dimension"], long["group"], long["kpi"], long["_qord"] - lag])
+        return idx.reindex(prev_idx).to_numpy()
+
+    cur = long["value"].to_numpy()
+    is_rate = long["kpi"].isin(_RATE_KPIS).to_numpy()
+    for name, lag in (("qoq", 1), ("yoy", 4)):
+        prev = shifted(lag)
+        long[f"{name}_change"] = cur - prev
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pct = np.where((prev > 0) & ~is_rate, cur / prev - 1, np.nan)
+        long[f"{name}_pct"] = pct
+    shown = {str(x) for x in quarters[-4:]}
+    out = long[long["quarter"].isin(shown)].drop(columns="_qord")
+    order = {k: i for i, k in enumerate(KPI_ORDER)}
+    dims = {"overall": 0, "region": 1, "tier": 2}
+    out = out.assign(_d=out["dimension"].map(dims), _k=out["kpi"].map(order))
+    out = out.sort_values(["_d", "group", "_k", "quarter"], kind="mergesort").drop(columns=["_d", "_k"])
+    out["target"] = np.nan
+    out["attainment"] = np.nan
+    cfg = _resolve_targets(targets)
+    if cfg is not None and cfg.targets:
+        att = attainment(long.drop(columns="_qord"), cfg, quarter=str(q))
+        att = att[att["basis"] == "quarter"]
+        kpi_of = {"growth": "monthly_sales_cny", "satisfaction": "satisfaction_mean",
+                  "repeat_rate": "repeat_rate", "new_partners": "new_partners"}
+        for _, a in att.iterrows():
+            dim, grp = ("overall", "all") if a["region"] == "all" else ("region", a["region"])
+            m = ((out["dimension"] == dim) & (out["group"] == grp) & (out["kpi"] == kpi_of[a["kpi"]])
+                 & (out["quarter"] == str(q)))
+            out.loc[m, "target"] = a["target"]
+            out.loc[m, "attainment"] = a["attainment"]
+    return out.reset_index(drop=True)
+
+
+def _resolve_targets(targets: TargetsConfig | str | Path | None) -> TargetsConfig | None:
+    if isinstance(targets, TargetsConfig):
+        return targets
+    if targets is None:
+        default = config_file("targets.yaml")
+        return load_targets(default) if default.exists() else None
+    return load_targets(targets)
+
+
+def kpi_wide(kpis: pd.DataFrame, *, dimension: str = "overall", group: str = "all",
+             lang: str = "en") -> pd.DataFrame:
+    """Display form of :func:`kpi_table` for one group: a row per KPI, a column per quarter, then the
+    last quarter's QoQ and YoY changes, target and attainment; labels in `lang`."""
+    from workbench.i18n import label
+
+    k = kpis[(kpis["dimension"] == dimension) & (kpis["group"] == group)]
+    if k.empty:
+        return pd.DataFrame()
+    wide = k.pivot(index="kpi", columns="quarter", values="value")
+    last = k[k["quarter"] == k["quarter"].max()].set_index("kpi")
+    is_rate = wide.index.isin(list(_RATE_KPIS))
+    wide[label("qoq", lang)] = np.where(is_rate, last["qoq_change"].reindex(wide.index),
+                                        last["qoq_pct"].reindex(wide.index))
+    wide[label("yoy", lang)] = np.where(is_rate, last["yoy_change"].reindex(wide.index),
+                                        last["yoy_pct"].reindex(wide.index))
+    wide[label("target", lang)] = last["target"].reindex(wide.index)
+    wide[label("attainment", lang)] = last["attainment"].reindex(wide.index)
+    order = [x for x in KPI_ORDER if x in wide.index]
+    wide = wide.loc[order]
+    wide.index = [label(x, lang) for x in wide.index]
+    wide.index.name = label("kpi", lang)
+    return wide
+
+
+# --------------------------------------------------------------------------------------------------
+# concentration
+# --------------------------------------------------------------------------------------------------
+
+def concentration(panel: pd.DataFrame, *, freq: str = "Q", sales_col: str = "net_sales_cny",
+                  settings: RetroSettings | None = None) -> pd.DataFrame:
+    """Top-1 and top-5 partners' share of net sales and HHI per period, with alert flags.
+
+    panel: partner-month rows (partner_id, month, `sales_col`). Shares are over partners with positive
+    net sales in the period (glossary). Returns period, partners_with_sales, top1_share, top5_share,
+    hhi (0–1), top1_partner_id, top1_alert, top5_alert.
+    """
+    settings = settings or load_settings()
+    p = panel.loc[:, ["partner_id", "month", sales_col]].copy()
+    p["period"] = pd.to_datetime(p["month"]).dt.to_period(freq).astype(str)
+    per = p.groupby(["period", "partner_id"], as_index=False)[sales_col].sum()
+    per = per[per[sales_col] > 0].sort_values(["period", sales_col], ascending=[True, False])
+    rows = []
+    for period, g in per.groupby("period", sort=True):
+        v = g[sales_col].to_numpy(dtype="float64")
+        total = v.sum()
+        share = v / total
+        rows.append({
+            "period": period, "partners_with_sales": len(v), "top1_share": float(share[0]),
+            "top5_share": float(share[:5].sum()), "hhi": float((share ** 2).sum()),
+            "top1_partner_id": str(g["partner_id"].iloc[0]),
+        })
+    out = pd.DataFrame(rows, columns=["period", "partners_with_sales", "top1_share", "top5_share", "hhi",
+                                      "top1_partner_id"])
+    out["top1_alert"] = out["top1_share"] > settings.top1_share_alert
+    out["top5_alert"] = out["top5_share"] > settings.top5_share_alert
+    return out
+
+
+def concentration_alerts(conc: pd.DataFrame, *, settings: RetroSettings | None = None) -> pd.DataFrame:
+    """Periods of :func:`concentration` with an alert: period, measure, value, threshold."""
+    settings = settings or load_settings()
+    rows = []
+    for _, r in conc.iterrows():
+        if r["top1_share"] > settings.top1_share_alert:
+            rows.append({"period": r["period"], "measure": "top1_share", "value": r["top1_share"],
+                         "threshold": settings.top1_share_alert, "partner_id": r["top1_partner_id"]})
+        if r["top5_share"] > settings.top5_share_alert:
+            rows.append({"period": r["period"], "measure": "top5_share", "value": r["top5_share"],
+                         "threshold": settings.top5_share_alert, "partner_id": None})
+    return pd.DataFrame(rows, columns=["period", "measure", "value", "threshold", "partner_id"])
+
+
+# --------------------------------------------------------------------------------------------------
+# seasonality and outlook
+# --------------------------------------------------------------------------------------------------
+
+# Month of the Lunar New Year (Spring Festival) day, 2015–2035: the month of the sales dip.
+_LNY_DATES = (
+    "2015-02-19", "2016-02-08", "2017-01-28", "2018-02-16", "2019-02-05", "2020-01-25", "2021-02-12",
+    "2022-02-01", "2023-01-22", "2024-02-10", "2025-01-29", "2026-02-17", "2027-02-06", "2028-01-26",
+    "2029-02-13", "2030-02-03", "2031-01-23", "2032-02-11", "2033-01-31", "2034-02-19", "2035-02-08",
+)
+_LNY_MONTHS = {pd.Period(d, "M") for d in _LNY_DATES}
+
+
+def _lny_dummy(index: pd.PeriodIndex) -> np.ndarray:
+    return np.array([[1.0 if p in _LNY_MONTHS else 0.0] for p in index])
+
+
+def monthly_sales(panel: pd.DataFrame, *, sales_col: str = "net_sales_cny") -> pd.Series:
+    """Total net sales per calendar month (CNY), indexed by monthly Period, gaps filled with 0."""
+    p = panel.assign(_m=pd.to_datetime(panel["month"]).dt.to_period("M"))
+    s = p.groupby("_m")[sales_col].sum().astype("float64")
+    if s.empty:
+        return s
+    full = pd.period_range(s.index.min(), s.index.max(), freq="M")
+    s = s.reindex(full, fill_value=0.0)
+    s.index.name = "month"
+    return s
+
+
+def stl_decompose(series: pd.Series, *, period: int = 12) -> pd.DataFrame:
+    """STL decomposition (robust, statsmodels) of a monthly series: month, observed, trend, seasonal,
+    resid (CNY). Needs at least two full periods."""
+    from statsmodels.tsa.seasonal import STL
+
+    if len(series) < 2 * period:
+        raise WorkbenchError(f"Seasonal decomposition needs at least {2 * period} months of sales, "
+                             f"the store has {len(series)}.")
+    res = STL(series.to_numpy(dtype="float64"), period=period, robust=True).fit()
+    return pd.DataFrame({
+        "month": series.index.to_timestamp(), "observed": res.observed, "trend": res.trend,
+        "seasonal": res.seasonal, "resid": res.resid,
+    })
+
+
+def _sarimax_forecast(y: pd.Series, horizon: int, alpha: float) -> pd.DataFrame:
+    import warnings
+
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    fidx = pd.period_range(y.index[-1] + 1, periods=horizon, freq="M")
+    ly = np.log(np.maximum(y.to_numpy(dtype="float64"), 1.0))
+    seasonal = len(y) >= 27
+    kwargs = {"order": (0, 1, 1), "seasonal_order": (0, 1, 1, 12) if seasonal else (0, 0, 0, 0)}
+    exog, fexog = _lny_dummy(y.index), _lny_dummy(fidx)
+    if exog.sum() == 0 or exog.sum() == len(exog):
+        exog = fexog = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # start-parameter notices on short series
+        fit = SARIMAX(ly, exog=exog, **kwargs).fit(disp=False)
+        fc = fit.get_forecast(horizon, exog=fexog)
+        mean = np.asarray(fc.predicted_mean)
+        ci = np.asarray(fc.conf_int(alpha=alpha))
+    return pd.DataFrame({
+        "month": fidx.to_timestamp(), "forecast": np.exp(mean), "lower": np.exp(ci[:, 0]),
+        "upper": np.exp(ci[:, 1]),
+    })
+
+
+def forecast_sales(series: pd.Series, *, horizon: int = 3, alpha: float = 0.05) -> pd.DataFrame:
+    """Forecast the next `horizon` months of total sales with a (1 − alpha) prediction interval.
+
+    Model: seasonal ARIMA (0,1,1)(0,1,1)12 on log sales (the "airline" model, statsmodels SARIMAX)
+    with a Spring Festival month regressor; without two years of history, a non-seasonal (0,1,1).
+    Returns month, forecast, lower, upper (CNY).
+    """
+    if len(series) < 6:
+        raise WorkbenchError(f"A forecast needs at least 6 months of sales, the store has {len(series)}.")
+    return _sarimax_forecast(series, horizon, alpha)
+
+
+def _seasonal_naive(train: pd.Series, horizon: int) -> np.ndarray:
+    v = train.to_numpy(dtype="float64")
+    if len(v) >= 12:
+        return np.array([v[len(v) - 12 + (h % 12)] for h in range(horizon)])
+    return np.repeat(v[-1], horizon)
+
+
+def backtest_forecast(series: pd.Series, *, horizon: int = 3, origins: int = 4,
+                      alpha: float = 0.05) -> pd.DataFrame:
+    """Rolling-origin backtest of :func:`forecast_sales` against the seasonal-naive forecast.
+
+    The last `origins` non-overlapping `horizon`-month blocks are forecast from the data before them.
+    Returns one row per method ('model', 'seasonal_naive') with mape (fraction), rmse (CNY),
+    n_forecasts and, for the model, the share of actuals inside the prediction interval.
+    ``.attrs['detail']`` holds every forecast (origin, month, method, forecast, actual).
+    """
+    n = len(series)
+    detail = []
+    for k in range(origins, 0, -1):
+        cut = n - k * horizon
+        if cut < 12:
+            continue
+        train, test = series.iloc[:cut], series.iloc[cut:cut + horizon]
+        fc = forecast_sales(train, horizon=len(test), alpha=alpha)
+        sn = _seasonal_naive(train, len(test))
+        for j, (month, actual) in enumerate(test.items()):
+            origin = str(train.index[-1])
+            detail.append({"origin": origin, "month": month.to_timestamp(), "method": "model",
+                           "forecast": fc["forecast"].iloc[j], "actual": actual,
+                           "inside": fc["lower"].iloc[j] <= actual <= fc["upper"].iloc[j]})
+            detail.append({"origin": origin, "month": month.to_timestamp(), "method": "seasonal_naive",
+                           "forecast": sn[j], "actual": actual, "inside": np.nan})
+    d = pd.DataFrame(detail, columns=["origin", "month", "method", "forecast", "actual", "inside"])
+    rows = []
+    for method in ("model", "seasonal_naive"):
+        g = d[d["method"] == method]
+        err = g["forecast"] - g["actual"]
+        ok = g["actual"] > 0
+        rows.append({
+            "method": method,
+            "mape": float((err[ok].abs() / g.loc[ok, "actual"]).mean()) if ok.any() else float("nan"),
+            "rmse": float(np.sqrt((err ** 2).mean())) if len(g) else float("nan"),
+            "n_forecasts": int(len(g)),
+            "interval_coverage": float(g["inside"].astype(float).mean()) if method == "model" and len(g)
+            else float("nan"),
+        })
+    out = pd.DataFrame(rows)
+    out.attrs["detail"] = d
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# conflicts and tier migration
+# --------------------------------------------------------------------------------------------------
+
+def conflict_summary(conflicts: pd.DataFrame, *, quarter: str, lookback_quarters: int = 4) -> dict[str, pd.DataFrame]:
+    """Conflicts of the quarter and the `lookback_quarters` up to it.
+
+    conflicts: the conflicts table (reported_date, partner_id, counterparty_id, conflict_type,
+    resolved_date). Returns {'by_type': quarter × conflict_type: opened, resolved_in_quarter,
+    open_at_end, median_days_to_resolve; 'repeat_parties': partners (or partner pairs) in ≥ 2
+    conflicts over the lookback: party, conflicts, types, last_reported}.
+    """
+    q = parse_quarter(quarter)
+    qs = [q - i for i in range(lookback_quarters - 1, -1, -1)]
+    c = conflicts.copy()
+    c["reported_date"] = pd.to_datetime(c["reported_date"])
+    c["resolved_date"] = pd.to_datetime(c["resolved_date"])
+    rows = []
+    for x in qs:
+        s, e = (pd.Timestamp(d) for d in _quarter_bounds(x))
+        for ctype, g in c.groupby("conflict_type"):
+            opened = g[(g["reported_date"] >= s) & (g["reported_date"] <= e)]
+            resolved = g[(g["resolved_date"] >= s) & (g["resolved_date"] <= e)]
+            open_end = g[(g["reported_date"] <= e) & (g["resolved_date"].isna() | (g["resolved_date"] > e))]
+            days = (resolved["resolved_date"] - resolved["reported_date"]).dt.days
+            rows.append({"quarter": str(x), "conflict_type": ctype, "opened": len(opened),
+                         "resolved": len(resolved), "open_at_end": len(open_end),
+                         "median_days_to_resolve": float(days.median()) if len(days) else float("nan")})
+    by_type = pd.DataFrame(rows, columns=["quarter", "conflict_type", "opened", "resolved", "open_at_end",
+                                          "median_days_to_resolve"])
+    s0, e0 = pd.Timestamp(_quarter_bounds(qs[0])[0]), pd.Timestamp(_quarter_bounds(q)[1])
+    w = c[(c["reported_date"] >= s0) & (c["reported_date"] <= e0)]
+    cp = w["counterparty_id"].where(w["counterparty_id"].notna(), None)
+    party = np.where(
+        cp.isna(), w["partner_id"].astype(str),
+        [" / ".join(sorted((str(a), str(b)))) for a, b in zip(w["partner_id"], cp.fillna(""), strict=True)],
+    ) if len(w) else np.array([], dtype=object)
+    w = w.assign(party=party)
+    rep = w.groupby("party").agg(
+        conflicts=("conflict_id", "count") if "conflict_id" in w.columns else ("partner_id", "size"),
+        types=("conflict_type", lambda s: ", ".join(sorted(set(map(str, s))))),
+        last_reported=("reported_date", "max"),
+    ).reset_index()
+    rep = rep[rep["conflicts"] >= 2].sort_values(["conflicts", "last_reported"], ascending=[False, False])
+    return {"by_type": by_type, "repeat_parties": rep.reset_index(drop=True)}
+
+
+def tier_migration(con: Any, *, quarter: str, region: str | None = "all") -> dict[str, pd.DataFrame]:
+    """Tier migration from the previous quarter's end to `quarter`'s end (``segment.migration_between``):
+    {'migration' (tier_from, tier_to, partners, share), 'fell_out_of_core', 'ready_for_promotion'}."""
+    from workbench import segment
+
+    q = parse_quarter(quarter)
+    return segment.migration_between(con, as_of_from=_quarter_bounds(q - 1)[1], as_of_to=_quarter_bounds(q)[1],
+                                     region=_region_arg(region))
+
+
+# --------------------------------------------------------------------------------------------------
+# findings
+# --------------------------------------------------------------------------------------------------
+
+def _money(v: float, lang: str) -> str:
+    if v is None or not np.isfinite(v):
+        return "–"
+    if lang == "zh":
+        return f"{v / 1e4:,.1f}万元" if abs(v) < 1e8 else f"{v / 1e8:,.2f}亿元"
+    return f"¥{v / 1e6:,.2f}M" if abs(v) >= 1e6 else f"¥{v / 1e3:,.1f}k"
+
+
+def _pct(v: float, digits: int = 1, signed: bool = True) -> str:
+    if v is None or not np.isfinite(v):
+        return "–"
+    return f"{100 * v:+.{digits}f}%" if signed else f"{100 * v:.{digits}f}%"
+
+
+_KPI_WORDS: dict[str, tuple[str, str]] = {
+    "core_monthly_sales_cny": ("core partners' monthly sales", "核心经销商月销售额"),
+    "active_partners": ("active partners", "活跃经销商数"),
+    "new_partners": ("new partners", "新增经销商数"),
+    "churned_partners": ("churned partners", "流失经销商数"),
+    "repeat_rate": ("the repeat rate", "返单率"),
+    "retention_rate": ("retention", "留存率"),
+    "satisfaction_mean": ("satisfaction", "满意度"),
+    "incentive_cost_cny": ("incentive cost", "激励成本"),
+    "rebate_shortfall_cny": ("the rebate shortfall", "返利欠付"),
+    "conflicts_opened": ("new conflicts", "新增冲突"),
+    "trainings": ("trainings", "培训场次"),
+}
+_ACTION_WORDS: dict[str, tuple[str, str]] = {
+    "training": ("Training", "培训"),
+    "incentive": ("Special incentives", "专项激励"),
+    "marketing_automation": ("Marketing automation", "营销自动化"),
+    "tiering": ("Tier changes", "分级调整"),
+    "communication": ("Communication meetings", "沟通会"),
+    "visit": ("Manager visits", "拜访"),
+    "other": ("Other actions", "其他动作"),
+}
+
+
+def findings(
+    kpis: pd.DataFrame,
+    *,
+    quarter: str,
+    effects: pd.DataFrame | None = None,
+    concentration_table: pd.DataFrame | None = None,
+    forecast: pd.DataFrame | None = None,
+    backtest: pd.DataFrame | None = None,
+    attainment_table: pd.DataFrame | None = None,
+    lang: str = "en",
+    settings: RetroSettings | None = None,
+) -> list[str]:
+    """3–6 plain-language findings from the numbers, in English (`lang='en'`) or Chinese ('zh').
+
+    Uses the overall rows of the KPI table (sales change; the largest other move), the action effects
+    whose 95% interval excludes zero (with the naive figure beside), concentration alerts, the
+    next-quarter forecast with its backtest, and the weakest target attainment.
+    """
+    zh = lang == "zh"
+    q = str(parse_quarter(quarter))
+    settings = settings or load_settings()
+    out: list[str] = []
+    k = kpis[(kpis["dimension"] == "overall") & (kpis["quarter"] == q)].set_index("kpi")
+
+    if "monthly_sales_cny" in k.index:
+        r = k.loc["monthly_sales_cny"]
+        if zh:
+            out.append(f"{q} 月销售额 {_money(r['value'], lang)}，环比 {_pct(r['qoq_pct'])}，同比 {_pct(r['yoy_pct'])}。")
+        else:
+            out.append(f"Monthly sales in {q} were {_money(r['value'], lang)}, {_pct(r['qoq_pct'])} on the "
+                       f"previous quarter and {_pct(r['yoy_pct'])} on a year before.")
+
+    # the largest other move (relative for amounts/counts, points×5 for rates so they compete fairly)
+    best, best_score = None, 0.0
+    for kpi in _KPI_WORDS:
+        if kpi not in k.index:
+            continue
+        r = k.loc[kpi]
+        if kpi in _RATE_KPIS:
+            scale = 100.0 if kpi == "satisfaction_mean" else 1.0
+            score = abs(r["qoq_change"]) / scale * 5 if np.isfinite(r["qoq_change"]) else 0.0
+        else:
+            score = abs(r["qoq_pct"]) if np.isfinite(r["qoq_pct"]) and r["value"] >= 10 else 0.0
+        if score > best_score:
+            best, best_score = kpi, score
+    if best is not None and best_score >= 0.05:
+        r = k.loc[best]
+        en_w, zh_w = _KPI_WORDS[best]
+        up = r["qoq_change"] > 0
+        if best in _RATE_KPIS:
+            if best == "satisfaction_mean":
+                val, chg = f"{r['value']:.1f}", f"{abs(r['qoq_change']):.1f}"
+                unit_en, unit_zh = " points", " 分"
+            else:
+                val, chg = _pct(r["value"], signed=False), f"{100 * abs(r['qoq_change']):.1f}"
+                unit_en, unit_zh = " points", " 个百分点"
+            out.append(f"{zh_w}环比{'上升' if up else '下降'}{chg}{unit_zh}，至 {val}。" if zh else
+                       f"The largest move: {en_w} {'rose' if up else 'fell'} {chg}{unit_en} to {val}.")
+        else:
+            val = _money(r["value"], lang) if best.endswith("_cny") else f"{r['value']:,.0f}"
+            out.append(f"变化最大的是{zh_w}：环比 {_pct(r['qoq_pct'])}，至 {val}。" if zh else
+                       f"The largest move: {en_w} {'rose' if up else 'fell'} {_pct(r['qoq_pct'])} to {val}.")
+
+    if effects is not None and len(effects):
+        sig = effects[(effects["ci_low"] > 0) | (effects["ci_high"] < 0)].sort_values("effect_log", ascending=False)
+        for _, e in sig.head(2).iterrows():
+            en_a, zh_a = _ACTION_WORDS.get(e["action_type"], (e["action_type"], e["action_type"]))
+            eff = math.exp(e["effect_log"]) - 1
+            lo, hi = math.exp(e["ci_low"]) - 1, math.exp(e["ci_high"]) - 1
+            naive = e.get("naive_log", float("nan"))
+            naive_pct = math.exp(naive) - 1 if pd.notna(naive) else float("nan")
+            if zh:
+                out.append(f"{zh_a}使经销商销售额变化约 {_pct(eff, 0)}（95% 区间 {_pct(lo, 0)} 至 {_pct(hi, 0)}，"
+                           f"双重差分估计）；简单前后对比为 {_pct(naive_pct, 0)}。")
+            else:
+                out.append(f"{en_a} changed partner sales by about {_pct(eff, 0)} (95% interval {_pct(lo, 0)} "
+                           f"to {_pct(hi, 0)}, difference-in-differences); a naive before/after says "
+                           f"{_pct(naive_pct, 0)}.")
+        if sig.empty:
+            out.append("本期各项维护动作对销售额均无统计上显著的效果。" if zh else
+                       "No maintenance action had a statistically clear effect on sales.")
+
+    if concentration_table is not None and len(concentration_table):
+        last = concentration_table.iloc[-1]
+        if bool(last["top1_alert"]):
+            out.append(f"集中度预警：{last['period']} 最大经销商占净销售额 {_pct(last['top1_share'], signed=False)}，"
+                       f"超过 {_pct(settings.top1_share_alert, 0, False)} 的阈值。" if zh else
+                       f"Concentration alert: the largest partner took {_pct(last['top1_share'], signed=False)} "
+                       f"of net sales in {last['period']}, above the {_pct(settings.top1_share_alert, 0, False)} "
+                       "threshold.")
+        elif bool(last["top5_alert"]):
+            out.append(f"集中度预警：前五大经销商占净销售额 {_pct(last['top5_share'], signed=False)}。" if zh else
+                       f"Concentration alert: the five largest partners took "
+                       f"{_pct(last['top5_share'], signed=False)} of net sales in {last['period']}.")
+
+    if forecast is not None and len(forecast):
+        mean = float(forecast["forecast"].mean())
+        lo, hi = float(forecast["lower"].mean()), float(forecast["upper"].mean())
+        tail = ""
+        if backtest is not None and len(backtest) == 2:
+            m = backtest.set_index("method")["mape"]
+            tail = (f"；回测误差 {_pct(m['model'], signed=False)}，季节性朴素预测 "
+                    f"{_pct(m['seasonal_naive'], signed=False)}" if zh else
+                    f"; backtest error {_pct(m['model'], signed=False)} vs "
+                    f"{_pct(m['seasonal_naive'], signed=False)} for a seasonal-naive forecast")
+        out.append(f"下季度月销售额预测 {_money(mean, lang)}（95% 区间 {_money(lo, lang)}–{_money(hi, lang)}）{tail}。"
+                   if zh else
+                   f"Next quarter's monthly sales are forecast at {_money(mean, lang)} (95% interval "
+                   f"{_money(lo, lang)}–{_money(hi, lang)}){tail}.")
+
+    if attainment_table is not None and len(attainment_table) and len(out) < 6:
+        a = attainment_table.dropna(subset=["attainment"]).sort_values("attainment")
+        if len(a):
+            r = a.iloc[0]
+            kz = {"growth": "销售增长", "satisfaction": "满意度", "repeat_rate": "返单率", "new_partners": "新增经销商"}
+            ke = {"growth": "sales growth", "satisfaction": "satisfaction", "repeat_rate": "repeat rate",
+                  "new_partners": "new partners"}
+            reg = r["region"]
+            out.append(f"目标达成率最低的是{kz[r['kpi']]}（{reg}，{r['period']}）：{_pct(r['attainment'], 0, False)}。"
+                       if zh else
+                       f"Lowest target attainment: {ke[r['kpi']]} ({reg}, {r['period']}) at "
+                       f"{_pct(r['attainment'], 0, False)} of target.")
+    return out[:6]
