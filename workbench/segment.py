@@ -251,7 +251,7 @@ def scorecard_inputs(con: ibis.BaseBackend, *, as_of: Any, region: str | None = 
         order_regularity=(j.active_months_365d.fill_null(0).cast("float64") / 12.0),
         product_breadth_365d=j.product_breadth_365d.fill_null(0).cast("int64"),
         active_outlets=j.active_outlets,
-        tenure_days=ibis.date(day).delta(j.onboard_date, unit="day").cast("int64"),
+        tenure_days=ibis.date(day).delta(j.onboard_date.cast("date"), unit="day").cast("int64"),
         trainings_passed_365d=j.trainings_passed_365d.fill_null(0).cast("int64"),
     ).order_by("partner_id")
 
@@ -417,13 +417,18 @@ def cluster_features(
     365 days up to `as_of`.
 
     Columns: partner_id, net_sales_365d (currency), order_days_365d (days with an order),
-    avg_order_value (net sales per order day, currency), and with `mix` the mix_<line> shares (0–1).
+    avg_order_value (net sales per order day, currency), and with `mix` line_breadth (effective number
+    of product lines, exp of the mix entropy: 1 = one line) and the mix_<line> shares (0–1).
     """
     inputs = scorecard_inputs(con, as_of=as_of, region=region).to_pandas()
     feats = inputs.loc[inputs["net_sales_365d"] > 0, ["partner_id", "net_sales_365d", "order_days_365d"]].copy()
     feats["avg_order_value"] = feats["net_sales_365d"] / feats["order_days_365d"].clip(lower=1)
     if mix:
         wide = product_mix_wide(product_mix(con, as_of=as_of, region=region))
+        shares = wide.drop(columns="partner_id").to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            entropy = -np.nansum(np.where(shares > 0, shares * np.log(shares), 0.0), axis=1)
+        wide.insert(1, "line_breadth", np.exp(entropy))
         feats = feats.merge(wide, on="partner_id", how="inner")
     return feats.sort_values("partner_id").reset_index(drop=True)
 
@@ -524,14 +529,17 @@ class Segmenter(ClusterMixin, BaseEstimator):
         spherical Gaussian model with a shared variance).
     min_stability : k must reach this mean adjusted Rand index over resamples to be chosen; if no k
         does, the most stable k is chosen.
-    log : "auto" applies log1p to non-negative columns with skewness > 1 (sales, counts); True to
-        every column (signed log), False to none.
-    scaler : "robust" ((x − median) / IQR), "standard" ((x − mean) / sd) or "none".
+    log : "auto" applies log1p to non-negative columns with values above 1 (amounts, counts; shares
+        in 0–1 are left as they are); True to every column (signed log), False to none.
+    scaler : "robust" ((x − median) / IQR), "standard" ((x − mean) / sd) or "none". Share columns
+        (all values in 0–1, e.g. product mix) are scaled together by their pooled sd, as one composition.
     n_bootstrap : resamples per k for the stability check.
     resample_size : rows per resample (bootstrap, with replacement); at most the number of rows.
     silhouette_size : rows sampled to compute the silhouette (its cost is quadratic).
     n_init : KMeans restarts / GMM initialisations.
     covariance_type : GMM covariance ("full", "diag", "tied", "spherical").
+    share_weight : how many ordinary features the share columns weigh together (their total variance
+        after scaling); None weighs each share column like one feature.
     n_jobs : processes for the k search (joblib); each runs single-threaded. Results do not depend on it.
     random_state : seed of every random step.
 
@@ -543,7 +551,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
     profiles_ : per cluster n_partners, share and the median of each feature (original units).
     profile_z_ : per cluster the mean of each scaled feature (how far from the typical partner).
     cluster_names_ : plain-word name per cluster (English; `name_clusters(profile_z_, lang="zh")`).
-    log_columns_ : bool mask of the log-transformed columns; center_, scale_ : the scaling.
+    log_columns_, share_columns_ : bool masks of logged and share columns; center_, scale_ : the scaling.
     """
 
     def __init__(
@@ -558,8 +566,9 @@ class Segmenter(ClusterMixin, BaseEstimator):
         n_bootstrap: int = 10,
         resample_size: int = 4000,
         silhouette_size: int = 2000,
-        n_init: int = 4,
+        n_init: int = 10,
         covariance_type: str = "full",
+        share_weight: float | None = 2.0,
         n_jobs: int | None = None,
         random_state: int | None = 0,
     ) -> None:
@@ -575,18 +584,15 @@ class Segmenter(ClusterMixin, BaseEstimator):
         self.silhouette_size = silhouette_size
         self.n_init = n_init
         self.covariance_type = covariance_type
+        self.share_weight = share_weight
         self.n_jobs = n_jobs
         self.random_state = random_state
 
     # --- scaling ---------------------------------------------------------------------------------
 
     def _fit_scaling(self, X: np.ndarray) -> None:
-        if self.log == "auto":
-            nonneg = (X >= 0).all(axis=0)
-            sd = X.std(axis=0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                skew = ((X - X.mean(axis=0)) ** 3).mean(axis=0) / np.where(sd > 0, sd, 1.0) ** 3
-            self.log_columns_ = nonneg & (skew > 1.0)
+        if self.log == "auto":  # amounts and counts (ratio scale, ≥ 0, beyond 0–1); not shares
+            self.log_columns_ = (X >= 0).all(axis=0) & (X > 1).any(axis=0)
         elif self.log is True:
             self.log_columns_ = np.ones(X.shape[1], dtype=bool)
         elif self.log is False:
@@ -594,6 +600,9 @@ class Segmenter(ClusterMixin, BaseEstimator):
         else:
             raise ValueError(f"log must be 'auto', True or False, not {self.log!r}.")
         Z = self._log(X)
+        # shares (every value in 0–1, e.g. product mix) form one composition: they share one scale,
+        # so a 10-point shift counts the same in every line and a rare line is not blown up
+        self.share_columns_ = ~self.log_columns_ & (X >= 0).all(axis=0) & (X <= 1).all(axis=0)
         if self.scaler == "robust":
             center = np.median(Z, axis=0)
             q75, q25 = np.percentile(Z, [75, 25], axis=0)
@@ -608,6 +617,13 @@ class Segmenter(ClusterMixin, BaseEstimator):
             center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
         else:
             raise ValueError(f"scaler must be 'robust', 'standard' or 'none', not {self.scaler!r}.")
+        shares = self.share_columns_
+        if self.scaler != "none" and shares.sum() >= 2:
+            pooled = float(np.sqrt(Z[:, shares].var(axis=0).mean()))
+            scale = scale.copy()
+            scale[shares] = (pooled if pooled > 1e-12 else 1.0) * math.sqrt(
+                shares.sum() / self.share_weight if self.share_weight else 1.0
+            )
         self.center_, self.scale_ = center, scale
 
     def _log(self, X: np.ndarray) -> np.ndarray:
