@@ -460,42 +460,10 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
 
     # ---- orders -> lines -------------------------------------------------------------------------
     keep = alive[o_p, o_t]
-    o_p, o_t, o_day, o_ret, o_cents = o_p[keep], o_t[keep], o_day[keep], o_ret[keep], o_cents[keep]
-    order = np.argsort((o_day - window_start).astype(np.int16 if T <= 1000 else np.int32), kind="stable")
-    o_p, o_t, o_day, o_ret, o_cents = o_p[order], o_t[order], o_day[order], o_ret[order], o_cents[order]
-    n_orders = len(o_p)
-    extra = rng.binomial(EXTRA_LINES[seg[o_p], 0].astype(np.int64), EXTRA_LINES[seg[o_p], 1])
-    n_lines = np.where(o_ret, 1, 1 + extra)
-    line_order = np.repeat(np.arange(n_orders), n_lines)
-    line_no = _within_group_index(n_lines) + 1
-    l_p = o_p[line_order]
-    product = _sample_rows(rng, mix, l_p)
-    w = rng.lognormal(0.0, 0.6, size=len(line_order))
-    share = w / np.bincount(line_order, weights=w)[line_order]
-    abs_cents = np.abs(o_cents)
-    l_abs = np.floor(abs_cents[line_order] * share).astype(np.int64)
-    first = np.cumsum(n_lines) - n_lines
-    l_abs[first] += abs_cents - np.bincount(line_order, weights=l_abs, minlength=n_orders).astype(np.int64)
-    l_ret = o_ret[line_order]
-    l_cents = np.where(l_ret, -l_abs, l_abs)
-    disc = np.clip(DISCOUNT_BY_CHANNEL[channel[l_p]] + rng.uniform(-0.04, 0.04, size=len(l_p)), 0.05, 0.25)
-    list_amount = np.where(l_ret, np.nan, np.round(l_abs / (1.0 - disc)) / 100.0)
-    price = UNIT_PRICE_CNY[product] * rng.uniform(0.85, 1.15, size=len(l_p))
-    qty = np.maximum(1.0, np.round(l_abs / 100.0 / price)) * np.where(l_ret, -1.0, 1.0)
-
     pid = _ids("P", np.arange(1, n + 1), 6)
-    order_num = _ids("O", np.arange(1, n_orders + 1), 9)
-    orders = _frame("orders", {
-        "order_id": pc.binary_join_element_wise(pc.take(order_num, pa.array(line_order)),
-                                                _pick([str(k) for k in range(1, 6)], line_no - 1), "-"),
-        "partner_id": pc.take(pid, pa.array(l_p)),
-        "order_date": _to_datetime(o_day[line_order]),
-        "product_line": _pick(PRODUCT_LINES, product),
-        "quantity": qty,
-        "net_amount": l_cents / 100.0,
-        "list_amount": list_amount,
-        "is_return": l_ret,
-    })
+    orders = _order_lines(rng, o_p[keep], o_day[keep] - window_start, o_ret[keep], o_cents[keep],
+                          seg=seg, channel=channel, mix=mix, pid=pid, window_start=window_start)
+    del o_p, o_t, o_day, o_ret, o_cents, keep, gross, ret_frac, per_order
 
     # ---- incentives ledger -------------------------------------------------------------------------
     if ledger:
@@ -715,6 +683,63 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
         "coverage": coverage,
     }
     return SynthNetwork(tables={k: tables[k] for k in TABLE_ORDER}, truth=truth, params=params)
+
+
+def _order_lines(rng: np.random.Generator, o_p: np.ndarray, o_off: np.ndarray, o_ret: np.ndarray,
+                 o_cents: np.ndarray, *, seg: np.ndarray, channel: np.ndarray, mix: np.ndarray, pid: pa.Array,
+                 window_start: int) -> pd.DataFrame:
+    """The orders table: split each order (partner index, day offset in the window, return flag, cents) into lines.
+
+    Orders are numbered by date; each gets 1-4 lines (returns 1) with product lines drawn from the
+    partner's mix; line cents add up exactly to the order's cents. Money in CNY rounded to 0.01.
+    """
+    order = np.argsort(o_off.astype(np.int16 if o_off.size == 0 or o_off.max() < 32_000 else np.int32),
+                       kind="stable")
+    o_p, o_off, o_ret, o_cents = o_p[order], o_off[order], o_ret[order], o_cents[order]
+    del order
+    n_orders = len(o_p)
+    extra = rng.binomial(EXTRA_LINES[seg[o_p], 0].astype(np.int64), EXTRA_LINES[seg[o_p], 1])
+    n_lines = np.where(o_ret, 1, 1 + extra).astype(np.int64)
+    del extra
+    line_order = np.repeat(np.arange(n_orders, dtype=np.int64), n_lines)
+    first = np.cumsum(n_lines) - n_lines
+    line_no = (np.arange(len(line_order), dtype=np.int64) - first[line_order]).astype(np.int8)
+    l_p = o_p[line_order]
+    product = _sample_rows(rng, mix, l_p)
+    w = rng.lognormal(0.0, 0.6, size=len(line_order))
+    w /= np.bincount(line_order, weights=w)[line_order]
+    abs_cents = np.abs(o_cents)
+    l_abs = np.floor(abs_cents[line_order] * w).astype(np.int64)
+    del w
+    l_abs[first] += abs_cents - np.bincount(line_order, weights=l_abs, minlength=n_orders).astype(np.int64)
+    l_ret = o_ret[line_order]
+    disc = np.clip(DISCOUNT_BY_CHANNEL[channel[l_p]] + rng.uniform(-0.04, 0.04, size=len(l_p)), 0.05, 0.25)
+    list_amount = np.round(l_abs / (1.0 - disc)) / 100.0
+    list_amount[l_ret] = np.nan
+    del disc
+    price = UNIT_PRICE_CNY[product] * rng.uniform(0.85, 1.15, size=len(l_p))
+    qty = np.maximum(1.0, np.round(l_abs / 100.0 / price))
+    qty[l_ret] *= -1.0
+    del price
+    net = l_abs / 100.0
+    net[l_ret] *= -1.0
+    del l_abs
+    order_num = _ids("O", np.arange(1, n_orders + 1), 9)
+    order_id = pc.binary_join_element_wise(pc.take(order_num, pa.array(line_order)),
+                                           _pick([str(k) for k in range(1, 6)], line_no), "-")
+    del order_num, line_no
+    day = _to_datetime(o_off[line_order] + window_start)
+    del line_order
+    return _frame("orders", {
+        "order_id": order_id,
+        "partner_id": pc.take(pid, pa.array(l_p)),
+        "order_date": day,
+        "product_line": _pick(PRODUCT_LINES, product),
+        "quantity": qty,
+        "net_amount": net,
+        "list_amount": list_amount,
+        "is_return": l_ret,
+    })
 
 
 # ---------------------------------------------------------------------------------------------
