@@ -297,3 +297,67 @@ def test_cluster_names_plain_words() -> None:
     names = sg.name_clusters(z)
     assert names.tolist() == ["high volume, declining orders", "low volume", "mostly online bundle"]
     assert sg.name_clusters(z, lang="zh")[0] == "高销量，订单下滑"
+
+
+# ---------------------------------------------------------------------------------------------
+# Planted latent segments of the synthetic network
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def network():
+    """A 2,000-partner synthetic network in an in-memory DuckDB (canonical tables, no ingest), with truth."""
+    import ibis
+
+    from workbench.synth import generate
+
+    net = generate(partners=2000, months=36, seed=11)
+    con = ibis.duckdb.connect()
+    for name, frame in net.tables.items():
+        con.create_table(name, frame)
+    return con, net.truth["partners"].set_index("partner_id")["segment"]
+
+
+@pytest.fixture(scope="module")
+def fitted(network):
+    """Features at 2026-09-30 and the default segmenter fitted with three seeds."""
+    con, _ = network
+    feats = sg.cluster_features(con, as_of=AS_OF)
+    X = feats.drop(columns="partner_id")
+    return feats, [sg.make_segmenter(seed=s).fit(X) for s in (0, 1, 2)]
+
+
+def test_recovers_planted_segments(network, fitted) -> None:
+    _, truth = network
+    feats, segs = fitted
+    # partners with sales in the last 365 days are clustered: the churned ones have no orders to cluster
+    assert len(feats) > 1000
+    seg = segs[0]
+    assert seg.n_clusters_ == 4
+    assert adjusted_rand_score(truth.reindex(feats["partner_id"]), seg.labels_) >= 0.9
+    names = seg.cluster_names_
+    # the key distributors (very large, broad mix) are the cluster named for volume and breadth
+    key = pd.crosstab(seg.labels_, truth.reindex(feats["partner_id"]).to_numpy())["key_distributor"].idxmax()
+    assert names[key] == "high volume, broad range"
+    online = pd.crosstab(seg.labels_, truth.reindex(feats["partner_id"]).to_numpy())["ecommerce_reseller"].idxmax()
+    assert names[online].startswith("mostly online bundle")
+
+
+def test_chosen_k_is_stable_across_seeds(fitted) -> None:
+    _, segs = fitted
+    assert [s.n_clusters_ for s in segs] == [4, 4, 4]
+    for s in segs:
+        chosen = s.selection_.set_index("k").loc[4]
+        assert chosen["stability"] >= 0.9
+    assert adjusted_rand_score(segs[0].labels_, segs[1].labels_) > 0.95
+
+
+def test_predict_assigns_next_quarter_consistently(network, fitted) -> None:
+    con, truth = network
+    feats, segs = fitted
+    earlier = sg.cluster_features(con, as_of=date(2026, 6, 30))
+    seg = sg.make_segmenter(seed=0).fit(earlier.drop(columns="partner_id"))
+    nxt = seg.predict(feats.drop(columns="partner_id"))
+    assert adjusted_rand_score(truth.reindex(feats["partner_id"]), nxt) >= 0.9
+    both = earlier[["partner_id"]].assign(before=seg.labels_).merge(feats[["partner_id"]].assign(after=nxt))
+    assert (both["before"] == both["after"]).mean() > 0.95
