@@ -1,0 +1,403 @@
+"""Report packs: parameter validation, failure handling, scoping, safety, bilingual pages, and a real
+browser (Debian chromium, network blocked) opening every page of a small pack from disk."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import nbformat
+import pytest
+
+from workbench import reports
+from workbench.charts.render import BUNDLE_MARKER
+from workbench.errors import WorkbenchError
+from workbench.reports import (
+    curated_notebooks,
+    latest_complete_quarter,
+    render_pack,
+    sanitize_html,
+    validate_params,
+)
+
+pytestmark = pytest.mark.xdist_group("reports")
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "reports"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+# ---------------------------------------------------------------------------------------------- fast
+
+
+def test_latest_complete_quarter():
+    assert latest_complete_quarter(date(2026, 9, 30)) == "2026Q3"
+    assert latest_complete_quarter(date(2026, 9, 25)) == "2026Q3"  # last week has data
+    assert latest_complete_quarter(date(2026, 9, 10)) == "2026Q2"  # quarter not over in the data
+    assert latest_complete_quarter(date(2026, 10, 2)) == "2026Q3"
+
+
+def test_validate_defaults_and_region_aliases(demo_db: Path):
+    p = validate_params(demo_db, quarter=None, region="all", lang="en")
+    assert p.quarter == "2026Q3" and p.as_of == date(2026, 9, 30)
+    assert p.packs[0] == "all" and set(p.packs[1:]) == set(p.regions) and len(p.regions) == 7
+    assert validate_params(demo_db, quarter="2026Q2", region="华东", lang="zh").packs == ("East",)
+    assert validate_params(demo_db, quarter="2026Q2", region="east", lang="en").packs == ("East",)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"quarter": "2026Q5"}, "Quarter '2026Q5' is malformed; write it like 2026Q3."),
+        ({"quarter": "Q3-2026"}, "Quarter 'Q3-2026' is malformed; write it like 2026Q3."),
+        ({"quarter": "2019Q1"}, "The store holds no orders in 2019Q1 (2019-01-01 to 2019-03-31); choose another quarter."),
+        ({"region": "Atlantis"}, "Region 'Atlantis' is unknown"),
+        ({"lang": "fr"}, "Language 'fr' is not supported; use en or zh."),
+    ],
+)
+def test_bad_parameters_one_sentence_and_nothing_runs(demo_db: Path, tmp_path: Path, kwargs, message):
+    args = {"quarter": "2026Q3", "region": "all", "lang": "en"} | kwargs
+    out = tmp_path / "out"
+    with pytest.raises(WorkbenchError) as err:
+        render_pack(demo_db, out=out, **args)
+    text = str(err.value)
+    assert text.startswith(message)
+    assert "\n" not in text and text.endswith(".")
+    assert not out.exists(), "nothing is written when the parameters are wrong"
+
+
+def test_missing_store(tmp_path: Path):
+    with pytest.raises(WorkbenchError, match="does not exist"):
+        validate_params(tmp_path / "nope.duckdb", quarter=None, region="all", lang="en")
+
+
+def test_cli_bad_region_exits_2_with_one_line(demo_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
+    from workbench.cli import main
+
+    code = main(["report", "--db", str(demo_db), "--region", "Atlantis", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("error: Region 'Atlantis' is unknown") and "\n" not in err
+
+
+def test_sanitize_html_removes_every_network_reference():
+    page = (
+        '<head><script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"></script>'
+        '<script src="https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/latest.js?config=TeX"> </script>'
+        '<script src="https://unpkg.com/@jupyter-widgets/html-manager@*/dist/embed-amd.js" crossorigin="anonymous"></script>'
+        '<link rel="stylesheet" href="https://fonts.googleapis.com/css?family=Roboto">'
+        "<style>@import url(https://fonts.googleapis.com/css2?family=Noto); .x{background:url('//cdn.x/y.png')}</style>"
+        '</head><body><img src="http://example.com/a.png"><a href="https://example.com/doc">doc</a>'
+        '<img src="data:image/png;base64,AAAA"><script>var ok=1;</script></body>'
+    )
+    clean = sanitize_html(page)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//(?!example\.com/doc)""", clean)
+    assert "@import" not in clean and "url('//" not in clean
+    assert '<a href="https://example.com/doc">doc</a>' in clean  # a link is not a load
+    assert "data:image/png;base64,AAAA" in clean and "var ok=1;" in clean
+
+
+def test_widget_views_are_dropped_and_pages_stay_offline():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("w")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={
+            "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2, "version_minor": 0},
+            "text/plain": "IntSlider(value=3)"}),
+        nbformat.v4.new_output("stream", name="stderr", text="a warning\n"),
+        nbformat.v4.new_output("display_data", data={"text/html": "<b>static table</b>", "text/plain": "t"}),
+    ]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title"), cell]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    page = reports.notebook_html(nb, title="t", lang="zh")
+    assert "IntSlider" not in page and "widget-view" not in page and "widget-state" not in page
+    assert "a warning" not in page and "<b>static table</b>" in page
+    assert '<html lang="zh-CN">' in page
+    assert not re.search(r"""<(script|link)[^>]+(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "mathjax" not in page.lower().replace("mathjax_url", "")
+
+
+# ---------------------------------------------------------------------------------------------- slow: failures
+
+
+def _tiny_notebook(path: Path, body: list[str]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('db: str = ""\nquarter: str = ""\nregion: str = "all"\nlang: str = "en"\nas_of: str = ""')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, *[nbformat.v4.new_code_cell(src) for src in body]]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_failing_notebook_does_not_stop_the_others(demo_db: Path, tmp_path: Path, monkeypatch, capsys):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    good = _tiny_notebook(nbs / "01_good.ipynb", ["print('region', region, 'as_of', as_of)"])
+    bad = _tiny_notebook(nbs / "02_bad.ipynb", ["x = 1", "raise ValueError('planted failure')", "y = 2"])
+    out = tmp_path / "reports"
+    res = render_pack(demo_db, quarter="2026Q3", region="East", out=out, notebooks=[bad, good], progress=False)
+    assert not res.ok
+    assert [r.notebook for r in res.failed] == ["02_bad"]
+    assert res.failed[0].error_cell == 3
+    summary = res.summary()
+    assert "FAILED East/02_bad at cell 3: ValueError: planted failure" in summary
+    pack = out / "2026Q3" / "East"
+    assert "region East as_of 2026-09-30" in (pack / "01_good.html").read_text(encoding="utf-8")
+    failed_page = (pack / "02_bad.html").read_text(encoding="utf-8")
+    assert "planted failure" in failed_page  # the error cell is kept
+    assert (pack / "02_bad.failed.ipynb").exists()
+    index = (pack / "index.html").read_text(encoding="utf-8")
+    assert "02_bad.html" in index and "planted failure" in index
+    # the command exits non-zero and names the notebook and the cell
+    from workbench.cli import main
+
+    monkeypatch.setattr(reports, "curated_notebooks", lambda *a, **k: [good, bad])
+    code = main(["report", "--db", str(demo_db), "--quarter", "2026Q3", "--region", "East", "--out", str(out)])
+    assert code == 1
+    assert "FAILED East/02_bad at cell 3" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------- slow: the real pack
+
+
+@pytest.fixture(scope="module")
+def pack_db(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the demo store where the partner named <img src=x onerror=alert(1)> owes a large rebate,
+    so the name is certain to appear in the data-health tables and charts of its region."""
+    path = tmp_path_factory.mktemp("packdb") / "demo.duckdb"
+    shutil.copyfile(demo_db, path)
+    con = duckdb.connect(str(path))
+    (pid,) = con.execute("SELECT partner_id FROM partners WHERE name = ?", [EVIL]).fetchone()
+    con.execute("INSERT INTO incentives VALUES ('I-EVIL', ?, 'volume_rebate', DATE '2026-04-01', DATE '2026-06-30', "
+                "987654.00, 0, NULL)", [pid])
+    con.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def pack(pack_db: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Every region's pack plus the company pack, in Chinese, rendered from the curated notebooks."""
+    out = tmp_path_factory.mktemp("reports")
+    result = render_pack(pack_db, quarter=None, region="all", lang="zh", out=out, progress=False)
+    return result
+
+
+@pytest.fixture(scope="module")
+def partners(pack_db: Path):
+    con = duckdb.connect(str(pack_db), read_only=True)
+    df = con.execute("SELECT partner_id, name, region, contact_name, contact_phone FROM partners").df()
+    con.close()
+    return df
+
+
+def _forms(text: str) -> set[str]:
+    """The ways a string can appear in a page: raw, HTML-escaped, JSON-escaped (both styles)."""
+    js = json.dumps(text, ensure_ascii=False)[1:-1]
+    safe_js = js.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return {text, html.escape(text), html.escape(text, quote=False), js, safe_js,
+            json.dumps(text)[1:-1]} - {""}
+
+
+def _without_bundle(page: str) -> str:
+    start = page.find(f'<script id="{BUNDLE_MARKER}">')
+    if start < 0:
+        return page
+    end = page.find("</script>", start)
+    return page[:start] + page[end:]
+
+
+def _pages(folder: Path) -> dict[str, str]:
+    return {p.name: _without_bundle(p.read_text(encoding="utf-8")) for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_pack_layout_and_indexes(pack):
+    assert pack.ok, pack.summary()
+    stems = [p.stem for p in curated_notebooks()]
+    assert stems and stems[0] == "01_data_health"
+    root = pack.out / pack.params.quarter
+    for name in pack.params.packs:
+        folder = root / name
+        assert (folder / "index.html").exists()
+        for stem in stems:
+            assert (folder / f"{stem}.html").exists()
+        index = (folder / "index.html").read_text(encoding="utf-8")
+        for stem in stems:
+            assert f'href="{stem}.html"' in index
+        assert "运行参数" in index and "数据快照" in index and "2026-09-30" in index
+    top = (pack.out / "index.html").read_text(encoding="utf-8")
+    for name in pack.params.packs:
+        assert f'href="{pack.params.quarter}/{name}/index.html"' in top
+
+
+@pytest.mark.slow
+def test_every_region_pack_holds_only_its_own_partners(pack, partners):
+    root = pack.out / pack.params.quarter
+    id_re = re.compile(r"P\d{6}")
+    for region in pack.params.regions:
+        own = set(partners.loc[partners.region == region, "partner_id"])
+        others = partners[partners.region != region]
+        other_names = [f for n in others["name"] for f in _forms(n)]
+        for fname, page in _pages(root / region).items():
+            ids = set(id_re.findall(page))
+            assert ids <= own, f"{region}/{fname} shows other regions' partners {sorted(ids - own)[:5]}"
+            leaked = [n for n in other_names if n in page]
+            assert not leaked, f"{region}/{fname} names other regions' partners: {leaked[:3]}"
+
+
+@pytest.mark.slow
+def test_no_contact_fields_in_any_report(pack, partners):
+    names = sorted({f for n in partners["name"] for f in _forms(n)}, key=len, reverse=True)
+    for folder in [pack.out, *sorted((pack.out / pack.params.quarter).iterdir())]:
+        for fname, page in _pages(folder).items():
+            for phone in partners["contact_phone"].dropna():
+                assert phone not in page, f"{folder.name}/{fname} shows a contact phone"
+            text = page
+            for n in names:  # a contact name may be part of a company name; look outside partner names
+                text = text.replace(n, "")
+            for person in partners["contact_name"].dropna().unique():
+                assert person not in text, f"{folder.name}/{fname} shows contact name {person}"
+
+
+@pytest.mark.slow
+def test_partner_names_are_escaped(pack, partners):
+    assert EVIL in set(partners["name"])
+    shown = 0
+    for folder in sorted((pack.out / pack.params.quarter).iterdir()):
+        for fname, page in _pages(folder).items():
+            assert EVIL not in page, f"{folder.name}/{fname} holds the raw <img> name"
+            assert "<img src=x" not in page
+            shown += page.count(html.escape(EVIL, quote=False)) + page.count(html.escape(EVIL))
+    assert shown > 0, "the partner with the <img> name should appear (escaped) in at least one table or chart"
+
+
+@pytest.mark.slow
+def test_chinese_headings_and_labels(pack):
+    health = (pack.out / pack.params.quarter / "all" / "01_data_health.html").read_text(encoding="utf-8")
+    for text in ("数据健康检查", "主要发现", "返利对账", "返利欠付（元）", "经销商名称", "全部区域"):
+        assert text in health
+    assert '<html lang="zh-CN">' in health
+    seg = pack.out / pack.params.quarter / "all" / "02_segmentation.html"
+    if seg.exists():  # tier names come from the segmentation notebook
+        page = seg.read_text(encoding="utf-8")
+        assert all(t in page for t in ("核心", "成长", "试点"))
+    retro = pack.out / pack.params.quarter / "all" / "05_quarterly_retrospective.html"
+    if retro.exists():
+        page = retro.read_text(encoding="utf-8")
+        assert all(k in page for k in ("月销售额", "满意度", "返单率"))
+
+
+@pytest.mark.slow
+def test_pages_are_self_contained(pack):
+    for path in pack.out.rglob("*.html"):
+        page = path.read_text(encoding="utf-8")
+        assert not re.search(r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""", page), path
+        assert "cdn.jsdelivr" not in page and "cdnjs.cloudflare" not in page and "unpkg.com" not in page, path
+        if 'class="wb-chart"' in page:
+            assert page.count(f'id="{BUNDLE_MARKER}"') == 1, f"{path}: the vega bundle must be there exactly once"
+
+
+# ---------------------------------------------------------------------------------------------- slow: browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is missing: run `make sysdeps` (apt-get install chromium fonts-wqy-microhei)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _open_offline(browser, path: Path):
+    """Open a page from disk with every non-file request aborted; return page and event records."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    seen = {"requests": [], "console": [], "dialogs": []}
+
+    def route(r):
+        if r.request.url.startswith(("file://", "data:", "about:")):
+            r.continue_()
+        else:
+            seen["requests"].append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: seen["console"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: seen["console"].append(str(e)))
+    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+    page.goto(path.as_uri(), wait_until="load")
+    return page, seen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["all", "East"])
+def test_pages_render_offline_in_chromium(pack, browser, which):
+    folder = pack.out / pack.params.quarter / which
+    out = ARTIFACTS / which
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    pages = sorted(folder.glob("*.html")) + ([pack.out / "index.html"] if which == "all" else [])
+    assert len(pages) >= 2
+    for path in pages:
+        page, seen = _open_offline(browser, path)
+        n = page.evaluate("document.querySelectorAll('.wb-chart').length")
+        if n:
+            page.wait_for_function(
+                "[...document.querySelectorAll('.wb-chart')].every(e => e.dataset.rendered === 'vega' || e.dataset.error)",
+                timeout=20_000)
+        charts = page.evaluate("""[...document.querySelectorAll('.wb-chart')].map(e => {
+            const live = e.querySelector('.wb-chart-live');
+            const g = live && live.querySelector('svg, canvas');
+            const box = g ? g.getBoundingClientRect() : {width: 0, height: 0};
+            return {state: e.dataset.rendered, error: e.dataset.error || '', marks: g ? g.querySelectorAll('*').length : 0,
+                    w: box.width, h: box.height};
+        })""")
+        page.screenshot(path=str(out / f"{path.stem}.png"), full_page=True)
+        injected = page.evaluate("document.querySelectorAll('img[src=\"x\"], img[onerror]').length")
+        page.close()
+        assert not seen["requests"], f"{path.name} tried the network: {seen['requests'][:3]}"
+        assert not seen["console"], f"{path.name} console errors: {seen['console'][:3]}"
+        assert not seen["dialogs"], f"{path.name} opened a dialog: {seen['dialogs']}"
+        assert injected == 0, f"{path.name} holds an injected <img>"
+        for c in charts:
+            assert c["state"] == "vega" and not c["error"], f"{path.name}: chart did not draw: {c}"
+            assert c["marks"] > 5 and c["w"] > 50 and c["h"] > 20, f"{path.name}: empty chart {c}"
+        if path.name.startswith("01_"):
+            assert len(charts) >= 6
+
+
+@pytest.mark.slow
+def test_chinese_glyphs_render_in_chromium(pack, browser):
+    """Two different Chinese strings must not look the same: with no CJK font both become boxes."""
+    fc = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False).stdout
+    assert fc.strip(), "no CJK font installed: run `make fonts` (fonts-wqy-microhei)"
+    path = pack.out / pack.params.quarter / "East" / "01_data_health.html"
+    page, seen = _open_offline(browser, path)
+    page.evaluate("""() => {
+        for (const [id, t] of [['wb-a', '核心渠道'], ['wb-b', '成长试点']]) {
+            const s = document.createElement('span'); s.id = id; s.textContent = t;
+            s.style.cssText = 'font-size:40px;display:inline-block;padding:4px;background:#fff;color:#000';
+            document.querySelector('main').prepend(s);
+        }
+    }""")
+    a = page.locator("#wb-a").screenshot()
+    b = page.locator("#wb-b").screenshot()
+    text = page.evaluate("document.body.innerText")
+    page.screenshot(path=str(ARTIFACTS / "zh_glyphs.png"))
+    page.close()
+    assert a != b, "Chinese renders as identical boxes: no CJK font reached the browser"
+    assert "数据健康检查" in text and "华东" in text
+    assert not seen["requests"]
