@@ -995,9 +995,11 @@ def optimize_budget(
     max_rate_pct: float = 15.0,
     draws: int = 200,
     start_rates_pct: Any = None,
+    objective: Literal["incremental_margin", "net_margin"] = "incremental_margin",
 ) -> tuple[Program, pd.Series]:
-    """Volume-tier rates (non-decreasing across tiers, on a `step_pct` grid) maximizing expected net
-    incremental margin (margin on incremental sales − cost) with expected cost ≤ budget_cny.
+    """Volume-tier rates (non-decreasing across tiers, on a `step_pct` grid) maximizing the expected
+    incremental gross margin (objective 'incremental_margin') or incremental margin minus cost
+    ('net_margin') with expected cost ≤ budget_cny.
 
     Coordinate ascent over the tiers from the best feasible of {all zero, the program's rates,
     start_rates_pct}, on the first `draws` draws. Returns the optimized program and its figures.
@@ -1022,7 +1024,8 @@ def optimize_budget(
             sales_g, pay_g, _, _ = _run(sub, prep, sub.cell_groups[:, :1])
             cost = float(pay_g.mean())
             incr = float(sales_g.mean() - sub.s0_groups[:, 0].mean())
-            cache[key] = (margin / 100.0 * incr - cost, cost, incr)
+            gross = margin / 100.0 * incr
+            cache[key] = (gross - cost if objective == "net_margin" else gross, cost, incr)
         return cache[key]
 
     starts = [np.zeros(k), program.rates_pct.copy()]
@@ -1030,24 +1033,45 @@ def optimize_budget(
         starts.append(np.asarray(start_rates_pct, dtype=float))
     feasible = [s for s in starts if evaluate(s)[1] <= budget_cny + 1e-6]
     best = max(feasible, key=lambda s: evaluate(s)[0]) if feasible else np.zeros(k)
-    for _ in range(6):
+    def better(cand: np.ndarray) -> bool:
+        if np.any(np.diff(cand) < -1e-9) or cand.min() < -1e-9 or cand.max() > max_rate_pct + 1e-9:
+            return False
+        obj, cost, _ = evaluate(cand)
+        return cost <= budget_cny + 1e-6 and obj > evaluate(best)[0] + 1e-6
+
+    for _ in range(8):
         improved = False
-        for i in range(k):
-            lo = best[i - 1] if i > 0 else 0.0
-            hi = best[i + 1] if i + 1 < k else max_rate_pct
-            for r in grid[(grid >= lo - 1e-9) & (grid <= hi + 1e-9)]:
+        for i in range(k):  # one tier at a time
+            for r in grid:
                 cand = best.copy()
                 cand[i] = r
-                net, cost, _ = evaluate(cand)
-                if cost <= budget_cny + 1e-6 and net > evaluate(best)[0] + 1e-6:
+                if better(cand):
                     best, improved = cand, True
+        for i in range(k):  # move money between two tiers: lower i, raise j as far as the budget allows
+            for j in range(k):
+                if i == j:
+                    continue
+                for steps_down in (1, 2, 4):
+                    cand = best.copy()
+                    cand[i] -= steps_down * step_pct
+                    if cand[i] < -1e-9:
+                        continue
+                    chosen = None
+                    for r in grid[grid > best[j] + 1e-9]:
+                        trial = cand.copy()
+                        trial[j] = r
+                        if evaluate(trial)[1] > budget_cny + 1e-6:
+                            break
+                        chosen = trial
+                    if chosen is not None and better(chosen):
+                        best, improved = chosen, True
         if not improved:
             break
-    net, cost, incr = evaluate(best)
+    _, cost, incr = evaluate(best)
     optimized = with_rates(program, best, name=f"{program.name} (optimized for budget {budget_cny:,.0f})")
     figures = pd.Series({
         "budget_cny": float(budget_cny), "expected_cost_cny": cost, "incremental_sales_cny": incr,
-        "incremental_margin_cny": margin / 100.0 * incr, "net_margin_cny": net,
+        "incremental_margin_cny": margin / 100.0 * incr, "net_margin_cny": margin / 100.0 * incr - cost,
         "rates": _rates_str(best), **{f"rate_tier_{i + 1}_pct": float(r) for i, r in enumerate(best)},
     })
     return optimized, figures
@@ -1056,8 +1080,8 @@ def optimize_budget(
 def budget_frontier(
     base: SimulationBase, program: Program, *, budgets_cny: Any, margin_pct: float | None = None, **kwargs: Any
 ) -> pd.DataFrame:
-    """Budget → best expected net incremental margin: one optimize_budget row per budget (increasing,
-    each warm-started from the previous solution)."""
+    """Budget → best expected incremental margin (or net margin, per `objective` in kwargs): one
+    optimize_budget row per budget (increasing, each warm-started from the previous solution)."""
     rows = []
     start = None
     for budget in sorted(float(b) for b in budgets_cny):

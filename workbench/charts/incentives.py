@@ -1,5 +1,201 @@
-"""Charts: incentives."""
+"""Charts: incentive what-if (frames from ``workbench.incentives`` in → ``alt.Chart`` out; never displays).
+
+Distributions take ``SimulationResult.draws_frame()`` rows (one per scenario and draw); group charts
+take ``SimulationResult.summary(by)`` / ``compare_scenarios`` rows; the frontier takes
+``budget_frontier``. Sliders in HTML are Altair ``bind=`` parameters (no kernel needed).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from workbench.i18n import label
+
+__all__ = [
+    "chart_cost_distribution",
+    "chart_frontier",
+    "chart_incentive_groups",
+    "chart_roi_distribution",
+    "chart_scenarios",
+    "incentive_table",
+]
+
+MAX_ROWS = 4_000  # Altair embeds the rows; stay under its 5,000-row limit
+
+
+def _empty(text: str) -> alt.Chart:
+    return alt.Chart(pd.DataFrame({"t": [text]})).mark_text(size=14, color="#555").encode(
+        text="t:N").properties(width=420, height=40)
+
+
+def _thin(draws: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """At most MAX_ROWS rows, the same number of draws per scenario (every k-th draw)."""
+    df = draws[["scenario", "draw", *cols]]
+    n_scen = max(df["scenario"].nunique(), 1)
+    per = MAX_ROWS // n_scen
+    n_draws = df["draw"].nunique()
+    if n_draws > per:
+        step = int(np.ceil(n_draws / per))
+        df = df[df["draw"] % step == 0]
+    return df.reset_index(drop=True)
+
+
+def chart_roi_distribution(draws: pd.DataFrame, *, margin_pct: float = 30.0, lang: str = "en") -> alt.Chart:
+    """Histogram of ROI per scenario over the draws, with a gross-margin slider (``bind=``) that
+    recomputes ROI = (margin × incremental sales − cost) / cost in the page; rule at break-even.
+
+    draws: scenario, draw, cost_cny, incremental_sales_cny (``SimulationResult.draws_frame``, concatenated).
+    """
+    if draws.empty:
+        return _empty(label("i_no_data", lang))
+    df = _thin(draws[draws["cost_cny"] > 0], ["cost_cny", "incremental_sales_cny"])
+    margin = alt.param(name="margin", value=float(margin_pct),
+                       bind=alt.binding_range(min=0, max=80, step=1, name=label("i_margin_pct", lang) + " "))
+    base = alt.Chart(df, title=label("i_chart_roi", lang)).transform_calculate(
+        roi="(margin / 100 * datum.incremental_sales_cny - datum.cost_cny) / datum.cost_cny"
+    )
+    hist = base.mark_bar(opacity=0.55, binSpacing=0).encode(
+        x=alt.X("roi:Q", bin=alt.Bin(maxbins=40), title=label("i_roi", lang), axis=alt.Axis(format="%")),
+        y=alt.Y("count():Q", stack=None, title=label("i_draws", lang)),
+        color=alt.Color("scenario:N", title=label("i_scenario", lang), legend=alt.Legend(orient="bottom", columns=1)),
+        tooltip=[alt.Tooltip("scenario:N", title=label("i_scenario", lang)),
+                 alt.Tooltip("count():Q", title=label("i_draws", lang))],
+    ).add_params(margin)
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#444", strokeDash=[4, 3]).encode(x="x:Q")
+    return alt.layer(hist, zero).properties(width=520, height=260)
+
+
+def chart_cost_distribution(draws: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
+    """Histogram of total incentive cost (CNY) per scenario over the draws.
+
+    draws: scenario, draw, cost_cny.
+    """
+    if draws.empty:
+        return _empty(label("i_no_data", lang))
+    df = _thin(draws, ["cost_cny"])
+    return alt.Chart(df, title=label("i_chart_cost", lang)).mark_bar(opacity=0.55, binSpacing=0).encode(
+        x=alt.X("cost_cny:Q", bin=alt.Bin(maxbins=40), title=label("i_cost", lang), axis=alt.Axis(format="~s")),
+        y=alt.Y("count():Q", stack=None, title=label("i_draws", lang)),
+        color=alt.Color("scenario:N", title=label("i_scenario", lang), legend=alt.Legend(orient="bottom", columns=1)),
+    ).properties(width=520, height=220)
+
+
+def _group_name(value: str, lang: str) -> str:
+    return label(value, lang)
+
+
+def chart_incentive_groups(summary: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
+    """Expected net incremental margin per group (bars) with its 90% interval (rules) and P(ROI > 0).
+
+    summary: ``SimulationResult.summary(by)`` rows (group, net_margin_cny, net_margin_low_cny,
+    net_margin_high_cny, p_roi_positive; dimension 'tier' or 'region').
+    """
+    if summary.empty:
+        return _empty(label("i_no_data", lang))
+    df = summary[["group", "net_margin_cny", "net_margin_low_cny", "net_margin_high_cny", "cost_cny",
+                  "p_roi_positive"]].copy()
+    df["group_label"] = df["group"].map(lambda g: _group_name(g, lang))
+    dim = summary["dimension"].iloc[0] if "dimension" in summary else "tier"
+    title = label("i_chart_by_region" if dim == "region" else "i_chart_by_tier", lang)
+    y = alt.Y("group_label:N", title=None, sort=list(df["group_label"]))
+    bars = alt.Chart(df, title=title).mark_bar().encode(
+        y=y,
+        x=alt.X("net_margin_cny:Q", title=label("i_net_margin", lang), axis=alt.Axis(format="~s")),
+        color=alt.condition("datum.net_margin_cny >= 0", alt.value("#3a9e6f"), alt.value("#c8453c")),
+        tooltip=[alt.Tooltip("group_label:N", title=label("i_group", lang)),
+                 alt.Tooltip("net_margin_cny:Q", title=label("i_net_margin", lang), format=",.0f"),
+                 alt.Tooltip("cost_cny:Q", title=label("i_cost", lang), format=",.0f"),
+                 alt.Tooltip("p_roi_positive:Q", title=label("i_p_roi_positive", lang), format=".0%")],
+    )
+    rules = alt.Chart(df).mark_rule(color="#333").encode(y=y, x="net_margin_low_cny:Q", x2="net_margin_high_cny:Q")
+    return alt.layer(bars, rules).properties(width=480, height=max(60, 28 * len(df)))
+
+
+def chart_scenarios(comparison: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
+    """Expected net incremental margin per scenario (bars, current program outlined) with 90% intervals.
+
+    comparison: ``compare_scenarios`` rows for dimension 'all' (scenario, net_margin_cny, …, is_current).
+    """
+    if comparison.empty:
+        return _empty(label("i_no_data", lang))
+    df = comparison[comparison["dimension"] == "all"] if "dimension" in comparison else comparison
+    df = df[["scenario", "cost_cny", "net_margin_cny", "net_margin_low_cny", "net_margin_high_cny",
+             "p_roi_positive", "is_current"]].copy()
+    y = alt.Y("scenario:N", title=None, sort=list(df["scenario"]))
+    bars = alt.Chart(df, title=label("i_scenarios", lang)).mark_bar().encode(
+        y=y,
+        x=alt.X("net_margin_cny:Q", title=label("i_net_margin", lang), axis=alt.Axis(format="~s")),
+        color=alt.condition("datum.is_current", alt.value("#6f7782"), alt.value("#1f5fa8")),
+        tooltip=[alt.Tooltip("scenario:N", title=label("i_scenario", lang)),
+                 alt.Tooltip("cost_cny:Q", title=label("i_cost", lang), format=",.0f"),
+                 alt.Tooltip("net_margin_cny:Q", title=label("i_net_margin", lang), format=",.0f"),
+                 alt.Tooltip("p_roi_positive:Q", title=label("i_p_roi_positive", lang), format=".0%")],
+    )
+    rules = alt.Chart(df).mark_rule(color="#333").encode(y=y, x="net_margin_low_cny:Q", x2="net_margin_high_cny:Q")
+    return alt.layer(bars, rules).properties(width=480, height=max(60, 30 * len(df)))
+
+
+def chart_frontier(frontier: pd.DataFrame, *, current: Any = None, lang: str = "en") -> alt.Chart:
+    """Budget → best expected net incremental margin (line and points, rates in the tooltip), the
+    current program as a grey point, and a budget slider (``bind=``) that marks the nearest budget.
+
+    frontier: ``budget_frontier`` rows (budget_cny, expected_cost_cny, net_margin_cny, rates).
+    current: optional mapping with cost_cny and net_margin_cny of the current program.
+    """
+    if frontier.empty:
+        return _empty(label("i_no_data", lang))
+    df = frontier[["budget_cny", "expected_cost_cny", "net_margin_cny", "incremental_margin_cny", "rates"]].copy()
+    lo, hi = float(df["budget_cny"].min()), float(df["budget_cny"].max())
+    step = max((hi - lo) / 50, 1.0)
+    pick = alt.param(name="budget", value=float(df["budget_cny"].iloc[len(df) // 2]),
+                     bind=alt.binding_range(min=lo, max=hi, step=step, name=label("i_budget", lang) + " "))
+    x = alt.X("budget_cny:Q", title=label("i_budget", lang), axis=alt.Axis(format="~s"))
+    tips = [alt.Tooltip("budget_cny:Q", title=label("i_budget", lang), format=",.0f"),
+            alt.Tooltip("expected_cost_cny:Q", title=label("i_cost", lang), format=",.0f"),
+            alt.Tooltip("net_margin_cny:Q", title=label("i_net_margin", lang), format=",.0f"),
+            alt.Tooltip("rates:N", title=label("i_rates", lang))]
+    line = alt.Chart(df, title=label("i_frontier", lang)).mark_line(point=True).encode(
+        x=x, y=alt.Y("net_margin_cny:Q", title=label("i_net_margin", lang), axis=alt.Axis(format="~s")),
+        tooltip=tips,
+    )
+    nearest = alt.Chart(df).transform_calculate(
+        dist="abs(datum.budget_cny - budget)"
+    ).transform_window(rank="rank()", sort=[alt.SortField("dist", order="ascending")]).transform_filter(
+        "datum.rank == 1"
+    )
+    marker = nearest.mark_point(size=160, filled=True, color="#e07b39").encode(x=x, y="net_margin_cny:Q", tooltip=tips)
+    text = nearest.mark_text(align="left", dx=10, dy=-10, color="#e07b39").encode(x=x, y="net_margin_cny:Q", text="rates:N")
+    layers = [line, marker.add_params(pick), text]
+    if current is not None:
+        cur = pd.DataFrame({"budget_cny": [float(current["cost_cny"])], "net_margin_cny": [float(current["net_margin_cny"])],
+                            "name": [label("i_current", lang)]})
+        layers.append(alt.Chart(cur).mark_point(size=120, shape="diamond", filled=True, color="#6f7782").encode(
+            x="budget_cny:Q", y="net_margin_cny:Q", tooltip=[alt.Tooltip("name:N", title=label("i_scenario", lang))]))
+    return alt.layer(*layers).properties(width=520, height=280)
+
+
+def incentive_table(summary: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """Display table of summary / comparison rows: labelled columns, money rounded, rates as percent.
+
+    summary: ``SimulationResult.summary`` or ``compare_scenarios`` rows.
+    """
+    cols = {"scenario": "i_scenario", "group": "i_group", "cost_cny": "i_cost",
+            "incremental_sales_cny": "i_incremental_sales", "incremental_margin_cny": "i_incremental_margin",
+            "net_margin_cny": "i_net_margin", "roi": "i_roi", "p_roi_positive": "i_p_roi_positive",
+            "delta_net_margin_cny": "i_delta_net_margin", "p_better": "i_p_better"}
+    keep = [c for c in cols if c in summary.columns]
+    if "group" in keep and summary["group"].eq("all").all():
+        keep.remove("group")
+    out = summary[keep].copy()
+    if "group" in out:
+        out["group"] = out["group"].map(lambda g: label(g, lang))
+    for c in keep:
+        if c.endswith("_cny"):
+            out[c] = out[c].round(0)
+        elif c in ("roi", "p_roi_positive", "p_better"):
+            out[c] = out[c].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
+    return out.rename(columns={c: label(cols[c], lang) for c in keep}).reset_index(drop=True)
