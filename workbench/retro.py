@@ -213,14 +213,21 @@ def _stack(p: pd.DataFrame, first: pd.DataFrame, action_type: str, *, pre: int, 
     )
 
 
-def _cluster_ols(y: np.ndarray, x: np.ndarray, cluster: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _cluster_ols(y: np.ndarray, x: np.ndarray, cluster: np.ndarray, *,
+                 engine: str = "moments") -> tuple[np.ndarray, np.ndarray]:
     """OLS of within-transformed y on x with a cluster-robust (by partner) covariance.
 
     Same estimator and small-sample factor as statsmodels' ``cov_type="cluster"``
     (G/(G−1) · (N−1)/(N−K)); computed from k × k moments so it stays fast on millions of stacked rows
     (tests check it against statsmodels on a small case). Absorbed fixed effects nested in the
-    clusters need no degrees-of-freedom correction.
+    clusters need no degrees-of-freedom correction. ``engine="statsmodels"`` runs statsmodels itself
+    (slower on big stacks; same numbers).
     """
+    if engine == "statsmodels":
+        import statsmodels.api as sm
+
+        fit = sm.OLS(y, x, hasconst=False).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(cluster)[0]})
+        return np.asarray(fit.params), np.asarray(fit.cov_params())
     xtx = x.T @ x
     xtx_inv = np.linalg.pinv(xtx)
     beta = xtx_inv @ (x.T @ y)
@@ -269,6 +276,7 @@ def action_effects(
     pre: int = 12,
     post: int = 12,
     alpha: float = 0.05,
+    engine: str = "moments",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Effect of each maintenance action type on log monthly sales, by stacked event study.
 
@@ -279,12 +287,15 @@ def action_effects(
     actions : the actions table (``partner_id``, ``action_date``, ``action_type``); a partner's first
         action defines its treatment type and month.
     pre, post : event window, months before (−pre … −2, with −1 the reference) and after (0 … post).
+    engine : "moments" (fast, default) or "statsmodels" (statsmodels OLS with cov_type="cluster" on
+        the within-transformed data; identical numbers, slower on large stacks).
 
-    Design: for each action type and each treatment month g a stack holds that cohort and the clean
+    Design (stacked difference-in-differences, Cengiz et al. 2019): for each action type and each treatment month g a stack holds that cohort and the clean
     controls (partners with no action up to g + post: never or not-yet treated), over months
     g − pre … g + post. Log sales are regressed on treated × event-time dummies with stack × partner
     and stack × month fixed effects (absorbed by alternating projections), standard errors clustered
-    by partner (statsmodels). The headline effect is the pooled difference-in-differences
+    by partner (same estimator as statsmodels' ``cov_type="cluster"``, computed from moments) and a
+    t reference with (treated partners − 1) degrees of freedom. The headline effect is the pooled difference-in-differences
     (treated × post) in the same stacked data; event-time coefficients give the pre-trends.
 
     Returns
@@ -301,7 +312,6 @@ def action_effects(
 
     p = _prepare_panel(panel, sales_col=sales_col)
     first = _first_actions(actions)
-    z = stats.norm.ppf(1 - alpha / 2)
     rows, es_rows = [], []
     types = [t for t in ACTION_TYPES if t in set(first["action_type"])]
     types += sorted(set(first["action_type"]) - set(types))
@@ -320,20 +330,24 @@ def action_effects(
         y, xpost, xes = dm[:, 0], dm[:, 1:2], dm[:, 2:]
         # drop event-time columns with no variation (e.g. no cohort reaches that far)
         keep = np.abs(xes).sum(axis=0) > 1e-9
-        b_post, v_post = _cluster_ols(y, xpost, st.cluster)
-        b_es, v_es = _cluster_ols(y, xes[:, keep], st.cluster)
+        b_post, v_post = _cluster_ols(y, xpost, st.cluster, engine=engine)
+        b_es, v_es = _cluster_ols(y, xes[:, keep], st.cluster, engine=engine)
         kept = [r for r, k in zip(rels, keep, strict=True) if k]
         se = math.sqrt(v_post[0, 0])
         eff = float(b_post[0])
         pretrend_p = _pretrend_p(b_es, v_es, kept)
+        # t reference with (treated partners − 1) degrees of freedom: the treated clusters identify
+        # the effect, and with a few dozen of them the normal reference is slightly too narrow
+        dof = max(st.n_treated - 1, 1)
+        tq = stats.t.ppf(1 - alpha / 2, dof)
         rows.append({
             "action_type": atype,
             "effect_log": eff,
             "se": se,
-            "ci_low": eff - z * se,
-            "ci_high": eff + z * se,
+            "ci_low": eff - tq * se,
+            "ci_high": eff + tq * se,
             "effect_pct": 100 * (math.exp(eff) - 1),
-            "p_value": float(2 * stats.norm.sf(abs(eff / se))) if se > 0 else float("nan"),
+            "p_value": float(2 * stats.t.sf(abs(eff / se), dof)) if se > 0 else float("nan"),
             "pretrend_p": pretrend_p,
             "n_treated": st.n_treated,
             "n_cohorts": st.n_cohorts,
@@ -344,14 +358,14 @@ def action_effects(
         for i, r in enumerate(kept):
             s = math.sqrt(v_es[i, i])
             es_rows.append({"action_type": atype, "rel_month": r, "coef": float(b_es[i]), "se": s,
-                            "ci_low": float(b_es[i]) - z * s, "ci_high": float(b_es[i]) + z * s})
+                            "ci_low": float(b_es[i]) - tq * s, "ci_high": float(b_es[i]) + tq * s})
     effects = pd.DataFrame(rows, columns=[
         "action_type", "effect_log", "se", "ci_low", "ci_high", "effect_pct", "p_value", "pretrend_p",
         "n_treated", "n_cohorts", "n_obs",
     ])
-    z_joint = stats.norm.ppf(1 - alpha / (2 * max(len(effects), 1)))
-    effects.insert(5, "ci_low_joint", effects["effect_log"] - z_joint * effects["se"])
-    effects.insert(6, "ci_high_joint", effects["effect_log"] + z_joint * effects["se"])
+    t_joint = stats.t.ppf(1 - alpha / (2 * max(len(effects), 1)), np.maximum(effects["n_treated"] - 1, 1))
+    effects.insert(5, "ci_low_joint", effects["effect_log"] - t_joint * effects["se"])
+    effects.insert(6, "ci_high_joint", effects["effect_log"] + t_joint * effects["se"])
     es = pd.DataFrame(es_rows, columns=["action_type", "rel_month", "coef", "se", "ci_low", "ci_high"])
     es = es.sort_values(["action_type", "rel_month"], kind="mergesort").reset_index(drop=True)
     return effects, es
