@@ -55,15 +55,18 @@ def chart_roi_distribution(draws: pd.DataFrame, *, margin_pct: float = 30.0, lan
     df = _thin(draws[draws["cost_cny"] > 0], ["cost_cny", "incremental_sales_cny"])
     margin = alt.param(name="margin", value=float(margin_pct),
                        bind=alt.binding_range(min=0, max=80, step=1, name=label("i_margin_pct", lang) + " "))
-    base = alt.Chart(df, title=label("i_chart_roi", lang)).transform_calculate(
+    hist = alt.Chart(df, title=label("i_chart_roi", lang)).transform_calculate(
         roi="(margin / 100 * datum.incremental_sales_cny - datum.cost_cny) / datum.cost_cny"
-    )
-    hist = base.mark_bar(opacity=0.55, binSpacing=0).encode(
-        x=alt.X("roi:Q", bin=alt.Bin(maxbins=40), title=label("i_roi", lang), axis=alt.Axis(format="%")),
-        y=alt.Y("count():Q", stack=None, title=label("i_draws", lang)),
+    ).transform_bin("roi_bin", "roi", bin=alt.Bin(maxbins=40)).transform_aggregate(
+        draws="count()", groupby=["scenario", "roi_bin", "roi_bin_end"]
+    ).mark_bar(opacity=0.55).encode(
+        x=alt.X("roi_bin:Q", title=label("i_roi", lang), axis=alt.Axis(format="%")),
+        x2="roi_bin_end:Q",
+        y=alt.Y("draws:Q", stack=None, title=label("i_draws", lang)),
+        y2=alt.datum(0),
         color=alt.Color("scenario:N", title=label("i_scenario", lang), legend=alt.Legend(orient="bottom", columns=1)),
         tooltip=[alt.Tooltip("scenario:N", title=label("i_scenario", lang)),
-                 alt.Tooltip("count():Q", title=label("i_draws", lang))],
+                 alt.Tooltip("draws:Q", title=label("i_draws", lang))],
     ).add_params(margin)
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#444", strokeDash=[4, 3]).encode(x="x:Q")
     return alt.layer(hist, zero).properties(width=520, height=260)
@@ -77,9 +80,13 @@ def chart_cost_distribution(draws: pd.DataFrame, *, lang: str = "en") -> alt.Cha
     if draws.empty:
         return _empty(label("i_no_data", lang))
     df = _thin(draws, ["cost_cny"])
-    return alt.Chart(df, title=label("i_chart_cost", lang)).mark_bar(opacity=0.55, binSpacing=0).encode(
-        x=alt.X("cost_cny:Q", bin=alt.Bin(maxbins=40), title=label("i_cost", lang), axis=alt.Axis(format="~s")),
-        y=alt.Y("count():Q", stack=None, title=label("i_draws", lang)),
+    return alt.Chart(df, title=label("i_chart_cost", lang)).transform_bin(
+        "cost_bin", "cost_cny", bin=alt.Bin(maxbins=40)
+    ).transform_aggregate(draws="count()", groupby=["scenario", "cost_bin", "cost_bin_end"]).mark_bar(opacity=0.55).encode(
+        x=alt.X("cost_bin:Q", title=label("i_cost", lang), axis=alt.Axis(format="~s")),
+        x2="cost_bin_end:Q",
+        y=alt.Y("draws:Q", stack=None, title=label("i_draws", lang)),
+        y2=alt.datum(0),
         color=alt.Color("scenario:N", title=label("i_scenario", lang), legend=alt.Legend(orient="bottom", columns=1)),
     ).properties(width=520, height=220)
 
@@ -140,11 +147,12 @@ def chart_scenarios(comparison: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
 
 
 def chart_frontier(frontier: pd.DataFrame, *, current: Any = None, lang: str = "en") -> alt.Chart:
-    """Budget → best expected net incremental margin (line and points, rates in the tooltip), the
-    current program as a grey point, and a budget slider (``bind=``) that marks the nearest budget.
+    """Budget → best expected incremental gross margin (line and points, rates in the tooltip), the
+    break-even diagonal (margin = cost: above it the program pays for itself), the current program
+    as a grey diamond, and a budget slider (``bind=``) that marks the nearest budget and its rates.
 
-    frontier: ``budget_frontier`` rows (budget_cny, expected_cost_cny, net_margin_cny, rates).
-    current: optional mapping with cost_cny and net_margin_cny of the current program.
+    frontier: ``budget_frontier`` rows (budget_cny, expected_cost_cny, incremental_margin_cny, rates).
+    current: optional mapping with cost_cny and incremental_margin_cny of the current program.
     """
     if frontier.empty:
         return _empty(label("i_no_data", lang))
@@ -159,22 +167,28 @@ def chart_frontier(frontier: pd.DataFrame, *, current: Any = None, lang: str = "
             alt.Tooltip("net_margin_cny:Q", title=label("i_net_margin", lang), format=",.0f"),
             alt.Tooltip("rates:N", title=label("i_rates", lang))]
     line = alt.Chart(df, title=label("i_frontier", lang)).mark_line(point=True).encode(
-        x=x, y=alt.Y("net_margin_cny:Q", title=label("i_net_margin", lang), axis=alt.Axis(format="~s")),
+        x=x, y=alt.Y("incremental_margin_cny:Q", title=label("i_incremental_margin", lang), axis=alt.Axis(format="~s")),
         tooltip=tips,
     )
+    top = float(max(df["budget_cny"].max(), df["incremental_margin_cny"].max()))
+    even = alt.Chart(pd.DataFrame({"budget_cny": [0.0, top], "incremental_margin_cny": [0.0, top],
+                                   "what": [label("i_break_even", lang)] * 2})).mark_line(
+        color="#999", strokeDash=[5, 4]).encode(x="budget_cny:Q", y="incremental_margin_cny:Q",
+                                                tooltip=[alt.Tooltip("what:N", title=" ")])
     nearest = alt.Chart(df).transform_calculate(
         dist="abs(datum.budget_cny - budget)"
     ).transform_window(rank="rank()", sort=[alt.SortField("dist", order="ascending")]).transform_filter(
         "datum.rank == 1"
     )
-    marker = nearest.mark_point(size=160, filled=True, color="#e07b39").encode(x=x, y="net_margin_cny:Q", tooltip=tips)
-    text = nearest.mark_text(align="left", dx=10, dy=-10, color="#e07b39").encode(x=x, y="net_margin_cny:Q", text="rates:N")
-    layers = [line, marker.add_params(pick), text]
+    marker = nearest.mark_point(size=160, filled=True, color="#e07b39").encode(x=x, y="incremental_margin_cny:Q", tooltip=tips)
+    text = nearest.mark_text(align="left", dx=10, dy=-10, color="#e07b39").encode(x=x, y="incremental_margin_cny:Q", text="rates:N")
+    layers = [even, line, marker.add_params(pick), text]
     if current is not None:
-        cur = pd.DataFrame({"budget_cny": [float(current["cost_cny"])], "net_margin_cny": [float(current["net_margin_cny"])],
+        cur = pd.DataFrame({"budget_cny": [float(current["cost_cny"])],
+                            "incremental_margin_cny": [float(current["incremental_margin_cny"])],
                             "name": [label("i_current", lang)]})
         layers.append(alt.Chart(cur).mark_point(size=120, shape="diamond", filled=True, color="#6f7782").encode(
-            x="budget_cny:Q", y="net_margin_cny:Q", tooltip=[alt.Tooltip("name:N", title=label("i_scenario", lang))]))
+            x="budget_cny:Q", y="incremental_margin_cny:Q", tooltip=[alt.Tooltip("name:N", title=label("i_scenario", lang))]))
     return alt.layer(*layers).properties(width=520, height=280)
 
 
