@@ -56,6 +56,7 @@ __all__ = [
     "prepare_simulation",
     "program_from_dict",
     "program_to_dict",
+    "save_program",
     "simulate",
     "validate_program",
     "volume_rebate_cny",
@@ -256,9 +257,21 @@ def program_to_dict(program: Program) -> dict[str, Any]:
             return [plain(v) for v in value]
         if isinstance(value, dict):
             return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, np.generic):
+            return value.item()
         return value
 
     return plain(dataclasses.asdict(program))
+
+
+def save_program(program: Program, path: str | Path) -> Path:
+    """Write a program as YAML (UTF-8) that load_program reads back unchanged; returns the path."""
+    import yaml
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(program_to_dict(program), allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def with_rates(program: Program, rates_pct: Any, *, thresholds_cny: Any = None, name: str | None = None) -> Program:
@@ -266,7 +279,7 @@ def with_rates(program: Program, rates_pct: Any, *, thresholds_cny: Any = None, 
     rates = [float(r) for r in np.atleast_1d(rates_pct)]
     thresholds = (
         [float(t) for t in np.atleast_1d(thresholds_cny)] if thresholds_cny is not None
-        else list(program.thresholds_cny) or [0.0]
+        else [float(t) for t in program.thresholds_cny] or [0.0]
     )
     if len(thresholds) != len(rates):
         raise WorkbenchError(f"Got {len(rates)} rates for {len(thresholds)} volume tiers.")
