@@ -267,8 +267,227 @@ def season_multipliers(months: pd.PeriodIndex) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# The generator
+# The generator: one rng threaded through phases that share a _World of arrays
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _World:
+    """Arrays shared by the generator's phases (partner i in rows, month t in columns; days since epoch)."""
+
+    n: int
+    T: int
+    end_day: int
+    periods: pd.PeriodIndex
+    month_start: np.ndarray  # first day of month t
+    month_stop: np.ndarray  # first day after month t (or after `end` in the last month)
+    quarters: pd.PeriodIndex  # quarter of month t
+    q_labels: pd.PeriodIndex  # quarters in the window
+    q_of_t: np.ndarray  # index into q_labels of month t
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def window_start(self) -> int:
+        return int(self.month_start[0])
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        try:
+            return self.__dict__["arrays"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _calendar(n: int, months: int, end: date) -> _World:
+    """The window of `months` calendar months ending with the month of `end`."""
+    end_ts = pd.Timestamp(end)
+    end_day = _day(end_ts)
+    periods = pd.period_range(end=end_ts.to_period("M"), periods=months, freq="M")
+    month_start = np.array([_day(p.start_time) for p in periods], dtype=np.int64)
+    month_stop = np.array([_day(p.end_time.normalize()) for p in periods], dtype=np.int64) + 1
+    quarters = periods.asfreq("Q")
+    q_labels = pd.PeriodIndex(sorted(set(quarters)), freq="Q")
+    return _World(n=n, T=months, end_day=end_day, periods=periods, month_start=month_start,
+                  month_stop=np.minimum(month_stop, end_day + 1), quarters=quarters, q_labels=q_labels,
+                  q_of_t=np.searchsorted(q_labels.asi8, quarters.asi8))
+
+
+def _day_in_month(rng: np.random.Generator, w: _World, p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """A uniform random day of month t for partner p, never before the partner's onboarding."""
+    lo = np.where(t == w.onboard_t[p], w.onboard_day[p], w.month_start[t])
+    return lo + np.floor(rng.random(len(p)) * (w.month_stop[t] - lo)).astype(np.int64)
+
+
+def _draw_partners(rng: np.random.Generator, w: _World) -> None:
+    """Segment, region and city, channel, size (CNY/month), product mix and onboarding of every partner."""
+    n, T = w.n, w.T
+    seg = rng.choice(len(SEGMENTS), size=n, p=SEGMENT_WEIGHTS)
+    region = rng.choice(len(REGIONS), size=n, p=REGION_WEIGHTS)
+    city_count = np.array([len(REGION_CITIES[r]) for r in REGIONS])
+    city_offset = np.cumsum(city_count) - city_count
+    city_idx = city_offset[region] + np.floor(rng.random(n) * city_count[region]).astype(np.int64)
+    channel = _sample_rows(rng, CHANNEL_P, seg)
+    size = SIZE_MEDIAN_CNY[seg] * np.exp(SIZE_SIGMA[seg] * rng.standard_normal(n))
+    gam = rng.gamma(MIX_CONCENTRATION * MIX_MEAN[seg])
+    pre = rng.random(n) < 0.7
+    pre_days = rng.integers(30, 8 * 365, size=n)
+    in_month = rng.integers(1, T, size=n)  # staggered onboarding inside the window (not the first month)
+    in_day = w.month_start[in_month] + np.floor(
+        rng.random(n) * (w.month_stop[in_month] - w.month_start[in_month])).astype(np.int64)
+    w.arrays.update(
+        seg=seg, region=region, city_idx=city_idx, channel=channel, size=size,
+        mix=gam / gam.sum(axis=1, keepdims=True),
+        onboard_day=np.where(pre, w.window_start - pre_days, in_day),
+        onboard_t=np.where(pre, -1, in_month),
+    )
+
+
+def _draw_latent(rng: np.random.Generator, w: _World) -> None:
+    """Health paths, offered rebate rates, planned actions and the expected monthly sales (CNY)."""
+    n, T = w.n, w.T
+    h = np.empty((n, T + 3))  # three burn-in months for the 3-month trend
+    h[:, 0] = HEALTH_SD0 * rng.standard_normal(n)
+    shocks = HEALTH_SD * rng.standard_normal((n, T + 2))
+    for k in range(1, T + 3):
+        h[:, k] = HEALTH_PHI * h[:, k - 1] + shocks[:, k - 1]
+    nq = len(w.q_labels)
+    base_q = np.where(w.q_labels.asi8 < RATE_SWITCH.ordinal, BASE_RATE_PP[0], BASE_RATE_PP[1])
+    pilot = rng.random((n, nq)) < PILOT_SHARE
+    rate_q = base_q[None, :] + np.where(pilot, rng.integers(1, 3, size=(n, nq)), 0)
+
+    logsize = np.log(w.size)
+    z = (logsize - logsize.mean()) / (logsize.std() + 1e-9)
+    treated = rng.random(n) < _sigmoid(0.45 + 0.6 * z)  # larger partners are treated more often
+    a_type = rng.integers(0, len(ACTION_EFFECTS), size=n)
+    cw = np.concatenate([[0.0], np.cumsum(np.where(np.isin(w.periods.month, (10, 11, 12)), 2.5, 1.0))])
+    lo = np.maximum(w.onboard_t + 1, 1)
+    treated &= lo <= T - 1
+    lo_c = np.minimum(lo, T - 1)
+    target = cw[lo_c] + rng.random(n) * (cw[T] - cw[lo_c])  # Q4 months weigh 2.5x
+    a_month = np.clip(np.searchsorted(cw, target, side="left") - 1, lo_c, T - 1)
+    effect = np.array(list(ACTION_EFFECTS.values()))[a_type]
+    action_on = treated[:, None] & (np.arange(T)[None, :] >= a_month[:, None])
+    health = h[:, 3:]
+    rate_t = rate_q[:, w.q_of_t]
+    season = season_multipliers(w.periods)
+    expected = (w.size[:, None] * season[None, :] * np.exp(health) * np.exp(BETA_REBATE * rate_t)
+                * np.exp(effect[:, None] * action_on))
+    w.arrays.update(health=health, trend=-(h[:, 3:] - h[:, :-3]), rate_q=rate_q, rate_t=rate_t,
+                    treated=treated, a_type=a_type, a_month=a_month, action_on=action_on, expected=expected,
+                    eligible=np.arange(T)[None, :] >= w.onboard_t[:, None])
+
+
+def _draw_conflicts(rng: np.random.Generator, w: _World) -> None:
+    """Conflict events in onboarded months (Poisson, more for larger partners) and open counts per month start."""
+    n, T = w.n, w.T
+    rate = 0.025 * (w.size / np.median(w.size)) ** 0.3
+    count = rng.poisson(np.broadcast_to(rate[:, None], (n, T))) * w.eligible
+    pm = np.repeat(np.arange(n * T), count.ravel())
+    c_p, c_t = pm // T, pm % T
+    c_day = _day_in_month(rng, w, c_p, c_t)
+    c_res = c_day + rng.integers(5, 121, size=len(c_p))
+    c_open_end = (rng.random(len(c_p)) < 0.10) | (c_res > w.end_day)
+    c_res_t = np.where(c_open_end, T, np.searchsorted(w.month_start, c_res, side="right") - 1)
+    diff = np.zeros(n * (T + 2))  # open at the start of months reported_t+1 … resolved_t
+    np.add.at(diff, c_p * (T + 2) + c_t + 1, 1.0)
+    np.add.at(diff, c_p * (T + 2) + np.minimum(c_res_t, T) + 1, -1.0)
+    w.arrays.update(c_p=c_p, c_t=c_t, c_day=c_day, c_res=c_res, c_open_end=c_open_end,
+                    open_conf=np.cumsum(diff.reshape(n, T + 2), axis=1)[:, :T])
+
+
+def _draw_orders(rng: np.random.Generator, w: _World) -> None:
+    """Orders (partner, month, day, return flag, cents) for every onboarded month, and monthly net cents.
+
+    Poisson-rhythm partners split the month's demand over that month's orders; retail dealers order on a
+    regular 21-42 day cycle, each order covering one cycle of demand. Masked by `alive` after the churn loop.
+    """
+    n, T, seg = w.n, w.T, w.seg
+    freq = np.where(np.isnan(ORDER_DAYS_PER_MONTH[seg]), 1.0, ORDER_DAYS_PER_MONTH[seg])
+    dealer = seg == SEGMENTS.index("retail_dealer")
+    wholesaler = seg == SEGMENTS.index("regional_wholesaler")
+    lam = np.broadcast_to(np.where(wholesaler, 0.3, freq)[:, None], (n, T))
+    n_days = (rng.poisson(lam) + wholesaler[:, None]) * (w.eligible & ~dealer[:, None])
+    pm = np.repeat(np.arange(n * T), n_days.ravel())
+    o_p, o_t = pm // T, pm % T
+    o_day = _day_in_month(rng, w, o_p, o_t)
+
+    cycle = rng.uniform(*DEALER_CYCLE_DAYS, size=n)
+    phase = rng.random(n) * cycle
+    d_idx = np.flatnonzero(dealer)
+    k_n = np.ceil((w.end_day - w.window_start + 1 - phase[d_idx]) / cycle[d_idx]).astype(np.int64) + 1
+    d_p = np.repeat(d_idx, k_n)
+    jitter = rng.integers(-3, 4, size=len(d_p))
+    d_day = (w.window_start + np.floor(phase[d_p] + _within_group_index(k_n) * cycle[d_p]).astype(np.int64)
+             + jitter)
+    keep = (d_day >= w.window_start) & (d_day <= w.end_day) & (d_day >= w.onboard_day[d_p])
+    d_p, d_day = d_p[keep], d_day[keep]
+    d_t = np.searchsorted(w.month_start, d_day, side="right") - 1
+
+    o_p, o_t, o_day = np.concatenate([o_p, d_p]), np.concatenate([o_t, d_t]), np.concatenate([o_day, d_day])
+    m = len(o_p)
+    o_ret = rng.random(m) < RETURN_SHARE_OF_ORDERS
+    per_order = np.where(dealer[o_p], 30.44 / cycle[o_p], n_days.ravel()[o_p * T + o_t])
+    gross = w.expected[o_p, o_t] / per_order * rng.lognormal(-0.08, 0.4, size=m)
+    ret_frac = rng.uniform(0.1, 0.6, size=m)
+    sale_scale = 100.0 / (1.0 - RETURN_SHARE_OF_ORDERS)  # sales orders carry the month's expected sales
+    o_cents = np.where(o_ret, -np.round(gross * ret_frac * 100.0), np.round(gross * sale_scale)).astype(np.int64)
+    o_cents = np.where(o_cents == 0, np.where(o_ret, -1, 1), o_cents)
+    w.arrays.update(o_p=o_p, o_t=o_t, o_day=o_day, o_ret=o_ret, o_cents=o_cents,
+                    sales_cents=np.bincount(o_p * T + o_t, weights=o_cents, minlength=n * T).reshape(n, T))
+
+
+def _simulate_churn(rng: np.random.Generator, w: _World) -> None:
+    """Month by month: satisfaction, hazard, churn; at each complete quarter's end the rebate ledger and shortfall."""
+    n, T = w.n, w.T
+    a0, b_sat, b_short, b_conf, b_trend = (HAZARD[k] for k in ("a0", "b_sat", "b_short", "b_conf", "b_trend"))
+    sat_offset = SAT_SD_PARTNER * rng.standard_normal(n)
+    underpaid = rng.random(n) < UNDERPAID_SHARE
+    alive = np.zeros((n, T), dtype=bool)
+    hazard, satisfaction, shortfall = np.zeros((n, T)), np.zeros((n, T)), np.zeros((n, T))
+    churn_t = np.full(n, -1, dtype=np.int64)
+    short_cum = np.zeros(n)
+    alive_prev = w.onboard_t < 0
+    ledger: list[dict[str, np.ndarray]] = []
+    for t in range(T):
+        short_term = np.log1p(short_cum / 1000.0)
+        sat = 70.0 + 15.0 * w.health[:, t] + sat_offset - 3.0 * w.open_conf[:, t] - 4.0 * short_term
+        logit = (a0 + b_sat * (70.0 - sat) / 10.0 + b_short * short_term + b_conf * w.open_conf[:, t]
+                 + b_trend * w.trend[:, t])
+        haz = _sigmoid(logit)
+        churned = alive_prev & (rng.random(n) < haz)
+        churn_t[churned] = t
+        alive_t = (alive_prev & ~churned) | (w.onboard_t == t)
+        alive[:, t], hazard[:, t], satisfaction[:, t], shortfall[:, t] = alive_t, haz, sat, short_cum
+        alive_prev = alive_t
+        q = w.quarters[t]
+        q_end = q.end_time.normalize()
+        if q_end != w.periods[t].end_time.normalize() or t < 2 or w.quarters[t - 2] != q or _day(q_end) > w.end_day:
+            continue
+        months_q = slice(t - 2, t + 1)
+        in_q = alive[:, months_q].any(axis=1)
+        net_q = (w.sales_cents[:, months_q] * alive[:, months_q]).sum(axis=1)
+        due = np.where(net_q > 0, np.round(w.rate_q[:, w.q_of_t[t]] / 100.0 * net_q), 0.0)
+        frac = np.where(underpaid & (rng.random(n) < UNDERPAID_QUARTER_P), rng.uniform(0.2, 1.0, n), 0.0)
+        unpaid = frac >= 0.95
+        paid_intended = np.where(unpaid, 0.0, np.round(due * (1.0 - frac)))
+        paid_day = _day(q_end) + rng.integers(30, 61, size=n)
+        pending = paid_day > w.end_day  # not paid yet at the end of the window
+        paid = np.where(pending, 0.0, paid_intended)
+        short_cum = short_cum + np.where(in_q, (due - paid_intended) / 100.0, 0.0)
+        idx = np.flatnonzero(in_q)
+        ledger.append({
+            "p": idx, "q": np.full(len(idx), w.q_of_t[t]), "due": due[idx], "paid": paid[idx],
+            "paid_day": paid_day[idx], "no_date": (pending | unpaid | (paid <= 0))[idx],
+            "start": np.full(len(idx), _day(q.start_time)), "end": np.full(len(idx), _day(q_end)),
+        })
+    applied = w.treated & alive[np.arange(n), w.a_month]
+    w.arrays.update(alive=alive, hazard=hazard, satisfaction=satisfaction, shortfall=shortfall, churn_t=churn_t,
+                    underpaid=underpaid, applied=applied, action_on=w.action_on & applied[:, None])
+    keys = ("p", "q", "due", "paid", "paid_day", "no_date", "start", "end")
+    if ledger:
+        led = {k: np.concatenate([part[k] for part in ledger]) for k in keys}
+    else:
+        led = {k: np.zeros(0, dtype=bool if k == "no_date" else np.int64) for k in keys}
+    w.arrays.update({f"led_{k}": v for k, v in led.items()})
 
 
 def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: date = date(2026, 9, 30)) -> SynthNetwork:
@@ -281,243 +500,96 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
     if partners < 1 or months < 4:
         raise ValueError("generate needs at least 1 partner and 4 months")
     rng = np.random.default_rng(seed)
-    n, T = int(partners), int(months)
-    end_ts = pd.Timestamp(end)
-    end_day = _day(end_ts)
-    periods = pd.period_range(end=end_ts.to_period("M"), periods=T, freq="M")
-    month_start = np.array([_day(p.start_time) for p in periods], dtype=np.int64)
-    month_stop = np.array([_day(p.end_time.normalize()) for p in periods], dtype=np.int64) + 1  # exclusive
-    month_stop = np.minimum(month_stop, end_day + 1)
-    season = season_multipliers(periods)
-    quarters = periods.asfreq("Q")
-    q_labels = pd.PeriodIndex(sorted(set(quarters)), freq="Q")
-    q_of_t = np.searchsorted(q_labels.asi8, quarters.asi8)
+    w = _calendar(int(partners), int(months), end)
+    _draw_partners(rng, w)
+    _draw_latent(rng, w)
+    _draw_conflicts(rng, w)
+    _draw_orders(rng, w)
+    _simulate_churn(rng, w)
+    pid = _ids("P", np.arange(1, w.n + 1), 6)
+    keep = w.alive[w.o_p, w.o_t]
+    orders = _order_lines(rng, w.o_p[keep], w.o_day[keep] - w.window_start, w.o_ret[keep], w.o_cents[keep],
+                          seg=w.seg, channel=w.channel, mix=w.mix, pid=pid, window_start=w.window_start)
+    for k in ("o_p", "o_t", "o_day", "o_ret", "o_cents"):
+        del w.arrays[k]
+    tables = {"orders": orders, "incentives": _incentives_table(w, pid), "surveys": _surveys_table(rng, w, pid)}
+    tables["actions"], tables["trainings"] = _actions_and_trainings(rng, w, pid)
+    tables["conflicts"] = _conflicts_table(rng, w, pid)
+    tables["coverage"] = _coverage_table(rng, w, pid)
+    tables["partners"] = _partners_table(rng, w, pid)
+    params: dict[str, object] = {
+        "beta_rebate": BETA_REBATE,
+        **{f"hazard_{k}": v for k, v in HAZARD.items()},
+        "seed": seed,
+        "partners": w.n,
+        "months": w.T,
+        "end": pd.Timestamp(end).date().isoformat(),
+        "base_rate_pp_before_2025": BASE_RATE_PP[0],
+        "base_rate_pp_from_2025": BASE_RATE_PP[1],
+        "pilot_share": PILOT_SHARE,
+        "health_phi": HEALTH_PHI,
+        "health_sd": HEALTH_SD,
+        "spring_festival_factor": SPRING_FESTIVAL_FACTOR,
+    }
+    truth = _truth_tables(w, pid, params)
+    return SynthNetwork(tables={k: tables[k] for k in TABLE_ORDER}, truth=truth, params=params)
 
-    # ---- partners ------------------------------------------------------------------------------
-    seg = rng.choice(len(SEGMENTS), size=n, p=SEGMENT_WEIGHTS)
-    region = rng.choice(len(REGIONS), size=n, p=REGION_WEIGHTS)
-    city_flat = [(r, prov, city) for r in range(len(REGIONS)) for prov, city in REGION_CITIES[REGIONS[r]]]
-    city_count = np.array([len(REGION_CITIES[r]) for r in REGIONS])
-    city_offset = np.cumsum(city_count) - city_count
-    city_idx = city_offset[region] + np.floor(rng.random(n) * city_count[region]).astype(np.int64)
-    channel = _sample_rows(rng, CHANNEL_P, seg)
-    size = SIZE_MEDIAN_CNY[seg] * np.exp(SIZE_SIGMA[seg] * rng.standard_normal(n))
-    gam = rng.gamma(MIX_CONCENTRATION * MIX_MEAN[seg])
-    mix = gam / gam.sum(axis=1, keepdims=True)
 
-    window_start = int(month_start[0])
-    pre = rng.random(n) < 0.7
-    pre_days = rng.integers(30, 8 * 365, size=n)
-    in_month = rng.integers(1, T, size=n)  # staggered onboarding inside the window (not the first month)
-    in_frac = rng.random(n)
-    span = month_stop[in_month] - month_start[in_month]
-    in_day = month_start[in_month] + np.floor(in_frac * span).astype(np.int64)
-    onboard_day = np.where(pre, window_start - pre_days, in_day)
-    onboard_t = np.where(pre, -1, in_month)
-
-    # ---- latent health, rebate rates, actions --------------------------------------------------
-    h = np.empty((n, T + 3))
-    h[:, 0] = HEALTH_SD0 * rng.standard_normal(n)
-    shocks = HEALTH_SD * rng.standard_normal((n, T + 2))
-    for k in range(1, T + 3):
-        h[:, k] = HEALTH_PHI * h[:, k - 1] + shocks[:, k - 1]
-    health = h[:, 3:]
-    trend = -(h[:, 3:] - h[:, :-3])
-
-    base_q = np.where(q_labels.asi8 < RATE_SWITCH.ordinal, BASE_RATE_PP[0], BASE_RATE_PP[1])
-    pilot = rng.random((n, len(q_labels))) < PILOT_SHARE
-    bump = np.where(pilot, rng.integers(1, 3, size=(n, len(q_labels))), 0)
-    rate_q = base_q[None, :] + bump
-    rate_t = rate_q[:, q_of_t]
-
-    action_types = list(ACTION_EFFECTS)
-    logsize = np.log(size)
-    z = (logsize - logsize.mean()) / (logsize.std() + 1e-9)
-    treated = rng.random(n) < _sigmoid(0.45 + 0.6 * z)
-    a_type = rng.integers(0, len(action_types), size=n)
-    w_month = np.where(np.isin(periods.month, (10, 11, 12)), 2.5, 1.0)
-    cw = np.concatenate([[0.0], np.cumsum(w_month)])
-    lo = np.maximum(onboard_t + 1, 1)
-    treated &= lo <= T - 1
-    lo_c = np.minimum(lo, T - 1)
-    u = rng.random(n)
-    target = cw[lo_c] + u * (cw[T] - cw[lo_c])
-    a_month = np.clip(np.searchsorted(cw, target, side="left") - 1, lo_c, T - 1)
-    effect = np.array([ACTION_EFFECTS[a] for a in action_types])[a_type]
-    action_on = treated[:, None] & (np.arange(T)[None, :] >= a_month[:, None])
-
-    eligible = np.arange(T)[None, :] >= onboard_t[:, None]
-    expected = (size[:, None] * season[None, :] * np.exp(health) * np.exp(BETA_REBATE * rate_t)
-                * np.exp(effect[:, None] * action_on))
-
-    # ---- conflicts (generated for onboarded months; kept only where alive) ----------------------
-    conf_rate = 0.025 * (size / np.median(size)) ** 0.3
-    conf_n = rng.poisson(np.broadcast_to(conf_rate[:, None], (n, T))) * eligible
-    conf_pm = np.repeat(np.arange(n * T), conf_n.ravel())
-    c_p, c_t = conf_pm // T, conf_pm % T
-    c_lo = np.where(c_t == onboard_t[c_p], onboard_day[c_p], month_start[c_t])
-    c_day = c_lo + np.floor(rng.random(len(c_p)) * (month_stop[c_t] - c_lo)).astype(np.int64)
-    c_dur = rng.integers(5, 121, size=len(c_p))
-    c_never = rng.random(len(c_p)) < 0.10
-    c_res = c_day + c_dur
-    c_open_end = c_never | (c_res > end_day)
-    c_res_t = np.where(c_open_end, T, np.searchsorted(month_start, c_res, side="right") - 1)
-    diff = np.zeros(n * (T + 2))
-    np.add.at(diff, c_p * (T + 2) + c_t + 1, 1.0)
-    np.add.at(diff, c_p * (T + 2) + np.minimum(c_res_t, T) + 1, -1.0)
-    open_conf = np.cumsum(diff.reshape(n, T + 2), axis=1)[:, :T]
-
-    # ---- order skeleton (every onboarded month; masked by alive after the churn loop) -----------
-    freq = np.where(np.isnan(ORDER_DAYS_PER_MONTH[seg]), 1.0, ORDER_DAYS_PER_MONTH[seg])
-    dealer = seg == SEGMENTS.index("retail_dealer")
-    wholesaler = seg == SEGMENTS.index("regional_wholesaler")
-    lam = np.broadcast_to(np.where(wholesaler, 0.3, freq)[:, None], (n, T))
-    n_days = rng.poisson(lam) + wholesaler[:, None]
-    n_days = n_days * (eligible & ~dealer[:, None])
-    pm = np.repeat(np.arange(n * T), n_days.ravel())
-    o_p, o_t = pm // T, pm % T
-    o_lo = np.where(o_t == onboard_t[o_p], onboard_day[o_p], month_start[o_t])
-    o_day = o_lo + np.floor(rng.random(len(o_p)) * (month_stop[o_t] - o_lo)).astype(np.int64)
-
-    cycle = rng.uniform(*DEALER_CYCLE_DAYS, size=n)
-    phase = rng.random(n) * cycle
-    d_idx = np.flatnonzero(dealer)
-    total_days = end_day - window_start + 1
-    k_n = np.ceil((total_days - phase[d_idx]) / cycle[d_idx]).astype(np.int64) + 1
-    d_p = np.repeat(d_idx, k_n)
-    d_k = _within_group_index(k_n)
-    jitter = rng.integers(-3, 4, size=len(d_p))
-    d_day = window_start + np.floor(phase[d_p] + d_k * cycle[d_p]).astype(np.int64) + jitter
-    keep = (d_day >= window_start) & (d_day <= end_day) & (d_day >= onboard_day[d_p])
-    d_p, d_day = d_p[keep], d_day[keep]
-    d_t = np.searchsorted(month_start, d_day, side="right") - 1
-    freq = np.where(dealer, 30.44 / cycle, freq)
-
-    o_p = np.concatenate([o_p, d_p])
-    o_t = np.concatenate([o_t, d_t])
-    o_day = np.concatenate([o_day, d_day])
-    n_orders_all = len(o_p)
-    o_ret = rng.random(n_orders_all) < RETURN_SHARE_OF_ORDERS
-    # Poisson-rhythm partners split the month's demand over that month's orders; dealers' orders each
-    # cover one cycle of demand (so their months are lumpier).
-    per_order = np.where(dealer[o_p], freq[o_p], n_days.ravel()[o_p * T + o_t])
-    gross = expected[o_p, o_t] / per_order * rng.lognormal(-0.08, 0.4, size=n_orders_all)
-    ret_frac = rng.uniform(0.1, 0.6, size=n_orders_all)
-    sale_scale = 100.0 / (1.0 - RETURN_SHARE_OF_ORDERS)  # sales orders carry the month's expected sales
-    o_cents = np.where(o_ret, -np.round(gross * ret_frac * 100.0), np.round(gross * sale_scale)).astype(np.int64)
-    o_cents = np.where(o_cents == 0, np.where(o_ret, -1, 1), o_cents)
-    sales_cents = np.bincount(o_p * T + o_t, weights=o_cents, minlength=n * T).reshape(n, T)
-
-    # ---- churn loop (months), rebate ledger and shortfall ----------------------------------------
-    a0, b_sat, b_short, b_conf, b_trend = (HAZARD[k] for k in ("a0", "b_sat", "b_short", "b_conf", "b_trend"))
-    sat_offset = SAT_SD_PARTNER * rng.standard_normal(n)
-    underpaid = rng.random(n) < UNDERPAID_SHARE
-    alive = np.zeros((n, T), dtype=bool)
-    hazard = np.zeros((n, T))
-    satisfaction = np.zeros((n, T))
-    shortfall = np.zeros((n, T))
-    churn_t = np.full(n, -1, dtype=np.int64)
-    short_cum = np.zeros(n)
-    alive_prev = onboard_t < 0
-    ledger: list[dict[str, np.ndarray]] = []
-    for t in range(T):
-        short_term = np.log1p(short_cum / 1000.0)
-        sat = 70.0 + 15.0 * health[:, t] + sat_offset - 3.0 * open_conf[:, t] - 4.0 * short_term
-        logit = (a0 + b_sat * (70.0 - sat) / 10.0 + b_short * short_term + b_conf * open_conf[:, t]
-                 + b_trend * trend[:, t])
-        haz = _sigmoid(logit)
-        churned = alive_prev & (rng.random(n) < haz)
-        churn_t[churned] = t
-        alive_t = (alive_prev & ~churned) | (onboard_t == t)
-        alive[:, t], hazard[:, t], satisfaction[:, t], shortfall[:, t] = alive_t, haz, sat, short_cum
-        alive_prev = alive_t
-        q = quarters[t]
-        if q.end_time.normalize() == periods[t].end_time.normalize() and t >= 2 and quarters[t - 2] == q:
-            if q.end_time.normalize() > end_ts:
-                continue
-            months_q = slice(t - 2, t + 1)
-            in_q = alive[:, months_q].any(axis=1)
-            net_q = (sales_cents[:, months_q] * alive[:, months_q]).sum(axis=1)
-            rate = rate_q[:, q_of_t[t]]
-            due = np.where(net_q > 0, np.round(rate / 100.0 * net_q), 0.0)
-            frac = np.where(underpaid & (rng.random(n) < UNDERPAID_QUARTER_P), rng.uniform(0.2, 1.0, n), 0.0)
-            unpaid = frac >= 0.95
-            paid_intended = np.where(unpaid, 0.0, np.round(due * (1.0 - frac)))
-            paid_day = _day(q.end_time) + rng.integers(30, 61, size=n)
-            pending = paid_day > end_day
-            paid = np.where(pending, 0.0, paid_intended)
-            no_date = pending | unpaid | (paid <= 0)
-            short_cum = short_cum + np.where(in_q, (due - paid_intended) / 100.0, 0.0)
-            idx = np.flatnonzero(in_q)
-            ledger.append({
-                "p": idx, "q": np.full(len(idx), q_of_t[t]), "due": due[idx], "paid": paid[idx],
-                "paid_day": paid_day[idx], "no_date": no_date[idx],
-                "start": np.full(len(idx), _day(q.start_time)), "end": np.full(len(idx), _day(q.end_time)),
-            })
-
-    applied = treated & alive[np.arange(n), a_month]
-    action_on &= applied[:, None]
-
-    # ---- orders -> lines -------------------------------------------------------------------------
-    keep = alive[o_p, o_t]
-    pid = _ids("P", np.arange(1, n + 1), 6)
-    orders = _order_lines(rng, o_p[keep], o_day[keep] - window_start, o_ret[keep], o_cents[keep],
-                          seg=seg, channel=channel, mix=mix, pid=pid, window_start=window_start)
-    del o_p, o_t, o_day, o_ret, o_cents, keep, gross, ret_frac, per_order
-
-    # ---- incentives ledger -------------------------------------------------------------------------
-    if ledger:
-        led = {k: np.concatenate([part[k] for part in ledger]) for k in ledger[0]}
-    else:
-        led = {k: np.zeros(0, dtype=np.int64) for k in ("p", "q", "due", "paid", "paid_day", "no_date", "start", "end")}
-        led["no_date"] = led["no_date"].astype(bool)
-    lo_order = np.lexsort((led["q"], led["p"]))
-    led = {k: v[lo_order] for k, v in led.items()}
-    incentives = _frame("incentives", {
-        "incentive_id": _ids("I", np.arange(1, len(led["p"]) + 1), 7),
-        "partner_id": pc.take(pid, pa.array(led["p"].astype(np.int64))),
-        "program": pa.array(["volume_rebate"] * len(led["p"]), type=pa.string()),
-        "period_start": _to_datetime(led["start"]),
-        "period_end": _to_datetime(led["end"]),
-        "amount_due": led["due"] / 100.0,
-        "amount_paid": led["paid"] / 100.0,
-        "paid_date": _to_datetime(led["paid_day"], led["no_date"].astype(bool)),
+def _incentives_table(w: _World, pid: pa.Array) -> pd.DataFrame:
+    """The rebate ledger: one row per partner and complete quarter with activity, ordered by partner, quarter."""
+    order = np.lexsort((w.led_q, w.led_p))
+    p = w.led_p[order].astype(np.int64)
+    return _frame("incentives", {
+        "incentive_id": _ids("I", np.arange(1, len(p) + 1), 7),
+        "partner_id": pc.take(pid, pa.array(p)),
+        "program": pa.array(["volume_rebate"] * len(p), type=pa.string()),
+        "period_start": _to_datetime(w.led_start[order]),
+        "period_end": _to_datetime(w.led_end[order]),
+        "amount_due": w.led_due[order] / 100.0,
+        "amount_paid": w.led_paid[order] / 100.0,
+        "paid_date": _to_datetime(w.led_paid_day[order], w.led_no_date[order].astype(bool)),
     })
 
-    # ---- surveys (quarterly, ~85% of alive partners) --------------------------------------------
-    nq = len(q_labels)
-    q_first_t = np.array([np.flatnonzero(q_of_t == j)[0] for j in range(nq)])
-    q_len = np.bincount(q_of_t, minlength=nq)
-    s_t = q_first_t[None, :] + np.floor(rng.random((n, nq)) * q_len[None, :]).astype(np.int64)
-    s_take = rng.random((n, nq)) < 0.85
-    s_p, s_j = np.nonzero(s_take & alive[np.arange(n)[:, None], s_t])
-    s_t = s_t[s_p, s_j]
-    s_lo = np.where(s_t == onboard_t[s_p], onboard_day[s_p], month_start[s_t])
-    s_day = s_lo + np.floor(rng.random(len(s_p)) * (month_stop[s_t] - s_lo)).astype(np.int64)
-    s_sat = np.clip(np.round(satisfaction[s_p, s_t] + 5.0 * rng.standard_normal(len(s_p))), 0, 100)
+
+def _quarter_month_draw(rng: np.random.Generator, w: _World, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """For a random `share` of partner-quarters: (partner, month) of one random month the partner is alive in."""
+    nq = len(w.q_labels)
+    q_first_t = np.array([np.flatnonzero(w.q_of_t == j)[0] for j in range(nq)])
+    q_len = np.bincount(w.q_of_t, minlength=nq)
+    t = q_first_t[None, :] + np.floor(rng.random((w.n, nq)) * q_len[None, :]).astype(np.int64)
+    take = rng.random((w.n, nq)) < share
+    p, j = np.nonzero(take & w.alive[np.arange(w.n)[:, None], t])
+    return p, t[p, j]
+
+
+def _surveys_table(rng: np.random.Generator, w: _World, pid: pa.Array) -> pd.DataFrame:
+    """Quarterly surveys of ~85% of active partners: satisfaction = latent + noise, NPS, a short comment."""
+    s_p, s_t = _quarter_month_draw(rng, w, 0.85)
+    s_day = _day_in_month(rng, w, s_p, s_t)
+    s_sat = np.clip(np.round(w.satisfaction[s_p, s_t] + 5.0 * rng.standard_normal(len(s_p))), 0, 100)
     s_nps = np.clip(np.round((s_sat - 30.0) / 7.0 + rng.standard_normal(len(s_p))), 0, 10)
     band = np.where(s_sat < 60, 0, np.where(s_sat < 78, 1, 2))
-    comments = COMMENTS_LOW + COMMENTS_MID + COMMENTS_HIGH
-    c_pick = band * 4 + rng.integers(0, 4, size=len(s_p))
-    c_pick = np.where(np.isin(c_pick, (7, 11)), -1, c_pick)  # empty comments -> null
-    s_order = np.lexsort((s_p, s_day))
-    surveys = _frame("surveys", {
+    pick = band * 4 + rng.integers(0, 4, size=len(s_p))
+    pick = np.where(np.isin(pick, (7, 11)), -1, pick)  # empty comments -> null
+    order = np.lexsort((s_p, s_day))
+    return _frame("surveys", {
         "survey_id": _ids("S", np.arange(1, len(s_p) + 1), 7),
-        "partner_id": pc.take(pid, pa.array(s_p[s_order])),
-        "survey_date": _to_datetime(s_day[s_order]),
-        "satisfaction": s_sat[s_order].astype(float),
-        "nps": s_nps[s_order].astype(float),
-        "comment": _pick(comments, c_pick[s_order]),
+        "partner_id": pc.take(pid, pa.array(s_p[order])),
+        "survey_date": _to_datetime(s_day[order]),
+        "satisfaction": s_sat[order].astype(float),
+        "nps": s_nps[order].astype(float),
+        "comment": _pick(COMMENTS_LOW + COMMENTS_MID + COMMENTS_HIGH, pick[order]),
     })
 
-    # ---- actions (and the trainings they imply) -------------------------------------------------
-    a_p = np.flatnonzero(applied)
-    a_t = a_month[a_p]
-    a_lo = np.where(a_t == onboard_t[a_p], onboard_day[a_p], month_start[a_t])
-    a_day = a_lo + np.floor(rng.random(len(a_p)) * (month_stop[a_t] - a_lo)).astype(np.int64)
-    a_ord = np.lexsort((a_p, a_day))
-    a_p, a_t, a_day = a_p[a_ord], a_t[a_ord], a_day[a_ord]
-    a_ty = a_type[a_p]
+
+def _actions_and_trainings(rng: np.random.Generator, w: _World, pid: pa.Array) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The actions table (one per treated partner) and trainings (random ones plus one per training action)."""
+    action_types = list(ACTION_EFFECTS)
+    a_p = np.flatnonzero(w.applied)
+    a_day = _day_in_month(rng, w, a_p, w.a_month[a_p])
+    order = np.lexsort((a_p, a_day))
+    a_p, a_day = a_p[order], a_day[order]
+    a_ty = w.a_type[a_p]
     actions = _frame("actions", {
         "action_id": _ids("A", np.arange(1, len(a_p) + 1), 6),
         "partner_id": pc.take(pid, pa.array(a_p)),
@@ -525,80 +597,81 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
         "action_type": _pick(action_types, a_ty),
         "note": _pick([ACTION_NOTES[a] for a in action_types], a_ty),
     })
-
-    # random trainings: ~12% of alive partner-quarters, plus one per training action
-    r_t = q_first_t[None, :] + np.floor(rng.random((n, nq)) * q_len[None, :]).astype(np.int64)
-    r_take = rng.random((n, nq)) < 0.12
-    r_p, r_j = np.nonzero(r_take & alive[np.arange(n)[:, None], r_t])
-    r_t = r_t[r_p, r_j]
-    r_lo = np.where(r_t == onboard_t[r_p], onboard_day[r_p], month_start[r_t])
-    r_day = r_lo + np.floor(rng.random(len(r_p)) * (month_stop[r_t] - r_lo)).astype(np.int64)
+    r_p, r_t = _quarter_month_draw(rng, w, 0.12)
+    r_day = _day_in_month(rng, w, r_p, r_t)
     r_course = rng.integers(0, len(COURSES), size=len(r_p))
-    tr_mask = a_ty == action_types.index("training")
-    t_p = np.concatenate([r_p, a_p[tr_mask]])
-    t_day = np.concatenate([r_day, a_day[tr_mask]])
-    t_course = np.concatenate([r_course, np.zeros(tr_mask.sum(), dtype=np.int64)])
+    is_training = a_ty == action_types.index("training")
+    t_p = np.concatenate([r_p, a_p[is_training]])
+    t_day = np.concatenate([r_day, a_day[is_training]])
+    t_course = np.concatenate([r_course, np.zeros(is_training.sum(), dtype=np.int64)])
     t_pass = rng.random(len(t_p)) < 0.8
     t_score = np.where(t_pass, rng.uniform(60, 100, len(t_p)), rng.uniform(20, 60, len(t_p))).round()
-    t_ord = np.lexsort((t_p, t_day))
+    order = np.lexsort((t_p, t_day))
     trainings = _frame("trainings", {
         "training_id": _ids("T", np.arange(1, len(t_p) + 1), 7),
-        "partner_id": pc.take(pid, pa.array(t_p[t_ord])),
-        "training_date": _to_datetime(t_day[t_ord]),
-        "course": _pick(COURSES, t_course[t_ord]),
-        "passed": t_pass[t_ord],
-        "score": t_score[t_ord],
+        "partner_id": pc.take(pid, pa.array(t_p[order])),
+        "training_date": _to_datetime(t_day[order]),
+        "course": _pick(COURSES, t_course[order]),
+        "passed": t_pass[order],
+        "score": t_score[order],
     })
+    return actions, trainings
 
-    # ---- conflicts (only those reported while alive) ---------------------------------------------
-    ck = alive[c_p, c_t]
-    c_p, c_day, c_res, c_open_end = c_p[ck], c_day[ck], c_res[ck], c_open_end[ck]
+
+def _conflicts_table(rng: np.random.Generator, w: _World, pid: pa.Array) -> pd.DataFrame:
+    """Conflicts reported while the partner was active: type, severity, counterparty, resolution date."""
+    n = w.n
+    keep = w.alive[w.c_p, w.c_t]
+    c_p, c_day, c_res, c_open_end = w.c_p[keep], w.c_day[keep], w.c_res[keep], w.c_open_end[keep]
     c_type = rng.choice(len(CONFLICT_TYPES), size=len(c_p), p=[0.35, 0.30, 0.20, 0.15])
     c_sev = rng.choice([1, 2, 3], size=len(c_p), p=[0.5, 0.35, 0.15])
-    c_has_cp = (rng.random(len(c_p)) < 0.6) & (c_type != CONFLICT_TYPES.index("other")) & (n > 1)
-    c_cp = (c_p + rng.integers(1, max(n, 2), size=len(c_p))) % max(n, 1)
-    c_ord = np.lexsort((c_p, c_day))
-    cp_idx = np.where(c_has_cp, c_cp, -1)[c_ord]
-    conflicts = _frame("conflicts", {
+    has_cp = (rng.random(len(c_p)) < 0.6) & (c_type != CONFLICT_TYPES.index("other")) & (n > 1)
+    cp = (c_p + rng.integers(1, max(n, 2), size=len(c_p))) % max(n, 1)
+    order = np.lexsort((c_p, c_day))
+    cp_idx = np.where(has_cp, cp, -1)[order]
+    return _frame("conflicts", {
         "conflict_id": _ids("C", np.arange(1, len(c_p) + 1), 6),
-        "reported_date": _to_datetime(c_day[c_ord]),
-        "partner_id": pc.take(pid, pa.array(c_p[c_ord])),
+        "reported_date": _to_datetime(c_day[order]),
+        "partner_id": pc.take(pid, pa.array(c_p[order])),
         "counterparty_id": pc.take(pid, pa.array(cp_idx, mask=cp_idx < 0)),
-        "conflict_type": _pick(CONFLICT_TYPES, c_type[c_ord]),
-        "severity": c_sev[c_ord].astype(np.int32),
-        "resolved_date": _to_datetime(c_res[c_ord], c_open_end[c_ord]),
+        "conflict_type": _pick(CONFLICT_TYPES, c_type[order]),
+        "severity": c_sev[order].astype(np.int32),
+        "resolved_date": _to_datetime(c_res[order], c_open_end[order]),
     })
 
-    # ---- coverage (monthly outlets for ~80% of partners) ----------------------------------------
-    has_cov = rng.random(n) < 0.8
-    base_outlets = 3.0 * (size / 40_000.0) ** 0.6
-    cov_p, cov_t = np.nonzero(alive & has_cov[:, None])
-    outlets = np.maximum(1.0, np.round(base_outlets[cov_p] * np.exp(0.5 * health[cov_p, cov_t])
-                                       * rng.lognormal(0.0, 0.1, size=len(cov_p))))
-    coverage = _frame("coverage", {
-        "partner_id": pc.take(pid, pa.array(cov_p)),
-        "month": _to_datetime(month_start[cov_t]),
+
+def _coverage_table(rng: np.random.Generator, w: _World, pid: pa.Array) -> pd.DataFrame:
+    """Monthly active outlets (size-related, moves with health) for ~80% of partners, active months only."""
+    has_cov = rng.random(w.n) < 0.8
+    base = 3.0 * (w.size / 40_000.0) ** 0.6
+    p, t = np.nonzero(w.alive & has_cov[:, None])
+    outlets = np.maximum(1.0, np.round(base[p] * np.exp(0.5 * w.health[p, t]) * rng.lognormal(0.0, 0.1, size=len(p))))
+    return _frame("coverage", {
+        "partner_id": pc.take(pid, pa.array(p)),
+        "month": _to_datetime(w.month_start[t]),
         "active_outlets": outlets,
     })
 
-    # ---- partners table --------------------------------------------------------------------------
-    ch_names = list(CHANNEL_TYPES)
+
+def _partners_table(rng: np.random.Generator, w: _World, pid: pa.Array) -> pd.DataFrame:
+    """The partners table: Chinese names, region/province/city, channel, dates, fake contact data."""
+    n = w.n
+    city_flat = [(prov, city) for r in REGIONS for prov, city in REGION_CITIES[r]]
+    city_names = np.array([c for _, c in city_flat], dtype=object)
+    prov_names = np.array([p for p, _ in city_flat], dtype=object)
     c1 = rng.integers(0, len(NAME_CHARS), size=n)
     c2 = rng.integers(0, len(NAME_CHARS), size=n)
     suf = rng.integers(0, 2, size=n)
-    city_names = np.array([c for _, _, c in city_flat], dtype=object)
-    prov_names = np.array([p for _, p, _ in city_flat], dtype=object)
     chars = np.array(NAME_CHARS, dtype=object)
-    suffix_tab = np.array([[NAME_SUFFIX[c][0], NAME_SUFFIX[c][1]] for c in ch_names], dtype=object)
-    names = city_names[city_idx] + chars[c1] + chars[c2] + suffix_tab[channel, suf]
+    suffix_tab = np.array([[NAME_SUFFIX[c][0], NAME_SUFFIX[c][1]] for c in CHANNEL_TYPES], dtype=object)
+    names = city_names[w.city_idx] + chars[c1] + chars[c2] + suffix_tab[w.channel, suf]
     for k, special in SPECIAL_NAMES.items():
         if k < n:
             names[k] = special
-    sur = np.array(SURNAMES, dtype=object)[rng.integers(0, len(SURNAMES), size=n)]
     giv = np.array(GIVEN, dtype=object)
-    g1 = giv[rng.integers(0, len(GIVEN), size=n)]
-    g2 = np.where(rng.random(n) < 0.6, giv[rng.integers(0, len(GIVEN), size=n)], "")
-    contact_name = sur + g1 + g2
+    contact_name = np.array(SURNAMES, dtype=object)[rng.integers(0, len(SURNAMES), size=n)]
+    contact_name = contact_name + giv[rng.integers(0, len(GIVEN), size=n)]
+    contact_name = contact_name + np.where(rng.random(n) < 0.6, giv[rng.integers(0, len(GIVEN), size=n)], "")
     prefix = PHONE_PREFIXES[rng.integers(0, len(PHONE_PREFIXES), size=n)]
     mid = rng.integers(0, 10_000, size=n)
     last = rng.integers(0, 10_000, size=n)
@@ -608,81 +681,59 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
         pc.utf8_lpad(pc.cast(pa.array(last), pa.string()), width=4, padding="0"),
         "-",
     )
-    churned_any = churn_t >= 0
-    exit_day = month_start[np.maximum(churn_t, 0)] + rng.integers(30, 181, size=n)
-    has_exit = churned_any & (rng.random(n) < 0.5) & (exit_day <= end_day)
-    partners_df = _frame("partners", {
+    churned = w.churn_t >= 0
+    exit_day = w.month_start[np.maximum(w.churn_t, 0)] + rng.integers(30, 181, size=n)
+    has_exit = churned & (rng.random(n) < 0.5) & (exit_day <= w.end_day)
+    return _frame("partners", {
         "partner_id": pid,
         "name": pa.array(names.tolist(), type=pa.string()),
-        "region": _pick(REGIONS, region),
-        "province": pa.array(prov_names[city_idx].tolist(), type=pa.string()),
-        "city": pa.array(city_names[city_idx].tolist(), type=pa.string()),
-        "channel_type": _pick(ch_names, channel),
-        "onboard_date": _to_datetime(onboard_day),
+        "region": _pick(REGIONS, w.region),
+        "province": pa.array(prov_names[w.city_idx].tolist(), type=pa.string()),
+        "city": pa.array(city_names[w.city_idx].tolist(), type=pa.string()),
+        "channel_type": _pick(list(CHANNEL_TYPES), w.channel),
+        "onboard_date": _to_datetime(w.onboard_day),
         "exit_date": _to_datetime(exit_day, ~has_exit),
         "contact_name": pa.array(contact_name.tolist(), type=pa.string()),
         "contact_phone": phone,
     })
 
-    # ---- truth ------------------------------------------------------------------------------------
+
+def _truth_tables(w: _World, pid: pa.Array, params: dict[str, object]) -> dict[str, pd.DataFrame]:
+    """truth.partners, truth.partner_month, truth.params and truth.action_effects (see the module docstring)."""
+    n, T = w.n, w.T
     pm_p = np.repeat(np.arange(n), T)
     pm_t = np.tile(np.arange(T), n)
-    truth_pm = pa.table({
+    partner_month = pa.table({
         "partner_id": pc.take(pid, pa.array(pm_p)),
-        "month": _to_datetime(month_start[pm_t]),
-        "alive": alive.ravel(),
-        "health": health.ravel(),
-        "hazard": hazard.ravel(),
-        "rate_pp": rate_t.ravel().astype(float),
-        "expected_sales_cny": (expected * alive).ravel(),
-        "satisfaction": satisfaction.ravel(),
-        "shortfall_cny": shortfall.ravel(),
-        "open_conflicts": open_conf.ravel().astype(np.int64),
-        "action_on": action_on.ravel(),
-        "segment": _pick(SEGMENTS, seg[pm_p]),
+        "month": _to_datetime(w.month_start[pm_t]),
+        "alive": w.alive.ravel(),
+        "health": w.health.ravel(),
+        "hazard": w.hazard.ravel(),
+        "rate_pp": w.rate_t.ravel().astype(float),
+        "expected_sales_cny": (w.expected * w.alive).ravel(),
+        "satisfaction": w.satisfaction.ravel(),
+        "shortfall_cny": w.shortfall.ravel(),
+        "open_conflicts": w.open_conf.ravel().astype(np.int64),
+        "action_on": w.action_on.ravel(),
+        "segment": _pick(SEGMENTS, w.seg[pm_p]),
     }).to_pandas()
-    treated_type = np.where(applied, a_type, -1)
-    truth_partners = pa.table({
+    churned = w.churn_t >= 0
+    partners = pa.table({
         "partner_id": pid,
-        "segment": _pick(SEGMENTS, seg),
-        "size": size,
-        "churn_month": _to_datetime(month_start[np.maximum(churn_t, 0)], ~churned_any),
-        "treated_action": _pick(action_types, treated_type),
-        "treated_month": _to_datetime(month_start[a_month], ~applied),
-        "underpaid": underpaid,
+        "segment": _pick(SEGMENTS, w.seg),
+        "size": w.size,
+        "churn_month": _to_datetime(w.month_start[np.maximum(w.churn_t, 0)], ~churned),
+        "treated_action": _pick(list(ACTION_EFFECTS), np.where(w.applied, w.a_type, -1)),
+        "treated_month": _to_datetime(w.month_start[w.a_month], ~w.applied),
+        "underpaid": w.underpaid,
     }).to_pandas()
-    params: dict[str, object] = {
-        "beta_rebate": BETA_REBATE,
-        **{f"hazard_{k}": v for k, v in HAZARD.items()},
-        "seed": seed,
-        "partners": n,
-        "months": T,
-        "end": end_ts.date().isoformat(),
-        "base_rate_pp_before_2025": BASE_RATE_PP[0],
-        "base_rate_pp_from_2025": BASE_RATE_PP[1],
-        "pilot_share": PILOT_SHARE,
-        "health_phi": HEALTH_PHI,
-        "health_sd": HEALTH_SD,
-        "spring_festival_factor": SPRING_FESTIVAL_FACTOR,
-    }
-    truth = {
-        "partners": truth_partners,
-        "partner_month": truth_pm,
+    return {
+        "partners": partners,
+        "partner_month": partner_month,
         "params": pd.DataFrame({"key": list(params), "value": [str(v) for v in params.values()]}),
         "action_effects": pd.DataFrame({"action_type": list(ACTION_EFFECTS),
                                         "effect_log": [float(v) for v in ACTION_EFFECTS.values()]}),
     }
-    tables = {
-        "partners": partners_df,
-        "orders": orders,
-        "incentives": incentives,
-        "surveys": surveys,
-        "trainings": trainings,
-        "conflicts": conflicts,
-        "actions": actions,
-        "coverage": coverage,
-    }
-    return SynthNetwork(tables={k: tables[k] for k in TABLE_ORDER}, truth=truth, params=params)
 
 
 def _order_lines(rng: np.random.Generator, o_p: np.ndarray, o_off: np.ndarray, o_ret: np.ndarray,
