@@ -17,8 +17,9 @@ What lives here
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -221,3 +222,864 @@ def cdnow_summary(
     )
     out.index.name = customer_col
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Point-in-time drivers and labels (Ibis over the store)
+# --------------------------------------------------------------------------------------------
+
+DatesLike = date | str | pd.Timestamp
+
+
+def _day(value: DatesLike) -> date:
+    """A date from a date, Timestamp or 'YYYY-MM-DD' string."""
+    return pd.Timestamp(value).date()
+
+
+def _tables(con: Any, region: str | None) -> dict[str, Any]:
+    """Canonical tables scoped to one region (features.scoped_tables)."""
+    from workbench import features
+
+    return features.scoped_tables(con, region=None if region in (None, "", "all") else region)
+
+
+def order_drivers(con: Any, *, as_of: DatesLike, region: str | None = None) -> pd.DataFrame:
+    """Point-in-time order history and churn drivers per partner, one row per partner (rows <= as_of).
+
+    Columns: partner_id, name, region, channel_type, onboard_date, exit_date, first_order, last_order,
+    n_order_days, median_gap_days, sales_90d_cny, sales_prev_90d_cny, sales_365d_cny,
+    order_days_90d, order_days_prev_90d, rebate_overdue_cny (due - paid on ledger rows more than
+    60 days past period_end), sat_last, sat_prev, open_conflicts, conflicts_365d, trainings_365d;
+    derived in pandas: recency_days, tenure_days, cycle_ratio, sales_change_pct, sat_change,
+    and BG/NBD inputs in weeks bg_frequency, bg_recency_w, bg_T_w.
+    """
+    import ibis
+
+    d = _day(as_of)
+    t = _tables(con, region)
+    d90, d180, d365, d60 = (d - timedelta(days=k) for k in (90, 180, 365, 60))
+
+    o = t["orders"]
+    o = o.filter(o.order_date <= d)
+    nr = o.filter(~o.is_return.fill_null(False) & (o.net_amount >= 0))
+    sales = o.group_by("partner_id").aggregate(
+        sales_90d_cny=o.net_amount.sum(where=o.order_date > d90).cast("float64"),
+        sales_prev_90d_cny=o.net_amount.sum(where=(o.order_date > d180) & (o.order_date <= d90)).cast("float64"),
+        sales_365d_cny=o.net_amount.sum(where=o.order_date > d365).cast("float64"),
+    )
+    days = nr.select("partner_id", "order_date").distinct()
+    w = ibis.window(group_by="partner_id", order_by="order_date")
+    days = days.mutate(gap=days.order_date.delta(days.order_date.lag().over(w), unit="day"))
+    hist = days.group_by("partner_id").aggregate(
+        first_order=days.order_date.min(),
+        last_order=days.order_date.max(),
+        n_order_days=days.order_date.count(),
+        median_gap_days=days.gap.median().cast("float64"),
+        order_days_90d=days.order_date.count(where=days.order_date > d90),
+        order_days_prev_90d=days.order_date.count(where=(days.order_date > d180) & (days.order_date <= d90)),
+    )
+
+    inc = t["incentives"]
+    inc = inc.filter(inc.period_end <= d60)
+    paid = ibis.cases(
+        (inc.paid_date.isnull(), inc.amount_paid.fill_null(0)),
+        (inc.paid_date <= d, inc.amount_paid.fill_null(0)),
+        else_=0,
+    )
+    inc = inc.mutate(short=ibis.greatest(inc.amount_due - paid, 0).cast("float64"))
+    rebates = inc.group_by("partner_id").aggregate(rebate_overdue_cny=inc.short.sum())
+
+    sv = t["surveys"]
+    sv = sv.filter(sv.survey_date <= d)
+    sv = sv.mutate(rn=ibis.row_number().over(ibis.window(group_by="partner_id", order_by=ibis.desc("survey_date"))))
+    sat = sv.group_by("partner_id").aggregate(
+        sat_last=sv.satisfaction.max(where=sv.rn == 0).cast("float64"),
+        sat_prev=sv.satisfaction.max(where=sv.rn == 1).cast("float64"),
+    )
+
+    cf = t["conflicts"]
+    cf = cf.filter(cf.reported_date <= d)
+    conf = cf.group_by("partner_id").aggregate(
+        open_conflicts=cf.conflict_id.count(where=cf.resolved_date.isnull() | (cf.resolved_date > d)),
+        conflicts_365d=cf.conflict_id.count(where=cf.reported_date > d365),
+    )
+
+    tr = t["trainings"]
+    tr = tr.filter((tr.training_date <= d) & (tr.training_date > d365))
+    train = tr.group_by("partner_id").aggregate(trainings_365d=tr.training_id.count())
+
+    p = t["partners"]
+    p = p.filter(p.onboard_date <= d).select(
+        "partner_id", "name", "region", "channel_type", "onboard_date", "exit_date"
+    )
+    out = p
+    for part in (hist, sales, rebates, sat, conf, train):
+        out = out.left_join(part, "partner_id").drop("partner_id_right")
+    df = out.to_pandas()
+    return _derive_drivers(df, d)
+
+
+def _derive_drivers(df: pd.DataFrame, d: date) -> pd.DataFrame:
+    """Fill counts with 0 and add recency, tenure, cycle ratio, trends and BG/NBD inputs (days, weeks)."""
+    df = df.copy()
+    for c in ("first_order", "last_order", "onboard_date", "exit_date"):
+        df[c] = pd.to_datetime(df[c])
+    zero = [
+        "n_order_days", "order_days_90d", "order_days_prev_90d", "sales_90d_cny", "sales_prev_90d_cny",
+        "sales_365d_cny", "rebate_overdue_cny", "open_conflicts", "conflicts_365d", "trainings_365d",
+    ]
+    for c in zero:
+        df[c] = pd.to_numeric(df[c], errors="coerce").fillna(0).astype(float)
+    for c in ("median_gap_days", "sat_last", "sat_prev"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    ts = pd.Timestamp(d)
+    df["recency_days"] = (ts - df["last_order"]).dt.days.astype(float)
+    df["tenure_days"] = (ts - df["onboard_date"]).dt.days.astype(float)
+    gap = df["median_gap_days"].where(df["median_gap_days"] > 0)
+    df["cycle_ratio"] = df["recency_days"] / gap.fillna(90.0)
+    prev = df["sales_prev_90d_cny"]
+    df["sales_change_pct"] = np.where(prev > 0, (df["sales_90d_cny"] / prev.where(prev > 0) - 1) * 100, np.nan)
+    df["sat_change"] = df["sat_last"] - df["sat_prev"]
+    df["bg_frequency"] = (df["n_order_days"] - 1).clip(lower=0)
+    df["bg_recency_w"] = ((df["last_order"] - df["first_order"]).dt.days / 7.0).fillna(0.0)
+    df["bg_T_w"] = ((ts - df["first_order"]).dt.days / 7.0).fillna(0.0)
+    return df
+
+
+def _labels(con: Any, *, as_of: date, horizon_days: int, region: str | None) -> pd.DataFrame:
+    """Glossary churn labels from features.churn_labels: partner_id, churned (bool)."""
+    from workbench import features
+
+    lab = features.churn_labels(con, as_of=as_of, horizon_days=horizon_days, region=_region(region))
+    lab = lab.to_pandas() if hasattr(lab, "to_pandas") else pd.DataFrame(lab)
+    col = "churned" if "churned" in lab.columns else next(
+        c for c in lab.columns if c != "partner_id" and lab[c].dropna().isin([True, False, 0, 1]).all()
+    )
+    return pd.DataFrame({"partner_id": lab["partner_id"].astype(str), "churned": lab[col].astype(bool)})
+
+
+def _region(region: str | None) -> str | None:
+    return None if region in (None, "", "all") else region
+
+
+SNAPSHOT_DROP = {
+    "partner_id", "name", "region", "province", "city", "channel_type", "churned",
+    # the same quantities as order_drivers columns (kept once, under the drivers' names)
+    "recency_days", "tenure_days", "net_sales_90d_cny", "net_sales_prev_90d_cny", "net_sales_365d_cny",
+    "order_cycle_median_days", "overdue_ratio", "satisfaction_last", "satisfaction_change",
+    "trainings_365d", "conflicts_open", "conflicts_365d",
+}
+
+
+def cutoff_frame(
+    con: Any,
+    *,
+    as_of: DatesLike,
+    horizon_days: int = 90,
+    region: str | None = None,
+    labels: bool = True,
+) -> pd.DataFrame:
+    """One row per partner in the churn population at `as_of` (active in the 180 days up to it,
+    not exited): drivers, snapshot features (prefixed `snap_`) and, when `labels`, `churned`.
+
+    Features use rows dated <= as_of only; the label uses rows after it (features.churn_labels).
+    """
+    from workbench import features
+
+    d = _day(as_of)
+    drv = order_drivers(con, as_of=d, region=region)
+    active = drv["last_order"].notna() & (drv["recency_days"] < ACTIVE_DAYS)
+    exited = drv["exit_date"].notna() & (drv["exit_date"] <= pd.Timestamp(d))
+    drv = drv[active & ~exited]
+    snap = features.partner_snapshot(con, as_of=d, region=_region(region)).to_pandas()
+    num = [
+        c for c in snap.columns
+        if c not in SNAPSHOT_DROP and (pd.api.types.is_numeric_dtype(snap[c]) or pd.api.types.is_bool_dtype(snap[c]))
+    ]
+    snap = snap[["partner_id", *num]].rename(columns={c: f"snap_{c}" for c in num})
+    for c in snap.columns[1:]:
+        snap[c] = snap[c].astype(float)
+    frame = drv.merge(snap, on="partner_id", how="left")
+    if labels:
+        lab = _labels(con, as_of=d, horizon_days=horizon_days, region=region)
+        frame = frame.merge(lab, on="partner_id", how="inner")
+    frame.insert(0, "cutoff", pd.Timestamp(d))
+    return frame.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Models and baselines
+# --------------------------------------------------------------------------------------------
+
+DRIVER_FEATURES: tuple[str, ...] = (
+    "recency_days", "tenure_days", "n_order_days", "median_gap_days", "cycle_ratio",
+    "sales_90d_cny", "sales_prev_90d_cny", "sales_365d_cny", "sales_change_pct",
+    "order_days_90d", "order_days_prev_90d", "rebate_overdue_cny", "sat_last", "sat_change",
+    "open_conflicts", "conflicts_365d", "trainings_365d",
+)
+CHANNEL_TYPES = ("distributor", "wholesaler", "dealer", "retailer", "ecommerce", "key_account", "other")
+_LOG_HINTS = ("cny", "sales", "amount", "due", "paid", "shortfall", "value", "aov")
+
+
+def feature_columns(frame: pd.DataFrame) -> list[str]:
+    """Model inputs present in `frame`: the drivers, numeric snapshot columns, channel-type dummies."""
+    cols = [c for c in DRIVER_FEATURES if c in frame.columns]
+    cols += [c for c in frame.columns if c.startswith("snap_")]
+    cols += [f"is_{c}" for c in CHANNEL_TYPES]
+    return cols
+
+
+def usable_columns(train: pd.DataFrame) -> list[str]:
+    """feature_columns of a training frame that are not entirely missing or constant."""
+    X = design_matrix(train, feature_columns(train))
+    return [c for c in X.columns if X[c].notna().any() and X[c].nunique(dropna=True) > 1]
+
+
+def design_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Numeric model matrix with `columns` (missing ones NaN); money columns get a signed log1p."""
+    X = pd.DataFrame(index=frame.index)
+    for c in columns:
+        if c.startswith("is_") and c[3:] in CHANNEL_TYPES:
+            X[c] = (frame.get("channel_type", pd.Series(index=frame.index, dtype=object)) == c[3:]).astype(float)
+        elif c in frame.columns:
+            v = pd.to_numeric(frame[c], errors="coerce").astype(float)
+            if any(h in c for h in _LOG_HINTS):
+                v = np.sign(v) * np.log1p(np.abs(v))
+            X[c] = v.replace([np.inf, -np.inf], np.nan)
+        else:
+            X[c] = np.nan
+    return X
+
+
+def make_logit(C: float = 0.5) -> Any:
+    """L2-regularized logistic regression on median-imputed, standardized features (sklearn Pipeline)."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(
+        SimpleImputer(strategy="median", keep_empty_features=True),
+        StandardScaler(),
+        LogisticRegression(C=C, max_iter=2000),
+    )
+
+
+def make_gbm(*, seed: int = 0, n_positive: int = 1000) -> Any:
+    """HistGradientBoostingClassifier with probabilities calibrated by 3-fold CalibratedClassifierCV
+    (isotonic when there are >= 300 churners to learn from, else sigmoid)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    gbm = HistGradientBoostingClassifier(
+        learning_rate=0.06, max_iter=250, max_leaf_nodes=15, min_samples_leaf=40,
+        l2_regularization=1.0, early_stopping=False, random_state=seed,
+    )
+    method = "isotonic" if n_positive >= 300 else "sigmoid"
+    return CalibratedClassifierCV(gbm, method=method, cv=3)
+
+
+def odds_ratios(logit: Any, columns: Sequence[str]) -> pd.DataFrame:
+    """Odds ratio per one standard deviation of each input (money inputs on a log scale), sorted."""
+    coef = logit[-1].coef_[0]
+    out = pd.DataFrame({"feature": list(columns), "coef_per_sd": coef, "odds_ratio_per_sd": np.exp(coef)})
+    return out.reindex(out["coef_per_sd"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+
+
+def baseline_scores(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Baseline risk scores (higher = more likely to churn) from the drivers at one cutoff.
+
+    recency_rule: days since last order. cycle_rule: days since last order / own median gap.
+    bgnbd: 1 - P(alive) from a BG/NBD model fitted (in weeks) on the same cutoff's partners.
+    """
+    bg = BetaGeoFitter(penalizer=1e-3).fit(frame["bg_frequency"], frame["bg_recency_w"], frame["bg_T_w"].clip(lower=1e-3))
+    p_alive = bg.conditional_probability_alive(frame["bg_frequency"], frame["bg_recency_w"], frame["bg_T_w"].clip(lower=1e-3))
+    return {
+        "recency_rule": frame["recency_days"].to_numpy(float),
+        "cycle_rule": frame["cycle_ratio"].to_numpy(float),
+        "bgnbd": 1.0 - p_alive,
+    }
+
+
+def _fit_candidate(name: str, X: pd.DataFrame, y: np.ndarray, *, seed: int) -> Any:
+    """Fit candidate `name` ('logit' or 'gbm') on X, y."""
+    from threadpoolctl import threadpool_limits
+
+    model = make_logit() if name == "logit" else make_gbm(seed=seed, n_positive=int(y.sum()))
+    # one OpenMP/BLAS thread: small models gain nothing from threads, and oversubscription on a
+    # busy machine makes HistGradientBoosting 30x slower
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        return model.fit(X.to_numpy(float), y)
+
+
+def _predict(model: Any, X: pd.DataFrame) -> np.ndarray:
+    """P(churn) from a fitted classifier, single-threaded."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return model.predict_proba(X.to_numpy(float))[:, 1]
+
+
+# --------------------------------------------------------------------------------------------
+# Rolling-origin backtest
+# --------------------------------------------------------------------------------------------
+
+
+def quarterly_cutoffs(*, first: DatesLike, last: DatesLike) -> list[date]:
+    """Calendar quarter-end dates d with first <= d <= last."""
+    q = pd.period_range(pd.Timestamp(_day(first)).to_period("Q"), pd.Timestamp(_day(last)).to_period("Q"), freq="Q")
+    ends = [p.end_time.date() for p in q]
+    return [d for d in ends if _day(first) <= d <= _day(last)]
+
+
+def backtest_plan(cutoffs: Iterable[DatesLike], *, horizon_days: int = 90, n_scored: int = 6) -> pd.DataFrame:
+    """Which cutoffs train the model scored at each cutoff: rows scored_cutoff, train_cutoffs, n_train.
+
+    A cutoff t may train the model scored at s only if its labels were observable at s:
+    t + horizon_days <= s. The last `n_scored` cutoffs with at least one such t are scored.
+    """
+    cs = sorted({_day(c) for c in cutoffs})
+    rows = []
+    for s in cs:
+        train = tuple(t for t in cs if t + timedelta(days=horizon_days) <= s)
+        if train:
+            rows.append({"scored_cutoff": s, "train_cutoffs": train, "n_train": len(train)})
+    return pd.DataFrame(rows[-n_scored:], columns=["scored_cutoff", "train_cutoffs", "n_train"])
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """Result of `run_backtest`.
+
+    predictions: cutoff, partner_id, churned, model, score (one row per partner x cutoff x model).
+    metrics: per cutoff and model (roc_auc, pr_auc, brier, top10_capture, n, churn_rate).
+    summary: metrics averaged over cutoffs per model, best ROC AUC first.
+    plan: the training plan (backtest_plan). odds: odds ratios of the last logit fitted.
+    winner: name of the model with the best mean ROC AUC; margin: its lead over the runner-up.
+    """
+
+    predictions: pd.DataFrame
+    metrics: pd.DataFrame
+    summary: pd.DataFrame
+    plan: pd.DataFrame
+    odds: pd.DataFrame
+    winner: str
+    margin: float
+    horizon_days: int
+
+    def describe(self) -> str:
+        """One sentence naming the winner and by how much it beats the runner-up (mean ROC AUC)."""
+        s = self.summary
+        top, second = s.iloc[0], s.iloc[1]
+        wins = _paired_wins(self.metrics, top["model"], second["model"])
+        return (
+            f"{MODEL_LABELS.get(top['model'], top['model'])} wins the backtest with mean ROC AUC "
+            f"{top['roc_auc']:.3f} over {len(self.plan)} quarterly cutoffs, {self.margin:+.3f} ahead of "
+            f"{MODEL_LABELS.get(second['model'], second['model'])} ({second['roc_auc']:.3f}); "
+            f"better at {wins} of {len(self.plan)} cutoffs."
+        )
+
+
+def _paired_wins(metrics: pd.DataFrame, a: str, b: str) -> int:
+    m = metrics.pivot_table(index="cutoff", columns="model", values="roc_auc")
+    return int((m[a] > m[b]).sum())
+
+
+def run_backtest(
+    frames: dict[date, pd.DataFrame],
+    *,
+    horizon_days: int = 90,
+    n_scored: int = 6,
+    seed: int = 0,
+    candidates: Sequence[str] = CANDIDATES,
+) -> Backtest:
+    """Rolling-origin backtest over labelled cutoff frames (cutoff_frame output keyed by cutoff date).
+
+    Each scored cutoff s gets models trained only on cutoffs t with t + horizon_days <= s (expanding
+    window), and the baselines computed from s's own drivers.
+    """
+    frames = {_day(k): v for k, v in frames.items()}
+    plan = backtest_plan(frames, horizon_days=horizon_days, n_scored=n_scored)
+    if plan.empty:
+        raise WorkbenchError(
+            f"A backtest needs two cutoffs at least {horizon_days} days apart with labels; the store has too little history."
+        )
+    preds: list[pd.DataFrame] = []
+    odds = pd.DataFrame()
+    for s, train in zip(plan["scored_cutoff"], plan["train_cutoffs"], strict=True):
+        test = frames[s]
+        tr = pd.concat([frames[t] for t in train], ignore_index=True)
+        cols = usable_columns(tr)
+        Xtr, ytr = design_matrix(tr, cols), tr["churned"].to_numpy(bool).astype(int)
+        Xte = design_matrix(test, cols)
+        scores: dict[str, np.ndarray] = {}
+        for name in candidates:
+            if ytr.min() == ytr.max():
+                scores[name] = np.full(len(test), ytr.mean())
+                continue
+            model = _fit_candidate(name, Xtr, ytr, seed=seed)
+            scores[name] = _predict(model, Xte)
+            if name == "logit":
+                odds = odds_ratios(model, cols)
+        scores.update(baseline_scores(test))
+        for name, sc in scores.items():
+            preds.append(
+                pd.DataFrame(
+                    {
+                        "cutoff": pd.Timestamp(s),
+                        "partner_id": test["partner_id"].to_numpy(),
+                        "churned": test["churned"].to_numpy(bool),
+                        "model": name,
+                        "score": sc,
+                    }
+                )
+            )
+    predictions = pd.concat(preds, ignore_index=True)
+    metrics = metrics_table(predictions)
+    summary = _summary(metrics)
+    margin = float(summary["roc_auc"].iloc[0] - summary["roc_auc"].iloc[1])
+    return Backtest(predictions, metrics, summary, plan, odds, str(summary["model"].iloc[0]), margin, horizon_days)
+
+
+def top_capture(y: Any, score: Any, share: float = 0.10) -> float:
+    """Share of all churners found among the `share` highest-risk partners (ties broken by order)."""
+    y = np.asarray(y, dtype=bool)
+    score = np.nan_to_num(np.asarray(score, dtype=float), nan=-np.inf)
+    if y.sum() == 0:
+        return float("nan")
+    k = max(1, int(math.ceil(share * len(y))))
+    top = np.argsort(-score, kind="stable")[:k]
+    return float(y[top].sum() / y.sum())
+
+
+def metrics_table(predictions: pd.DataFrame) -> pd.DataFrame:
+    """ROC AUC, PR AUC, Brier (probability models only), top-10% capture per cutoff and model."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    rows = []
+    for (cutoff, model), g in predictions.groupby(["cutoff", "model"], sort=True):
+        y = g["churned"].to_numpy(bool)
+        sc = np.nan_to_num(g["score"].to_numpy(float), nan=np.nanmin(g["score"]) if g["score"].notna().any() else 0)
+        both = 0 < y.sum() < len(y)
+        rows.append(
+            {
+                "cutoff": cutoff,
+                "model": model,
+                "n": len(g),
+                "churn_rate": float(y.mean()),
+                "roc_auc": roc_auc_score(y, sc) if both else np.nan,
+                "pr_auc": average_precision_score(y, sc) if both else np.nan,
+                "brier": brier_score_loss(y, np.clip(sc, 0, 1)) if model in PROBABILISTIC else np.nan,
+                "top10_capture": top_capture(y, sc, 0.10),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _summary(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Metrics averaged over cutoffs per model, best mean ROC AUC first, with model labels and kind."""
+    s = (
+        metrics.groupby("model", sort=False)[["roc_auc", "pr_auc", "brier", "top10_capture", "churn_rate"]]
+        .mean()
+        .reset_index()
+    )
+    s["roc_auc_sd"] = metrics.groupby("model", sort=False)["roc_auc"].std().to_numpy()
+    s["kind"] = np.where(s["model"].isin(CANDIDATES), "candidate", "baseline")
+    s["label"] = s["model"].map(MODEL_LABELS).fillna(s["model"])
+    s = s.sort_values("roc_auc", ascending=False).reset_index(drop=True)
+    return s[["model", "label", "kind", "roc_auc", "roc_auc_sd", "pr_auc", "brier", "top10_capture", "churn_rate"]]
+
+
+def winner(bt: Backtest) -> str:
+    """Name of the backtest winner (best mean ROC AUC over the scored cutoffs)."""
+    return bt.winner
+
+
+def calibration_table(predictions: pd.DataFrame, *, model: str, bins: int = 10) -> pd.DataFrame:
+    """Predicted vs observed churn rate by risk decile (pooled over cutoffs): bin, n, mean_predicted, observed."""
+    g = predictions[predictions["model"] == model]
+    q = pd.qcut(g["score"].rank(method="first"), q=min(bins, len(g)), labels=False)
+    out = (
+        g.assign(bin=q + 1)
+        .groupby("bin")
+        .agg(n=("churned", "size"), mean_predicted=("score", "mean"), observed=("churned", "mean"))
+        .reset_index()
+    )
+    out["model"] = model
+    return out
+
+
+def roc_points(predictions: pd.DataFrame, *, models: Sequence[str] | None = None, max_points: int = 200) -> pd.DataFrame:
+    """ROC curve points per model pooled over cutoffs: model, fpr, tpr (at most max_points per model)."""
+    from sklearn.metrics import roc_curve
+
+    out = []
+    for m, g in predictions.groupby("model", sort=False):
+        if models is not None and m not in models:
+            continue
+        sc = g["score"].fillna(g["score"].min())
+        fpr, tpr, _ = roc_curve(g["churned"], sc)
+        idx = np.unique(np.linspace(0, len(fpr) - 1, min(max_points, len(fpr))).astype(int))
+        out.append(pd.DataFrame({"model": m, "fpr": fpr[idx], "tpr": tpr[idx]}))
+    return pd.concat(out, ignore_index=True)
+
+
+def gains_table(predictions: pd.DataFrame, *, models: Sequence[str] | None = None, steps: int = 20) -> pd.DataFrame:
+    """Cumulative gains and lift per model: model, share_flagged, share_captured, lift (per cutoff, averaged)."""
+    rows = []
+    shares = np.linspace(1 / steps, 1.0, steps)
+    for (m, _c), g in predictions.groupby(["model", "cutoff"], sort=False):
+        if models is not None and m not in models:
+            continue
+        y = g["churned"].to_numpy(bool)
+        if y.sum() == 0:
+            continue
+        sc = np.nan_to_num(g["score"].to_numpy(float), nan=-np.inf)
+        for s in shares:
+            cap = top_capture(y, sc, s)
+            rows.append({"model": m, "share_flagged": round(float(s), 4), "share_captured": cap, "lift": cap / s})
+    out = pd.DataFrame(rows).groupby(["model", "share_flagged"], sort=False).mean().reset_index()
+    return out
+
+
+def _data_end(con: Any, region: str | None) -> date:
+    """Date of the latest order in the store (the last day whose labels can be observed)."""
+    o = _tables(con, region)["orders"]
+    v = o.order_date.max().to_pandas()
+    if v is None or pd.isna(v):
+        raise WorkbenchError("The store holds no orders; ingest orders before scoring churn.")
+    return _day(v)
+
+
+def _data_start(con: Any, region: str | None) -> date:
+    o = _tables(con, region)["orders"]
+    return _day(o.order_date.min().to_pandas())
+
+
+def default_cutoffs(con: Any, *, as_of: DatesLike | None = None, horizon_days: int = 90, region: str | None = None) -> list[date]:
+    """Quarter ends whose labels are observable by `as_of` (or by the last order in the store),
+    from the first quarter end with 180 days of order history."""
+    end = _data_end(con, region) if as_of is None else min(_day(as_of), _data_end(con, region))
+    first = _data_start(con, region) + timedelta(days=ACTIVE_DAYS - 1)
+    return quarterly_cutoffs(first=first, last=end - timedelta(days=horizon_days))
+
+
+def cutoff_frames(
+    con: Any, cutoffs: Iterable[DatesLike], *, horizon_days: int = 90, region: str | None = None
+) -> dict[date, pd.DataFrame]:
+    """Labelled cutoff frames keyed by cutoff date (see cutoff_frame)."""
+    return {_day(c): cutoff_frame(con, as_of=c, horizon_days=horizon_days, region=region) for c in cutoffs}
+
+
+def backtest(
+    con: Any,
+    *,
+    as_of: DatesLike | None = None,
+    horizon_days: int = 90,
+    n_scored: int = 6,
+    region: str | None = None,
+    seed: int = 0,
+    frames: dict[date, pd.DataFrame] | None = None,
+) -> Backtest:
+    """Rolling-origin backtest on the store: quarterly cutoffs whose labels are observable by `as_of`
+    (default: the last order in the store), the last `n_scored` of them scored."""
+    if frames is None:
+        cuts = default_cutoffs(con, as_of=as_of, horizon_days=horizon_days, region=region)
+        frames = cutoff_frames(con, cuts, horizon_days=horizon_days, region=region)
+    return run_backtest(frames, horizon_days=horizon_days, n_scored=n_scored, seed=seed)
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring model, reasons and actions
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """The backtest winner refitted on every labelled cutoff, plus a logit used to rank reasons.
+
+    model: name of the winning model; fitted: the fitted estimator (None for baselines);
+    explainer: fitted logit (reason ranking); columns: model inputs; trained_on: cutoffs used.
+    """
+
+    model: str
+    fitted: Any
+    explainer: Any
+    columns: tuple[str, ...]
+    trained_on: tuple[date, ...]
+    backtest: Backtest | None = None
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Risk of churn within the horizon per row of a cutoff frame (probability for the candidates)."""
+        if self.model in CANDIDATES:
+            return _predict(self.fitted, design_matrix(frame, self.columns))
+        return baseline_scores(frame)[self.model]
+
+    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Per-row logit contributions coef × standardized value (log-odds units), one column per input."""
+        X = design_matrix(frame, self.columns).to_numpy(float)
+        imp, sc, lr = self.explainer[0], self.explainer[1], self.explainer[-1]
+        z = sc.transform(imp.transform(X))
+        return pd.DataFrame(z * lr.coef_[0], columns=list(self.columns), index=frame.index)
+
+
+def fit_scorer(
+    con: Any,
+    *,
+    as_of: DatesLike,
+    horizon_days: int = 90,
+    region: str | None = None,
+    seed: int = 0,
+    bt: Backtest | None = None,
+    frames: dict[date, pd.DataFrame] | None = None,
+) -> Scorer:
+    """Run the backtest (unless given) and refit its winner on every cutoff labelled by `as_of`."""
+    if frames is None:
+        cuts = default_cutoffs(con, as_of=as_of, horizon_days=horizon_days, region=region)
+        frames = cutoff_frames(con, cuts, horizon_days=horizon_days, region=region)
+    frames = {k: v for k, v in frames.items() if k + timedelta(days=horizon_days) <= _day(as_of)}
+    if bt is None:
+        bt = run_backtest(frames, horizon_days=horizon_days, seed=seed)
+    tr = pd.concat(list(frames.values()), ignore_index=True)
+    cols = tuple(usable_columns(tr))
+    X, y = design_matrix(tr, cols), tr["churned"].to_numpy(bool).astype(int)
+    explainer = _fit_candidate("logit", X, y, seed=seed)
+    fitted = explainer if bt.winner == "logit" else (_fit_candidate(bt.winner, X, y, seed=seed) if bt.winner in CANDIDATES else None)
+    return Scorer(bt.winner, fitted, explainer, cols, tuple(sorted(frames)), bt)
+
+
+@dataclass(frozen=True)
+class ReasonRule:
+    """One warning sign: when it fires, the words shown and the action recommended (config/churn_actions.yaml)."""
+
+    feature: str  # driver column whose logit contribution ranks the reason
+    action: str
+    action_zh: str = ""
+
+
+@dataclass(frozen=True)
+class ChurnActions:
+    """Actions per reason code, plus the action shown when no warning sign fires."""
+
+    reasons: dict[str, ReasonRule]
+    default_action: str = "keep the regular contact rhythm"
+    default_action_zh: str = "保持常规拜访节奏"
+
+
+def load_actions(path: str | Path | None = None) -> ChurnActions:
+    """Load config/churn_actions.yaml (or `path`) into ChurnActions; a bad file raises ConfigError."""
+    from workbench import config
+    from workbench.paths import config_file
+
+    return config.load(ChurnActions, path or config_file("churn_actions.yaml"))
+
+
+def _money(v: float) -> str:
+    return f"¥{v:,.0f}"
+
+
+def _reason_texts(df: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
+    """Per reason code: (fires: bool Series, words: str Series) from the drivers of a cutoff frame."""
+    chg = df["sales_change_pct"]
+    gap = df["median_gap_days"]
+    return {
+        "orders_down": (
+            (chg <= -25) & (df["sales_prev_90d_cny"] > 0),
+            "orders down " + (-chg).round().fillna(0).astype(int).astype(str) + "% vs the previous 90 days",
+        ),
+        "overdue": (
+            (df["cycle_ratio"] >= 1.5) & gap.notna() & (df["recency_days"] >= 14),
+            "no order for " + df["recency_days"].fillna(0).astype(int).astype(str) + " days, "
+            + df["cycle_ratio"].round(1).astype(str) + "× its usual " + gap.round().fillna(0).astype(int).astype(str)
+            + "-day cycle",
+        ),
+        "rebate_unpaid": (
+            df["rebate_overdue_cny"] >= 1000,
+            df["rebate_overdue_cny"].map(_money) + " of rebates unpaid",
+        ),
+        "satisfaction_fell": (
+            df["sat_change"] <= -5,
+            "satisfaction fell " + (-df["sat_change"]).round().fillna(0).astype(int).astype(str) + " points",
+        ),
+        "low_satisfaction": (
+            (df["sat_last"] < 60) & ~(df["sat_change"] <= -5),
+            "satisfaction low at " + df["sat_last"].round().fillna(0).astype(int).astype(str) + "/100",
+        ),
+        "open_conflict": (
+            df["open_conflicts"] >= 1,
+            df["open_conflicts"].fillna(0).astype(int).astype(str) + " open channel conflict(s)",
+        ),
+        "no_training": (
+            df["trainings_365d"] == 0,
+            pd.Series("no training in the last 12 months", index=df.index),
+        ),
+    }
+
+
+def reasons_table(
+    frame: pd.DataFrame,
+    scorer: Scorer | None = None,
+    *,
+    actions: ChurnActions | None = None,
+    lang: str = "en",
+    top: int = 3,
+) -> pd.DataFrame:
+    """Top `top` reasons in plain words and one action per reason for each partner of a cutoff frame.
+
+    Reasons are the warning signs that fire, ranked by their logit contribution (log-odds) when a
+    scorer is given, else by a fixed order. Returns partner_id, reason_codes, reasons, action.
+    """
+    actions = actions or load_actions()
+    contrib = scorer.contributions(frame) if scorer is not None else None
+    texts = _reason_texts(frame)
+    codes = [c for c in texts if c in actions.reasons]
+    fires = np.column_stack([texts[c][0].fillna(False).to_numpy(bool) for c in codes])
+    words = np.column_stack([texts[c][1].to_numpy(object) for c in codes])
+    weight = np.zeros(fires.shape)
+    for j, c in enumerate(codes):
+        feat = actions.reasons[c].feature
+        base = -j * 1e-3  # stable fallback order: config order
+        if contrib is not None and feat in contrib.columns:
+            weight[:, j] = contrib[feat].to_numpy(float) + base
+        else:
+            weight[:, j] = base
+    weight = np.where(fires, weight, -np.inf)
+    order = np.argsort(-weight, axis=1, kind="stable")[:, :top]
+    act = {c: (r.action_zh or r.action) if lang == "zh" else r.action for c, r in actions.reasons.items()}
+    default = actions.default_action_zh if lang == "zh" else actions.default_action
+    out_codes, out_words, out_actions = [], [], []
+    for i in range(len(frame)):
+        picked = [j for j in order[i] if fires[i, j]]
+        cs = [codes[j] for j in picked]
+        out_codes.append(";".join(cs))
+        out_words.append("; ".join(words[i, j] for j in picked))
+        acts = list(dict.fromkeys(act[c] for c in cs))
+        out_actions.append("; ".join(acts) if acts else default)
+    return pd.DataFrame(
+        {"partner_id": frame["partner_id"].to_numpy(), "reason_codes": out_codes, "reasons": out_words, "action": out_actions},
+        index=frame.index,
+    )
+
+
+def _tiers(con: Any, *, as_of: date, region: str | None) -> pd.DataFrame:
+    """partner_id, tier from segment.partner_tiers."""
+    from workbench import segment
+
+    return segment.partner_tiers(con, as_of=as_of, region=_region(region))[["partner_id", "tier"]]
+
+
+RISK_COLUMNS = ["partner_id", "name", "region", "tier", "risk", "sales_at_risk", "reasons", "action"]
+
+
+def score_frame(frame: pd.DataFrame, scorer: Scorer, *, actions: ChurnActions | None = None, lang: str = "en") -> pd.DataFrame:
+    """Risk, sales at risk (risk × trailing 12-month net sales, CNY), reasons and actions per partner."""
+    risk = scorer.predict(frame)
+    if scorer.model not in PROBABILISTIC:  # a rule won: report its rank as a 0–1 score
+        risk = pd.Series(risk).rank(pct=True).to_numpy()
+    rs = reasons_table(frame, scorer, actions=actions, lang=lang)
+    out = frame[["partner_id", "name", "region"]].copy()
+    out["risk"] = np.round(risk, 4)
+    out["sales_365d_cny"] = frame["sales_365d_cny"].clip(lower=0)
+    out["sales_at_risk"] = np.round(out["risk"] * out["sales_365d_cny"], 2)
+    out["reasons"] = rs["reasons"].to_numpy()
+    out["reason_codes"] = rs["reason_codes"].to_numpy()
+    out["action"] = rs["action"].to_numpy()
+    return out
+
+
+def risk_list(
+    con: Any,
+    *,
+    as_of: DatesLike,
+    horizon_days: int = 90,
+    region: str | None = None,
+    lang: str = "en",
+    scorer: Scorer | None = None,
+    detail: bool = False,
+) -> pd.DataFrame:
+    """Partners at `as_of` ranked by churn risk within `horizon_days`.
+
+    Columns: partner_id, name, region, tier, risk (probability), sales_at_risk (CNY: risk × trailing
+    12-month net sales), reasons (top three warning signs in plain words), action (one per reason,
+    from config/churn_actions.yaml). `detail=True` adds the drivers used in the reasons.
+    """
+    d = _day(as_of)
+    scorer = scorer or fit_scorer(con, as_of=d, horizon_days=horizon_days, region=region)
+    frame = cutoff_frame(con, as_of=d, horizon_days=horizon_days, region=region, labels=False)
+    out = score_frame(frame, scorer, lang=lang)
+    out = out.merge(_tiers(con, as_of=d, region=region), on="partner_id", how="left")
+    out = out.sort_values(["risk", "sales_at_risk"], ascending=False, kind="stable").reset_index(drop=True)
+    if detail:
+        extra = frame[["partner_id", *DRIVER_FEATURES]]
+        return out.merge(extra, on="partner_id", how="left")
+    return out[RISK_COLUMNS]
+
+
+def threshold_table(risk: pd.DataFrame, predictions: pd.DataFrame | None = None, *, model: str | None = None,
+                    steps: int = 50) -> pd.DataFrame:
+    """For risk thresholds 0..1: partners flagged, sales at risk flagged (CNY), and the share of churners
+    the backtest captured at that threshold (pooled over cutoffs, winner's scores)."""
+    th = np.round(np.linspace(0, 1, steps + 1), 4)
+    r = risk["risk"].to_numpy(float)
+    sar = risk["sales_at_risk"].to_numpy(float)
+    out = pd.DataFrame({
+        "threshold": th,
+        "partners_flagged": [(r >= t).sum() for t in th],
+        "sales_at_risk_flagged": [sar[r >= t].sum() for t in th],
+    })
+    out["share_flagged"] = out["partners_flagged"] / max(len(r), 1)
+    if predictions is not None and model is not None:
+        g = predictions[predictions["model"] == model]
+        y = g["churned"].to_numpy(bool)
+        s = g["score"].to_numpy(float)
+        out["share_churners_captured"] = [(y & (s >= t)).sum() / max(y.sum(), 1) for t in th]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Survival view
+# --------------------------------------------------------------------------------------------
+
+
+def churn_durations(con: Any, *, as_of: DatesLike, horizon_days: int = 90, region: str | None = None) -> pd.DataFrame:
+    """Time to churn per partner with orders by `as_of`: duration_days from first to last order, and
+    churned = silent for more than `horizon_days` after its last order (else censored at as_of)."""
+    d = _day(as_of)
+    drv = order_drivers(con, as_of=d, region=region)
+    drv = drv[drv["first_order"].notna()].copy()
+    churned = drv["recency_days"] > horizon_days
+    end = drv["last_order"].where(churned, pd.Timestamp(d))
+    drv["duration_days"] = (end - drv["first_order"]).dt.days.astype(float)
+    drv["churned"] = churned.to_numpy(bool)
+    return drv[["partner_id", "region", "channel_type", "duration_days", "churned"]].reset_index(drop=True)
+
+
+def survival_curves(
+    durations: pd.DataFrame, *, by: str, max_points: int = 120
+) -> pd.DataFrame:
+    """Kaplan–Meier survival (share not yet churned) over months since first order, per group of `by`.
+
+    durations: churn_durations output (plus the `by` column). Returns group, months, survival, at_risk,
+    lower, upper (95% band), computed by statsmodels SurvfuncRight.
+    """
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    rows = []
+    for grp, g in durations.dropna(subset=[by]).groupby(by, sort=True):
+        if len(g) < 5:
+            continue
+        sf = SurvfuncRight(g["duration_days"].to_numpy(float) / 30.4375, g["churned"].to_numpy(int))
+        lo, hi = sf.simple_confint()
+        t = np.concatenate([[0.0], sf.surv_times])
+        s = np.concatenate([[1.0], sf.surv_prob])
+        n = np.concatenate([[len(g)], sf.n_risk])
+        lo, hi = np.concatenate([[1.0], lo]), np.concatenate([[1.0], hi])
+        idx = np.unique(np.linspace(0, len(t) - 1, min(max_points, len(t))).astype(int))
+        rows.append(pd.DataFrame({
+            "group": str(grp), "months": t[idx], "survival": s[idx], "at_risk": n[idx],
+            "lower": lo[idx], "upper": hi[idx],
+        }))
+    if not rows:
+        return pd.DataFrame(columns=["group", "months", "survival", "at_risk", "lower", "upper"])
+    return pd.concat(rows, ignore_index=True)
