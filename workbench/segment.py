@@ -394,7 +394,8 @@ def product_mix(con: ibis.BaseBackend, *, as_of: Any, days: int = 365, region: s
     w = ibis.window(group_by=g.partner_id)
     g = g.mutate(total=g.net_sales.sum().over(w))
     g = g.filter(g.total > 0)
-    return g.select("partner_id", "product_line", "net_sales", share=g.net_sales / g.total).order_by(
+    share = ibis.least(g.net_sales / g.total, 1.0)
+    return g.select("partner_id", "product_line", "net_sales", share=share).order_by(
         ["partner_id", "product_line"]
     )
 
@@ -536,7 +537,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
     n_bootstrap : resamples per k for the stability check.
     resample_size : rows per resample (bootstrap, with replacement); at most the number of rows.
     silhouette_size : rows sampled to compute the silhouette (its cost is quadratic).
-    n_init : KMeans restarts / GMM initialisations.
+    n_init : KMeans restarts; a Gaussian mixture gets n_init // 10 (at least 1) k-means initialisations.
     covariance_type : GMM covariance ("full", "diag", "tied", "spherical").
     share_weight : how many ordinary features the share columns weigh together (their total variance
         after scaling); None weighs each share column like one feature.
@@ -592,7 +593,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
 
     def _fit_scaling(self, X: np.ndarray) -> None:
         if self.log == "auto":  # amounts and counts (ratio scale, ≥ 0, beyond 0–1); not shares
-            self.log_columns_ = (X >= 0).all(axis=0) & (X > 1).any(axis=0)
+            self.log_columns_ = (X >= 0).all(axis=0) & (X > 1 + 1e-9).any(axis=0)
         elif self.log is True:
             self.log_columns_ = np.ones(X.shape[1], dtype=bool)
         elif self.log is False:
@@ -602,7 +603,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         Z = self._log(X)
         # shares (every value in 0–1, e.g. product mix) form one composition: they share one scale,
         # so a 10-point shift counts the same in every line and a rare line is not blown up
-        self.share_columns_ = ~self.log_columns_ & (X >= 0).all(axis=0) & (X <= 1).all(axis=0)
+        self.share_columns_ = ~self.log_columns_ & (X >= 0).all(axis=0) & (X <= 1 + 1e-9).all(axis=0)
         if self.scaler == "robust":
             center = np.median(Z, axis=0)
             q75, q25 = np.percentile(Z, [75, 25], axis=0)
@@ -645,7 +646,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
             return KMeans(n_clusters=k, n_init=self.n_init, random_state=seed)
         if self.algorithm == "gmm":
             return GaussianMixture(
-                n_components=k, covariance_type=self.covariance_type, n_init=max(1, self.n_init // 2),
+                n_components=k, covariance_type=self.covariance_type, n_init=max(1, self.n_init // 10),
                 random_state=seed, reg_covar=1e-4,
             )
         raise ValueError(f"algorithm must be 'kmeans' or 'gmm', not {self.algorithm!r}.")
