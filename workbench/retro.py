@@ -564,8 +564,8 @@ def _targets_frame(cfg: TargetsConfig) -> pd.DataFrame:
 def attainment(kpis: pd.DataFrame, targets: TargetsConfig, *, quarter: str) -> pd.DataFrame:
     """Attainment (达成率) of the quarter's and the year-to-date KPIs against the targets.
 
-    kpis: long KPI table (:func:`kpi_table` shape: dimension, group, kpi, quarter, value) holding the
-    overall/region rows of the year's quarters and of the year before (for growth).
+    kpis: long KPI table (:func:`kpi_table` shape: dimension, group, kpi, quarter, value, yoy_pct)
+    holding the overall/region rows of the year's quarters up to `quarter`.
     Rules: growth → actual monthly sales ÷ (last year's monthly sales × (1 + growth target));
     satisfaction, repeat_rate → actual ÷ target; new_partners → actual ÷ target. Year to date uses
     the quarters of the year up to `quarter`: sales summed, satisfaction and repeat rate averaged
@@ -585,6 +585,14 @@ def attainment(kpis: pd.DataFrame, targets: TargetsConfig, *, quarter: str) -> p
             return float("nan")
         return float(rows["value"].sum() if how == "sum" else rows["value"].mean())
 
+    def prior(region: str, quarters: list[pd.Period]) -> float:
+        """Monthly sales a year before `quarters` (summed), from value / (1 + yoy_pct)."""
+        rows = k[(k["region"] == region) & (k["kpi"] == "monthly_sales_cny")
+                 & (k["quarter"].isin([str(x) for x in quarters]))]
+        if len(rows) < len(quarters):
+            return float("nan")
+        return float((rows["value"] / (1 + rows["yoy_pct"])).sum(min_count=len(quarters)))
+
     out = []
     ytd = [pd.Period(f"{q.year}Q{i}", "Q") for i in range(1, q.quarter + 1)]
     for _, t in tf.iterrows():
@@ -601,7 +609,7 @@ def attainment(kpis: pd.DataFrame, targets: TargetsConfig, *, quarter: str) -> p
                 continue
             if kpi == "growth":
                 cur = val(region, "monthly_sales_cny", quarters, "sum")
-                prev = val(region, "monthly_sales_cny", [x - 4 for x in quarters], "sum")
+                prev = prior(region, quarters)
                 actual = cur / prev - 1 if prev and prev > 0 else float("nan")
                 att = cur / (prev * (1 + target)) if prev and prev > 0 else float("nan")
             else:
@@ -767,7 +775,7 @@ def kpi_table(
     out["attainment"] = np.nan
     cfg = _resolve_targets(targets)
     if cfg is not None and cfg.targets:
-        att = attainment(long.drop(columns="_qord"), cfg, quarter=str(q))
+        att = attainment(out, cfg, quarter=str(q))
         att = att[att["basis"] == "quarter"]
         kpi_of = {"growth": "monthly_sales_cny", "satisfaction": "satisfaction_mean",
                   "repeat_rate": "repeat_rate", "new_partners": "new_partners"}
@@ -775,7 +783,9 @@ def kpi_table(
             dim, grp = ("overall", "all") if a["region"] == "all" else ("region", a["region"])
             m = ((out["dimension"] == dim) & (out["group"] == grp) & (out["kpi"] == kpi_of[a["kpi"]])
                  & (out["quarter"] == str(q)))
-            out.loc[m, "target"] = a["target"]
+            # growth targets show as the monthly sales they imply (last year's × (1 + growth))
+            tgt = out.loc[m, "value"] / a["attainment"] if a["kpi"] == "growth" else a["target"]
+            out.loc[m, "target"] = tgt
             out.loc[m, "attainment"] = a["attainment"]
     return out.reset_index(drop=True)
 
