@@ -162,6 +162,8 @@ def sim_partners(n: int = 300, seed: int = 0) -> pd.DataFrame:
         "tenure_months": rng.integers(0, 60, n).astype(float),
         "trainings_passed": rng.poisson(1.0, n).astype(float),
         "satisfaction": rng.uniform(50, 100, n),
+        "customer_feedback": rng.uniform(0, 10, n),
+        "new_product_sales_cny__smart_home_push": base * rng.uniform(0, 0.4, n),
     })
 
 
@@ -304,3 +306,52 @@ def test_cli_rejects_a_malformed_program_before_running(demo_db, tmp_path, capsy
     out = tmp_path / "never.csv"
     assert main(["whatif", str(bad), "--db", str(demo_db), "--out", str(out)]) == 2
     assert "rate_pct" in capsys.readouterr().err and not out.exists()
+
+
+def test_charts_build_and_stay_under_the_row_limit():
+    import altair as alt
+
+    from workbench import charts
+
+    frame = sim_partners(200)
+    base = inc.prepare_simulation(frame, beta=0.04, beta_se=0.005, sigma=0.3, draws=1000, seed=4)
+    current = inc.load_program(CONFIG / "synthetic_current.yaml")
+    tiered = inc.load_program(CONFIG / "tiered_retroactive.yaml")
+    scenarios = {"current": current, "tiered": tiered, "growth": inc.load_program(CONFIG / "growth_and_awards.yaml"),
+                 "flat 4%": inc.with_rates(current, [4.0])}
+    comparison = inc.compare_scenarios(base, scenarios, current="current")
+    draws = pd.concat([inc.simulate(base, p).draws_frame().assign(scenario=n) for n, p in scenarios.items()])
+    res = inc.simulate(base, current)
+    frontier = inc.budget_frontier(base, tiered, budgets_cny=[1e6, 3e6], draws=50, step_pct=1.0)
+    built = [
+        charts.chart_roi_distribution(draws, lang="zh"), charts.chart_cost_distribution(draws),
+        charts.chart_incentive_groups(res.summary("tier")), charts.chart_scenarios(comparison),
+        charts.chart_frontier(frontier, current=res.summary().iloc[0]),
+    ]
+    for chart in built:
+        spec = chart.to_dict()
+        assert all(len(rows) <= 5000 for rows in spec.get("datasets", {}).values())
+        assert isinstance(chart, alt.TopLevelMixin)
+    params = {p["name"] for c in (built[0], built[4]) for p in c.to_dict().get("params", [])}
+    assert {"margin", "budget"} <= params  # HTML sliders
+    table = charts.incentive_table(res.summary("tier"), lang="zh")
+    assert "层级" not in table.columns and "分组" in table.columns
+
+
+def test_saved_scenario_loads_back_identically(tmp_path):
+    p = inc.with_rates(inc.load_program(CONFIG / "tiered_retroactive.yaml"), [1.5, 3.5, 5.0], name="chosen")
+    assert inc.load_program(inc.save_program(p, tmp_path / "chosen.yaml")) == p
+
+
+@pytest.mark.slow
+def test_notebook_runs_under_papermill(demo_db, tmp_path):
+    import papermill as pm
+
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "04_incentive_whatif.ipynb"
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(str(nb), str(out), parameters={"db": str(demo_db), "quarter": "2026Q3", "region": "East",
+                                                        "lang": "zh"}, kernel_name="python3", cwd=str(nb.parent),
+                        progress_bar=False)
+    text = out.read_text(encoding="utf-8")
+    assert "预算" in text and "contact_phone" not in text
+    assert "<img src=x" not in text  # partner names are escaped

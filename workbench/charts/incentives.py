@@ -204,6 +204,8 @@ def incentive_table(summary: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
     keep = [c for c in cols if c in summary.columns]
     if "group" in keep and summary["group"].eq("all").all():
         keep.remove("group")
+    elif "group" in keep and summary["scenario"].nunique() == 1:
+        keep.remove("scenario")
     out = summary[keep].copy()
     if "group" in out:
         out["group"] = out["group"].map(lambda g: label(g, lang))
