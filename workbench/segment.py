@@ -62,6 +62,9 @@ __all__ = [
     "fell_out_of_core",
     "ready_for_promotion",
     "segment_table",
+    "project_2d",
+    "profile_long",
+    "selection_table",
     "DEFAULT_CLUSTER_FEATURES",
 ]
 
@@ -798,6 +801,49 @@ class Segmenter(ClusterMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def project_2d(seg: Segmenter, X: pd.DataFrame, *, max_points: int = 3000, seed: int = 0) -> pd.DataFrame:
+    """PCA of the scaled features to two axes, for plotting: pc1, pc2, cluster, cluster_name (+ partner_id).
+
+    X: the rows to show (same columns as in fit; a `partner_id` column is carried along). At most
+    `max_points` rows are kept, sampled within clusters in proportion to their size (seeded).
+    Also returns the share of variance each axis explains in `attrs["explained"]`.
+    """
+    from sklearn.decomposition import PCA
+
+    ids = X["partner_id"] if "partner_id" in X.columns else None
+    feats = X.drop(columns="partner_id") if ids is not None else X
+    Z = seg.transform_features(feats)
+    labels = seg.predict(feats)
+    pca = PCA(n_components=2, random_state=seed).fit(Z)
+    xy = pca.transform(Z)
+    out = pd.DataFrame({"pc1": xy[:, 0], "pc2": xy[:, 1], "cluster": labels})
+    out["cluster_name"] = out["cluster"].map(seg.cluster_names_)
+    if ids is not None:
+        out.insert(0, "partner_id", ids.to_numpy())
+    if len(out) > max_points:
+        out = out.sample(n=max_points, random_state=seed).sort_index()
+    out.attrs["explained"] = [float(v) for v in pca.explained_variance_ratio_]
+    return out.reset_index(drop=True)
+
+
+def profile_long(seg: Segmenter) -> pd.DataFrame:
+    """The cluster profiles as a long table: cluster, cluster_name, feature, z (scaled mean), median (original units)."""
+    check_is_fitted(seg, "profile_z_")
+    z = seg.profile_z_.stack().rename("z").reset_index()
+    z.columns = ["cluster", "feature", "z"]
+    med = seg.profiles_.drop(columns=["n_partners", "share"]).stack().rename("median").reset_index()
+    med.columns = ["cluster", "feature", "median"]
+    out = z.merge(med, on=["cluster", "feature"])
+    out.insert(1, "cluster_name", out["cluster"].map(seg.cluster_names_))
+    return out
+
+
+def selection_table(seg: Segmenter) -> pd.DataFrame:
+    """The k search: k, silhouette, bic, stability (mean ARI over resamples), stability_sd, chosen."""
+    check_is_fitted(seg, "selection_")
+    return seg.selection_.copy()
 
 
 def make_segmenter(
