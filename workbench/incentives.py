@@ -146,9 +146,12 @@ class Assumptions:
     """Simulation assumptions that travel with a program file.
 
     margin_pct: gross margin on incremental sales (before incentive cost);
-    pull_window_pct / pull_share: threshold pull — a partner whose simulated sales land within
-    `pull_window_pct` below a volume-tier threshold closes `pull_share` of the gap to it;
-    cost_of_capital_pct: annual rate used to discount payouts paid `payment_delay_days` later.
+    pull_window_pct / pull_share: threshold pull — of the partners whose simulated sales land
+    within `pull_window_pct` below a volume-tier threshold, the closest `pull_share` of that window
+    push their sales up to the threshold (and earn its rate): sales in
+    [t × (1 − window × share), t) become t. pull_share 0 switches the effect off;
+    cost_of_capital_pct: annual rate used to discount payouts paid `payment_delay_days` later;
+    baseline_quarters: complete quarters averaged into each partner's baseline sales.
     """
 
     margin_pct: float = 30.0
@@ -952,9 +955,10 @@ def simulate(
 ) -> SimulationResult:
     """Monte Carlo of one program on the base's draws (assumptions default to the program's own).
 
-    Sales respond as s = s0 × exp(beta × effective rate in pp at expected baseline), then partners
-    within the pull window below a volume threshold close `pull_share` of the gap; the payout is
-    computed exactly (tiers, growth bonus, awards, eligibility, caps) on every draw.
+    Sales respond as s = s0 × exp(beta × rate the partner expects to earn, in pp, see
+    _effective_rate_pct), then the threshold pull lifts sales just below a volume threshold to it
+    (Assumptions); the payout is computed exactly (tiers, growth bonus, awards, eligibility, caps)
+    on every draw. Incremental sales and cost are relative to no incentive at all.
     """
     a = program.assumptions
     margin = a.margin_pct if margin_pct is None else margin_pct
