@@ -119,18 +119,22 @@ def chart_tier_pyramid(tiers: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
     df["region_label"] = df["region"].map(lambda r: label(r, lang))
     order = [label(t, lang) for t in TIER_ORDER]
     regions = df.groupby("region_label")["partners"].sum().sort_values(ascending=False).index.tolist()
+    df["left"], df["right"] = -df["partners"] / 2, df["partners"] / 2
+    df["text"] = df["partners"].map(lambda v: f"{v:,}")
+    tip = [alt.Tooltip("region_label:N", title=label("region", lang)),
+           alt.Tooltip("tier_label:N", title=label("tier", lang)),
+           alt.Tooltip("partners:Q", title=label("seg_partners", lang))]
+    base = alt.Chart(df).encode(y=alt.Y("tier_label:N", sort=order, title=None))
+    bars = base.mark_bar().encode(
+        x=alt.X("left:Q", axis=None, title=None),
+        x2="right:Q",
+        color=alt.Color("tier_label:N", sort=order, title=label("tier", lang),
+                        scale=alt.Scale(domain=order, range=[TIER_COLORS[t] for t in TIER_ORDER])),
+        tooltip=tip,
+    )
+    text = base.mark_text(fontSize=11, color="white", fontWeight="bold").encode(x=alt.datum(0), text="text:N")
     return (
-        alt.Chart(df)
-        .mark_bar()
-        .encode(
-            x=alt.X("partners:Q", stack="center", title=label("seg_partners", lang), axis=alt.Axis(format="~s")),
-            y=alt.Y("tier_label:N", sort=order, title=None),
-            color=alt.Color("tier_label:N", sort=order, title=label("tier", lang),
-                            scale=alt.Scale(domain=order, range=[TIER_COLORS[t] for t in TIER_ORDER])),
-            tooltip=[alt.Tooltip("region_label:N", title=label("region", lang)),
-                     alt.Tooltip("tier_label:N", title=label("tier", lang)),
-                     alt.Tooltip("partners:Q", title=label("seg_partners", lang))],
-        )
+        alt.layer(bars, text, data=df)
         .properties(width=200, height=90)
         .facet(facet=alt.Facet("region_label:N", sort=regions, title=None), columns=4)
         .properties(title=label("seg_chart_pyramid", lang))
