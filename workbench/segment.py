@@ -62,6 +62,9 @@ __all__ = [
     "fell_out_of_core",
     "ready_for_promotion",
     "segment_table",
+    "scorecard_view",
+    "tier_summary",
+    "html_table",
     "project_2d",
     "profile_long",
     "selection_table",
@@ -951,6 +954,61 @@ def migration_between(
         "fell_out_of_core": fell_out_of_core(before, after),
         "ready_for_promotion": ready_for_promotion(before, after, cfg),
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# Views for the notebook
+# --------------------------------------------------------------------------------------------------
+
+
+def scorecard_view(
+    con: ibis.BaseBackend,
+    *,
+    as_of: Any,
+    region: str | None = None,
+    config: TierConfig | str | Path | dict | None = None,
+) -> pd.DataFrame:
+    """`tier_scorecard` at `as_of` (scored network-wide, then restricted to `region`) with partner name.
+
+    Contact fields are never read.
+    """
+    card = tier_scorecard(scorecard_inputs(con, as_of=as_of).to_pandas(), config)
+    if region not in (None, "", "all"):
+        card = card[card["region"] == region]
+    p = con.table("partners").select("partner_id", "name").to_pandas()
+    return card.merge(p, on="partner_id", how="left").reset_index(drop=True)
+
+
+def tier_summary(card: pd.DataFrame, config: TierConfig | str | Path | dict | None = None) -> pd.DataFrame:
+    """One row per tier: partners, partner_share (0–1), median score and 12-month net sales, and the playbook.
+
+    card: `tier_scorecard` / `scorecard_view` output (tier, score, net_sales_365d).
+    """
+    cfg = load_tier_config(config)
+    g = card.groupby("tier")
+    out = pd.DataFrame({
+        "partners": g.size(),
+        "median_score": g["score"].median().round(1),
+        "median_net_sales_365d": g["net_sales_365d"].median().round(0),
+    }).reindex(list(TIERS)).fillna(0)
+    out["partners"] = out["partners"].astype("int64")
+    out.insert(1, "partner_share", (out["partners"] / max(int(out["partners"].sum()), 1)).round(3))
+    out["playbook"] = ["; ".join(cfg.playbook[t]) for t in TIERS]
+    return out.rename_axis("tier").reset_index()
+
+
+def html_table(frame: pd.DataFrame, *, lang: str = "en", max_rows: int | None = 20) -> str:
+    """`frame` as an HTML table with translated headers and tier names; every cell is HTML-escaped."""
+    from workbench.i18n import label, relabel
+
+    df = frame.head(max_rows) if max_rows is not None else frame
+    df = df.copy()
+    for col in ("tier", "tier_to", "tier_from"):
+        if col in df.columns:
+            df[col] = df[col].map(lambda t: label(t, lang) if t in TIERS else label(f"seg_{t}", lang))
+    return df.rename(columns=relabel(list(df.columns), lang)).to_html(
+        index=False, escape=True, float_format=lambda v: f"{v:,.2f}", na_rep=""
+    )
 
 
 # --------------------------------------------------------------------------------------------------
