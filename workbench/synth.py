@@ -202,7 +202,7 @@ def _day(d: date | pd.Timestamp) -> int:
 
 def _to_datetime(days: np.ndarray, null: np.ndarray | None = None) -> np.ndarray:
     """Integer days since epoch -> datetime64[ns] (NaT where `null`)."""
-    out = np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[ns]")
+    out = (np.asarray(days, dtype=np.int64) * 86_400_000_000_000).view("datetime64[ns]")
     if null is not None:
         out[null] = np.datetime64("NaT")
     return out
