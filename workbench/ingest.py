@@ -527,6 +527,11 @@ def _q(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
+def _tq(name: str) -> str:
+    """The typed value of contract column `name` inside the validation query (raw columns keep their names)."""
+    return _q(f"_wb_c_{name}")
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -539,9 +544,20 @@ def _in_list(values: Iterable[str]) -> str:
 @dataclass
 class _ColSQL:
     col: Column
-    value: str  # text of the value as shown in quarantine (NULL if empty)
-    typed: str  # the typed value (NULL if empty or invalid)
+    clean: str  # the cleaned text of the value (NULL if empty); evaluated only where needed
+    typed: str  # the typed value (NULL if empty or invalid); cheap on well-formed values
     present: bool
+
+
+def _clean_text(s: str, free_text: bool) -> str:
+    """SQL: trim whitespace (ASCII, no-break, ideographic); full-width ASCII → ASCII unless free text."""
+    x = s if free_text else f"(CASE WHEN strlen({s}) = length({s}) THEN {s} ELSE translate({s}, {_lit(_FULL)}, {_lit(_HALF)}) END)"
+    return f"NULLIF(trim({x}, {_lit(_TRIM)}), '')"
+
+
+def _is_tidy(s: str) -> str:
+    """SQL: `s` is ASCII without leading/trailing space (the common case, needing no cleaning)."""
+    return f"(strlen({s}) = length({s}) AND NOT starts_with({s}, ' ') AND NOT ends_with({s}, ' '))"
 
 
 def _col_sql(col: Column, src: str | None, src_type: str, maps: Mapping) -> _ColSQL:
@@ -550,91 +566,89 @@ def _col_sql(col: Column, src: str | None, src_type: str, maps: Mapping) -> _Col
         return _ColSQL(col, "NULL", f"CAST(NULL AS {col.sql_type})", False)
     s = _q(src)
     text = src_type.upper() == "VARCHAR"
-    if text:
-        clean = f"NULLIF(trim({s}, {_lit(_TRIM)}), '')"
-        if col.name not in _FREE_TEXT:
-            clean = f"translate({clean}, {_lit(_FULL)}, {_lit(_HALF)})"
-    else:
-        clean = f"CAST({s} AS VARCHAR)"
+    clean = _clean_text(s, col.name in _FREE_TEXT) if text else f"CAST({s} AS VARCHAR)"
     value_map = maps.values.get(col.name, {})
     t = col.sql_type.upper()
     if t == "VARCHAR":
         if col.enum:
             low = f"lower({clean})"
             if value_map:
-                cases = " ".join(
-                    f"WHEN {_lit(k.strip().lower())} THEN {_lit(v)}" for k, v in value_map.items()
-                )
+                cases = " ".join(f"WHEN {_lit(k.strip().lower())} THEN {_lit(v)}" for k, v in value_map.items())
                 low = f"(CASE {low} {cases} ELSE {low} END)"
-            typed = f"(CASE WHEN {low} IN {_in_list(col.enum)} THEN {low} END)"
+            slow = f"(CASE WHEN {low} IN {_in_list(col.enum)} THEN {low} END)"
+            typed = f"(CASE WHEN {s} IN {_in_list(col.enum)} THEN {s} ELSE {slow} END)" if text else slow
         else:
-            typed = clean
+            slow = clean
             if value_map:
                 cases = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in value_map.items())
-                typed = f"(CASE {clean} {cases} ELSE {clean} END)"
+                slow = f"(CASE {clean} {cases} ELSE {clean} END)"
+            typed = f"(CASE WHEN {_is_tidy(s)} AND {s} NOT IN {_in_list(value_map)} THEN {s} ELSE {slow} END)" \
+                if text and value_map else f"(CASE WHEN {_is_tidy(s)} THEN {s} ELSE {slow} END)" if text else slow
     elif t == "DATE":
         if text:
             fmts = ["%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d", *maps.date_formats]
             typed = (
-                f"COALESCE(TRY_CAST({clean} AS DATE), "
+                f"COALESCE(TRY_CAST({s} AS DATE), TRY_CAST({clean} AS DATE), "
                 f"CAST(TRY_STRPTIME({clean}, [{', '.join(_lit(f) for f in fmts)}]) AS DATE))"
             )
         else:
             typed = f"TRY_CAST({s} AS DATE)"
     elif t == "BOOLEAN":
-        if text or value_map:
-            low = f"lower({clean})"
-            extra_t = [k.strip().lower() for k, v in value_map.items() if str(v).lower() in ("true", "1", "yes")]
-            extra_f = [k.strip().lower() for k, v in value_map.items() if str(v).lower() in ("false", "0", "no")]
-            typed = (
-                f"(CASE WHEN {low} IN {_in_list((*_TRUE, *extra_t))} THEN true "
-                f"WHEN {low} IN {_in_list((*_FALSE, *extra_f))} THEN false END)"
-            )
+        extra_t = [k.strip().lower() for k, v in value_map.items() if str(v).lower() in ("true", "1", "yes")]
+        extra_f = [k.strip().lower() for k, v in value_map.items() if str(v).lower() in ("false", "0", "no")]
+        low = f"lower({clean})"
+        slow = (
+            f"(CASE WHEN {low} IN {_in_list((*_TRUE, *extra_t))} THEN true "
+            f"WHEN {low} IN {_in_list((*_FALSE, *extra_f))} THEN false END)"
+        )
+        if text:
+            typed = f"(CASE {s} WHEN 'false' THEN false WHEN 'true' THEN true ELSE {slow} END)"
         else:
-            typed = f"TRY_CAST({s} AS BOOLEAN)"
+            typed = f"COALESCE(TRY_CAST({s} AS BOOLEAN), {slow})"
     else:  # numbers
-        num = f"translate({clean}, ',¥$', '')" if text else s
         if t == "INTEGER":
-            d = f"TRY_CAST({num} AS DOUBLE)"
+            d = f"COALESCE(TRY_CAST({s} AS DOUBLE), TRY_CAST(translate({clean}, ',¥$￥', '') AS DOUBLE))"
             typed = f"(CASE WHEN {d} = round({d}) THEN CAST({d} AS INTEGER) END)"
+        elif text:
+            typed = f"COALESCE(TRY_CAST({s} AS {col.sql_type}), TRY_CAST(translate({clean}, ',¥$￥', '') AS {col.sql_type}))"
         else:
-            typed = f"TRY_CAST({num} AS {col.sql_type})"
+            typed = f"TRY_CAST({s} AS {col.sql_type})"
     return _ColSQL(col, clean, typed, True)
 
 
 def _checks(spec: Table, cols: dict[str, _ColSQL], run_date: date) -> list[tuple[str, str, str, str]]:
-    """(condition on the checked table, column, value expression, reason) in priority order."""
+    """(condition, column, value expression, reason) in priority order, over the typed columns and raw text."""
     out: list[tuple[str, str, str, str]] = []
     for c in spec.columns:
-        v, typed = _q(f"{c.name}__v"), _q(c.name)
+        cs, typed = cols[c.name], _tq(c.name)
         if c.required:
-            out.append((f"{v} IS NULL", c.name, v, reason_text("missing", c.name, spec.name)))
+            out.append((f"{typed} IS NULL AND {cs.clean} IS NULL", c.name, "NULL", reason_text("missing", c.name, spec.name)))
         t = c.sql_type.upper()
         kind = (
             "not_enum" if c.enum else "not_date" if t == "DATE" else "not_bool" if t == "BOOLEAN"
             else "not_whole" if t == "INTEGER" else None if t == "VARCHAR" else "not_number"
         )
-        if kind and cols[c.name].present:
-            out.append((f"{v} IS NOT NULL AND {typed} IS NULL", c.name, v, reason_text(kind, c.name, spec.name)))
+        if kind and cs.present:
+            out.append((f"{typed} IS NULL AND {cs.clean} IS NOT NULL", c.name, cs.clean,
+                        reason_text(kind, c.name, spec.name)))
     for c in spec.columns:
-        typed = _q(c.name)
+        typed = _tq(c.name)
         conds = []
         if c.min_value is not None:
             conds.append(f"{typed} < {c.min_value}")
         if c.max_value is not None:
             conds.append(f"{typed} > {c.max_value}")
         if conds and cols[c.name].present:
-            out.append((" OR ".join(conds), c.name, _q(f"{c.name}__v"), reason_text("range", c.name, spec.name)))
+            out.append((" OR ".join(conds), c.name, cols[c.name].clean, reason_text("range", c.name, spec.name)))
     for c in spec.columns:
         if c.sql_type.upper() == "DATE" and c.name not in _FUTURE_OK and cols[c.name].present:
-            out.append((f"{_q(c.name)} > DATE {_lit(run_date.isoformat())}", c.name, _q(f"{c.name}__v"),
+            out.append((f"{_tq(c.name)} > DATE {_lit(run_date.isoformat())}", c.name, cols[c.name].clean,
                         reason_text("future", c.name, spec.name)))
     if spec.name == "orders":
-        out.append(("net_amount < 0 AND NOT coalesce(is_return, false)", "net_amount", _q("net_amount__v"),
+        out.append((f"{_tq('net_amount')} < 0 AND NOT coalesce({_tq('is_return')}, false)", "net_amount", cols["net_amount"].clean,
                     reason_text("negative", "net_amount", spec.name)))
     for col, _parent in spec.foreign_keys:
-        out.append((f"{_q(col)} IS NOT NULL AND _wb_fk_{col} IS NULL", col, _q(f"{col}__v"),
-                    reason_text("fk", col, spec.name)))
+        out.append((f"{_tq(col)} IS NOT NULL AND _wb_fk_{col} IS NULL", col, _tq(col), reason_text("fk", col, spec.name)))
     return out
 
 
@@ -647,6 +661,7 @@ def _validate_and_store(
     run_date: date | None,
     bar: Any,
 ) -> IngestResult:
+    """Check `_wb_raw` against the contract, upsert the good rows, quarantine the rest, log the file."""
     run_date = run_date if run_date is not None else date.today()
     described = raw.execute("DESCRIBE _wb_raw").fetchall()
     src_types = {r[0]: r[1] for r in described}
@@ -666,55 +681,41 @@ def _validate_and_store(
     else:  # rowids of a fresh table follow the file order (DuckDB preserves insertion order)
         base = raw.execute("SELECT coalesce(min(rowid), 0) FROM _wb_raw").fetchone()[0]
         rownum = f"CAST(rowid - {int(base) - 1} AS BIGINT)"
+    raw_cols = ", ".join(_q(h) for h in headers)
     row_data = "to_json(struct_pack(" + ", ".join(f"{_q(h)} := {_q(h)}" for h in headers) + "))"
-    raw_hash = "hash(" + ", ".join(_q(h) for h in headers) + ")"
     fk_joins, fk_cols = "", ""
     for col, parent in spec.foreign_keys:
-        pk = TABLES[parent].primary_key[0]
+        pk_parent = TABLES[parent].primary_key[0]
         fk_joins += (
-            f" LEFT JOIN (SELECT DISTINCT {_q(pk)} AS _wb_k FROM {parent}) AS _wb_p_{col}"
-            f" ON _wb_p_{col}._wb_k = _wb_t.{_q(col)}"
+            f" LEFT JOIN (SELECT {_q(pk_parent)} AS _wb_k FROM {parent}) AS _wb_p_{col}"
+            f" ON _wb_p_{col}._wb_k = _wb_t.{_tq(col)}"
         )
         fk_cols += f", _wb_p_{col}._wb_k AS _wb_fk_{col}"
-    typed_select = ", ".join(f"{cs.value} AS {_q(n + '__v')}, {cs.typed} AS {_q(n)}" for n, cs in cols.items())
+    typed_select = ", ".join(f"{cs.typed} AS {_tq(n)}" for n, cs in cols.items())
+    typed_out = ", ".join(f"{_tq(n)} AS {_q(n)}" for n in cols)
     checks = _checks(spec, cols, run_date)
     reason = "CASE " + " ".join(f"WHEN {c} THEN {_lit(r)}" for c, _, _, r in checks) + " END"
     column = "CASE " + " ".join(f"WHEN {c} THEN {_lit(col)}" for c, col, _, _ in checks) + " END"
     value = "CASE " + " ".join(f"WHEN {c} THEN {v}" for c, _, v, _ in checks) + " END"
-    pk = ", ".join(_q(k) for k in spec.primary_key)
-    line_hash = "_wb_line_hash"
     raw.execute(f"""
         CREATE OR REPLACE TEMP TABLE _wb_checked AS
-        WITH _wb_t AS (SELECT {rownum} AS _wb_row, {typed_select}, {raw_hash} AS _wb_line_hash FROM _wb_raw),
+        WITH _wb_t AS (SELECT {rownum} AS _wb_row, {raw_cols}, {typed_select} FROM _wb_raw),
         _wb_j AS (SELECT _wb_t.*{fk_cols} FROM _wb_t{fk_joins}),
-        _wb_r AS (SELECT *, {reason} AS _wb_reason, {column} AS _wb_column, {value} AS _wb_value FROM _wb_j),
-        _wb_d AS (
-            SELECT *, CASE WHEN _wb_reason IS NULL THEN
-                row_number() OVER (PARTITION BY _wb_reason IS NULL, {pk} ORDER BY _wb_row) END AS _wb_dup_rank,
-                CASE WHEN _wb_reason IS NULL THEN
-                first_value({line_hash}) OVER (PARTITION BY _wb_reason IS NULL, {pk} ORDER BY _wb_row)
-                END AS _wb_first_hash,
-                {line_hash} AS _wb_hash
-            FROM _wb_r)
-        SELECT * EXCLUDE (_wb_reason, _wb_column, _wb_value, _wb_dup_rank, _wb_first_hash, _wb_hash, _wb_line_hash),
-            CASE WHEN _wb_reason IS NOT NULL THEN _wb_reason
-                 WHEN _wb_dup_rank > 1 AND _wb_hash = _wb_first_hash THEN {_lit(reason_text("duplicate"))}
-                 WHEN _wb_dup_rank > 1 THEN {_lit(reason_text("pk_conflict", spec.primary_key[-1]))} END
-                AS _wb_reason,
-            CASE WHEN _wb_reason IS NOT NULL THEN _wb_column
-                 WHEN _wb_dup_rank > 1 THEN {_lit(spec.primary_key[-1])} END AS _wb_column,
-            CASE WHEN _wb_reason IS NOT NULL THEN _wb_value
-                 WHEN _wb_dup_rank > 1 THEN CAST({_q(spec.primary_key[-1] + '__v')} AS VARCHAR) END AS _wb_value
-        FROM _wb_d
+        _wb_r AS (SELECT *, {reason} AS _wb_reason FROM _wb_j)
+        SELECT _wb_row, {typed_out}, _wb_reason,
+            CASE WHEN _wb_reason IS NOT NULL THEN {column} END AS _wb_column,
+            CASE WHEN _wb_reason IS NOT NULL THEN {value} END AS _wb_value,
+            CASE WHEN _wb_reason IS NOT NULL THEN {row_data} END AS _wb_row_data
+        FROM _wb_r
     """)
+    _mark_duplicates(raw, spec, rownum, raw_cols, row_data)
     _step(bar, "validate")
     # The run time: the first ingest of this content keeps its time, so a re-ingest writes identical rows.
     prev = raw.execute(
         "SELECT min(ingested_at) FROM ingest_log WHERE table_name = ? AND sha256 = ?", [spec.name, digest]
     ).fetchone()[0]
     stamp = prev if prev is not None else datetime.now().replace(microsecond=0)
-    names = ", ".join(_q(c) for c in spec.column_names)
-    raw.execute(f"INSERT OR REPLACE INTO {spec.name} ({names}) SELECT {names} FROM _wb_checked WHERE _wb_reason IS NULL")
+    _upsert(raw, spec)
     _step(bar, "upsert")
     raw.execute(
         "DELETE FROM quarantine WHERE table_name = ? AND (file = ? OR file IN "
@@ -722,18 +723,11 @@ def _validate_and_store(
         [spec.name, where, spec.name, digest],
     )
     raw.execute(
-        f"""INSERT INTO quarantine
-        SELECT ?, ?, q._wb_row, q._wb_column, q._wb_value, q._wb_reason, ?, d._wb_row_data
-        FROM _wb_checked AS q JOIN (
-            SELECT {rownum} AS _wb_r, {row_data} AS _wb_row_data FROM _wb_raw
-            WHERE {rownum} IN (SELECT _wb_row FROM _wb_checked WHERE _wb_reason IS NOT NULL)
-        ) AS d ON d._wb_r = q._wb_row
-        WHERE q._wb_reason IS NOT NULL ORDER BY q._wb_row""",
+        "INSERT INTO quarantine SELECT ?, ?, _wb_row, _wb_column, _wb_value, _wb_reason, ?, _wb_row_data "
+        "FROM _wb_checked WHERE _wb_reason IS NOT NULL ORDER BY _wb_row",
         [spec.name, where, stamp],
     )
-    counts = raw.execute(
-        "SELECT _wb_reason, count(*) FROM _wb_checked GROUP BY _wb_reason"
-    ).fetchall()
+    counts = raw.execute("SELECT _wb_reason, count(*) FROM _wb_checked GROUP BY _wb_reason").fetchall()
     reasons = {r: int(n) for r, n in counts if r is not None}
     accepted = sum(int(n) for r, n in counts if r is None)
     quarantined = sum(reasons.values())
@@ -746,6 +740,72 @@ def _validate_and_store(
     raw.execute("DROP TABLE IF EXISTS _wb_raw")
     _step(bar, "quarantine")
     return IngestResult(spec.name, where, digest, accepted + quarantined, accepted, quarantined, reasons, ignored)
+
+
+def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, rownum: str, raw_cols: str, row_data: str) -> None:
+    """Quarantine repeats of a primary key among otherwise good rows; the first occurrence is kept.
+
+    A repeat whose raw line is identical to the first is a "duplicate line", otherwise a key conflict.
+    Only keys that occur more than once are ranked, so the cost is one hash aggregate over the file.
+    """
+    pk = ", ".join(_q(k) for k in spec.primary_key)
+    last = spec.primary_key[-1]
+    raw.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _wb_dups AS
+        WITH _wb_k AS (
+            SELECT {pk} FROM _wb_checked WHERE _wb_reason IS NULL GROUP BY {pk} HAVING count(*) > 1),
+        _wb_c AS (
+            SELECT c._wb_row, {", ".join("c." + _q(k) for k in spec.primary_key)}
+            FROM _wb_checked AS c SEMI JOIN _wb_k USING ({pk}) WHERE c._wb_reason IS NULL),
+        _wb_h AS (
+            SELECT {rownum} AS _wb_row, hash({raw_cols}) AS _wb_hash, {row_data} AS _wb_row_data FROM _wb_raw
+            WHERE {rownum} IN (SELECT _wb_row FROM _wb_c)),
+        _wb_x AS (
+            SELECT _wb_c.*, _wb_h._wb_hash, _wb_h._wb_row_data,
+                row_number() OVER (PARTITION BY {pk} ORDER BY _wb_c._wb_row) AS _wb_rank,
+                first_value(_wb_h._wb_hash) OVER (PARTITION BY {pk} ORDER BY _wb_c._wb_row) AS _wb_first
+            FROM _wb_c JOIN _wb_h USING (_wb_row))
+        SELECT _wb_row, _wb_row_data, CAST({_q(last)} AS VARCHAR) AS _wb_value,
+            CASE WHEN _wb_hash = _wb_first THEN {_lit(reason_text("duplicate"))}
+                 ELSE {_lit(reason_text("pk_conflict", last))} END AS _wb_reason
+        FROM _wb_x WHERE _wb_rank > 1
+    """)
+    raw.execute(f"""
+        UPDATE _wb_checked SET _wb_reason = d._wb_reason, _wb_column = {_lit(last)},
+            _wb_value = d._wb_value, _wb_row_data = d._wb_row_data
+        FROM _wb_dups AS d WHERE _wb_checked._wb_row = d._wb_row
+    """)
+    raw.execute("DROP TABLE IF EXISTS _wb_dups")
+
+
+def _upsert(raw: duckdb.DuckDBPyConnection, spec: Table) -> None:
+    """Insert good rows with new keys; update rows whose key exists and whose values differ; skip the rest.
+
+    (Not INSERT OR REPLACE: DuckDB's replace path on an indexed table is orders of magnitude slower.)
+    """
+    names = ", ".join(_q(c) for c in spec.column_names)
+    on = " AND ".join(f"t.{_q(k)} = c.{_q(k)}" for k in spec.primary_key)
+    if raw.execute(f"SELECT count(*) FROM (SELECT 1 FROM {spec.name} LIMIT 1)").fetchone()[0]:
+        others = [c for c in spec.column_names if c not in spec.primary_key]
+        if others:
+            differs = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM c.{_q(c)}" for c in others)
+            sets = ", ".join(f"{_q(c)} = c.{_q(c)}" for c in others)
+            raw.execute(f"""
+                UPDATE {spec.name} AS t SET {sets}
+                FROM (SELECT {names} FROM _wb_checked WHERE _wb_reason IS NULL) AS c
+                WHERE {on} AND ({differs})
+            """)
+        raw.execute(f"""
+            INSERT INTO {spec.name} ({names})
+            SELECT {names} FROM _wb_checked AS c
+            WHERE c._wb_reason IS NULL AND NOT EXISTS (SELECT 1 FROM {spec.name} AS t WHERE {on})
+            ORDER BY c._wb_row
+        """)
+    else:
+        raw.execute(f"""
+            INSERT INTO {spec.name} ({names})
+            SELECT {names} FROM _wb_checked WHERE _wb_reason IS NULL ORDER BY _wb_row
+        """)
 
 
 # --------------------------------------------------------------------------------------------------
