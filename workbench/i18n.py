@@ -180,6 +180,27 @@ _SEGMENT: dict[str, tuple[str, str]] = {
     "seg_chart_migration": ("Tier migration", "层级迁移"),
     "seg_chart_k": ("Choosing k: silhouette and stability", "选择分群数：轮廓系数与稳定性"),
     "seg_title": ("Segmentation and tiering", "经销商分层与细分"),
+    "seg_question": ("Which partners are core, growth or pilot, and which natural groups exist?",
+                     "哪些经销商属于核心、成长、试点层级？存在哪些自然分群？"),
+    "seg_tiers_text": (
+        "Each partner scores 0–100 on sales (12-month net), customer coverage (active outlets, or product-line "
+        "breadth where outlets are not reported) and cooperation depth (tenure, trainings passed, order "
+        "regularity); weights, cut-offs and the playbook come from config/tiers.yaml.",
+        "每个经销商按销售（近12个月净销售额）、客户覆盖（活跃网点数，未上报时用品类广度）和合作深度（合作时长、通过培训、"
+        "下单规律性）得 0–100 分；权重、分层线和维护策略来自 config/tiers.yaml。"),
+    "seg_why_heading": ("Score components of the top partners", "头部经销商的得分构成"),
+    "seg_why_text": ("The components answer “why is this partner only growth?”.",
+                     "得分构成回答“为什么这个经销商只是成长层？”。"),
+    "seg_clusters_text": (
+        "Clusters of partners with orders in the last 12 months, on volume, order rhythm, order size and product "
+        "mix; names describe what sets each group apart from the typical partner.",
+        "对近12个月有订单的经销商按销量、下单节奏、订单规模和品类结构聚类；名称描述该群体与典型经销商的主要差异。"),
+    "seg_selection_text": (
+        "k is the most separated solution (silhouette) among those that survive resampling (mean adjusted "
+        "Rand index over bootstrap resamples ≥ 0.75).",
+        "k 取在重抽样中稳定（自助重抽样平均调整兰德指数 ≥ 0.75）的方案中分离度（轮廓系数）最高者。"),
+    "seg_ready_text": ("Pilots within reach of the growth threshold whose score rose since last quarter.",
+                       "得分接近成长层门槛且较上季度提升的试点经销商。"),
     "seg_tiers_heading": ("Tiers and playbook", "层级与维护策略"),
     "seg_clusters_heading": ("Natural groups (clusters)", "自然分群"),
     "seg_migration_heading": ("Tier migration", "层级迁移"),

@@ -66,6 +66,7 @@ __all__ = [
     "tier_summary",
     "html_table",
     "project_2d",
+    "cluster_names",
     "profile_long",
     "selection_table",
     "DEFAULT_CLUSTER_FEATURES",
@@ -806,7 +807,15 @@ class Segmenter(ClusterMixin, BaseEstimator):
         return tags
 
 
-def project_2d(seg: Segmenter, X: pd.DataFrame, *, max_points: int = 3000, seed: int = 0) -> pd.DataFrame:
+def cluster_names(seg: Segmenter, *, lang: str = "en") -> pd.Series:
+    """The fitted segmenter's cluster names in `lang` (en / zh), indexed by cluster."""
+    check_is_fitted(seg, "profile_z_")
+    return seg.cluster_names_ if lang == "en" else name_clusters(seg.profile_z_, lang=lang)
+
+
+def project_2d(
+    seg: Segmenter, X: pd.DataFrame, *, max_points: int = 3000, seed: int = 0, lang: str = "en"
+) -> pd.DataFrame:
     """PCA of the scaled features to two axes, for plotting: pc1, pc2, cluster, cluster_name (+ partner_id).
 
     X: the rows to show (same columns as in fit; a `partner_id` column is carried along). At most
@@ -822,7 +831,7 @@ def project_2d(seg: Segmenter, X: pd.DataFrame, *, max_points: int = 3000, seed:
     pca = PCA(n_components=2, random_state=seed).fit(Z)
     xy = pca.transform(Z)
     out = pd.DataFrame({"pc1": xy[:, 0], "pc2": xy[:, 1], "cluster": labels})
-    out["cluster_name"] = out["cluster"].map(seg.cluster_names_)
+    out["cluster_name"] = out["cluster"].map(cluster_names(seg, lang=lang))
     if ids is not None:
         out.insert(0, "partner_id", ids.to_numpy())
     if len(out) > max_points:
@@ -831,7 +840,7 @@ def project_2d(seg: Segmenter, X: pd.DataFrame, *, max_points: int = 3000, seed:
     return out.reset_index(drop=True)
 
 
-def profile_long(seg: Segmenter) -> pd.DataFrame:
+def profile_long(seg: Segmenter, *, lang: str = "en") -> pd.DataFrame:
     """The cluster profiles as a long table: cluster, cluster_name, feature, z (scaled mean), median (original units)."""
     check_is_fitted(seg, "profile_z_")
     z = seg.profile_z_.stack().rename("z").reset_index()
@@ -839,7 +848,7 @@ def profile_long(seg: Segmenter) -> pd.DataFrame:
     med = seg.profiles_.drop(columns=["n_partners", "share"]).stack().rename("median").reset_index()
     med.columns = ["cluster", "feature", "median"]
     out = z.merge(med, on=["cluster", "feature"])
-    out.insert(1, "cluster_name", out["cluster"].map(seg.cluster_names_))
+    out.insert(1, "cluster_name", out["cluster"].map(cluster_names(seg, lang=lang)))
     return out
 
 

@@ -58,8 +58,9 @@ def segment_explorer(
         )
         for out, chart in (
             (k_out, chart_k_selection(seg.selection_, lang=lang)),
-            (plot_out, chart_segments_2d(sg.project_2d(seg, features[["partner_id", *cols]], seed=seed), lang=lang)),
-            (prof_out, chart_profile_heatmap(sg.profile_long(seg), lang=lang)),
+            (plot_out, chart_segments_2d(
+                sg.project_2d(seg, features[["partner_id", *cols]], seed=seed, lang=lang), lang=lang)),
+            (prof_out, chart_profile_heatmap(sg.profile_long(seg, lang=lang), lang=lang)),
         ):
             with out:
                 out.clear_output(wait=True)
