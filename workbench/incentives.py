@@ -455,12 +455,12 @@ def partner_quarter_panel(con: Any, *, start: date, end: date, region: str | Non
     return quarterly_rate_panel(monthly)
 
 
-def _tiers(con: Any, *, as_of: date) -> pd.DataFrame:
+def _tiers(con: Any, *, as_of: date, region: str | None = None) -> pd.DataFrame:
     try:
         from workbench.segment import partner_tiers
     except ImportError:  # pragma: no cover - segment not there yet
         return pd.DataFrame({"partner_id": pd.Series(dtype=str), "tier": pd.Series(dtype=str)})
-    tiers = partner_tiers(con, as_of=as_of)
+    tiers = partner_tiers(con, as_of=as_of, region=region)
     if not isinstance(tiers, pd.DataFrame):
         tiers = tiers.to_pandas()
     if "partner_id" not in tiers.columns:
@@ -503,7 +503,7 @@ def partner_attributes(
         col = f"new_product_sales_cny__{award}"
         frame = frame.merge(sales.rename(columns={"v": col}), on="partner_id", how="left")
         frame[col] = frame[col].fillna(0.0)
-    frame = frame.merge(_tiers(con, as_of=as_of), on="partner_id", how="left")
+    frame = frame.merge(_tiers(con, as_of=as_of, region=region), on="partner_id", how="left")
     frame["tier"] = frame["tier"].fillna("unassigned").astype(str)
     return frame.sort_values("partner_id", ignore_index=True)
 
