@@ -208,11 +208,38 @@ def _to_datetime(days: np.ndarray, null: np.ndarray | None = None) -> np.ndarray
     return out
 
 
-def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    """Vectorized string ids: prefix + zero-padded number (pyarrow)."""
-    digits = pc.utf8_lpad(pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()), width=width,
-                          padding="0")
-    return pc.binary_join_element_wise(prefix, digits, "")
+_TENS = (np.arange(100) // 10 + 48).astype(np.uint8)
+_ONES = (np.arange(100) % 10 + 48).astype(np.uint8)
+
+
+def _ids(prefix: str, numbers: np.ndarray, width: int, line: np.ndarray | None = None) -> pa.Array:
+    """Vectorized string ids: prefix + zero-padded number (+ "-" + one-digit `line`), built as raw bytes."""
+    x = np.asarray(numbers, dtype=np.int64)
+    if x.size:
+        width = max(width, len(str(int(x.max()))))
+        if x.min() >= 0 and x.max() < 2**32:
+            x = x.astype(np.uint32)
+    n = len(x)
+    head = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    w = len(head) + width + (0 if line is None else 2)
+    rows = np.empty((w, n), dtype=np.uint8)  # one row per character, transposed at the end
+    rows[: len(head)] = head[:, None]
+    pos = len(head) + width
+    while pos - 2 >= len(head):  # two digits at a time, from the right
+        x, pair = np.divmod(x, 100)
+        rows[pos - 2] = _TENS[pair]
+        rows[pos - 1] = _ONES[pair]
+        pos -= 2
+    if pos > len(head):
+        rows[pos - 1] = (x % 10 + 48).astype(np.uint8)
+    if line is not None:
+        rows[w - 2] = ord("-")
+        rows[w - 1] = (np.asarray(line) % 10 + 48).astype(np.uint8)
+    data = np.ascontiguousarray(rows.T)
+    big = (n + 1) * w >= 2**31
+    offsets = np.arange(0, (n + 1) * w, w, dtype=np.int64 if big else np.int32)
+    return pa.Array.from_buffers(pa.large_string() if big else pa.string(), n,
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def _frame(table: str, columns: dict[str, object]) -> pd.DataFrame:
@@ -775,10 +802,8 @@ def _order_lines(rng: np.random.Generator, o_p: np.ndarray, o_off: np.ndarray, o
     net = l_abs / 100.0
     net[l_ret] *= -1.0
     del l_abs
-    order_num = _ids("O", np.arange(1, n_orders + 1), 9)
-    order_id = pc.binary_join_element_wise(pc.take(order_num, pa.array(line_order)),
-                                           _pick([str(k) for k in range(1, 6)], line_no), "-")
-    del order_num, line_no
+    order_id = _ids("O", line_order + 1, 9, line=line_no + 1)
+    del line_no
     day = _to_datetime(o_off[line_order] + window_start)
     del line_order
     return _frame("orders", {
