@@ -2,7 +2,9 @@
 
 `generate()` builds every canonical table of the data contract (store.TABLES) plus truth tables that
 later modules test their models against; `build_demo_store()` ingests the canonical tables through the
-normal validated path and writes the truth into the store's `truth` schema.
+normal validated path and writes the truth into the store's `truth` schema; `write_dirty_exports()` writes
+the same data the way real ERPs export it (gb18030, Chinese headers, an XLSX title row, planted defects)
+together with the quarantine that ingesting it must produce.
 
 Everything is vectorized with numpy (one `np.random.default_rng(seed)` threaded through every step):
 the only Python loop runs over months (36 iterations of whole-network array operations).
