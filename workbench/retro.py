@@ -26,6 +26,7 @@ __all__ = [
     "ACTION_TYPES",
     "KPI_ORDER",
     "RetroSettings",
+    "Retrospective",
     "Target",
     "TargetsConfig",
     "action_effects",
@@ -33,6 +34,7 @@ __all__ = [
     "actions_from_store",
     "attainment",
     "backtest_forecast",
+    "build_retrospective",
     "concentration",
     "concentration_alerts",
     "conflict_summary",
@@ -244,6 +246,21 @@ def _cluster_ols(y: np.ndarray, x: np.ndarray, cluster: np.ndarray, *,
     return beta, cov
 
 
+def _single_threaded(func: Any) -> Any:
+    """Run `func` with BLAS limited to one thread: the matrices here are small, and on a busy 2-core
+    machine multi-threaded BLAS spends its time contending (measured: 5–10x slower wall time)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
 def _pretrend_p(b: np.ndarray, v: np.ndarray, rels: list[int], *, bins: int = 4) -> float:
     """p-value of the joint Wald test that the pre-period coefficients are zero.
 
@@ -268,6 +285,7 @@ def _pretrend_p(b: np.ndarray, v: np.ndarray, rels: list[int], *, bins: int = 4)
     return float(stats.chi2.sf(wald, len(blocks)))
 
 
+@_single_threaded
 def action_effects(
     panel: pd.DataFrame,
     actions: pd.DataFrame,
@@ -940,6 +958,7 @@ def _sarimax_forecast(y: pd.Series, horizon: int, alpha: float) -> pd.DataFrame:
     })
 
 
+@_single_threaded
 def forecast_sales(series: pd.Series, *, horizon: int = 3, alpha: float = 0.05) -> pd.DataFrame:
     """Forecast the next `horizon` months of total sales with a (1 − alpha) prediction interval.
 
@@ -959,6 +978,7 @@ def _seasonal_naive(train: pd.Series, horizon: int) -> np.ndarray:
     return np.repeat(v[-1], horizon)
 
 
+@_single_threaded
 def backtest_forecast(series: pd.Series, *, horizon: int = 3, origins: int = 4,
                       alpha: float = 0.05) -> pd.DataFrame:
     """Rolling-origin backtest of :func:`forecast_sales` against the seasonal-naive forecast.
@@ -1225,3 +1245,84 @@ def findings(
                        f"Lowest target attainment: {ke[r['kpi']]} ({reg}, {r['period']}) at "
                        f"{_pct(r['attainment'], 0, False)} of target.")
     return out[:6]
+
+
+# --------------------------------------------------------------------------------------------------
+# everything for one quarter (the notebook and the report call this)
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class Retrospective:
+    """All results of one quarter's retrospective (frames in the units of the functions above)."""
+
+    quarter: str
+    region: str
+    kpis: pd.DataFrame
+    attainment: pd.DataFrame
+    effects: pd.DataFrame
+    event_study: pd.DataFrame
+    concentration: pd.DataFrame
+    alerts: pd.DataFrame
+    monthly_sales: pd.Series
+    stl: pd.DataFrame | None
+    forecast: pd.DataFrame
+    backtest: pd.DataFrame
+    conflicts: dict[str, pd.DataFrame]
+    migration: dict[str, pd.DataFrame]
+    settings: RetroSettings = field(default_factory=RetroSettings)
+
+    def findings(self, lang: str = "en") -> list[str]:
+        """3–6 plain-language findings in `lang` (en or zh)."""
+        return findings(self.kpis, quarter=self.quarter, effects=self.effects,
+                        concentration_table=self.concentration, forecast=self.forecast, backtest=self.backtest,
+                        attainment_table=self.attainment, lang=lang, settings=self.settings)
+
+    def __repr__(self) -> str:
+        return (f"Retrospective(quarter={self.quarter}, region={self.region}, kpi_rows={len(self.kpis)}, "
+                f"action_types={len(self.effects)}, alerts={len(self.alerts)})")
+
+
+def build_retrospective(
+    con: Any,
+    *,
+    quarter: str,
+    region: str = "all",
+    months: int = 36,
+    targets: TargetsConfig | str | Path | None = None,
+    settings: RetroSettings | str | Path | None = None,
+) -> Retrospective:
+    """Compute every part of the retrospective for `quarter` and `region` from the store.
+
+    Data are read region-scoped through the feature layer, up to the quarter's last day; the panel
+    covers the `months` months ending there (actions, concentration, seasonality, forecast).
+    """
+    from workbench import features
+
+    q = parse_quarter(quarter)
+    cfg = settings if isinstance(settings, RetroSettings) else load_settings(settings)
+    q_end = _quarter_bounds(q)[1]
+    kpis = kpi_table(con, quarter=str(q), region=region, targets=targets)
+    tcfg = _resolve_targets(targets)
+    att = attainment(kpis, tcfg, quarter=str(q)) if tcfg is not None else pd.DataFrame(
+        columns=["region", "period", "basis", "kpi", "target", "actual", "attainment"])
+    if _region_arg(region) is not None:
+        att = att[att["region"] == _region_arg(region)].reset_index(drop=True)
+    panel = panel_from_store(con, end=q_end, months=months, region=region)
+    acts = actions_from_store(con, end=q_end, region=region)
+    eff, es = action_effects(panel, acts, pre=cfg.event_pre_months, post=cfg.event_post_months)
+    eff = eff.merge(naive_before_after(panel, acts, months=cfg.naive_months), on="action_type", how="left")
+    conc = concentration(panel, settings=cfg)
+    sales = monthly_sales(panel)
+    stl = stl_decompose(sales) if len(sales) >= 24 else None
+    fc = forecast_sales(sales, horizon=cfg.forecast_horizon_months)
+    bt = backtest_forecast(sales, horizon=cfg.forecast_horizon_months, origins=cfg.backtest_origins)
+    t = features.scoped_tables(con, _region_arg(region))
+    conflicts = (t["conflicts"].filter(t["conflicts"].reported_date <= q_end).to_pandas()
+                 if "conflicts" in t else pd.DataFrame(columns=["conflict_id", "reported_date", "partner_id",
+                                                                "counterparty_id", "conflict_type", "resolved_date"]))
+    return Retrospective(
+        quarter=str(q), region=region, kpis=kpis, attainment=att, effects=eff, event_study=es,
+        concentration=conc, alerts=concentration_alerts(conc, settings=cfg), monthly_sales=sales, stl=stl,
+        forecast=fc, backtest=bt, conflicts=conflict_summary(conflicts, quarter=str(q)),
+        migration=tier_migration(con, quarter=str(q), region=region), settings=cfg,
+    )
