@@ -261,6 +261,7 @@ _INCENTIVES: dict[str, tuple[str, str]] = {
     "i_chosen": ("Chosen scenario (YAML)", "选定方案（YAML）"),
     "i_summary": ("Summary", "概要"),
     "i_no_data": ("Nothing to show", "暂无数据"),
+    "i_partner_quarters": ("partner-quarters", "个经销商季度"),
 }
 _RETRO: dict[str, tuple[str, str]] = {
     # KPI names (workbench.retro.KPI_ORDER)

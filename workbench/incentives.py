@@ -1204,24 +1204,42 @@ def partner_outcomes(base: SimulationBase, result: SimulationResult, *, level: f
     return out.sort_values("partner_id", ignore_index=True)
 
 
-def _money(x: float) -> str:
+def _money(x: float, lang: str = "en") -> str:
+    if lang == "zh":
+        for unit, div in (("亿", 1e8), ("万", 1e4)):
+            if abs(x) >= div:
+                return f"¥{x / div:,.2f}{unit}"
+        return f"¥{x:,.0f}"
     for unit, div in (("bn", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(x) >= div:
             return f"¥{x / div:,.2f}{unit}"
     return f"¥{x:,.0f}"
 
 
-def summary_line(program: Program, result: SimulationResult, base: SimulationBase) -> str:
-    """One sentence: cost, incremental sales and margin with 90% intervals, ROI and P(ROI > 0)."""
+def summary_line(program: Program, result: SimulationResult, base: SimulationBase, *, lang: str = "en") -> str:
+    """One sentence (en or zh): cost, incremental sales and margin with 90% intervals, ROI, P(ROI > 0)."""
     s = result.summary("all").iloc[0]
-    model = base.model
-    beta = f"; response {model.beta_:.4f} ± {model.se_:.4f} ln-sales per pp" if model is not None else ""
-    quarter = f" in {pd.Period(base.period_end, 'Q')}" if base.period_end is not None else ""
+    m = base.model
+
+    def money(x: float) -> str:
+        return _money(x, lang)
+
+    quarter = str(pd.Period(base.period_end, "Q")) if base.period_end is not None else ""
+    if lang == "zh":
+        beta = f"；销量响应 {m.beta_:.4f} ± {m.se_:.4f}（每个返利百分点的对数销售额变化）" if m is not None else ""
+        return (
+            f"{program.name}（{quarter}）：{len(base.partners):,} 家经销商，预期成本 {money(s.cost_cny)}"
+            f"（90% 区间 {money(s.cost_low_cny)} 至 {money(s.cost_high_cny)}），增量销售额 "
+            f"{money(s.incremental_sales_cny)}（90% 区间 {money(s.incremental_sales_low_cny)} 至 "
+            f"{money(s.incremental_sales_high_cny)}），毛利率 {result.margin_pct:g}% 时增量毛利 "
+            f"{money(s.incremental_margin_cny)}，投资回报率 {s.roi:+.0%}，回报为正的概率 {s.p_roi_positive:.0%}{beta}。"
+        )
+    beta = f"; response {m.beta_:.4f} ± {m.se_:.4f} ln-sales per pp" if m is not None else ""
     return (
-        f"{program.name}{quarter}: {len(base.partners):,} partners, expected cost {_money(s.cost_cny)} "
-        f"(90% {_money(s.cost_low_cny)} to {_money(s.cost_high_cny)}), incremental sales "
-        f"{_money(s.incremental_sales_cny)} (90% {_money(s.incremental_sales_low_cny)} to "
-        f"{_money(s.incremental_sales_high_cny)}), incremental gross margin {_money(s.incremental_margin_cny)} "
+        f"{program.name}{' in ' + quarter if quarter else ''}: {len(base.partners):,} partners, expected cost "
+        f"{money(s.cost_cny)} (90% {money(s.cost_low_cny)} to {money(s.cost_high_cny)}), incremental sales "
+        f"{money(s.incremental_sales_cny)} (90% {money(s.incremental_sales_low_cny)} to "
+        f"{money(s.incremental_sales_high_cny)}), incremental gross margin {money(s.incremental_margin_cny)} "
         f"at {result.margin_pct:g}% margin, ROI {s.roi:+.0%} with P(ROI > 0) = {s.p_roi_positive:.0%}{beta}."
     )
 
