@@ -230,35 +230,40 @@ o AS (
   SELECT partner_id, order_date, product_line, net_amount::DOUBLE AS amt, list_amount::DOUBLE AS lst,
          coalesce(is_return, false) OR net_amount < 0 AS ret
   FROM orders WHERE order_date <= {a}),
-la AS (
-  SELECT partner_id,
-    count(*) FILTER (NOT ret AND order_date > {b365}) AS order_lines_365d,
-    sum(amt) FILTER (order_date > {b90}) AS net_sales_90d_cny,
-    sum(amt) FILTER (order_date > {b180}) AS net_sales_180d_cny,
-    sum(amt) FILTER (order_date > {b365}) AS net_sales_365d_cny,
-    sum(amt) FILTER (order_date > {b180} AND order_date <= {b90}) AS net_sales_prev_90d_cny,
-    sum(amt) FILTER (NOT ret AND order_date > {b365}) AS gross_365,
-    sum(-amt) FILTER (ret AND order_date > {b365}) AS returns_365,
-    sum(lst) FILTER (NOT ret AND order_date > {b365} AND lst > 0) AS list_365,
-    sum(amt) FILTER (NOT ret AND order_date > {b365} AND lst > 0) AS net_listed_365,
-    count(DISTINCT product_line) FILTER (NOT ret AND order_date > {b365}) AS product_lines_365d,
-    sum(amt * ((year(order_date) * 12 + month(order_date) - {base}) - 2.5) / 17.5)
-      FILTER (order_date BETWEEN DATE '{first}' AND DATE '{end6}') AS slope
-  FROM o GROUP BY partner_id),
-d AS (
-  SELECT partner_id, order_date,
-         order_date - lag(order_date) OVER (PARTITION BY partner_id ORDER BY order_date) AS gap
-  FROM (SELECT DISTINCT partner_id, order_date FROM o WHERE NOT ret)),
+daily AS (  -- one scan of the lines: partner-day sums
+  SELECT partner_id, order_date, sum(amt) AS net, sum(amt) FILTER (NOT ret) AS gross,
+         sum(-amt) FILTER (ret) AS rets, sum(lst) FILTER (NOT ret AND lst > 0) AS lst,
+         sum(amt) FILTER (NOT ret AND lst > 0) AS net_listed, count(*) FILTER (NOT ret) AS n_lines
+  FROM o GROUP BY ALL),
+d AS (  -- gap to the previous order day (return-only days are their own partition)
+  SELECT *, CASE WHEN n_lines > 0 THEN
+           order_date - lag(order_date) OVER (PARTITION BY partner_id, n_lines > 0 ORDER BY order_date) END AS gap
+  FROM daily),
 da AS (
-  SELECT partner_id, max(order_date) AS last_order_date,
-    count(*) FILTER (order_date > {b90}) AS orders_90d,
-    count(*) FILTER (order_date > {b180}) AS orders_180d,
-    count(*) FILTER (order_date > {b365}) AS orders_365d,
-    count(DISTINCT date_trunc('month', order_date)) FILTER (order_date > {b90}) AS active_months_90d,
-    count(DISTINCT date_trunc('month', order_date)) FILTER (order_date > {b180}) AS active_months_180d,
-    count(DISTINCT date_trunc('month', order_date)) FILTER (order_date > {b365}) AS active_months_365d,
-    median(gap::DOUBLE) FILTER (order_date > {b365}) AS cycle
+  SELECT partner_id, max(order_date) FILTER (n_lines > 0) AS last_order_date,
+    count(*) FILTER (n_lines > 0 AND order_date > {b90}) AS orders_90d,
+    count(*) FILTER (n_lines > 0 AND order_date > {b180}) AS orders_180d,
+    count(*) FILTER (n_lines > 0 AND order_date > {b365}) AS orders_365d,
+    count(DISTINCT date_trunc('month', order_date)) FILTER (n_lines > 0 AND order_date > {b90}) AS active_months_90d,
+    count(DISTINCT date_trunc('month', order_date)) FILTER (n_lines > 0 AND order_date > {b180}) AS active_months_180d,
+    count(DISTINCT date_trunc('month', order_date)) FILTER (n_lines > 0 AND order_date > {b365}) AS active_months_365d,
+    median(gap::DOUBLE) FILTER (order_date > {b365}) AS cycle,
+    sum(n_lines) FILTER (order_date > {b365}) AS order_lines_365d,
+    sum(net) FILTER (order_date > {b90}) AS net_sales_90d_cny,
+    sum(net) FILTER (order_date > {b180}) AS net_sales_180d_cny,
+    sum(net) FILTER (order_date > {b365}) AS net_sales_365d_cny,
+    sum(net) FILTER (order_date > {b180} AND order_date <= {b90}) AS net_sales_prev_90d_cny,
+    sum(gross) FILTER (order_date > {b365}) AS gross_365,
+    sum(rets) FILTER (order_date > {b365}) AS returns_365,
+    sum(lst) FILTER (order_date > {b365}) AS list_365,
+    sum(net_listed) FILTER (order_date > {b365}) AS net_listed_365,
+    sum(net * ((year(order_date) * 12 + month(order_date) - {base}) - 2.5) / 17.5)
+      FILTER (order_date BETWEEN DATE '{first}' AND DATE '{end6}') AS slope
   FROM d GROUP BY partner_id),
+pl AS (
+  SELECT partner_id, count(product_line) AS product_lines_365d
+  FROM (SELECT DISTINCT partner_id, product_line FROM o WHERE NOT ret AND order_date > {b365})
+  GROUP BY partner_id),
 sv AS (
   SELECT partner_id, max(satisfaction) FILTER (rn = 1) AS sat_last, max(satisfaction) FILTER (rn = 2) AS sat_prev,
          max(survey_date) AS last_survey
@@ -290,22 +295,22 @@ SELECT p.partner_id, p.name, p.region, p.province, p.city, p.channel_type, p.onb
   {a} - da.last_order_date AS recency_days,
   coalesce({a} - da.last_order_date < 180, false) AS active_180d,
   coalesce(da.orders_90d, 0) AS orders_90d, coalesce(da.orders_180d, 0) AS orders_180d,
-  coalesce(da.orders_365d, 0) AS orders_365d, coalesce(la.order_lines_365d, 0) AS order_lines_365d,
+  coalesce(da.orders_365d, 0) AS orders_365d, coalesce(da.order_lines_365d, 0) AS order_lines_365d,
   coalesce(da.active_months_90d, 0) AS active_months_90d, coalesce(da.active_months_180d, 0) AS active_months_180d,
   coalesce(da.active_months_365d, 0) AS active_months_365d,
-  coalesce(la.net_sales_90d_cny, 0) AS net_sales_90d_cny, coalesce(la.net_sales_180d_cny, 0) AS net_sales_180d_cny,
-  coalesce(la.net_sales_365d_cny, 0) AS net_sales_365d_cny,
-  coalesce(la.net_sales_prev_90d_cny, 0) AS net_sales_prev_90d_cny,
-  CASE WHEN la.net_sales_prev_90d_cny > 0 THEN coalesce(la.net_sales_90d_cny, 0) / la.net_sales_prev_90d_cny END
+  coalesce(da.net_sales_90d_cny, 0) AS net_sales_90d_cny, coalesce(da.net_sales_180d_cny, 0) AS net_sales_180d_cny,
+  coalesce(da.net_sales_365d_cny, 0) AS net_sales_365d_cny,
+  coalesce(da.net_sales_prev_90d_cny, 0) AS net_sales_prev_90d_cny,
+  CASE WHEN da.net_sales_prev_90d_cny > 0 THEN coalesce(da.net_sales_90d_cny, 0) / da.net_sales_prev_90d_cny END
     AS sales_trend_90d_ratio,
-  coalesce(la.slope, 0) AS sales_slope_6m_cny_per_month,
-  CASE WHEN da.orders_365d > 0 THEN coalesce(la.gross_365, 0) / da.orders_365d END AS avg_order_value_365d_cny,
+  coalesce(da.slope, 0) AS sales_slope_6m_cny_per_month,
+  CASE WHEN da.orders_365d > 0 THEN coalesce(da.gross_365, 0) / da.orders_365d END AS avg_order_value_365d_cny,
   da.cycle AS order_cycle_median_days,
   CASE WHEN da.cycle > 0 THEN ({a} - da.last_order_date) / da.cycle END AS overdue_ratio,
-  coalesce(la.product_lines_365d, 0) AS product_lines_365d,
-  coalesce(la.gross_365, 0) AS gross_sales_365d_cny, coalesce(la.returns_365, 0) AS returns_365d_cny,
-  CASE WHEN la.gross_365 > 0 THEN coalesce(la.returns_365, 0) / la.gross_365 END AS return_rate_365d,
-  CASE WHEN la.list_365 > 0 THEN 1 - la.net_listed_365 / la.list_365 END AS discount_depth_365d,
+  coalesce(pl.product_lines_365d, 0) AS product_lines_365d,
+  coalesce(da.gross_365, 0) AS gross_sales_365d_cny, coalesce(da.returns_365, 0) AS returns_365d_cny,
+  CASE WHEN da.gross_365 > 0 THEN coalesce(da.returns_365, 0) / da.gross_365 END AS return_rate_365d,
+  CASE WHEN da.list_365 > 0 THEN 1 - da.net_listed_365 / da.list_365 END AS discount_depth_365d,
   sv.sat_last AS satisfaction_last, sv.sat_last - sv.sat_prev AS satisfaction_change,
   {a} - sv.last_survey AS days_since_survey,
   coalesce(tr.n, 0) AS trainings_365d, CASE WHEN tr.n > 0 THEN tr.passed / tr.n END AS training_pass_rate_365d,
@@ -315,7 +320,7 @@ SELECT p.partner_id, p.name, p.region, p.province, p.city, p.channel_type, p.onb
   cv.active_outlets,
   coalesce(ac.n90, 0) AS actions_90d, coalesce(ac.n365, 0) AS actions_365d
 FROM p
-LEFT JOIN la USING (partner_id) LEFT JOIN da USING (partner_id) LEFT JOIN sv USING (partner_id)
+LEFT JOIN da USING (partner_id) LEFT JOIN pl USING (partner_id) LEFT JOIN sv USING (partner_id)
 LEFT JOIN tr USING (partner_id) LEFT JOIN cf USING (partner_id) LEFT JOIN rb USING (partner_id)
 LEFT JOIN cv USING (partner_id) LEFT JOIN ac USING (partner_id)
 ORDER BY p.partner_id

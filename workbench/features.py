@@ -223,7 +223,12 @@ SNAPSHOT_COLUMNS: tuple[str, ...] = (
 
 
 def _order_features(lines: ir.Table, as_of: dt.date) -> ir.Table:
-    """Per-partner order features at as_of from order lines dated on or before it."""
+    """Per-partner order features at as_of from order lines dated on or before it.
+
+    Two steps, so the wide table is scanned once: lines -> partner-day sums (with the gap to the
+    previous order day from a window over order days only), then partner-day -> partner.
+    Product-line breadth is a separate distinct count over the last 365 days.
+    """
     b90, b180, b365 = as_of - _days(90), as_of - _days(180), as_of - _days(365)
     # the last 6 complete calendar months at as_of (as_of's month counts when as_of is its last day)
     last_month = _month_start(as_of) if (as_of + _days(1)).day == 1 else _add_months(as_of, -1)
@@ -232,49 +237,54 @@ def _order_features(lines: ir.Table, as_of: dt.date) -> ir.Table:
 
     o = lines.filter(lines.order_date <= as_of)
     nr = ~o.is_return
-    in90, in180, in365 = o.order_date > b90, o.order_date > b180, o.order_date > b365
-    listed = nr & in365 & o.list_amount_cny.notnull() & (o.list_amount_cny > 0)
-    in6m = (o.order_date >= first_month) & (o.order_date <= _add_months(last_month, 1) - _days(1))
-    month_x = o.order_date.year() * 12 + o.order_date.month() - base_idx  # 0..5
+    listed = nr & o.list_amount_cny.notnull() & (o.list_amount_cny > 0)
+    daily = o.group_by(["partner_id", "order_date"]).aggregate(
+        _net=o.amount_cny.sum(),
+        _gross=o.amount_cny.sum(where=nr),
+        _returns=(-o.amount_cny).sum(where=o.is_return),
+        _list=o.list_amount_cny.sum(where=listed),
+        _net_listed=o.amount_cny.sum(where=listed),
+        _lines=ibis.ifelse(nr, 1, 0).sum(),
+    )
+    is_order = daily._lines > 0
+    daily = daily.mutate(_is_order=is_order)
+    # lag within (partner, is_order): the previous *order* day, skipping return-only days
+    w = ibis.window(group_by=[daily.partner_id, daily._is_order], order_by=daily.order_date)
+    gap = daily.order_date.delta(daily.order_date.lag().over(w), unit="day")
+    daily = daily.mutate(
+        _gap=ibis.ifelse(daily._is_order, _f(gap), ibis.null("float64")),
+        _month=daily.order_date.truncate("M"),
+    )
+    d = daily
+    in90, in180, in365 = d.order_date > b90, d.order_date > b180, d.order_date > b365
+    od = d._is_order
+    in6m = (d.order_date >= first_month) & (d.order_date <= _add_months(last_month, 1) - _days(1))
+    month_x = d.order_date.year() * 12 + d.order_date.month() - base_idx  # 0..5
     slope_w = (_f(month_x) - 2.5) / 17.5  # OLS slope of y on x = 0..5: sum((x - 2.5) * y) / 17.5
-    line_agg = o.group_by("partner_id").aggregate(
-        order_lines_365d=ibis.ifelse(nr & in365, 1, 0).sum(),
-        net_sales_90d_cny=o.amount_cny.sum(where=in90),
-        net_sales_180d_cny=o.amount_cny.sum(where=in180),
-        net_sales_365d_cny=o.amount_cny.sum(where=in365),
-        net_sales_prev_90d_cny=o.amount_cny.sum(where=in180 & ~in90),
-        gross_sales_365d_cny=o.amount_cny.sum(where=nr & in365),
-        returns_365d_cny=(-o.amount_cny).sum(where=o.is_return & in365),
-        _list_365=o.list_amount_cny.sum(where=listed),
-        _net_listed_365=o.amount_cny.sum(where=listed),
-        product_lines_365d=o.product_line.nunique(where=nr & in365),
-        sales_slope_6m_cny_per_month=(o.amount_cny * slope_w).sum(where=in6m),
-    )
-
-    # order days (non-return), last 730 days are enough for recency within 2 years plus the cycle
-    days = o.filter(nr).select("partner_id", "order_date").distinct()
-    w = ibis.window(group_by="partner_id", order_by="order_date")
-    days = days.mutate(
-        gap_days=days.order_date.delta(days.order_date.lag().over(w), unit="day"),
-        month=days.order_date.truncate("M"),
-    )
-    d90, d180, d365 = days.order_date > b90, days.order_date > b180, days.order_date > b365
-    day_agg = days.group_by("partner_id").aggregate(
-        last_order_date=days.order_date.max(),
-        orders_90d=ibis.ifelse(d90, 1, 0).sum(),
-        orders_180d=ibis.ifelse(d180, 1, 0).sum(),
-        orders_365d=ibis.ifelse(d365, 1, 0).sum(),
-        active_months_90d=days.month.nunique(where=d90),
-        active_months_180d=days.month.nunique(where=d180),
-        active_months_365d=days.month.nunique(where=d365),
+    per_partner = d.group_by("partner_id").aggregate(
+        last_order_date=d.order_date.max(where=od),
+        orders_90d=ibis.ifelse(od & in90, 1, 0).sum(),
+        orders_180d=ibis.ifelse(od & in180, 1, 0).sum(),
+        orders_365d=ibis.ifelse(od & in365, 1, 0).sum(),
+        active_months_90d=d._month.nunique(where=od & in90),
+        active_months_180d=d._month.nunique(where=od & in180),
+        active_months_365d=d._month.nunique(where=od & in365),
         # median via ifelse, not where=: Spark wants a constant percentile argument
-        order_cycle_median_days=ibis.ifelse(d365, _f(days.gap_days), ibis.null("float64")).median(),
+        order_cycle_median_days=ibis.ifelse(in365, d._gap, ibis.null("float64")).median(),
+        order_lines_365d=d._lines.sum(where=in365),
+        net_sales_90d_cny=d._net.sum(where=in90),
+        net_sales_180d_cny=d._net.sum(where=in180),
+        net_sales_365d_cny=d._net.sum(where=in365),
+        net_sales_prev_90d_cny=d._net.sum(where=in180 & ~in90),
+        gross_sales_365d_cny=d._gross.sum(where=in365),
+        returns_365d_cny=d._returns.sum(where=in365),
+        _list_365=d._list.sum(where=in365),
+        _net_listed_365=d._net_listed.sum(where=in365),
+        sales_slope_6m_cny_per_month=(d._net * slope_w).sum(where=in6m),
     )
-    return day_agg.outer_join(line_agg, "partner_id").select(
-        partner_id=ibis.coalesce(day_agg.partner_id, line_agg.partner_id),
-        **{c: day_agg[c] for c in day_agg.columns if c != "partner_id"},
-        **{c: line_agg[c] for c in line_agg.columns if c != "partner_id"},
-    )
+    recent = o.filter(nr, o.order_date > b365).select("partner_id", "product_line").distinct()
+    breadth = recent.group_by("partner_id").aggregate(product_lines_365d=recent.product_line.count())
+    return _left(per_partner, breadth)
 
 
 def _survey_features(surveys: ir.Table, as_of: dt.date) -> ir.Table:
