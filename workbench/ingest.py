@@ -435,7 +435,8 @@ def _transcode(path: Path, tmp_files: list[Path]) -> Path:
 def _read_csv_sql(source: Path) -> str:
     return (
         f"CREATE OR REPLACE TEMP TABLE _wb_raw AS SELECT * FROM read_csv({_lit(str(source))}, header=true, "
-        "all_varchar=true, auto_detect=true, null_padding=true, strict_mode=false, sample_size=20480)"
+        "all_varchar=true, auto_detect=true, quote='\"', escape='\"', null_padding=true, strict_mode=false, "
+        "sample_size=20480)"
     )
 
 
