@@ -288,7 +288,8 @@ def with_rates(program: Program, rates_pct: Any, *, thresholds_cny: Any = None, 
         raise WorkbenchError(f"Got {len(rates)} rates for {len(thresholds)} volume tiers.")
     mode = program.volume_rebate.mode if program.volume_rebate else "retroactive"
     vr = VolumeRebate(tiers=tuple(VolumeTier(t, r) for t, r in zip(thresholds, rates, strict=True)), mode=mode)
-    new = dataclasses.replace(program, volume_rebate=vr, name=name or program.name)
+    described = f"Volume tiers {' / '.join(f'{r:g}% from {t:,.0f}' for t, r in zip(thresholds, rates, strict=True))}, {mode}; based on '{program.name}'."
+    new = dataclasses.replace(program, volume_rebate=vr, name=name or program.name, description=described)
     return validate_program(new, where=new.name)
 
 
