@@ -54,6 +54,8 @@ __all__ = [
     "product_mix",
     "product_mix_wide",
     "cluster_features",
+    "snapshot_features",
+    "SNAPSHOT_EXTRA_FEATURES",
     "name_clusters",
     "tier_migration",
     "migration_matrix",
@@ -441,6 +443,47 @@ def cluster_features(
     return feats.sort_values("partner_id").reset_index(drop=True)
 
 
+SNAPSHOT_EXTRA_FEATURES: tuple[str, ...] = (
+    "sales_trend_90d_ratio",
+    "recency_days",
+    "overdue_ratio",
+    "order_cycle_median_days",
+    "return_rate_365d",
+    "discount_depth_365d",
+    "satisfaction_last",
+    "conflicts_365d",
+    "rebate_shortfall_cny",
+    "tenure_days",
+    "active_outlets",
+)
+
+
+def snapshot_features(
+    con: ibis.BaseBackend,
+    *,
+    as_of: Any,
+    region: str | None = None,
+    columns: tuple[str, ...] | list[str] = SNAPSHOT_EXTRA_FEATURES,
+) -> pd.DataFrame:
+    """`cluster_features` plus behaviour columns of `features.partner_snapshot` (trend, recency, rhythm,
+    returns, discounts, satisfaction, conflicts, rebate shortfall, tenure, outlets) for the explorer.
+
+    Same rows as `cluster_features`; a missing value (e.g. no survey yet) is filled with the column's
+    median so every row can be clustered. Columns the snapshot lacks are skipped.
+    """
+    from workbench.features import partner_snapshot
+
+    base = cluster_features(con, as_of=as_of, region=region)
+    snap = partner_snapshot(con, as_of=_as_date(as_of), region=region)
+    keep = [c for c in columns if c in snap.columns and c not in base.columns]
+    extra = snap.select("partner_id", *keep).to_pandas()
+    out = base.merge(extra, on="partner_id", how="left")
+    for c in keep:
+        col = pd.to_numeric(out[c], errors="coerce").astype("float64")
+        out[c] = col.fillna(col.median() if col.notna().any() else 0.0)
+    return out
+
+
 # --------------------------------------------------------------------------------------------------
 # Cluster names from profiles
 # --------------------------------------------------------------------------------------------------
@@ -449,6 +492,7 @@ def cluster_features(
 _VOCAB: list[tuple[tuple[str, ...], tuple[str, str], tuple[str, str]]] = [
     (("trend", "slope", "change", "growth_rate"), ("growing orders", "declining orders"), ("订单增长", "订单下滑")),
     (("recency", "days_since", "overdue"), ("long since last order", "ordered recently"), ("久未下单", "近期下单")),
+    (("cycle", "gap_days"), ("long order cycle", "short order cycle"), ("下单周期长", "下单周期短")),
     (("avg_order", "order_value", "aov"), ("large orders", "small orders"), ("大单", "小单")),
     (("order_days", "order_count", "orders_", "frequency", "n_orders"), ("frequent orders", "infrequent orders"), ("高频下单", "低频下单")),
     (("net_sales", "sales", "revenue", "volume", "monetary"), ("high volume", "low volume"), ("高销量", "低销量")),
@@ -548,6 +592,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
     covariance_type : GMM covariance ("full", "diag", "tied", "spherical").
     share_weight : how many ordinary features the share columns weigh together (their total variance
         after scaling); None weighs each share column like one feature.
+    clip : scaled values are clipped to ±clip (outliers cannot form clusters of their own); None: no clip.
     n_jobs : processes for the k search (joblib); each runs single-threaded. Results do not depend on it.
     random_state : seed of every random step.
 
@@ -577,6 +622,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         n_init: int = 10,
         covariance_type: str = "full",
         share_weight: float | None = 2.0,
+        clip: float | None = 5.0,
         n_jobs: int | None = None,
         random_state: int | None = 0,
     ) -> None:
@@ -593,6 +639,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         self.n_init = n_init
         self.covariance_type = covariance_type
         self.share_weight = share_weight
+        self.clip = clip
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -644,7 +691,10 @@ class Segmenter(ClusterMixin, BaseEstimator):
         """The scaled feature matrix the clusters live in (log where chosen, then centred and scaled)."""
         check_is_fitted(self, "center_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        return (self._log(X) - self.center_) / self.scale_
+        return self._clip((self._log(X) - self.center_) / self.scale_)
+
+    def _clip(self, Z: np.ndarray) -> np.ndarray:
+        return np.clip(Z, -self.clip, self.clip) if self.clip else Z
 
     # --- models ----------------------------------------------------------------------------------
 
@@ -719,7 +769,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         if self.criterion not in ("silhouette", "bic"):
             raise ValueError(f"criterion must be 'silhouette' or 'bic', not {self.criterion!r}.")
         self._fit_scaling(X)
-        Z = (self._log(X) - self.center_) / self.scale_
+        Z = self._clip((self._log(X) - self.center_) / self.scale_)
         n_distinct = len(np.unique(Z, axis=0))
         if self.n_clusters == "auto":
             lo, hi = (int(v) for v in self.k_range)
