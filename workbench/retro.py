@@ -49,6 +49,7 @@ __all__ = [
     "panel_from_store",
     "parse_quarter",
     "stl_decompose",
+    "table",
     "tier_migration",
 ]
 
@@ -1326,3 +1327,22 @@ def build_retrospective(
         forecast=fc, backtest=bt, conflicts=conflict_summary(conflicts, quarter=str(q)),
         migration=tier_migration(con, quarter=str(q), region=region), settings=cfg,
     )
+
+
+def table(frame: pd.DataFrame, lang: str = "en", *, max_rows: int = 30, index: bool = False) -> Any:
+    """An HTML table (IPython display object) of `frame` for `lang`: column names and known values
+    (regions, tiers, action and conflict types) labelled, values HTML-escaped, numbers formatted."""
+    from IPython.display import HTML
+
+    from workbench.i18n import LABELS, label
+
+    df = frame.head(max_rows).copy()
+    for c in df.columns:
+        if df[c].dtype == object or str(df[c].dtype).startswith(("string", "str")):
+            df[c] = df[c].map(lambda v: label(f"act_{v}", lang) if f"act_{v}" in LABELS
+                              else (label(v, lang) if isinstance(v, str) and v in LABELS else v))
+    df = df.rename(columns={c: label(str(c), lang) for c in df.columns})
+    if index:
+        df.index = [label(str(i), lang) for i in df.index]
+    return HTML(df.to_html(index=index, escape=True, border=0, classes="dataframe wb-table", na_rep="–",
+                           float_format=lambda x: f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"))
