@@ -182,14 +182,17 @@ def test_simulation_matches_closed_form_without_noise():
     assert s["roi"] == pytest.approx((0.3 * (lift - 1) - 0.03 * lift) / (0.03 * lift), rel=1e-4)
 
 
-def test_simulated_payout_equals_the_exact_engine_when_sales_do_not_move():
+@pytest.mark.parametrize("mode", ["retroactive", "marginal"])
+@pytest.mark.parametrize("tiers", [["core", "growth"], []])
+def test_simulated_payout_equals_the_exact_engine_when_sales_do_not_move(mode, tiers):
     # beta = 0 and no noise: every draw's payout must equal compute_payouts on baseline sales,
     # through tiers, growth bonus, awards, eligibility and both caps.
     frame = sim_partners(200)
     p = program(
+        volume_rebate={"tiers": [{"threshold_cny": 0, "rate_pct": 1.0}, *TIERS], "mode": mode},
         growth_bonus={"min_growth_pct": 5, "rate_pct": 4},
         awards=[{"name": "trained", "metric": "trainings_passed", "min_value": 2, "amount_cny": 2_000}],
-        eligibility={"tiers": ["core", "growth"]},
+        eligibility={"tiers": tiers},
         caps={"per_partner_cny": 20_000, "total_cny": 600_000},
         assumptions={"pull_share": 0.0},
     )

@@ -851,13 +851,16 @@ def _block(s0: np.ndarray, beta: np.ndarray, p: _Prepared) -> tuple[np.ndarray, 
     s1 = np.multiply(beta[:, None], p.rate_pct[None, :])
     np.exp(s1, out=s1)
     s1 *= s0
-    e_row = p.eligible[None, :]
-    # Threshold pull: sales landing in [pull_lo, t) are lifted to t: s = max(s, t × 1[s ≥ pull_lo]).
-    # The same indicator then switches the tier's rate step on (retroactive), so each threshold
-    # costs one comparison and a few multiply-adds.
+    # Rates are multiplied by eligibility (a 0/1 row), so ineligible partners earn nothing without
+    # an extra pass; growth bars are infinite and awards zero for them already.
+    e = p.eligible.astype(_F)[None, :]
     steps = [(t, d, lo) for t, d, lo in zip(p.thresholds, p.steps, p.pull_lo, strict=True)]
+    base_rate = _F(sum(d for t, d, _ in steps if t <= 0))
     if p.retroactive:
-        rate = np.full_like(s1, _F(sum(d for t, d, _ in steps if t <= 0)))
+        rate = np.empty_like(s1)
+        rate[...] = base_rate * e if not p.all_eligible else base_rate
+    # Threshold pull: sales landing in [pull_lo, t) are lifted to t: s = max(s, t × 1[s ≥ pull_lo]).
+    # The same indicator then switches the tier's rate step on (retroactive).
     for t, d, lo in steps:
         if t <= 0:
             continue
@@ -866,20 +869,24 @@ def _block(s0: np.ndarray, beta: np.ndarray, p: _Prepared) -> tuple[np.ndarray, 
         lifted *= _F(t)
         np.maximum(s1, lifted, out=s1)
         if p.retroactive and d != 0:
-            lifted *= _F(d / t)
+            lifted *= (_F(d / t) * e) if not p.all_eligible else _F(d / t)
             rate += lifted
     if p.retroactive:
         pay = rate
         pay *= s1
     else:
-        pay = np.zeros_like(s1)
+        # Σ d_k × max(s − t_k, 0) = Σ d_k × max(s, t_k) − Σ d_k × t_k (sales are positive)
+        pay = s1 * ((base_rate * e) if not p.all_eligible else base_rate)
+        offset = 0.0
         for t, d, _ in steps:
-            if d == 0:
+            if t <= 0 or d == 0:
                 continue
-            band = s1 - _F(t)
-            np.maximum(band, _F(0), out=band)
-            band *= _F(d)
+            band = np.maximum(s1, _F(t))
+            band *= (_F(d) * e) if not p.all_eligible else _F(d)
             pay += band
+            offset += d * t
+        if offset:
+            pay -= (_F(offset) * e) if not p.all_eligible else _F(offset)
     if p.growth_bar is not None:
         base = s1 - p.growth_ly[None, :] if p.growth_increment else s1.copy()
         hit = np.empty_like(s1)
@@ -887,8 +894,6 @@ def _block(s0: np.ndarray, beta: np.ndarray, p: _Prepared) -> tuple[np.ndarray, 
         base *= hit
         base *= _F(p.growth_rate)
         pay += base
-    if not p.all_eligible:
-        pay *= e_row
     if p.awards is not None:
         pay += p.awards[None, :]
     if p.cap_partner is not None:
