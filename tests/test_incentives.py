@@ -358,3 +358,19 @@ def test_notebook_runs_under_papermill(demo_db, tmp_path):
     text = out.read_text(encoding="utf-8")
     assert "预算" in text and "contact_phone" not in text
     assert "<img src=x" not in text  # partner names are escaped
+
+
+def test_widget_updates_and_exports_the_chosen_scenario(tmp_path):
+    from workbench.widgets.incentives import whatif_explorer
+
+    base = inc.prepare_simulation(sim_partners(100), beta=0.04, beta_se=0.005, sigma=0.3, draws=100, seed=1)
+    tiered = inc.load_program(CONFIG / "tiered_retroactive.yaml")
+    box = whatif_explorer(base, tiered, export_path=tmp_path / "chosen.yaml")
+    sliders, rates = box.children[1].children
+    rates.children[2].value = 7.5
+    assert list(box.chosen().rates_pct) == [2.0, 4.0, 7.5]
+    sliders.children[1].value = 50_000  # below tier 1: the sentence names the field, nothing is chosen
+    assert "threshold_cny" in box.children[3].value and list(box.chosen().thresholds_cny)[1] == 300_000
+    sliders.children[1].value = 300_000
+    box.children[-1].children[1].click()
+    assert inc.load_program(tmp_path / "chosen.yaml") == box.chosen()

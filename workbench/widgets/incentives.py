@@ -7,6 +7,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from workbench import incentives as inc
@@ -38,8 +39,10 @@ def whatif_explorer(
     style = {"description_width": "initial"}
     tiers = program.volume_rebate.tiers if program.volume_rebate else (inc.VolumeTier(0.0, 0.0),)
     top = max(t.threshold_cny for t in tiers) or 1_000_000.0
-    thresholds = [w.BoundedFloatText(value=t.threshold_cny, min=0, max=top * 10, step=10_000, style=style,
-                                     description=f"{label('i_tier_k', lang)} {i + 1} · {label('i_threshold', lang)}")
+    step = float(10 ** max(0, int(np.log10(top)) - 2))  # ~1 % of the top threshold, a round number
+    thresholds = [w.FloatSlider(value=t.threshold_cny, min=0, max=top * 3, step=step, readout_format=",.0f",
+                                style=style, continuous_update=False, layout=w.Layout(width="420px"),
+                                description=f"{label('i_tier_k', lang)} {i + 1} · {label('i_threshold', lang)}")
                   for i, t in enumerate(tiers)]
     rates = [w.FloatSlider(value=t.rate_pct, min=0, max=max_rate_pct, step=0.25, readout_format=".2f", style=style,
                            description=f"{label('i_tier_k', lang)} {i + 1} · {label('i_rate', lang)}",
