@@ -1,0 +1,126 @@
+"""Benchmark: ingest a generated 10-million-line orders CSV; rows/s and peak memory vs DuckDB's bare read_csv.
+
+Targets (issue 2): >= 1,000,000 rows/s, within 2x of the bare read, peak memory < 2 GB.
+Each measurement runs in a fresh subprocess so peak RSS is its own. Usage:
+    .venv/bin/python bench/ingest.py [--rows 10000000] [--partners 100000] [--dir /tmp/wb_bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TARGET_ROWS_PER_S = 1_000_000
+TARGET_RATIO = 2.0
+TARGET_PEAK_GB = 2.0
+
+
+def generate(folder: Path, *, rows: int, partners: int, seed: int = 1) -> tuple[Path, Path]:
+    """Write partners.csv and orders.csv (rows lines, ~0.1% defective) with DuckDB; return their paths."""
+    import duckdb
+
+    folder.mkdir(parents=True, exist_ok=True)
+    p_csv, o_csv = folder / "partners.csv", folder / f"orders_{rows}.csv"
+    con = duckdb.connect()
+    con.execute(f"SELECT setseed({(seed % 1000) / 1000})")
+    con.execute(f"""COPY (
+        SELECT 'P' || lpad(CAST(i AS VARCHAR), 6, '0') AS partner_id, '经销商' || i AS name,
+               ['East','South','North','Central','Southwest','Northeast','Northwest'][1 + i % 7] AS region,
+               ['distributor','wholesaler','dealer','retailer','ecommerce'][1 + i % 5] AS channel_type,
+               DATE '2018-01-01' + CAST(i % 1500 AS INTEGER) AS onboard_date
+        FROM range(1, {partners} + 1) t(i)) TO '{p_csv}' (HEADER)""")
+    if not o_csv.exists():
+        con.execute(f"""COPY (
+            SELECT 'O' || i AS order_id,
+                   CASE WHEN i % 1000 = 7 THEN 'X999999'
+                        ELSE 'P' || lpad(CAST(1 + hash(i) % {partners} AS VARCHAR), 6, '0') END AS partner_id,
+                   CASE WHEN i % 1000 = 13 THEN '2024-02-30'
+                        ELSE CAST(DATE '2023-10-01' + CAST(hash(i * 7) % 1096 AS INTEGER) AS VARCHAR) END AS order_date,
+                   ['A','B','C','D'][1 + i % 4] AS product_line,
+                   1 + hash(i * 3) % 50 AS quantity,
+                   CASE WHEN i % 1000 = 17 THEN -12.5 ELSE round(10 + (hash(i * 5) % 100000) / 100.0, 2) END
+                       AS net_amount,
+                   CASE WHEN i % 1000 = 29 THEN 'true' ELSE 'false' END AS is_return
+            FROM range(1, {rows} + 1) t(i)) TO '{o_csv}' (HEADER)""")
+    return p_csv, o_csv
+
+
+def _child(mode: str, folder: str, orders: str, partners: str) -> None:
+    """Run one measurement in this (fresh) process and print JSON."""
+    import duckdb
+
+    db = Path(folder) / f"bench_{mode}.duckdb"
+    db.unlink(missing_ok=True)
+    if mode == "bare":
+        con = duckdb.connect(str(db))
+        t0 = time.perf_counter()
+        con.execute(f"CREATE TABLE orders AS SELECT * FROM read_csv('{orders}')")
+        elapsed = time.perf_counter() - t0
+        n = con.execute("SELECT count(*) FROM orders").fetchone()[0]
+        out = {"rows": n, "seconds": elapsed}
+    else:
+        from datetime import date
+
+        from workbench import store
+        from workbench.ingest import ingest_file
+
+        con = store.connect(db)
+        ingest_file(con, "partners", partners, run_date=date(2026, 11, 27))
+        t0 = time.perf_counter()
+        r = ingest_file(con, "orders", orders, run_date=date(2026, 11, 27))
+        elapsed = time.perf_counter() - t0
+        out = {"rows": r.rows_read, "seconds": elapsed, "accepted": r.rows_accepted,
+               "quarantined": r.rows_quarantined, "reasons": r.reasons}
+    out["peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    db.unlink(missing_ok=True)
+    Path(str(db) + ".wal").unlink(missing_ok=True)
+    print(json.dumps(out))
+
+
+def _measure(mode: str, folder: Path, orders: Path, partners: Path) -> dict:
+    cmd = [sys.executable, __file__, "--child", mode, "--dir", str(folder), "--orders", str(orders),
+           "--partners-file", str(partners)]
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Generate (once), measure the bare read and the ingest, print figures against the targets."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--partners", type=int, default=100_000)
+    ap.add_argument("--dir", type=Path, default=Path("/tmp/wb_bench"))
+    ap.add_argument("--child", default=None)
+    ap.add_argument("--orders", default=None)
+    ap.add_argument("--partners-file", default=None)
+    a = ap.parse_args()
+    if a.child:
+        _child(a.child, str(a.dir), a.orders, a.partners_file)
+        return
+    t0 = time.perf_counter()
+    partners, orders = generate(a.dir, rows=a.rows, partners=a.partners)
+    size_mb = orders.stat().st_size / 1e6
+    print(f"orders CSV: {a.rows:,} lines, {size_mb:,.0f} MB ({time.perf_counter() - t0:.1f} s to generate)")
+    bare = _measure("bare", a.dir, orders, partners)
+    ing = _measure("ingest", a.dir, orders, partners)
+    rate = ing["rows"] / ing["seconds"]
+    ratio = ing["seconds"] / bare["seconds"]
+    print(f"bare read_csv : {bare['seconds']:6.2f} s  {bare['rows'] / bare['seconds']:>12,.0f} rows/s  "
+          f"peak {bare['peak_gb']:.2f} GB")
+    print(f"ingest_file   : {ing['seconds']:6.2f} s  {rate:>12,.0f} rows/s  peak {ing['peak_gb']:.2f} GB  "
+          f"({ing['accepted']:,} accepted, {ing['quarantined']:,} quarantined)")
+    for reason, n in sorted(ing["reasons"].items()):
+        print(f"    {n:>8,}  {reason}")
+    ok = lambda b: "OK " if b else "MISS"  # noqa: E731
+    print(f"[{ok(rate >= TARGET_ROWS_PER_S)}] rows/s {rate:,.0f} (target >= {TARGET_ROWS_PER_S:,})")
+    print(f"[{ok(ratio <= TARGET_RATIO)}] ratio to bare read {ratio:.2f}x (target <= {TARGET_RATIO}x)")
+    print(f"[{ok(ing['peak_gb'] < TARGET_PEAK_GB)}] peak memory {ing['peak_gb']:.2f} GB (target < {TARGET_PEAK_GB} GB)")
+
+
+if __name__ == "__main__":
+    main()
