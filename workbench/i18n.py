@@ -173,6 +173,7 @@ _SEGMENT: dict[str, tuple[str, str]] = {
     "seg_highlight": ("Highlight segment", "突出显示群体"),
     "seg_no_clusters": ("No partners with recent orders to cluster.", "没有近期下单的经销商可分群。"),
     "seg_no_partners": ("No partners.", "没有经销商。"),
+    "seg_none": ("None.", "无。"),
     "seg_no_orders": ("no recent orders", "近期无订单"),
     "seg_chart_2d": ("Segments on a 2-D projection (PCA)", "细分群体二维投影（PCA）"),
     "seg_chart_profile": ("Segment profiles", "细分群体画像"),
@@ -193,8 +194,10 @@ _SEGMENT: dict[str, tuple[str, str]] = {
                      "得分构成回答“为什么这个经销商只是成长层？”。"),
     "seg_clusters_text": (
         "Clusters of partners with orders in the last 12 months, on volume, order rhythm, order size and product "
-        "mix; names describe what sets each group apart from the typical partner.",
-        "对近12个月有订单的经销商按销量、下单节奏、订单规模和品类结构聚类；名称描述该群体与典型经销商的主要差异。"),
+        "mix, defined on the whole network so they are the same in every region; names describe what sets each "
+        "group apart from the typical partner.",
+        "对近12个月有订单的经销商按销量、下单节奏、订单规模和品类结构聚类（在全网定义，各区域一致）；"
+        "名称描述该群体与典型经销商的主要差异。"),
     "seg_selection_text": (
         "k is the most separated solution (silhouette) among those that survive resampling (mean adjusted "
         "Rand index over bootstrap resamples ≥ 0.75).",
@@ -305,7 +308,12 @@ _RETRO: dict[str, tuple[str, str]] = {
     "actual": ("Actual", "实际"),
     "basis": ("Basis", "口径"),
     "period": ("Period", "期间"),
-    "growth_target": ("Sales growth", "销售增长"),
+    "sales_growth": ("Sales growth", "销售增长"),
+    "year_to_date": ("Year to date", "年初至今"),
+    "ci_low_pct": ("95% CI low (%)", "95% 区间下限（%）"),
+    "ci_high_pct": ("95% CI high (%)", "95% 区间上限（%）"),
+    "naive_pct": ("Naive before/after (%)", "简单前后对比（%）"),
+    "n_forecasts": ("Forecasts", "预测次数"),
     "action_type": ("Action", "维护动作"),
     "effect_pct": ("Effect on sales (%)", "对销售额的影响（%）"),
     "effect_log": ("Effect (log points)", "效果（对数点）"),

@@ -37,6 +37,7 @@ __all__ = [
     "build_retrospective",
     "concentration",
     "concentration_alerts",
+    "effects_display",
     "conflict_summary",
     "findings",
     "forecast_sales",
@@ -590,8 +591,9 @@ def attainment(kpis: pd.DataFrame, targets: TargetsConfig, *, quarter: str) -> p
     the quarters of the year up to `quarter`: sales summed, satisfaction and repeat rate averaged
     over quarters, new partners summed (so an annual new-partner target shows progress).
 
-    Returns one row per region, period and KPI: region, period, basis ('quarter' or 'year to date'),
-    kpi, target, actual, attainment (fraction, 1.0 = on target).
+    Returns one row per region, period and KPI: region, period, basis ('quarter' or 'year_to_date'),
+    kpi (sales_growth, satisfaction, repeat_rate, new_partners), target, actual, attainment
+    (fraction, 1.0 = on target).
     """
     q = parse_quarter(quarter)
     tf = _targets_frame(targets)
@@ -618,7 +620,7 @@ def attainment(kpis: pd.DataFrame, targets: TargetsConfig, *, quarter: str) -> p
         if t["period"] == str(q):
             basis, quarters = "quarter", [q]
         elif t["period"] == str(q.year):
-            basis, quarters = "year to date", ytd
+            basis, quarters = "year_to_date", ytd
         else:
             continue
         region = t["region"]
@@ -636,7 +638,8 @@ def attainment(kpis: pd.DataFrame, targets: TargetsConfig, *, quarter: str) -> p
                         "new_partners": "new_partners"}[kpi]
                 actual = val(region, name, quarters, "sum" if kpi == "new_partners" else "mean")
                 att = actual / target if target else float("nan")
-            out.append({"region": region, "period": t["period"], "basis": basis, "kpi": kpi,
+            out.append({"region": region, "period": t["period"], "basis": basis,
+                        "kpi": "sales_growth" if kpi == "growth" else kpi,
                         "target": float(target), "actual": actual, "attainment": att})
     return pd.DataFrame(out, columns=["region", "period", "basis", "kpi", "target", "actual", "attainment"])
 
@@ -716,7 +719,7 @@ def _quarter_long(con: Any, q: pd.Period, *, region: str | None, by_tier: bool) 
     from workbench import features
 
     reg = _region_arg(region)
-    tiers = _tiers_at(con, _quarter_bounds(q)[1], region) if by_tier else None
+    tiers = _tiers_at(con, _quarter_bounds(q)[1], region)  # cheap; core monthly sales needs it too
     specs: list[tuple[str, str | None]] = [("overall", None), ("region", "region")]
     if by_tier:
         specs.append(("tier", "tier"))
@@ -796,14 +799,14 @@ def kpi_table(
     if cfg is not None and cfg.targets:
         att = attainment(out, cfg, quarter=str(q))
         att = att[att["basis"] == "quarter"]
-        kpi_of = {"growth": "monthly_sales_cny", "satisfaction": "satisfaction_mean",
+        kpi_of = {"sales_growth": "monthly_sales_cny", "satisfaction": "satisfaction_mean",
                   "repeat_rate": "repeat_rate", "new_partners": "new_partners"}
         for _, a in att.iterrows():
             dim, grp = ("overall", "all") if a["region"] == "all" else ("region", a["region"])
             m = ((out["dimension"] == dim) & (out["group"] == grp) & (out["kpi"] == kpi_of[a["kpi"]])
                  & (out["quarter"] == str(q)))
             # growth targets show as the monthly sales they imply (last year's × (1 + growth))
-            tgt = out.loc[m, "value"] / a["attainment"] if a["kpi"] == "growth" else a["target"]
+            tgt = out.loc[m, "value"] / a["attainment"] if a["kpi"] == "sales_growth" else a["target"]
             out.loc[m, "target"] = tgt
             out.loc[m, "attainment"] = a["attainment"]
     return out.reset_index(drop=True)
@@ -818,29 +821,82 @@ def _resolve_targets(targets: TargetsConfig | str | Path | None) -> TargetsConfi
     return load_targets(targets)
 
 
+def _fmt_value(kpi: str, v: float) -> str:
+    if v is None or not np.isfinite(v):
+        return "–"
+    if kpi in ("repeat_rate", "retention_rate", "top1_share", "top5_share"):
+        return f"{100 * v:.1f}%"
+    if kpi == "hhi":
+        return f"{v:.3f}"
+    if kpi == "satisfaction_mean":
+        return f"{v:.1f}"
+    return f"{v:,.0f}"
+
+
+def _fmt_change(kpi: str, change: float, pct: float) -> str:
+    if kpi in _RATE_KPIS:
+        if change is None or not np.isfinite(change):
+            return "–"
+        if kpi == "satisfaction_mean":
+            return f"{change:+.1f}"
+        if kpi == "hhi":
+            return f"{change:+.3f}"
+        return f"{100 * change:+.1f} pp"
+    return _pct(pct)
+
+
 def kpi_wide(kpis: pd.DataFrame, *, dimension: str = "overall", group: str = "all",
-             lang: str = "en") -> pd.DataFrame:
-    """Display form of :func:`kpi_table` for one group: a row per KPI, a column per quarter, then the
-    last quarter's QoQ and YoY changes, target and attainment; labels in `lang`."""
+             lang: str = "en", formatted: bool = True) -> pd.DataFrame:
+    """Display form of :func:`kpi_table` for one group: a row per KPI (labelled in `lang`), a column
+    per quarter, then the last quarter's QoQ and YoY change, target and attainment (达成率).
+
+    With `formatted` the cells are display strings (money with separators, rates in %, changes of
+    rates in percentage points "pp", other changes in %); otherwise numbers (changes of rates as
+    differences, other changes as fractions).
+    """
     from workbench.i18n import label
 
     k = kpis[(kpis["dimension"] == dimension) & (kpis["group"] == group)]
     if k.empty:
         return pd.DataFrame()
     wide = k.pivot(index="kpi", columns="quarter", values="value")
-    last = k[k["quarter"] == k["quarter"].max()].set_index("kpi")
-    is_rate = wide.index.isin(list(_RATE_KPIS))
-    wide[label("qoq", lang)] = np.where(is_rate, last["qoq_change"].reindex(wide.index),
-                                        last["qoq_pct"].reindex(wide.index))
-    wide[label("yoy", lang)] = np.where(is_rate, last["yoy_change"].reindex(wide.index),
-                                        last["yoy_pct"].reindex(wide.index))
-    wide[label("target", lang)] = last["target"].reindex(wide.index)
-    wide[label("attainment", lang)] = last["attainment"].reindex(wide.index)
+    quarters = list(wide.columns)
+    last = k[k["quarter"] == k["quarter"].max()].set_index("kpi").reindex(wide.index)
     order = [x for x in KPI_ORDER if x in wide.index]
-    wide = wide.loc[order]
-    wide.index = [label(x, lang) for x in wide.index]
-    wide.index.name = label("kpi", lang)
-    return wide
+    wide, last = wide.loc[order], last.loc[order]
+    if formatted:
+        out = pd.DataFrame({q: [_fmt_value(i, v) for i, v in wide[q].items()] for q in quarters}, index=order)
+        out[label("qoq", lang)] = [_fmt_change(i, r["qoq_change"], r["qoq_pct"]) for i, r in last.iterrows()]
+        out[label("yoy", lang)] = [_fmt_change(i, r["yoy_change"], r["yoy_pct"]) for i, r in last.iterrows()]
+        out[label("target", lang)] = [_fmt_value(i, v) if pd.notna(v) else "" for i, v in last["target"].items()]
+        out[label("attainment", lang)] = [f"{100 * v:.0f}%" if pd.notna(v) else "" for v in last["attainment"]]
+    else:
+        out = wide.copy()
+        is_rate = out.index.isin(list(_RATE_KPIS))
+        out[label("qoq", lang)] = np.where(is_rate, last["qoq_change"], last["qoq_pct"])
+        out[label("yoy", lang)] = np.where(is_rate, last["yoy_change"], last["yoy_pct"])
+        out[label("target", lang)] = last["target"]
+        out[label("attainment", lang)] = last["attainment"]
+    out.index = [label(x, lang) for x in order]
+    out.index.name = None
+    out.columns.name = None
+    return out
+
+
+def effects_display(effects: pd.DataFrame) -> pd.DataFrame:
+    """Action effects in percent for a table: action_type, effect_pct, ci_low_pct, ci_high_pct,
+    naive_pct (naive before/after), pretrend_p, n_treated. Percent = 100 × (exp(log effect) − 1)."""
+    e = effects
+    out = pd.DataFrame({
+        "action_type": e["action_type"],
+        "effect_pct": 100 * np.expm1(e["effect_log"]),
+        "ci_low_pct": 100 * np.expm1(e["ci_low"]),
+        "ci_high_pct": 100 * np.expm1(e["ci_high"]),
+        "naive_pct": 100 * np.expm1(e["naive_log"]) if "naive_log" in e else np.nan,
+        "pretrend_p": e["pretrend_p"],
+        "n_treated": e["n_treated"],
+    })
+    return out.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1237,10 +1293,13 @@ def findings(
         a = attainment_table.dropna(subset=["attainment"]).sort_values("attainment")
         if len(a):
             r = a.iloc[0]
-            kz = {"growth": "销售增长", "satisfaction": "满意度", "repeat_rate": "返单率", "new_partners": "新增经销商"}
-            ke = {"growth": "sales growth", "satisfaction": "satisfaction", "repeat_rate": "repeat rate",
+            kz = {"sales_growth": "销售增长", "satisfaction": "满意度", "repeat_rate": "返单率",
+                  "new_partners": "新增经销商"}
+            ke = {"sales_growth": "sales growth", "satisfaction": "satisfaction", "repeat_rate": "repeat rate",
                   "new_partners": "new partners"}
-            reg = r["region"]
+            from workbench.i18n import label
+
+            reg = label(r["region"], lang)
             out.append(f"目标达成率最低的是{kz[r['kpi']]}（{reg}，{r['period']}）：{_pct(r['attainment'], 0, False)}。"
                        if zh else
                        f"Lowest target attainment: {ke[r['kpi']]} ({reg}, {r['period']}) at "
