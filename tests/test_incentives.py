@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from workbench import incentives as inc
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, WorkbenchError
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "incentives"
 
@@ -374,3 +374,27 @@ def test_widget_updates_and_exports_the_chosen_scenario(tmp_path):
     sliders.children[1].value = 300_000
     box.children[-1].children[1].click()
     assert inc.load_program(tmp_path / "chosen.yaml") == box.chosen()
+
+
+def test_response_model_refuses_a_rate_that_never_varies_within_quarters():
+    # Every partner gets 2 % then 3 %: quarter effects absorb the change, so beta is not identified.
+    rng = np.random.default_rng(0)
+    rows = [{"partner_id": f"P{i}", "quarter": pd.Period(q, "Q"), "net_sales_cny": float(rng.uniform(1e5, 2e5)),
+             "rate_pct": 2.0 if q < "2025Q1" else 3.0, "in_life": True}
+            for i in range(30) for q in ("2024Q3", "2024Q4", "2025Q1", "2025Q2")]
+    with pytest.raises(WorkbenchError, match="all partners at once"):
+        inc.RebateResponseModel().fit(pd.DataFrame(rows))
+
+
+def test_response_model_recovers_a_planted_beta_on_a_small_panel():
+    # 400 partners x 8 quarters, rate 2 % + a random 0/1/2-point pilot bump, ln sales = 0.05 x rate + noise.
+    rng = np.random.default_rng(1)
+    n, q = 400, 8
+    quarters = pd.period_range("2024Q1", periods=q, freq="Q")
+    rate = 2.0 + rng.choice([0.0, 1.0, 2.0], size=(n, q), p=[0.7, 0.15, 0.15])
+    ln = rng.normal(12, 1, (n, 1)) + np.linspace(0, 0.2, q) + 0.05 * rate + rng.normal(0, 0.1, (n, q))
+    panel = pd.DataFrame({"partner_id": np.repeat([f"P{i}" for i in range(n)], q), "quarter": np.tile(quarters, n),
+                          "net_sales_cny": np.exp(ln).ravel(), "rate_pct": rate.ravel(), "in_life": True})
+    model = inc.RebateResponseModel().fit(panel)
+    assert model.ci_[0] <= 0.05 <= model.ci_[1] and abs(model.beta_ - 0.05) < 0.01
+    assert model.n_partners_ == n and model.summary_["n_obs"].iloc[0] == n * q

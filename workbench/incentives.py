@@ -37,27 +37,27 @@ __all__ = [
     "SimulationResult",
     "VolumeRebate",
     "VolumeTier",
+    "baseline_sales",
     "budget_frontier",
     "compare_scenarios",
     "compute_payouts",
-    "baseline_sales",
     "default_as_of",
-    "new_product_lines",
-    "partner_outcomes",
-    "simulation_base",
-    "summary_line",
     "fit_response",
     "growth_bonus_cny",
     "load_program",
+    "new_product_lines",
     "optimize_budget",
     "partner_attributes",
+    "partner_outcomes",
     "partner_quarter_panel",
-    "quarterly_rate_panel",
     "prepare_simulation",
     "program_from_dict",
     "program_to_dict",
+    "quarterly_rate_panel",
     "save_program",
     "simulate",
+    "simulation_base",
+    "summary_line",
     "validate_program",
     "volume_rebate_cny",
     "whatif_table",
@@ -554,6 +554,13 @@ class RebateResponseModel:
         groups = pd.factorize(d["partner_id"])[0]
         Xd = X - X.groupby(groups).transform("mean")
         yd = y - pd.Series(y).groupby(groups).transform("mean").to_numpy()
+        rate_d = Xd["rate_pct"].to_numpy()
+        other = Xd.drop(columns="rate_pct").to_numpy()
+        if other.shape[1]:
+            rate_d = rate_d - other @ np.linalg.lstsq(other, rate_d, rcond=None)[0]
+        if np.std(rate_d) < 1e-9:
+            raise WorkbenchError("The rebate rate only ever changed for all partners at once, so its effect cannot "
+                                 "be told apart from the quarter's; the response needs pilots or staggered changes.")
         res = sm.OLS(yd, Xd).fit(cov_type="cluster", cov_kwds={"groups": groups})
         n, k, g = len(yd), Xd.shape[1], groups.max() + 1
         self.beta_ = float(res.params["rate_pct"])
