@@ -315,7 +315,7 @@ def order_drivers(con: Any, *, as_of: DatesLike, region: str | None = None) -> p
     out = p
     for part in (hist, sales, rebates, sat, conf, train):
         out = out.left_join(part, "partner_id").drop("partner_id_right")
-    df = out.to_pandas()
+    df = out.to_pandas().sort_values("partner_id", kind="stable").reset_index(drop=True)
     return _derive_drivers(df, d)
 
 
@@ -404,7 +404,7 @@ def cutoff_frame(
         lab = _labels(con, as_of=d, horizon_days=horizon_days, region=region)
         frame = frame.merge(lab, on="partner_id", how="inner")
     frame.insert(0, "cutoff", pd.Timestamp(d))
-    return frame.reset_index(drop=True)
+    return frame.sort_values("partner_id", kind="stable").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -465,18 +465,24 @@ def make_logit(C: float = 0.5) -> Any:
     )
 
 
-def make_gbm(*, seed: int = 0, n_positive: int = 1000) -> Any:
-    """HistGradientBoostingClassifier with probabilities calibrated by 3-fold CalibratedClassifierCV
-    (isotonic when there are >= 300 churners to learn from, else sigmoid)."""
-    from sklearn.calibration import CalibratedClassifierCV
+def make_gbm(*, seed: int = 0) -> Any:
+    """HistGradientBoostingClassifier for churn (shallow trees, fixed iterations, seeded)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    gbm = HistGradientBoostingClassifier(
-        learning_rate=0.06, max_iter=250, max_leaf_nodes=15, min_samples_leaf=40,
+    return HistGradientBoostingClassifier(
+        learning_rate=0.08, max_iter=150, max_leaf_nodes=15, min_samples_leaf=40,
         l2_regularization=1.0, early_stopping=False, random_state=seed,
     )
-    method = "isotonic" if n_positive >= 300 else "sigmoid"
-    return CalibratedClassifierCV(gbm, method=method, cv=3)
+
+
+def calibrate(model: Any, X: np.ndarray, y: np.ndarray) -> Any:
+    """Wrap a fitted classifier with probabilities calibrated on (X, y): isotonic when there are
+    >= 300 churners, else sigmoid (Platt)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    method = "isotonic" if y.sum() >= 300 else "sigmoid"
+    return CalibratedClassifierCV(FrozenEstimator(model), method=method).fit(X, y)
 
 
 def odds_ratios(logit: Any, columns: Sequence[str]) -> pd.DataFrame:
@@ -501,16 +507,33 @@ def baseline_scores(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
-def _fit_candidate(name: str, X: pd.DataFrame, y: np.ndarray, *, seed: int) -> Any:
-    """Fit candidate `name` ('logit' or 'gbm') on X, y."""
+def _fit_candidate(
+    name: str, X: pd.DataFrame, y: np.ndarray, *, seed: int, cutoffs: np.ndarray | None = None
+) -> Any:
+    """Fit candidate `name` ('logit' or 'gbm') on X, y.
+
+    The gradient-boosted model is calibrated out of time: trees are grown on all but the latest
+    training cutoff and the probabilities calibrated on that latest cutoff (3-fold cross-fitting
+    when there is a single cutoff).
+    """
     from threadpoolctl import threadpool_limits
 
-    model = make_logit() if name == "logit" else make_gbm(seed=seed, n_positive=int(y.sum()))
-    # one OpenMP/BLAS thread: small models gain nothing from threads, and oversubscription on a
+    Xa = X.to_numpy(float)
+    # one OpenMP/BLAS thread: small models gain little from threads, and oversubscription on a
     # busy machine makes HistGradientBoosting 30x slower
     with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore", category=RuntimeWarning)
-        return model.fit(X.to_numpy(float), y)
+        if name == "logit":
+            return make_logit().fit(Xa, y)
+        last = None if cutoffs is None else np.max(cutoffs)
+        fit_rows = None if cutoffs is None else cutoffs < last
+        if fit_rows is None or fit_rows.sum() == 0 or y[~fit_rows].sum() < 10 or y[fit_rows].sum() < 10:
+            from sklearn.calibration import CalibratedClassifierCV
+
+            method = "isotonic" if y.sum() >= 300 else "sigmoid"
+            return CalibratedClassifierCV(make_gbm(seed=seed), method=method, cv=3).fit(Xa, y)
+        gbm = make_gbm(seed=seed).fit(Xa[fit_rows], y[fit_rows])
+        return calibrate(gbm, Xa[~fit_rows], y[~fit_rows])
 
 
 def _predict(model: Any, X: pd.DataFrame) -> np.ndarray:
@@ -533,16 +556,22 @@ def quarterly_cutoffs(*, first: DatesLike, last: DatesLike) -> list[date]:
     return [d for d in ends if _day(first) <= d <= _day(last)]
 
 
-def backtest_plan(cutoffs: Iterable[DatesLike], *, horizon_days: int = 90, n_scored: int = 6) -> pd.DataFrame:
+MAX_TRAIN_CUTOFFS = 4  # sliding window: the latest four observable quarters (a year of seasons)
+
+
+def backtest_plan(
+    cutoffs: Iterable[DatesLike], *, horizon_days: int = 90, n_scored: int = 6, max_train: int = MAX_TRAIN_CUTOFFS
+) -> pd.DataFrame:
     """Which cutoffs train the model scored at each cutoff: rows scored_cutoff, train_cutoffs, n_train.
 
     A cutoff t may train the model scored at s only if its labels were observable at s:
-    t + horizon_days <= s. The last `n_scored` cutoffs with at least one such t are scored.
+    t + horizon_days <= s; the latest `max_train` such cutoffs are used. The last `n_scored`
+    cutoffs with at least one such t are scored.
     """
     cs = sorted({_day(c) for c in cutoffs})
     rows = []
     for s in cs:
-        train = tuple(t for t in cs if t + timedelta(days=horizon_days) <= s)
+        train = tuple(t for t in cs if t + timedelta(days=horizon_days) <= s)[-max_train:]
         if train:
             rows.append({"scored_cutoff": s, "train_cutoffs": train, "n_train": len(train)})
     return pd.DataFrame(rows[-n_scored:], columns=["scored_cutoff", "train_cutoffs", "n_train"])
@@ -597,7 +626,7 @@ def run_backtest(
     """Rolling-origin backtest over labelled cutoff frames (cutoff_frame output keyed by cutoff date).
 
     Each scored cutoff s gets models trained only on cutoffs t with t + horizon_days <= s (expanding
-    window), and the baselines computed from s's own drivers.
+    window of the latest MAX_TRAIN_CUTOFFS), and the baselines computed from s's own drivers.
     """
     frames = {_day(k): v for k, v in frames.items()}
     plan = backtest_plan(frames, horizon_days=horizon_days, n_scored=n_scored)
@@ -618,7 +647,7 @@ def run_backtest(
             if ytr.min() == ytr.max():
                 scores[name] = np.full(len(test), ytr.mean())
                 continue
-            model = _fit_candidate(name, Xtr, ytr, seed=seed)
+            model = _fit_candidate(name, Xtr, ytr, seed=seed, cutoffs=tr["cutoff"].to_numpy())
             scores[name] = _predict(model, Xte)
             if name == "logit":
                 odds = odds_ratios(model, cols)
@@ -841,11 +870,17 @@ def fit_scorer(
     frames = {k: v for k, v in frames.items() if k + timedelta(days=horizon_days) <= _day(as_of)}
     if bt is None:
         bt = run_backtest(frames, horizon_days=horizon_days, seed=seed)
+    frames = {k: frames[k] for k in sorted(frames)[-MAX_TRAIN_CUTOFFS:]}
     tr = pd.concat(list(frames.values()), ignore_index=True)
     cols = tuple(usable_columns(tr))
     X, y = design_matrix(tr, cols), tr["churned"].to_numpy(bool).astype(int)
     explainer = _fit_candidate("logit", X, y, seed=seed)
-    fitted = explainer if bt.winner == "logit" else (_fit_candidate(bt.winner, X, y, seed=seed) if bt.winner in CANDIDATES else None)
+    if bt.winner == "logit":
+        fitted = explainer
+    elif bt.winner in CANDIDATES:
+        fitted = _fit_candidate(bt.winner, X, y, seed=seed, cutoffs=tr["cutoff"].to_numpy())
+    else:
+        fitted = None
     return Scorer(bt.winner, fitted, explainer, cols, tuple(sorted(frames)), bt)
 
 
@@ -1056,7 +1091,7 @@ def churn_durations(con: Any, *, as_of: DatesLike, horizon_days: int = 90, regio
 
 
 def survival_curves(
-    durations: pd.DataFrame, *, by: str, max_points: int = 120
+    durations: pd.DataFrame, *, by: str, max_points: int = 120, min_n: int = 5
 ) -> pd.DataFrame:
     """Kaplan–Meier survival (share not yet churned) over months since first order, per group of `by`.
 
@@ -1067,10 +1102,12 @@ def survival_curves(
 
     rows = []
     for grp, g in durations.dropna(subset=[by]).groupby(by, sort=True):
-        if len(g) < 5:
+        if len(g) < min_n:
             continue
         sf = SurvfuncRight(g["duration_days"].to_numpy(float) / 30.4375, g["churned"].to_numpy(int))
-        lo, hi = sf.simple_confint()
+        se = np.nan_to_num(np.asarray(sf.surv_prob_se, dtype=float))
+        lo = np.clip(sf.surv_prob - 1.96 * se, 0, 1)
+        hi = np.clip(sf.surv_prob + 1.96 * se, 0, 1)
         t = np.concatenate([[0.0], sf.surv_times])
         s = np.concatenate([[1.0], sf.surv_prob])
         n = np.concatenate([[len(g)], sf.n_risk])
