@@ -265,6 +265,8 @@ _INCENTIVES: dict[str, tuple[str, str]] = {
     "i_summary": ("Summary", "概要"),
     "i_no_data": ("Nothing to show", "暂无数据"),
     "i_partner_quarters": ("partner-quarters", "个经销商季度"),
+    "i_network_fit": ("estimated on the whole network, the region has too little history",
+                      "因本区域历史数据不足，按全网估计"),
 }
 _RETRO: dict[str, tuple[str, str]] = {
     # KPI names (workbench.retro.KPI_ORDER)

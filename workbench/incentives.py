@@ -1180,12 +1180,26 @@ def simulation_base(
     programs: tuple[Program, ...] = (),
 ) -> SimulationBase:
     """Fit the response model on the store's history up to as_of and draw the simulation base for the
-    next quarter (partners active in the last complete quarter; `programs` name the award metrics)."""
+    next quarter (partners active in the last complete quarter; `programs` name the award metrics).
+
+    With a region, the response is estimated on that region's partners; when the region has too little
+    history for it, on the whole network (`base.model.scope_` says which).
+    """
     as_of = default_as_of(con) if as_of is None else pd.Timestamp(as_of)
     start, end = _history_window(con, as_of=as_of)
     panel = partner_quarter_panel(con, start=start, end=end, region=region)
     if model is None:
-        model = RebateResponseModel().fit(panel)
+        try:
+            model = RebateResponseModel().fit(panel)
+            model.scope_ = "all" if region in (None, "all") else region
+        except WorkbenchError:
+            if region in (None, "all"):
+                raise
+            # Too little history in one region: estimate the one coefficient on the whole network
+            # (only the coefficient is used; no other region's partner appears anywhere).
+            network = partner_quarter_panel(con, start=start, end=end, region=None)
+            model = RebateResponseModel().fit(network)
+            model.scope_ = "all"
     base = baseline_sales(panel, beta=model.beta_, as_of=as_of, quarters=baseline_quarters)
     attrs = partner_attributes(con, as_of=as_of, region=region, new_product_lines=new_product_lines(*programs))
     frame = attrs.merge(base, on="partner_id", how="inner")
