@@ -398,3 +398,28 @@ def test_response_model_recovers_a_planted_beta_on_a_small_panel():
     model = inc.RebateResponseModel().fit(panel)
     assert model.ci_[0] <= 0.05 <= model.ci_[1] and abs(model.beta_ - 0.05) < 0.01
     assert model.n_partners_ == n and model.summary_["n_obs"].iloc[0] == n * q
+
+
+def test_partner_attributes_match_the_store_and_honour_the_region(demo_db):
+    import duckdb
+
+    import workbench as wb
+
+    con = wb.store.connect(demo_db, read_only=True)
+    attrs = inc.partner_attributes(con, as_of="2026-08-15", region="East",
+                                   new_product_lines={"push": ("smart_home",)}).set_index("partner_id")
+    raw = duckdb.connect(str(demo_db), read_only=True)
+    east = {r[0] for r in raw.execute("SELECT partner_id FROM partners WHERE region = 'East'").fetchall()}
+    assert set(attrs.index) <= east and set(attrs["region"]) == {"East"}
+    trained = dict(raw.execute("""SELECT partner_id, count(*) FROM trainings WHERE passed
+        AND training_date BETWEEN DATE '2025-08-16' AND DATE '2026-08-15' GROUP BY 1""").fetchall())
+    sat = dict(raw.execute("""SELECT partner_id, avg(satisfaction) FROM surveys
+        WHERE survey_date BETWEEN DATE '2026-02-17' AND DATE '2026-08-15' GROUP BY 1""").fetchall())
+    # new-product sales: the last complete quarter before 2026-08-15 is 2026Q2
+    smart = dict(raw.execute("""SELECT partner_id, sum(net_amount)::DOUBLE FROM orders WHERE product_line = 'smart_home'
+        AND order_date BETWEEN DATE '2026-04-01' AND DATE '2026-06-30' GROUP BY 1""").fetchall())
+    for pid, row in attrs.iterrows():
+        assert row["trainings_passed"] == trained.get(pid, 0)
+        assert row["satisfaction"] == pytest.approx(sat[pid]) if pid in sat else np.isnan(row["satisfaction"])
+        assert row["new_product_sales_cny__push"] == pytest.approx(smart.get(pid, 0.0))
+    assert attrs["tier"].isin(["core", "growth", "pilot"]).all()
