@@ -346,6 +346,15 @@ def test_cli_retro_writes_kpi_table(demo_db: Path, tmp_path: Path) -> None:
     assert q3["qoq_pct"].iloc[0] == pytest.approx(o["2026Q3"] / o["2026Q2"] - 1)
     actions = k[k["kpi"].str.startswith("actions_") & (k["dimension"] == "overall")]
     assert actions["value"].sum() > 0
+    # the overall rows (assembled from the regions) equal the feature layer's network-wide KPIs
+    from workbench import features, store
+
+    ref = features.quarter_kpis(store.connect(demo_db, read_only=True), quarter="2026Q3").iloc[0]
+    overall = k[(k["dimension"] == "overall") & (k["quarter"] == "2026Q3")].set_index("kpi")["value"]
+    shared = [c for c in overall.index if c in ref.index]
+    assert len(shared) >= 14
+    for c in shared:
+        assert overall[c] == pytest.approx(float(ref[c]), rel=1e-9, nan_ok=True), c
 
 
 @pytest.mark.slow
