@@ -45,6 +45,13 @@ __all__ = [
     "calibration_table",
     "cdnow_summary",
     "cutoff_frame",
+    "cutoff_frames",
+    "default_cutoffs",
+    "drilldown_table",
+    "churn_durations",
+    "score_frame",
+    "RISK_COLUMNS",
+    "DRIVER_FEATURES",
     "fit_scorer",
     "gains_table",
     "load_actions",
@@ -59,6 +66,7 @@ __all__ = [
     "roc_points",
     "run_backtest",
     "survival_curves",
+    "survival_view",
     "threshold_table",
     "top_capture",
     "winner",
@@ -1120,3 +1128,59 @@ def survival_curves(
     if not rows:
         return pd.DataFrame(columns=["group", "months", "survival", "at_risk", "lower", "upper"])
     return pd.concat(rows, ignore_index=True)
+
+
+DRILL_FIELDS: tuple[tuple[str, str, str], ...] = (
+    # column, English, 中文
+    ("risk", "Churn risk (next horizon)", "流失风险"),
+    ("sales_at_risk", "Sales at risk (¥)", "风险销售额（元）"),
+    ("tier", "Tier", "层级"),
+    ("reasons", "Top reasons", "主要原因"),
+    ("action", "Recommended action", "建议行动"),
+    ("recency_days", "Days since last order", "距上次下单天数"),
+    ("median_gap_days", "Usual days between orders", "通常订货间隔（天）"),
+    ("cycle_ratio", "Overdue vs own cycle (×)", "超出自身周期（倍）"),
+    ("sales_90d_cny", "Net sales, last 90 days (¥)", "近90天净销售额（元）"),
+    ("sales_prev_90d_cny", "Net sales, previous 90 days (¥)", "前90天净销售额（元）"),
+    ("sales_365d_cny", "Net sales, last 12 months (¥)", "近12个月净销售额（元）"),
+    ("rebate_overdue_cny", "Rebates overdue (¥)", "逾期未付返利（元）"),
+    ("sat_last", "Last satisfaction (0–100)", "最近满意度（0–100）"),
+    ("sat_change", "Satisfaction change (points)", "满意度变化（分）"),
+    ("open_conflicts", "Open conflicts", "未解决冲突"),
+    ("trainings_365d", "Trainings, last 12 months", "近12个月培训次数"),
+)
+
+
+def drilldown_table(detail: pd.DataFrame, partner_id: str, *, lang: str = "en") -> pd.DataFrame:
+    """One partner's risk, reasons, action and drivers as a two-column table (field, value) for display.
+
+    detail: risk_list(..., detail=True) output.
+    """
+    row = detail.loc[detail["partner_id"] == partner_id]
+    if row.empty:
+        raise WorkbenchError(f"Partner {partner_id} is not on the risk list.")
+    r = row.iloc[0]
+    out = []
+    for col, en, zh in DRILL_FIELDS:
+        if col not in r.index:
+            continue
+        v = r[col]
+        if col == "risk":
+            text = f"{v:.0%}"
+        elif isinstance(v, float | np.floating):
+            text = "–" if pd.isna(v) else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.1f}")
+        else:
+            text = "–" if v is None or (isinstance(v, float) and pd.isna(v)) or v == "" else str(v)
+        out.append({"field": zh if lang == "zh" else en, "value": text})
+    return pd.DataFrame(out)
+
+
+def survival_view(
+    con: Any, *, as_of: DatesLike, by: str = "tier", horizon_days: int = 90, region: str | None = None
+) -> pd.DataFrame:
+    """Kaplan–Meier time-to-churn curves at `as_of` grouped by 'tier' (segment.partner_tiers at
+    as_of; partners outside the current population have no tier and are left out) or 'region'."""
+    d = churn_durations(con, as_of=as_of, horizon_days=horizon_days, region=region)
+    if by == "tier":
+        d = d.merge(_tiers(con, as_of=_day(as_of), region=region), on="partner_id", how="left")
+    return survival_curves(d, by=by)
