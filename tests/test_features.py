@@ -548,3 +548,33 @@ def test_spark_panel_and_kpis_match_duckdb(spark_pair):
     _compare(spark_pair, lambda c: F.partner_month_panel(c, start="2026-01-01", end="2026-06-30",
                                                          region="East").to_pandas(), ["partner_id", "month"])
     _compare(spark_pair, lambda c: F.quarter_kpis(c, quarter="2026Q2", by="region"), ["region"])
+
+
+def test_backend_with_only_partners_and_orders():
+    """A warehouse with just the two required tables still yields every column (others empty or 0)."""
+    import ibis
+
+    con = ibis.duckdb.connect()
+    con.create_table("partners", pd.DataFrame({
+        "partner_id": ["A", "B"], "name": ["a", "b"], "region": ["East", "West"],
+        "channel_type": ["dealer", "retailer"],
+        "onboard_date": pd.to_datetime(["2024-01-01", "2024-01-01"]).date,
+        "exit_date": pd.Series([None, None], dtype="datetime64[s]").dt.date,
+    }), schema=ibis.schema({"partner_id": "string", "name": "string", "region": "string", "channel_type": "string",
+                            "onboard_date": "date", "exit_date": "date"}))
+    con.create_table("orders", pd.DataFrame({
+        "order_id": ["1", "2"], "partner_id": ["A", "B"],
+        "order_date": pd.to_datetime(["2026-06-01", "2026-07-01"]).date, "product_line": ["x", None],
+        "net_amount": [10.0, 20.0], "list_amount": [None, None], "is_return": [None, None],
+    }), schema=ibis.schema({"order_id": "string", "partner_id": "string", "order_date": "date",
+                            "product_line": "string", "net_amount": "float64", "list_amount": "float64",
+                            "is_return": "boolean"}))
+    s = F.partner_snapshot(con, as_of=AS_OF).to_pandas().set_index("partner_id")
+    assert tuple(s.reset_index().columns) == F.SNAPSHOT_COLUMNS
+    assert s.loc["A", "net_sales_90d_cny"] == 10 and s.loc["B", "orders_365d"] == 0
+    assert s.loc["A", "rebate_shortfall_cny"] == 0 and np.isnan(s.loc["A", "satisfaction_last"])
+    k = F.quarter_kpis(con, quarter="2026Q3", by="region").set_index("region")
+    assert k.loc["West", "net_sales_cny"] == 20 and k.loc["East", "trainings"] == 0
+    p = F.partner_month_panel(con, start="2026-06-01", end="2026-07-31").to_pandas()
+    assert p.net_sales_cny.sum() == 30 and (p.incentive_due_cny == 0).all()
+    assert F.churn_labels(con, as_of=AS_OF).to_pandas().churned.tolist() == [True]
