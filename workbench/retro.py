@@ -157,55 +157,72 @@ class _Stacked:
 _NOT_TREATED = -10_000
 
 
-def _stack(p: pd.DataFrame, first: pd.DataFrame, action_type: str, *, pre: int, post: int) -> _Stacked | None:
-    """Stacked data set for one action type: one stack per treatment month with clean controls.
+@dataclass(frozen=True)
+class _Panel:
+    """Row arrays of the log-sales panel and each row's first-action month and type."""
 
-    A stack for cohort month g holds the partners whose first action is `action_type` in month g
-    (treated) and the partners with no action up to g + post (never or not-yet treated), all
-    restricted to months g − pre … g + post. Partners first treated with another action type are
-    never controls after their own action.
-    """
+    y: np.ndarray
+    month: np.ndarray  # month ordinal
+    pid: np.ndarray  # partner code 0..P-1
+    n_partners: int
+    first_month: np.ndarray  # first action month ordinal of the row's partner, +inf if none
+    first_type: np.ndarray  # first action type of the row's partner (object), NaN if none
+    cohorts: dict[str, np.ndarray]  # action type → sorted treatment months (ordinals)
+
+
+def _panel_arrays(p: pd.DataFrame, first: pd.DataFrame) -> _Panel:
     mcode = pd.PeriodIndex(p["month"]).asi8
     pid_codes, pid_index = pd.factorize(p["partner_id"])
-    first = first.assign(
-        ord=pd.PeriodIndex(pd.to_datetime(first["action_month"]).dt.to_period("M")).asi8
-    )
-    first_ord = pd.Series(first["ord"].to_numpy(), index=first["partner_id"].to_numpy())
-    # per panel row: the partner's first action month (ordinal) and type
+    ords = pd.PeriodIndex(pd.to_datetime(first["action_month"]).dt.to_period("M")).asi8
+    first_ord = pd.Series(ords, index=first["partner_id"].to_numpy())
     row_first = first_ord.reindex(pid_index).to_numpy()[pid_codes]
     type_map = pd.Series(first["action_type"].to_numpy(), index=first["partner_id"].to_numpy())
     row_type = type_map.reindex(pid_index).to_numpy()[pid_codes]
-    has_first = ~pd.isna(row_first)
-    row_first = np.where(has_first, row_first, np.inf).astype("float64")
+    row_first = np.where(pd.isna(row_first), np.inf, row_first).astype("float64")
+    cohorts = {t: np.sort(np.unique(ords[first["action_type"].to_numpy() == t])) for t in set(first["action_type"])}
+    return _Panel(y=p["log_sales"].to_numpy(dtype="float64"), month=mcode, pid=pid_codes,
+                  n_partners=len(pid_index), first_month=row_first, first_type=row_type, cohorts=cohorts)
 
-    cohorts = np.sort(first.loc[first["action_type"] == action_type, "ord"].unique())
+
+def _cohort_rows(pa: _Panel, action_type: str, g: int, *, pre: int, post: int) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Rows of the stack for treatment month `g`: (row index, treated flag, treated partners) or None.
+
+    Treated: partners whose first action is `action_type` in month g, seen both before and after it.
+    Controls: partners with no action up to g + post (never or not yet treated). Months g − pre … g + post.
+    """
+    in_window = (pa.month >= g - pre) & (pa.month <= g + post)
+    treated = in_window & (pa.first_month == g) & (pa.first_type == action_type)
+    control = in_window & (pa.first_month > g + post)
+    if not treated.any() or not control.any():
+        return None
+    tr_codes = pa.pid[treated]
+    before = np.bincount(tr_codes[pa.month[treated] < g], minlength=pa.n_partners) > 0
+    after = np.bincount(tr_codes[pa.month[treated] >= g], minlength=pa.n_partners) > 0
+    ok = before & after
+    treated &= ok[pa.pid]
+    if not treated.any():
+        return None
+    idx = np.flatnonzero(treated | control)
+    return idx, treated[idx], int(ok.sum())
+
+
+def _stack(p: pd.DataFrame, first: pd.DataFrame, action_type: str, *, pre: int, post: int) -> _Stacked | None:
+    """The whole stacked data set of one action type in memory (the statsmodels engine uses it)."""
+    pa = _panel_arrays(p, first)
     parts_y, parts_rel, parts_tr, parts_unit, parts_time, parts_cl = [], [], [], [], [], []
-    n_treated = 0
-    used = 0
-    y_all = p["log_sales"].to_numpy()
-    for s, g in enumerate(cohorts):
-        in_window = (mcode >= g - pre) & (mcode <= g + post)
-        treated = in_window & (row_first == g) & (row_type == action_type)
-        control = in_window & (row_first > g + post)
-        if not treated.any() or not control.any():
+    n_treated = used = 0
+    for s, g in enumerate(pa.cohorts.get(action_type, [])):
+        blk = _cohort_rows(pa, action_type, int(g), pre=pre, post=post)
+        if blk is None:
             continue
-        # a treated partner must be seen both before and after its action to inform the estimate
-        tr_codes = pid_codes[treated]
-        before = np.bincount(tr_codes[mcode[treated] < g], minlength=len(pid_index)) > 0
-        after = np.bincount(tr_codes[mcode[treated] >= g], minlength=len(pid_index)) > 0
-        ok = before & after
-        treated &= ok[pid_codes]
-        if not treated.any():
-            continue
-        keep = treated | control
-        idx = np.flatnonzero(keep)
-        parts_y.append(y_all[idx])
-        parts_rel.append(np.where(treated[idx], mcode[idx] - g, _NOT_TREATED))
-        parts_tr.append(treated[idx])
-        parts_unit.append(s * len(pid_index) + pid_codes[idx])
-        parts_time.append(s * (2 * (pre + post) + 10) + (mcode[idx] - g + pre))
-        parts_cl.append(pid_codes[idx])
-        n_treated += int(ok.sum())
+        idx, tr, n_tr = blk
+        parts_y.append(pa.y[idx])
+        parts_rel.append(np.where(tr, pa.month[idx] - g, _NOT_TREATED))
+        parts_tr.append(tr)
+        parts_unit.append(s * pa.n_partners + pa.pid[idx])
+        parts_time.append(s * (2 * (pre + post) + 10) + (pa.month[idx] - g + pre))
+        parts_cl.append(pa.pid[idx])
+        n_treated += n_tr
         used += 1
     if not used:
         return None
@@ -215,6 +232,104 @@ def _stack(p: pd.DataFrame, first: pd.DataFrame, action_type: str, *, pre: int, 
         y=np.concatenate(parts_y), rel=np.concatenate(parts_rel), treated=np.concatenate(parts_tr),
         unit=unit, time=time, cluster=np.concatenate(parts_cl), n_treated=n_treated, n_cohorts=used,
     )
+
+
+def _absorb_block(v: np.ndarray, unit: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """:func:`_absorb` for one stack (few months): dense counts, bincounts, a tiny T × T solve."""
+    n_units, n_times = int(unit.max()) + 1, int(time.max()) + 1
+    n_u = np.bincount(unit, minlength=n_units).astype("float64")
+    n_t = np.bincount(time, minlength=n_times).astype("float64")
+    c = np.bincount(unit * n_times + time, minlength=n_units * n_times).reshape(n_units, n_times).astype("float64")
+    a = np.diag(n_t) - (c.T / n_u) @ c
+    k = v.shape[1]
+    s_u = np.column_stack([np.bincount(unit, weights=v[:, j], minlength=n_units) for j in range(k)])
+    s_t = np.column_stack([np.bincount(time, weights=v[:, j], minlength=n_times) for j in range(k)])
+    b = s_t - c.T @ (s_u / n_u[:, None])
+    lam = np.linalg.pinv(a, rcond=1e-10, hermitian=True) @ b
+    r = v - lam[time]
+    for j in range(k):
+        r[:, j] -= (np.bincount(unit, weights=r[:, j], minlength=n_units) / n_u)[unit]
+    return r
+
+
+def _design_block(pa: _Panel, idx: np.ndarray, tr: np.ndarray, g: int, rels: list[int], pre: int) -> np.ndarray:
+    """Columns y, treated × post, treated × event-month dummies of one stack, within-transformed."""
+    rel = pa.month[idx] - g
+    mat = np.zeros((idx.size, 2 + len(rels)))
+    mat[:, 0] = pa.y[idx]
+    mat[:, 1] = tr & (rel >= 0)
+    col_of = np.full(2 * (len(rels) + 2) + 1, -1)
+    off = len(rels) + 2
+    for i, r in enumerate(rels):
+        col_of[r + off] = 2 + i
+    rows = np.flatnonzero(tr & (rel != -1))
+    mat[rows, col_of[rel[rows] + off]] = 1.0
+    unit = pd.factorize(pa.pid[idx])[0]
+    return _absorb_block(mat, unit, (rel + pre).astype(np.int64))
+
+
+def _fit_streaming(pa: _Panel, action_type: str, *, pre: int, post: int, rels: list[int],
+                   cache_limit: int = 40_000_000) -> dict[str, Any] | None:
+    """Pooled DiD and event study of one action type, one stack at a time (memory ~ one stack).
+
+    Pass 1 accumulates XᵀX and Xᵀy over the stacks (blocks are disconnected in the fixed effects, so
+    each is within-transformed on its own); pass 2 accumulates the per-partner score sums for the
+    cluster-robust covariance (stacks beyond `cache_limit` cells are transformed again).
+    """
+    k = 1 + len(rels)
+    xtx, xty = np.zeros((k, k)), np.zeros(k)
+    cache: dict[int, np.ndarray] = {}
+    cells = n_obs = n_treated = used = 0
+    blocks = []
+    for g in pa.cohorts.get(action_type, []):
+        g = int(g)
+        blk = _cohort_rows(pa, action_type, g, pre=pre, post=post)
+        if blk is None:
+            continue
+        idx, tr, n_tr = blk
+        dm = _design_block(pa, idx, tr, g, rels, pre)
+        xtx += dm[:, 1:].T @ dm[:, 1:]
+        xty += dm[:, 1:].T @ dm[:, 0]
+        if cells + dm.size <= cache_limit:
+            cache[g] = dm
+            cells += dm.size
+        blocks.append((g, idx, tr))
+        n_obs += idx.size
+        n_treated += n_tr
+        used += 1
+    if not used:
+        return None
+    keep = np.concatenate([[True], np.diag(xtx)[1:] > 1e-9])
+    es_cols = np.flatnonzero(keep[1:]) + 1
+    b_post = np.array([xty[0] / xtx[0, 0]])
+    inv_es = np.linalg.pinv(xtx[np.ix_(es_cols, es_cols)])
+    b_es = inv_es @ xty[es_cols]
+    s_post = np.zeros((pa.n_partners, 1))
+    s_es = np.zeros((pa.n_partners, es_cols.size))
+    seen = np.zeros(pa.n_partners, dtype=bool)
+    for g, idx, tr in blocks:
+        dm = cache.pop(g, None)
+        if dm is None:
+            dm = _design_block(pa, idx, tr, g, rels, pre)
+        cl = pa.pid[idx]
+        seen[cl] = True
+        e_post = dm[:, 0] - dm[:, 1] * b_post[0]
+        s_post[:, 0] += np.bincount(cl, weights=dm[:, 1] * e_post, minlength=pa.n_partners)
+        x_es = dm[:, es_cols + 1]
+        e_es = dm[:, 0] - x_es @ b_es
+        for j in range(es_cols.size):
+            s_es[:, j] += np.bincount(cl, weights=x_es[:, j] * e_es, minlength=pa.n_partners)
+    n_groups = int(seen.sum())
+
+    def cov(inv: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        kk = inv.shape[0]
+        factor = n_groups / (n_groups - 1) * (n_obs - 1) / (n_obs - kk) if n_groups > 1 and n_obs > kk else 1.0
+        meat = scores[seen].T @ scores[seen]
+        return factor * inv @ meat @ inv
+
+    kept = [r for r, kp in zip(rels, keep[1:], strict=True) if kp]
+    return {"b_post": b_post, "v_post": cov(np.array([[1.0 / xtx[0, 0]]]), s_post), "b_es": b_es,
+            "v_es": cov(inv_es, s_es), "kept": kept, "n_treated": n_treated, "n_cohorts": used, "n_obs": n_obs}
 
 
 def _cluster_ols(y: np.ndarray, x: np.ndarray, cluster: np.ndarray, *,
@@ -287,6 +402,28 @@ def _pretrend_p(b: np.ndarray, v: np.ndarray, rels: list[int], *, bins: int = 4)
     return float(stats.chi2.sf(wald, len(blocks)))
 
 
+def _fit_in_memory(p: pd.DataFrame, first: pd.DataFrame, action_type: str, *, pre: int, post: int,
+                   rels: list[int], engine: str) -> dict[str, Any] | None:
+    """The same fit as :func:`_fit_streaming` on the whole stacked data at once (any OLS engine)."""
+    st = _stack(p, first, action_type, pre=pre, post=post)
+    if st is None:
+        return None
+    mat = np.zeros((st.y.size, 2 + len(rels)))
+    mat[:, 0] = st.y
+    mat[:, 1] = st.treated & (st.rel >= 0)
+    col_of = {r: 2 + i for i, r in enumerate(rels)}
+    tr_rows = np.flatnonzero(st.treated & (st.rel != -1))
+    mat[tr_rows, [col_of[r] for r in st.rel[tr_rows]]] = 1.0
+    dm = _absorb(mat, st.unit, st.time)
+    y, xpost, xes = dm[:, 0], dm[:, 1:2], dm[:, 2:]
+    keep = (xes ** 2).sum(axis=0) > 1e-9  # event months no cohort reaches carry no information
+    b_post, v_post = _cluster_ols(y, xpost, st.cluster, engine=engine)
+    b_es, v_es = _cluster_ols(y, xes[:, keep], st.cluster, engine=engine)
+    kept = [r for r, k in zip(rels, keep, strict=True) if k]
+    return {"b_post": b_post, "v_post": v_post, "b_es": b_es, "v_es": v_es, "kept": kept,
+            "n_treated": st.n_treated, "n_cohorts": st.n_cohorts, "n_obs": int(st.y.size)}
+
+
 @_single_threaded
 def action_effects(
     panel: pd.DataFrame,
@@ -307,8 +444,10 @@ def action_effects(
     actions : the actions table (``partner_id``, ``action_date``, ``action_type``); a partner's first
         action defines its treatment type and month.
     pre, post : event window, months before (−pre … −2, with −1 the reference) and after (0 … post).
-    engine : "moments" (fast, default) or "statsmodels" (statsmodels OLS with cov_type="cluster" on
-        the within-transformed data; identical numbers, slower on large stacks).
+    engine : "moments" (default: one stack at a time, memory of one stack, cluster-robust covariance
+        from moments), "in_memory" (the whole stacked data at once, same numbers) or "statsmodels"
+        (statsmodels OLS with cov_type="cluster" on the within-transformed stacked data; same
+        numbers, slower and memory-hungry on large panels).
 
     Design (stacked difference-in-differences, Cengiz et al. 2019): for each action type and each treatment month g a stack holds that cohort and the clean
     controls (partners with no action up to g + post: never or not-yet treated), over months
@@ -335,30 +474,24 @@ def action_effects(
     rows, es_rows = [], []
     types = [t for t in ACTION_TYPES if t in set(first["action_type"])]
     types += sorted(set(first["action_type"]) - set(types))
+    rels = [r for r in range(-pre, post + 1) if r != -1]
+    pa = _panel_arrays(p, first) if engine == "moments" else None
     for atype in types:
-        st = _stack(p, first, atype, pre=pre, post=post)
-        if st is None:
+        if pa is not None:
+            fit = _fit_streaming(pa, atype, pre=pre, post=post, rels=rels)
+        else:
+            fit = _fit_in_memory(p, first, atype, pre=pre, post=post, rels=rels,
+                                 engine="statsmodels" if engine == "statsmodels" else "moments")
+        if fit is None:
             continue
-        rels = [r for r in range(-pre, post + 1) if r != -1]
-        mat = np.zeros((st.y.size, 2 + len(rels)))
-        mat[:, 0] = st.y
-        mat[:, 1] = st.treated & (st.rel >= 0)
-        col_of = {r: 2 + i for i, r in enumerate(rels)}
-        tr_rows = np.flatnonzero(st.treated & (st.rel != -1))
-        mat[tr_rows, [col_of[r] for r in st.rel[tr_rows]]] = 1.0
-        dm = _absorb(mat, st.unit, st.time)
-        y, xpost, xes = dm[:, 0], dm[:, 1:2], dm[:, 2:]
-        # drop event-time columns with no variation (e.g. no cohort reaches that far)
-        keep = np.abs(xes).sum(axis=0) > 1e-9
-        b_post, v_post = _cluster_ols(y, xpost, st.cluster, engine=engine)
-        b_es, v_es = _cluster_ols(y, xes[:, keep], st.cluster, engine=engine)
-        kept = [r for r, k in zip(rels, keep, strict=True) if k]
+        b_post, v_post, b_es, v_es, kept = fit["b_post"], fit["v_post"], fit["b_es"], fit["v_es"], fit["kept"]
+        n_treated_type = fit["n_treated"]
         se = math.sqrt(v_post[0, 0])
         eff = float(b_post[0])
         pretrend_p = _pretrend_p(b_es, v_es, kept)
         # t reference with (treated partners − 1) degrees of freedom: the treated clusters identify
         # the effect, and with a few dozen of them the normal reference is slightly too narrow
-        dof = max(st.n_treated - 1, 1)
+        dof = max(n_treated_type - 1, 1)
         tq = stats.t.ppf(1 - alpha / 2, dof)
         rows.append({
             "action_type": atype,
@@ -369,9 +502,9 @@ def action_effects(
             "effect_pct": 100 * (math.exp(eff) - 1),
             "p_value": float(2 * stats.t.sf(abs(eff / se), dof)) if se > 0 else float("nan"),
             "pretrend_p": pretrend_p,
-            "n_treated": st.n_treated,
-            "n_cohorts": st.n_cohorts,
-            "n_obs": int(st.y.size),
+            "n_treated": n_treated_type,
+            "n_cohorts": fit["n_cohorts"],
+            "n_obs": int(fit["n_obs"]),
         })
         es_rows.append({"action_type": atype, "rel_month": -1, "coef": 0.0, "se": 0.0,
                         "ci_low": 0.0, "ci_high": 0.0})
