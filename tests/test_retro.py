@@ -397,3 +397,59 @@ def test_notebook_runs_under_papermill(demo_db: Path, tmp_path: Path) -> None:
     partners = con.table("partners").to_pandas()
     others = partners.loc[partners["region"] != "East", "partner_id"]
     assert not [p for p in others if p in html]
+
+
+# --------------------------------------------------------------------------------------------------
+# charts and widgets (on small hand-made frames)
+# --------------------------------------------------------------------------------------------------
+
+def _small_kpis() -> pd.DataFrame:
+    rows = []
+    for dim, grp in [("overall", "all"), ("region", "East"), ("region", "South"), ("tier", "core")]:
+        for i, q in enumerate(["2025Q4", "2026Q1", "2026Q2", "2026Q3"]):
+            for kpi, v in [("monthly_sales_cny", 100.0 + i), ("repeat_rate", 0.4 + i / 100)]:
+                rows.append({"dimension": dim, "group": grp, "kpi": kpi, "quarter": q, "value": v,
+                             "qoq_change": 1.0, "qoq_pct": 0.01, "yoy_change": 2.0, "yoy_pct": 0.02,
+                             "target": np.nan, "attainment": np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_charts_build_specs_with_bound_controls() -> None:
+    import json
+
+    from workbench import charts
+
+    k = _small_kpis()
+    spec = charts.chart_kpi_trend(k, lang="zh").to_dict()
+    text = json.dumps(spec, ensure_ascii=False)
+    assert "月销售额（元）" in text and '"bind"' in text and "华东" in text
+    es = pd.DataFrame({"action_type": "training", "rel_month": [-2, -1, 0, 1], "coef": [0.0, 0.0, 0.1, 0.1],
+                       "se": 0.02, "ci_low": [-0.04, 0.0, 0.06, 0.06], "ci_high": [0.04, 0.0, 0.14, 0.14]})
+    assert '"bind"' in json.dumps(charts.chart_event_study(es).to_dict())
+    eff = pd.DataFrame({"action_type": ["training"], "effect_log": [0.1], "ci_low": [0.05], "ci_high": [0.15],
+                        "naive_log": [0.02], "naive_ci_low": [-0.05], "naive_ci_high": [0.09]})
+    truth = pd.DataFrame({"action_type": ["training"], "effect_log": [0.1]})
+    assert "培训" in json.dumps(charts.chart_action_effects(eff, lang="zh", truth=truth).to_dict(), ensure_ascii=False)
+    conc = pd.DataFrame({"period": ["2026Q2", "2026Q3"], "top1_share": [0.2, 0.35], "top5_share": [0.5, 0.6],
+                         "hhi": [0.05, 0.15]})
+    charts.chart_concentration(conc, top1_alert=0.3, top5_alert=0.6).to_dict()
+    s = _seasonal_series()
+    charts.chart_stl(retro.stl_decompose(s)).to_dict()
+    charts.chart_forecast(s, retro.forecast_sales(s)).to_dict()
+    mig = pd.DataFrame({"tier_from": ["core", "core"], "tier_to": ["core", "gone"], "partners": [9, 1],
+                        "share": [0.9, 0.1]})
+    charts.chart_tier_migration(mig).to_dict()
+    assert "retro" not in [c for c in charts.__all__ if not c.startswith("chart_")]
+
+
+def test_kpi_widget_switches_region_and_tier() -> None:
+    from workbench.widgets.retro import kpi_explorer
+
+    box = kpi_explorer(_small_kpis(), lang="en")
+    region, tier = box.children[0].children
+    assert region.value == "" and tier.value == ""
+    region.value = "East"
+    tier.value = "core"
+    assert region.value == "" and tier.value == "core"  # one filter at a time
+    wide = retro.kpi_wide(_small_kpis(), dimension="tier", group="core", lang="zh")
+    assert list(wide.index) == ["月销售额（元）", "返单率"] and "环比" in wide.columns
