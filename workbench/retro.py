@@ -983,7 +983,9 @@ def kpi_table(
             tgt = out.loc[m, "value"] / a["attainment"] if a["kpi"] == "sales_growth" else a["target"]
             out.loc[m, "target"] = tgt
             out.loc[m, "attainment"] = a["attainment"]
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    out.attrs["region"] = region
+    return out
 
 
 def _resolve_targets(targets: TargetsConfig | str | Path | None) -> TargetsConfig | None:
@@ -1466,18 +1468,23 @@ def findings(
     if attainment_table is not None and len(attainment_table) and len(out) < 6:
         a = attainment_table.dropna(subset=["attainment"]).sort_values("attainment")
         if len(a):
+            from workbench.i18n import label
+
             r = a.iloc[0]
             kz = {"sales_growth": "销售增长", "satisfaction": "满意度", "repeat_rate": "返单率",
                   "new_partners": "新增经销商"}
             ke = {"sales_growth": "sales growth", "satisfaction": "satisfaction", "repeat_rate": "repeat rate",
                   "new_partners": "new partners"}
-            from workbench.i18n import label
-
             reg = label(r["region"], lang)
-            out.append(f"目标达成率最低的是{kz[r['kpi']]}（{reg}，{r['period']}）：{_pct(r['attainment'], 0, False)}。"
-                       if zh else
-                       f"Lowest target attainment: {ke[r['kpi']]} ({reg}, {r['period']}) at "
-                       f"{_pct(r['attainment'], 0, False)} of target.")
+            where = f"{reg}，{r['period']}" if zh else f"{reg}, {r['period']}"
+            if r["attainment"] < 1:
+                out.append(f"目标达成率最低的是{kz[r['kpi']]}（{where}）：{_pct(r['attainment'], 1, False)}。" if zh else
+                           f"Furthest behind target: {ke[r['kpi']]} ({where}) at "
+                           f"{_pct(r['attainment'], 1, False)} of target.")
+            else:
+                out.append(f"所有目标均已达成（最低为{kz[r['kpi']]}，{_pct(r['attainment'], 1, False)}）。" if zh else
+                           f"Every target with a figure is met (lowest: {ke[r['kpi']]} at "
+                           f"{_pct(r['attainment'], 1, False)}).")
     return out[:6]
 
 

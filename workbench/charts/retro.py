@@ -44,7 +44,9 @@ def chart_kpi_trend(kpis: pd.DataFrame, *, kpi: str = "monthly_sales_cny", lang:
         return _empty(label("retro_kpis", lang))
     df = kpis.loc[:, ["dimension", "group", "kpi", "quarter", "value"]].dropna(subset=["value"]).copy()
     df["kpi_label"] = df["kpi"].map(lambda k: label(k, lang))
-    df["group_label"] = [_group_label(d, g, lang) for d, g in zip(df["dimension"], df["group"], strict=True)]
+    scope = kpis.attrs.get("region", "all")
+    df["group_label"] = [_group_label(d, g, lang) if d != "overall" or scope in (None, "", "all") else label(scope, lang)
+                         for d, g in zip(df["dimension"], df["group"], strict=True)]
     df["dimension_label"] = df["dimension"].map(lambda d: label(d if d != "overall" else "all", lang)
                                                 if d != "tier" else label("tier", lang))
     kpi_opts = list(dict.fromkeys(df["kpi_label"]))
@@ -58,7 +60,7 @@ def chart_kpi_trend(kpis: pd.DataFrame, *, kpi: str = "monthly_sales_cny", lang:
         alt.datum.kpi_label == kpi_param).transform_filter(alt.datum.dimension_label == dim_param)
     return base.mark_line(point=True).encode(
         x=alt.X("quarter:O", title=label("quarter", lang), axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+        y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False), axis=alt.Axis(format=",.3~s")),
         color=alt.Color("group_label:N", title=label("group", lang)),
         tooltip=[alt.Tooltip("group_label:N", title=label("group", lang)),
                  alt.Tooltip("quarter:O", title=label("quarter", lang)),
@@ -186,7 +188,7 @@ def chart_stl(stl: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
     order = [label(c, lang) for c in ("observed", "trend", "seasonal", "resid")]
     return alt.Chart(long).mark_line().encode(
         x=alt.X("month:T", title=label("month", lang)),
-        y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+        y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False), axis=alt.Axis(format=",.3~s")),
         tooltip=[alt.Tooltip("month:T", title=label("month", lang), format="%Y-%m"),
                  alt.Tooltip("value:Q", title=label("value", lang), format=",.0f")],
     ).properties(width=520, height=90).facet(
@@ -211,7 +213,8 @@ def chart_forecast(history: pd.Series, forecast: pd.DataFrame, *, lang: str = "e
     tip_month = alt.Tooltip("month:T", title=label("month", lang), format="%Y-%m")
     lines = alt.Chart(data, title=label("forecast", lang)).mark_line(point=True).encode(
         x=alt.X("month:T", title=label("month", lang)),
-        y=alt.Y("value:Q", title=label("monthly_sales_cny", lang), scale=alt.Scale(zero=False)),
+        y=alt.Y("value:Q", title=label("monthly_sales_cny", lang), scale=alt.Scale(zero=False),
+                axis=alt.Axis(format=",.3~s")),
         color=color, tooltip=[tip_month, alt.Tooltip("value:Q", title=label("value", lang), format=",.0f")])
     band = alt.Chart(forecast).mark_area(opacity=0.2, color="#e07b39").encode(
         x="month:T", y="lower:Q", y2="upper:Q",
