@@ -55,6 +55,7 @@ __all__ = [
 
 DEFAULT_MAPPING_FILE = config_file("mapping.yaml")
 LARGE_FILE_BYTES = 20 * 1024 * 1024  # show a progress bar above this size when progress=True
+INGEST_MEMORY_LIMIT = "1GB"  # DuckDB's buffer limit while ingesting (beyond it, work spills to disk)
 
 # Characters trimmed from both ends of every value: ASCII whitespace, no-break and ideographic space.
 _TRIM = " \t\r\n\u00a0\u3000\ufeff"
@@ -248,6 +249,8 @@ def ingest_file(
         raise IngestError(f"{where} does not exist.")
     if not path.is_file():
         raise IngestError(f"{where} is not a file.")
+    if path.stat().st_size == 0:
+        raise IngestError(f"{where} is empty (0 bytes).")
     maps = load_mapping(mapping)
     raw = _raw(con)
     hasher = _Sha256Thread(path)
@@ -280,40 +283,53 @@ def _ingest_file_txn(
     tmp_files: list[Path],
 ) -> IngestResult:
     """Read and validate one file inside one transaction (rolled back on any error)."""
-    raw.execute("BEGIN TRANSACTION")
-    try:
-        if kind == "csv":
-            _load_csv(raw, path, where, tmp_files)
-        elif kind == "xlsx":
-            _load_xlsx(raw, path, spec, maps, where)
-        else:
-            _load_parquet(raw, path, where)
-        _step(bar, "read")
-        hasher.join()
-        if hasher.error is not None:
-            raise IngestError(f"{where} could not be read ({hasher.error}).")
-        result = _validate_and_store(raw, spec, maps, where, hasher.hexdigest, run_date, bar)
-        raw.execute("COMMIT")
-    except BaseException:
-        raw.execute("ROLLBACK")
-        raise
-    return result
+    for attempt in range(2):
+        raw.execute("BEGIN TRANSACTION")
+        try:
+            if kind == "csv":
+                _load_csv(raw, path, where, tmp_files, force_gb18030=attempt > 0)
+            elif kind == "xlsx":
+                _load_xlsx(raw, path, spec, maps, where)
+            else:
+                _load_parquet(raw, path, where)
+            _step(bar, "read")
+            hasher.join()
+            if hasher.error is not None:
+                raise IngestError(f"{where} could not be read ({hasher.error}).")
+            try:
+                result = _validate_and_store(raw, spec, maps, where, hasher.hexdigest, run_date, bar)
+            except duckdb.InvalidInputException as exc:  # the file is parsed here, while validating
+                if kind == "csv" and attempt == 0 and "unicode" in str(exc).lower():
+                    raise _NotUtf8 from exc
+                raise IngestError(f"{where} could not be read ({_first_line(exc)}).") from exc
+            raw.execute("COMMIT")
+            return result
+        except _NotUtf8:
+            raw.execute("ROLLBACK")
+            continue
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+    raise IngestError(f"{where} is neither UTF-8 nor GB18030 text.")
 
 
 @contextmanager
 def _fast_settings(raw: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Disable two optimizers for the ingest queries, restoring the connection's setting afterwards.
+    """Disable two optimizers and cap DuckDB's memory for the ingest queries; restore both afterwards.
 
     Common-subexpression elimination and the IN-list-to-join rewrite both hoist the (rarely needed)
     cleaning expressions out of CASE/COALESCE, so every row paid for them: 5x slower validation.
     """
     before = raw.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] or ""
+    memory = raw.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     wanted = sorted({*filter(None, (x.strip() for x in before.split(","))), "common_subexpressions", "in_clause"})
     raw.execute(f"SET disabled_optimizers = {_lit(','.join(wanted))}")
+    raw.execute(f"SET memory_limit = {_lit(INGEST_MEMORY_LIMIT)}")
     try:
         yield
     finally:
         raw.execute(f"SET disabled_optimizers = {_lit(before)}")
+        raw.execute(f"SET memory_limit = {_lit(memory)}")
 
 
 def ingest_frame(
@@ -351,15 +367,14 @@ def _ingest_frame_txn(
     raw.execute("BEGIN TRANSACTION")
     try:
         raw.register("_wb_frame", frame)
-        try:
-            raw.execute("CREATE OR REPLACE TEMP TABLE _wb_raw AS SELECT * FROM _wb_frame")
-        finally:
-            raw.unregister("_wb_frame")
+        raw.execute("CREATE OR REPLACE TEMP VIEW _wb_raw AS SELECT row_number() OVER () AS _wb_rownum, * FROM _wb_frame")
         result = _validate_and_store(raw, spec, maps, source, digest, run_date, None)
         raw.execute("COMMIT")
     except BaseException:
         raw.execute("ROLLBACK")
         raise
+    finally:
+        raw.unregister("_wb_frame")
     return result
 
 
@@ -434,33 +449,37 @@ def _transcode(path: Path, tmp_files: list[Path]) -> Path:
 
 def _read_csv_sql(source: Path) -> str:
     return (
-        f"CREATE OR REPLACE TEMP TABLE _wb_raw AS SELECT * FROM read_csv({_lit(str(source))}, header=true, "
+        "CREATE OR REPLACE TEMP VIEW _wb_raw AS SELECT row_number() OVER () AS _wb_rownum, * "
+        f"FROM read_csv({_lit(str(source))}, header=true, "
         "all_varchar=true, auto_detect=true, quote='\"', escape='\"', null_padding=true, strict_mode=false, "
         "sample_size=20480)"
     )
 
 
-def _load_csv(raw: duckdb.DuckDBPyConnection, path: Path, where: str, tmp_files: list[Path]) -> None:
-    enc = detect_encoding(path)
+def _load_csv(raw: duckdb.DuckDBPyConnection, path: Path, where: str, tmp_files: list[Path],
+              *, force_gb18030: bool = False) -> bool:
+    """Define the view `_wb_raw` over the CSV (transcoding GB18030 first); True if it was transcoded."""
+    enc = "gb18030" if force_gb18030 else detect_encoding(path)
     source = _transcode(path, tmp_files) if enc == "gb18030" else path
     try:
         raw.execute(_read_csv_sql(source))
     except duckdb.Error as exc:
         if enc != "gb18030" and "unicode" in str(exc).lower():
-            raw.execute("ROLLBACK")
-            raw.execute("BEGIN TRANSACTION")
-            source = _transcode(path, tmp_files)
-            try:
-                raw.execute(_read_csv_sql(source))
-                return
-            except duckdb.Error as exc2:
-                raise IngestError(f"{where} could not be read as CSV ({_first_line(exc2)}).") from exc2
+            raise _NotUtf8 from exc
         raise IngestError(f"{where} could not be read as CSV ({_first_line(exc)}).") from exc
+    return enc == "gb18030"
+
+
+class _NotUtf8(Exception):
+    """A file that looked like UTF-8 has invalid bytes further on: retry it as GB18030."""
 
 
 def _load_parquet(raw: duckdb.DuckDBPyConnection, path: Path, where: str) -> None:
     try:
-        raw.execute(f"CREATE OR REPLACE TEMP TABLE _wb_raw AS SELECT * FROM read_parquet({_lit(str(path))})")
+        raw.execute(
+            "CREATE OR REPLACE TEMP VIEW _wb_raw AS SELECT row_number() OVER () AS _wb_rownum, * "
+            f"FROM read_parquet({_lit(str(path))})"
+        )
     except duckdb.Error as exc:
         raise IngestError(f"{where} could not be read as Parquet ({_first_line(exc)}).") from exc
 
@@ -532,9 +551,10 @@ def _load_xlsx(raw: duckdb.DuckDBPyConnection, path: Path, table: Table, mapping
     frame["_wb_rownum"] = pd.array(row_numbers, dtype="int64")
     raw.register("_wb_frame", frame)
     try:
-        raw.execute("CREATE OR REPLACE TEMP TABLE _wb_raw AS SELECT * FROM _wb_frame")
+        raw.execute("CREATE OR REPLACE TEMP TABLE _wb_sheet AS SELECT * FROM _wb_frame")
     finally:
         raw.unregister("_wb_frame")
+    raw.execute("CREATE OR REPLACE TEMP VIEW _wb_raw AS SELECT * FROM _wb_sheet")
 
 
 class _Sha256Thread(threading.Thread):
@@ -725,11 +745,7 @@ def _validate_and_store(
     ignored = [h for h in headers if h not in found.values()]
     cols = {c.name: _col_sql(c, found.get(c.name), src_types.get(found.get(c.name, ""), "VARCHAR"), maps)
             for c in spec.columns}
-    if "_wb_rownum" in src_types:
-        rownum = "_wb_rownum"
-    else:  # rowids of a fresh table follow the file order (DuckDB preserves insertion order)
-        base = raw.execute("SELECT coalesce(min(rowid), 0) FROM _wb_raw").fetchone()[0]
-        rownum = f"CAST(rowid - {int(base) - 1} AS BIGINT)"
+    rownum = "_wb_rownum"  # 1-based data row: row_number() over the file, whose order DuckDB preserves
     raw_cols = ", ".join(_q(h) for h in headers)
     row_data = "to_json(struct_pack(" + ", ".join(f"{_q(h)} := {_q(h)}" for h in headers) + "))"
     fk_joins, fk_cols = "", ""
@@ -786,7 +802,8 @@ def _validate_and_store(
         [spec.name, where, digest, accepted + quarantined, accepted, quarantined, stamp],
     )
     raw.execute("DROP TABLE IF EXISTS _wb_checked")
-    raw.execute("DROP TABLE IF EXISTS _wb_raw")
+    raw.execute("DROP VIEW IF EXISTS _wb_raw")
+    raw.execute("DROP TABLE IF EXISTS _wb_sheet")
     _step(bar, "quarantine")
     return IngestResult(spec.name, where, digest, accepted + quarantined, accepted, quarantined, reasons, ignored)
 
@@ -795,25 +812,30 @@ def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, rownum: str, r
     """Quarantine repeats of a primary key among otherwise good rows; the first occurrence is kept.
 
     A repeat whose raw line is identical to the first is a "duplicate line", otherwise a key conflict.
-    Only keys that occur more than once are ranked, so the cost is one hash aggregate over the file.
+    Candidates come from one aggregate over key hashes; the source is read again only for them.
     """
     pk = ", ".join(_q(k) for k in spec.primary_key)
     last = spec.primary_key[-1]
     raw.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _wb_dups AS
+        CREATE OR REPLACE TEMP TABLE _wb_cand AS
         WITH _wb_k AS (
-            SELECT {pk} FROM _wb_checked WHERE _wb_reason IS NULL GROUP BY {pk} HAVING count(*) > 1),
-        _wb_c AS (
-            SELECT c._wb_row, {", ".join("c." + _q(k) for k in spec.primary_key)}
-            FROM _wb_checked AS c SEMI JOIN _wb_k USING ({pk}) WHERE c._wb_reason IS NULL),
-        _wb_h AS (
+            SELECT hash({pk}) AS _wb_h FROM _wb_checked WHERE _wb_reason IS NULL GROUP BY _wb_h HAVING count(*) > 1)
+        SELECT _wb_row, {pk} FROM _wb_checked
+        WHERE _wb_reason IS NULL AND hash({pk}) IN (SELECT _wb_h FROM _wb_k)
+    """)
+    if not raw.execute("SELECT count(*) FROM _wb_cand").fetchone()[0]:
+        raw.execute("DROP TABLE _wb_cand")
+        return
+    raw.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _wb_dups AS
+        WITH _wb_h AS (
             SELECT {rownum} AS _wb_row, hash({raw_cols}) AS _wb_hash, {row_data} AS _wb_row_data FROM _wb_raw
-            WHERE {rownum} IN (SELECT _wb_row FROM _wb_c)),
+            WHERE {rownum} IN (SELECT _wb_row FROM _wb_cand)),
         _wb_x AS (
-            SELECT _wb_c.*, _wb_h._wb_hash, _wb_h._wb_row_data,
-                row_number() OVER (PARTITION BY {pk} ORDER BY _wb_c._wb_row) AS _wb_rank,
-                first_value(_wb_h._wb_hash) OVER (PARTITION BY {pk} ORDER BY _wb_c._wb_row) AS _wb_first
-            FROM _wb_c JOIN _wb_h USING (_wb_row))
+            SELECT _wb_cand.*, _wb_h._wb_hash, _wb_h._wb_row_data,
+                row_number() OVER (PARTITION BY {pk} ORDER BY _wb_cand._wb_row) AS _wb_rank,
+                first_value(_wb_h._wb_hash) OVER (PARTITION BY {pk} ORDER BY _wb_cand._wb_row) AS _wb_first
+            FROM _wb_cand JOIN _wb_h USING (_wb_row))
         SELECT _wb_row, _wb_row_data, CAST({_q(last)} AS VARCHAR) AS _wb_value,
             CASE WHEN _wb_hash = _wb_first THEN {_lit(reason_text("duplicate"))}
                  ELSE {_lit(reason_text("pk_conflict", last))} END AS _wb_reason
@@ -825,6 +847,7 @@ def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, rownum: str, r
         FROM _wb_dups AS d WHERE _wb_checked._wb_row = d._wb_row
     """)
     raw.execute("DROP TABLE IF EXISTS _wb_dups")
+    raw.execute("DROP TABLE IF EXISTS _wb_cand")
 
 
 def _upsert(raw: duckdb.DuckDBPyConnection, spec: Table) -> None:
