@@ -520,7 +520,9 @@ def action_effects(
     effects.insert(5, "ci_low_joint", effects["effect_log"] - t_joint * effects["se"])
     effects.insert(6, "ci_high_joint", effects["effect_log"] + t_joint * effects["se"])
     es = pd.DataFrame(es_rows, columns=["action_type", "rel_month", "coef", "se", "ci_low", "ci_high"])
-    es = es.sort_values(["action_type", "rel_month"], kind="mergesort").reset_index(drop=True)
+    order = {t: i for i, t in enumerate(types)}
+    es = es.assign(_o=es["action_type"].map(order)).sort_values(["_o", "rel_month"], kind="mergesort")
+    es = es.drop(columns="_o").reset_index(drop=True)
     return effects, es
 
 
