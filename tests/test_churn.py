@@ -275,3 +275,47 @@ def test_cli_churn_writes_csv_and_xlsx(demo_db: Path, tmp_path: Path, monkeypatc
     assert main(["churn", "--as-of", "2026-09-30", "--out", str(xlsx), "--db", str(demo_db)]) == 0
     back = pd.read_excel(xlsx)
     assert list(back.columns) == cols and back["partner_id"].tolist() == csv["partner_id"].tolist()
+
+
+def test_widgets_and_charts_render_from_backtest(demo_bt: churn.Backtest) -> None:
+    from workbench import charts
+    from workbench.widgets.churn import partner_drilldown, threshold_explorer, threshold_summary
+
+    risk = pd.DataFrame({"partner_id": ["A", "B", "C", "D"], "name": ["<b>x</b>", "b", "c", "d"],
+                         "region": "East", "tier": "core", "risk": [0.9, 0.6, 0.3, 0.1],
+                         "sales_at_risk": [900.0, 600.0, 300.0, 100.0], "reasons": "", "action": ""})
+    s = threshold_summary(risk, 0.5)
+    assert s["partners_flagged"] == 2 and s["sales_at_risk_cny"] == 1500.0
+    box = threshold_explorer(risk, predictions=demo_bt.predictions, model=demo_bt.winner, threshold=0.5)
+    assert "&lt;b&gt;x&lt;/b&gt;" in box.children[2].value and "<b>x</b>" not in box.children[2].value
+    box.children[0].value = 0.95
+    assert ": 0 (0%)" in box.children[1].value
+    detail = risk.assign(recency_days=10.0, sat_last=70.0)
+    dd = partner_drilldown(detail)
+    assert "90%" in dd.children[1].value
+    specs = [
+        charts.chart_roc(churn.roc_points(demo_bt.predictions)),
+        charts.chart_calibration(churn.calibration_table(demo_bt.predictions, model=demo_bt.winner)),
+        charts.chart_lift(churn.gains_table(demo_bt.predictions)),
+        charts.chart_risk_threshold(churn.threshold_table(risk, demo_bt.predictions, model=demo_bt.winner)),
+    ]
+    for c in specs:
+        d = c.to_dict()
+        assert "datasets" in d and all(len(v) <= 5000 for v in d["datasets"].values())
+    th = specs[-1].to_dict()
+    assert "risk_threshold" in str(th["params"]) and "bind" in str(th["params"])
+
+
+@pytest.mark.slow
+def test_notebook_runs_under_papermill(demo_db: Path, tmp_path: Path) -> None:
+    import papermill as pm
+
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "03_churn_risk.ipynb"
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(str(nb), str(out), parameters={"db": str(demo_db), "quarter": "2026Q3", "region": "East",
+                                                        "lang": "zh"}, kernel_name="python3", cwd=str(nb.parent),
+                        progress_bar=False)
+    text = out.read_text(encoding="utf-8")
+    assert "流失风险" in text and "wins the backtest" in text
+    assert "contact_phone" not in text and "contact_name" not in text
+    assert "<img src=x" not in text  # partner names are escaped

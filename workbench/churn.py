@@ -49,6 +49,7 @@ __all__ = [
     "default_cutoffs",
     "drilldown_table",
     "churn_durations",
+    "landmark_date",
     "score_frame",
     "RISK_COLUMNS",
     "DRIVER_FEATURES",
@@ -109,10 +110,12 @@ class BetaGeoFitter:
     Parameters
     ----------
     penalizer : L2 penalty on the parameters (0 = plain MLE, as in the paper).
+    tol : relative change of the log-likelihood at which L-BFGS-B stops.
     """
 
-    def __init__(self, penalizer: float = 0.0) -> None:
+    def __init__(self, penalizer: float = 0.0, tol: float = 1e-12) -> None:
         self.penalizer = penalizer
+        self.tol = tol
 
     def fit(self, frequency: Any, recency: Any, T: Any) -> BetaGeoFitter:
         """Fit on repeat-transaction counts, time of last repeat and age per customer; returns self."""
@@ -131,7 +134,7 @@ class BetaGeoFitter:
             return -float(w @ _bgnbd_loglik(p, ux, utx, uT)) + pen * float(p @ p)
 
         start = np.log([1.0, max(float(np.mean(t)), 1e-3), 1.0, 1.0])
-        res = minimize(nll, start, method="L-BFGS-B", options={"ftol": 1e-13, "gtol": 1e-8, "maxiter": 2000})
+        res = minimize(nll, start, method="L-BFGS-B", options={"ftol": self.tol, "gtol": 1e-8, "maxiter": 2000})
         if not np.all(np.isfinite(res.x)):
             raise WorkbenchError("BG/NBD fit did not converge.")
         self.params_ = dict(zip(("r", "alpha", "a", "b"), np.exp(res.x), strict=True))
@@ -478,7 +481,7 @@ def make_gbm(*, seed: int = 0) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     return HistGradientBoostingClassifier(
-        learning_rate=0.08, max_iter=150, max_leaf_nodes=15, min_samples_leaf=40,
+        learning_rate=0.1, max_iter=100, max_leaf_nodes=15, min_samples_leaf=40,
         l2_regularization=1.0, early_stopping=False, random_state=seed,
     )
 
@@ -500,13 +503,20 @@ def odds_ratios(logit: Any, columns: Sequence[str]) -> pd.DataFrame:
     return out.reindex(out["coef_per_sd"].abs().sort_values(ascending=False).index).reset_index(drop=True)
 
 
-def baseline_scores(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+BGNBD_FIT_ROWS = 5000  # BG/NBD has four parameters: a seeded sample of 5,000 partners pins them down
+
+
+def baseline_scores(frame: pd.DataFrame, *, seed: int = 0) -> dict[str, np.ndarray]:
     """Baseline risk scores (higher = more likely to churn) from the drivers at one cutoff.
 
     recency_rule: days since last order. cycle_rule: days since last order / own median gap.
-    bgnbd: 1 - P(alive) from a BG/NBD model fitted (in weeks) on the same cutoff's partners.
+    bgnbd: 1 - P(alive) from a BG/NBD model fitted (in weeks) on the same cutoff's partners
+    (a seeded sample of BGNBD_FIT_ROWS when there are more).
     """
-    bg = BetaGeoFitter(penalizer=1e-3).fit(frame["bg_frequency"], frame["bg_recency_w"], frame["bg_T_w"].clip(lower=1e-3))
+    fit = frame if len(frame) <= BGNBD_FIT_ROWS else frame.sample(BGNBD_FIT_ROWS, random_state=seed)
+    bg = BetaGeoFitter(penalizer=1e-3, tol=1e-9).fit(
+        fit["bg_frequency"], fit["bg_recency_w"], fit["bg_T_w"].clip(lower=1e-3)
+    )
     p_alive = bg.conditional_probability_alive(frame["bg_frequency"], frame["bg_recency_w"], frame["bg_T_w"].clip(lower=1e-3))
     return {
         "recency_rule": frame["recency_days"].to_numpy(float),
@@ -659,7 +669,7 @@ def run_backtest(
             scores[name] = _predict(model, Xte)
             if name == "logit":
                 odds = odds_ratios(model, cols)
-        scores.update(baseline_scores(test))
+        scores.update(baseline_scores(test, seed=seed))
         for name, sc in scores.items():
             preds.append(
                 pd.DataFrame(
@@ -1085,23 +1095,42 @@ def threshold_table(risk: pd.DataFrame, predictions: pd.DataFrame | None = None,
 # --------------------------------------------------------------------------------------------
 
 
-def churn_durations(con: Any, *, as_of: DatesLike, horizon_days: int = 90, region: str | None = None) -> pd.DataFrame:
-    """Time to churn per partner with orders by `as_of`: duration_days from first to last order, and
-    churned = silent for more than `horizon_days` after its last order (else censored at as_of)."""
+def landmark_date(con: Any, *, as_of: DatesLike, region: str | None = None, years: int = 2) -> date:
+    """Start of the survival view: `years` before as_of, but not before 180 days of order history."""
+    start = _data_start(con, region) + timedelta(days=ACTIVE_DAYS)
+    return max(start, _day(as_of) - timedelta(days=365 * years))
+
+
+def churn_durations(
+    con: Any, *, as_of: DatesLike, horizon_days: int = 90, region: str | None = None, landmark: DatesLike | None = None
+) -> pd.DataFrame:
+    """Time to churn after a landmark date for the partners active at it (landmark analysis).
+
+    Population: the churn population at `landmark` (default landmark_date: two years before as_of).
+    duration_days runs from the landmark to the last order, for partners silent for more than
+    `horizon_days` at as_of (churned), else to as_of (censored). Columns: partner_id, region,
+    channel_type, landmark, duration_days, churned.
+    """
     d = _day(as_of)
-    drv = order_drivers(con, as_of=d, region=region)
-    drv = drv[drv["first_order"].notna()].copy()
-    churned = drv["recency_days"] > horizon_days
-    end = drv["last_order"].where(churned, pd.Timestamp(d))
-    drv["duration_days"] = (end - drv["first_order"]).dt.days.astype(float)
-    drv["churned"] = churned.to_numpy(bool)
-    return drv[["partner_id", "region", "channel_type", "duration_days", "churned"]].reset_index(drop=True)
+    lm = _day(landmark) if landmark is not None else landmark_date(con, as_of=d, region=region)
+    start = order_drivers(con, as_of=lm, region=region)
+    active = start["last_order"].notna() & (start["recency_days"] < ACTIVE_DAYS)
+    exited = start["exit_date"].notna() & (start["exit_date"] <= pd.Timestamp(lm))
+    pop = start.loc[active & ~exited, ["partner_id", "region", "channel_type"]]
+    now = order_drivers(con, as_of=d, region=region)[["partner_id", "last_order", "recency_days"]]
+    out = pop.merge(now, on="partner_id", how="left")
+    churned = out["recency_days"] > horizon_days
+    end = out["last_order"].where(churned, pd.Timestamp(d))
+    out["landmark"] = pd.Timestamp(lm)
+    out["duration_days"] = (end - pd.Timestamp(lm)).dt.days.clip(lower=0).astype(float)
+    out["churned"] = churned.to_numpy(bool)
+    return out[["partner_id", "region", "channel_type", "landmark", "duration_days", "churned"]].reset_index(drop=True)
 
 
 def survival_curves(
     durations: pd.DataFrame, *, by: str, max_points: int = 120, min_n: int = 5
 ) -> pd.DataFrame:
-    """Kaplan–Meier survival (share not yet churned) over months since first order, per group of `by`.
+    """Kaplan–Meier survival (share not yet churned) over months since the landmark, per group of `by`.
 
     durations: churn_durations output (plus the `by` column). Returns group, months, survival, at_risk,
     lower, upper (95% band), computed by statsmodels SurvfuncRight.
@@ -1132,6 +1161,9 @@ def survival_curves(
 
 DRILL_FIELDS: tuple[tuple[str, str, str], ...] = (
     # column, English, 中文
+    ("partner_id", "Partner ID", "经销商编号"),
+    ("name", "Partner", "经销商名称"),
+    ("region", "Region", "区域"),
     ("risk", "Churn risk (next horizon)", "流失风险"),
     ("sales_at_risk", "Sales at risk (¥)", "风险销售额（元）"),
     ("tier", "Tier", "层级"),
@@ -1178,9 +1210,11 @@ def drilldown_table(detail: pd.DataFrame, partner_id: str, *, lang: str = "en") 
 def survival_view(
     con: Any, *, as_of: DatesLike, by: str = "tier", horizon_days: int = 90, region: str | None = None
 ) -> pd.DataFrame:
-    """Kaplan–Meier time-to-churn curves at `as_of` grouped by 'tier' (segment.partner_tiers at
-    as_of; partners outside the current population have no tier and are left out) or 'region'."""
+    """Kaplan–Meier time-to-churn curves after the landmark date (churn_durations), grouped by
+    'tier' (segment.partner_tiers at the landmark, so the groups are fixed before the outcome) or
+    'region'."""
     d = churn_durations(con, as_of=as_of, horizon_days=horizon_days, region=region)
     if by == "tier":
-        d = d.merge(_tiers(con, as_of=_day(as_of), region=region), on="partner_id", how="left")
+        lm = _day(d["landmark"].iloc[0]) if len(d) else _day(as_of)
+        d = d.merge(_tiers(con, as_of=lm, region=region), on="partner_id", how="left")
     return survival_curves(d, by=by)

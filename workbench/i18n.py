@@ -237,7 +237,7 @@ _CHURN: dict[str, tuple[str, str]] = {
     "c_decile": ("Risk decile", "风险十分位"),
     "c_share_flagged": ("Share of partners flagged", "预警经销商占比"),
     "c_share_captured": ("Churners captured", "捕获的流失经销商占比"),
-    "c_months_since_first": ("Months since first order", "首单后月数"),
+    "c_months_since_first": ("Months after the start date (two years back)", "自基准日（两年前）起月数"),
     "c_still_ordering": ("Still ordering", "仍在订货"),
     "c_threshold": ("Risk threshold", "风险阈值"),
     "c_partners_flagged": ("Partners flagged", "预警经销商数"),

@@ -89,8 +89,9 @@ def partner_drilldown(detail: pd.DataFrame, *, lang: str = "en", top: int = 50) 
     import ipywidgets as w
 
     head = detail.head(top)
-    options = [(f"{r.partner_id} · {r.name} · {r.risk:.0%}", r.partner_id) for r in head.itertuples()]
-    pick = w.Dropdown(options=options, description=label("name", lang), layout=w.Layout(width="520px"),
+    # option labels carry no partner name: widget state is saved verbatim in the notebook file
+    options = [(f"{r.partner_id} · {r.risk:.0%}", r.partner_id) for r in head.itertuples()]
+    pick = w.Dropdown(options=options, description=label("partner_id", lang), layout=w.Layout(width="520px"),
                       style={"description_width": "initial"})
     out = w.HTML()
 
