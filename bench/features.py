@@ -231,33 +231,37 @@ o AS (
   SELECT partner_id, order_date, product_line, net_amount::DOUBLE AS amt, list_amount::DOUBLE AS lst,
          coalesce(is_return, false) OR net_amount < 0 AS ret
   FROM orders WHERE order_date <= {a}),
-daily AS (  -- one scan of the lines: partner-day sums
+hist AS (  -- full history, two cheap maxima per partner
+  SELECT partner_id, max(order_date) AS last_order_date,
+         max(order_date) FILTER (order_date <= {b365}) AS prev_order_date
+  FROM o WHERE NOT ret GROUP BY partner_id),
+daily AS (  -- the last 365 days: partner-day sums
   SELECT partner_id, order_date, sum(amt) AS net, sum(amt) FILTER (NOT ret) AS gross,
          sum(-amt) FILTER (ret) AS rets, sum(lst) FILTER (NOT ret AND lst > 0) AS lst,
          sum(amt) FILTER (NOT ret AND lst > 0) AS net_listed, count(*) FILTER (NOT ret) AS n_lines
-  FROM o GROUP BY ALL),
+  FROM o WHERE order_date > {b365} GROUP BY ALL),
 d AS (  -- gap to the previous order day (return-only days are their own partition)
-  SELECT *, CASE WHEN n_lines > 0 THEN
-           order_date - lag(order_date) OVER (PARTITION BY partner_id, n_lines > 0 ORDER BY order_date) END AS gap
-  FROM daily),
+  SELECT daily.*, CASE WHEN n_lines > 0 THEN order_date - coalesce(
+           lag(order_date) OVER (PARTITION BY partner_id, n_lines > 0 ORDER BY order_date), hist.prev_order_date) END AS gap
+  FROM daily LEFT JOIN hist USING (partner_id)),
 da AS (
-  SELECT partner_id, max(order_date) FILTER (n_lines > 0) AS last_order_date,
+  SELECT partner_id,
     count(*) FILTER (n_lines > 0 AND order_date > {b90}) AS orders_90d,
     count(*) FILTER (n_lines > 0 AND order_date > {b180}) AS orders_180d,
-    count(*) FILTER (n_lines > 0 AND order_date > {b365}) AS orders_365d,
+    count(*) FILTER (n_lines > 0) AS orders_365d,
     count(DISTINCT date_trunc('month', order_date)) FILTER (n_lines > 0 AND order_date > {b90}) AS active_months_90d,
     count(DISTINCT date_trunc('month', order_date)) FILTER (n_lines > 0 AND order_date > {b180}) AS active_months_180d,
-    count(DISTINCT date_trunc('month', order_date)) FILTER (n_lines > 0 AND order_date > {b365}) AS active_months_365d,
-    median(gap::DOUBLE) FILTER (order_date > {b365}) AS cycle,
-    sum(n_lines) FILTER (order_date > {b365}) AS order_lines_365d,
+    count(DISTINCT date_trunc('month', order_date)) FILTER (n_lines > 0) AS active_months_365d,
+    median(gap::DOUBLE) AS cycle,
+    sum(n_lines) AS order_lines_365d,
     sum(net) FILTER (order_date > {b90}) AS net_sales_90d_cny,
     sum(net) FILTER (order_date > {b180}) AS net_sales_180d_cny,
-    sum(net) FILTER (order_date > {b365}) AS net_sales_365d_cny,
+    sum(net) AS net_sales_365d_cny,
     sum(net) FILTER (order_date > {b180} AND order_date <= {b90}) AS net_sales_prev_90d_cny,
-    sum(gross) FILTER (order_date > {b365}) AS gross_365,
-    sum(rets) FILTER (order_date > {b365}) AS returns_365,
-    sum(lst) FILTER (order_date > {b365}) AS list_365,
-    sum(net_listed) FILTER (order_date > {b365}) AS net_listed_365,
+    sum(gross) AS gross_365,
+    sum(rets) AS returns_365,
+    sum(lst) AS list_365,
+    sum(net_listed) AS net_listed_365,
     sum(net * ((year(order_date) * 12 + month(order_date) - {base}) - 2.5) / 17.5)
       FILTER (order_date BETWEEN DATE '{first}' AND DATE '{end6}') AS slope
   FROM d GROUP BY partner_id),
@@ -293,9 +297,9 @@ ac AS (
 SELECT p.partner_id, p.name, p.region, p.province, p.city, p.channel_type, p.onboard_date,
   {a} AS as_of,
   {a} - p.onboard_date AS tenure_days,
-  da.last_order_date,
-  {a} - da.last_order_date AS recency_days,
-  coalesce({a} - da.last_order_date < 180, false) AS active_180d,
+  hist.last_order_date,
+  {a} - hist.last_order_date AS recency_days,
+  coalesce({a} - hist.last_order_date < 180, false) AS active_180d,
   coalesce(da.orders_90d, 0) AS orders_90d, coalesce(da.orders_180d, 0) AS orders_180d,
   coalesce(da.orders_365d, 0) AS orders_365d, coalesce(da.order_lines_365d, 0) AS order_lines_365d,
   coalesce(da.active_months_90d, 0) AS active_months_90d, coalesce(da.active_months_180d, 0) AS active_months_180d,
@@ -308,7 +312,7 @@ SELECT p.partner_id, p.name, p.region, p.province, p.city, p.channel_type, p.onb
   coalesce(da.slope, 0) AS sales_slope_6m_cny_per_month,
   CASE WHEN da.orders_365d > 0 THEN coalesce(da.gross_365, 0) / da.orders_365d END AS avg_order_value_365d_cny,
   da.cycle AS order_cycle_median_days,
-  CASE WHEN da.cycle > 0 THEN ({a} - da.last_order_date) / da.cycle END AS overdue_ratio,
+  CASE WHEN da.cycle > 0 THEN ({a} - hist.last_order_date) / da.cycle END AS overdue_ratio,
   coalesce(pl.product_lines_365d, 0) AS product_lines_365d,
   coalesce(da.gross_365, 0) AS gross_sales_365d_cny, coalesce(da.returns_365, 0) AS returns_365d_cny,
   CASE WHEN da.gross_365 > 0 THEN coalesce(da.returns_365, 0) / da.gross_365 END AS return_rate_365d,
@@ -322,7 +326,7 @@ SELECT p.partner_id, p.name, p.region, p.province, p.city, p.channel_type, p.onb
   cv.active_outlets,
   coalesce(ac.n90, 0) AS actions_90d, coalesce(ac.n365, 0) AS actions_365d
 FROM p
-LEFT JOIN da USING (partner_id) LEFT JOIN pl USING (partner_id) LEFT JOIN sv USING (partner_id)
+LEFT JOIN hist USING (partner_id) LEFT JOIN da USING (partner_id) LEFT JOIN pl USING (partner_id) LEFT JOIN sv USING (partner_id)
 LEFT JOIN tr USING (partner_id) LEFT JOIN cf USING (partner_id) LEFT JOIN rb USING (partner_id)
 LEFT JOIN cv USING (partner_id) LEFT JOIN ac USING (partner_id)
 ORDER BY p.partner_id

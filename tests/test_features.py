@@ -166,11 +166,13 @@ def test_snapshot_window_edges(tmp_path):
 def test_returns_are_not_activity(tmp_path):
     con = make_store(
         tmp_path / "r.duckdb",
-        partners=[partner("A")],
+        partners=[partner("A"), partner("B")],
         # a negative line without the flag is a return too
         orders=[order("A", D(2025, 1, 10), 300), order("A", D(2026, 6, 1), -50, ret=True),
-                order("A", D(2026, 6, 10), -30)],
+                order("A", D(2026, 6, 10), -30), order("B", D(2026, 6, 3), -40, ret=True)],
     )
+    b = snap_by_id(con).loc["B"]  # nothing but a return: no activity, negative net sales
+    assert pd.isna(b.last_order_date) and b.orders_365d == 0 and b.net_sales_90d_cny == -40
     a = snap_by_id(con).loc["A"]
     assert pd.Timestamp(a.last_order_date) == pd.Timestamp("2025-01-10")
     assert a.orders_90d == 0 and a.active_months_365d == 0 and not a.active_180d

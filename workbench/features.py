@@ -222,12 +222,14 @@ SNAPSHOT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _order_features(lines: ir.Table, as_of: dt.date) -> ir.Table:
+def _order_features(lines: ir.Table, as_of: dt.date) -> list[ir.Table]:
     """Per-partner order features at as_of from order lines dated on or before it.
 
-    Two steps, so the wide table is scanned once: lines -> partner-day sums (with the gap to the
-    previous order day from a window over order days only), then partner-day -> partner.
-    Product-line breadth is a separate distinct count over the last 365 days.
+    Every windowed feature lies within the last 365 days, so only those lines are aggregated to
+    partner-days (one scan of the wide table) and then to partners. The full history is read for
+    two cheap maxima: the last order day, and the last order day before the 365-day window (the
+    predecessor of the window's first order day, for the order-cycle gaps). Product-line breadth
+    is a separate distinct count over the last 365 days.
     """
     b90, b180, b365 = as_of - _days(90), as_of - _days(180), as_of - _days(365)
     # the last 6 complete calendar months at as_of (as_of's month counts when as_of is its last day)
@@ -236,55 +238,60 @@ def _order_features(lines: ir.Table, as_of: dt.date) -> ir.Table:
     base_idx = first_month.year * 12 + first_month.month
 
     o = lines.filter(lines.order_date <= as_of)
-    nr = ~o.is_return
-    listed = nr & o.list_amount_cny.notnull() & (o.list_amount_cny > 0)
-    daily = o.group_by(["partner_id", "order_date"]).aggregate(
-        _net=o.amount_cny.sum(),
-        _gross=o.amount_cny.sum(where=nr),
-        _returns=(-o.amount_cny).sum(where=o.is_return),
-        _list=o.list_amount_cny.sum(where=listed),
-        _net_listed=o.amount_cny.sum(where=listed),
+    hist = o.filter(~o.is_return).group_by("partner_id").aggregate(
+        last_order_date=o.order_date.max(),
+        _prev_order_date=o.order_date.max(where=o.order_date <= b365),
+    )
+
+    r = o.filter(o.order_date > b365)
+    nr = ~r.is_return
+    listed = nr & r.list_amount_cny.notnull() & (r.list_amount_cny > 0)
+    daily = r.group_by(["partner_id", "order_date"]).aggregate(
+        _net=r.amount_cny.sum(),
+        _gross=r.amount_cny.sum(where=nr),
+        _returns=(-r.amount_cny).sum(where=r.is_return),
+        _list=r.list_amount_cny.sum(where=listed),
+        _net_listed=r.amount_cny.sum(where=listed),
         _lines=ibis.ifelse(nr, 1, 0).sum(),
     )
-    is_order = daily._lines > 0
-    daily = daily.mutate(_is_order=is_order)
-    # lag within (partner, is_order): the previous *order* day, skipping return-only days
+    daily = daily.mutate(_is_order=daily._lines > 0)
+    daily = _left(daily, hist.select("partner_id", "_prev_order_date"))
+    # lag within (partner, is_order): the previous *order* day, skipping return-only days; the
+    # window's first order day falls back to the last order day before the window
     w = ibis.window(group_by=[daily.partner_id, daily._is_order], order_by=daily.order_date)
-    gap = daily.order_date.delta(daily.order_date.lag().over(w), unit="day")
-    daily = daily.mutate(
+    prev_day = ibis.coalesce(daily.order_date.lag().over(w), daily._prev_order_date)
+    gap = daily.order_date.delta(prev_day, unit="day")
+    d = daily.mutate(
         _gap=ibis.ifelse(daily._is_order, _f(gap), ibis.null("float64")),
         _month=daily.order_date.truncate("M"),
     )
-    d = daily
-    in90, in180, in365 = d.order_date > b90, d.order_date > b180, d.order_date > b365
+    in90, in180 = d.order_date > b90, d.order_date > b180
     od = d._is_order
     in6m = (d.order_date >= first_month) & (d.order_date <= _add_months(last_month, 1) - _days(1))
     month_x = d.order_date.year() * 12 + d.order_date.month() - base_idx  # 0..5
     slope_w = (_f(month_x) - 2.5) / 17.5  # OLS slope of y on x = 0..5: sum((x - 2.5) * y) / 17.5
     per_partner = d.group_by("partner_id").aggregate(
-        last_order_date=d.order_date.max(where=od),
         orders_90d=ibis.ifelse(od & in90, 1, 0).sum(),
         orders_180d=ibis.ifelse(od & in180, 1, 0).sum(),
-        orders_365d=ibis.ifelse(od & in365, 1, 0).sum(),
+        orders_365d=ibis.ifelse(od, 1, 0).sum(),
         active_months_90d=d._month.nunique(where=od & in90),
         active_months_180d=d._month.nunique(where=od & in180),
-        active_months_365d=d._month.nunique(where=od & in365),
-        # median via ifelse, not where=: Spark wants a constant percentile argument
-        order_cycle_median_days=ibis.ifelse(in365, d._gap, ibis.null("float64")).median(),
-        order_lines_365d=d._lines.sum(where=in365),
+        active_months_365d=d._month.nunique(where=od),
+        order_cycle_median_days=d._gap.median(),
+        order_lines_365d=d._lines.sum(),
         net_sales_90d_cny=d._net.sum(where=in90),
         net_sales_180d_cny=d._net.sum(where=in180),
-        net_sales_365d_cny=d._net.sum(where=in365),
+        net_sales_365d_cny=d._net.sum(),
         net_sales_prev_90d_cny=d._net.sum(where=in180 & ~in90),
-        gross_sales_365d_cny=d._gross.sum(where=in365),
-        returns_365d_cny=d._returns.sum(where=in365),
-        _list_365=d._list.sum(where=in365),
-        _net_listed_365=d._net_listed.sum(where=in365),
+        gross_sales_365d_cny=d._gross.sum(),
+        returns_365d_cny=d._returns.sum(),
+        _list_365=d._list.sum(),
+        _net_listed_365=d._net_listed.sum(),
         sales_slope_6m_cny_per_month=(d._net * slope_w).sum(where=in6m),
     )
-    recent = o.filter(nr, o.order_date > b365).select("partner_id", "product_line").distinct()
+    recent = r.filter(nr).select("partner_id", "product_line").distinct()
     breadth = recent.group_by("partner_id").aggregate(product_lines_365d=recent.product_line.count())
-    return _left(per_partner, breadth)
+    return [hist.select("partner_id", "last_order_date"), per_partner, breadth]
 
 
 def _survey_features(surveys: ir.Table, as_of: dt.date) -> ir.Table:
@@ -359,7 +366,7 @@ def partner_snapshot(con: ibis.BaseBackend, *, as_of: DateLike, region: str | No
         if c not in base.columns:
             base = base.mutate(**{c: ibis.null("string")})
 
-    feats = [_order_features(_order_lines(t["orders"]), as_of)]
+    feats = _order_features(_order_lines(t["orders"]), as_of)
     makers = {
         "surveys": _survey_features,
         "trainings": _training_features,
