@@ -24,13 +24,14 @@ from __future__ import annotations
 import html
 import json
 import os
+import queue
 import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -209,12 +210,13 @@ def _ensure_one_bundle(page: str) -> str:
     return page
 
 
-_EXPORTER: dict[str, Any] = {}
+_LOCAL = threading.local()
 
 
 def _exporter(lang: str) -> Any:
-    """One configured HTMLExporter per process and language (building it costs ~0.3 s)."""
-    if lang not in _EXPORTER:
+    """One configured HTMLExporter per thread and language (building it costs ~0.3 s; not thread-safe)."""
+    cache = _LOCAL.__dict__.setdefault("exporters", {})
+    if lang not in cache:
         from nbconvert import HTMLExporter
         from traitlets.config import Config
 
@@ -229,8 +231,8 @@ def _exporter(lang: str) -> Any:
         exp.exclude_output_prompt = True
         exp.language_code = "zh-CN" if lang == "zh" else "en"
         exp.mathjax_url = ""
-        _EXPORTER[lang] = exp
-    return _EXPORTER[lang]
+        cache[lang] = exp
+    return cache[lang]
 
 
 def notebook_html(nb: Any, *, title: str, lang: str = "en", nav_html: str = "") -> str:
@@ -288,8 +290,71 @@ def _nav(pack: str, lang: str, quarter: str) -> str:
             f"{html.escape(label('region', lang))} {html.escape(scope)}")
 
 
-def _run_one(job: dict[str, Any]) -> dict[str, Any]:
-    """Execute one notebook with papermill and write its HTML page (in a worker thread)."""
+_RESET_CODE = """
+import warnings as _wb_w
+with _wb_w.catch_warnings():
+    _wb_w.simplefilter("ignore")
+    try:
+        import pandas as _wb_pd
+        _wb_pd.reset_option("all")
+    except Exception:
+        pass
+    try:
+        import workbench.charts.render as _wb_r
+        _wb_r.reset_page()
+    except Exception:
+        pass
+import os as _wb_os
+_wb_os.chdir(%(cwd)r)
+get_ipython().reset(new_session=True, aggressive=False)
+"""
+
+
+def _register_engine() -> None:
+    """Register the papermill engine 'wb_reuse': nbclient in a caller-owned kernel (``km=``) that is reset
+    after the run, so one kernel serves the same notebook for several packs (imports paid once)."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import Engine, logger, papermill_engines
+
+    if "wb_reuse" in papermill_engines._engines:
+        return
+
+    class ReuseEngine(Engine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            kwargs.pop("input_path", None)
+            client = PapermillNotebookClient(
+                nb_man, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
+                log=logger, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
+            try:
+                return client.execute()
+            finally:
+                failed = any(o.get("output_type") == "error" for c in nb_man.nb.cells for o in c.get("outputs", []))
+                if client.kc is not None and failed:  # never reused: stop it now, no reset needed
+                    client.kc.stop_channels()
+                    _shutdown(client.km)
+                elif client.kc is not None:
+                    try:
+                        cwd = client.resources.get("metadata", {}).get("path") or os.getcwd()
+                        msg = client.kc.execute(_RESET_CODE % {"cwd": cwd}, silent=True, store_history=False)
+                        reply = client.wait_for_reply(msg)
+                        if not reply or reply["content"].get("status") != "ok":
+                            raise RuntimeError("kernel reset failed")
+                    except Exception:  # noqa: BLE001 - a kernel that cannot be reset is not reused
+                        _shutdown(client.km)
+                    finally:
+                        client.kc.stop_channels()
+
+    papermill_engines.register("wb_reuse", ReuseEngine)
+
+
+def _run_one(job: dict[str, Any], km: Any = None) -> dict[str, Any]:
+    """Execute one notebook with papermill and write its HTML page (in a worker thread).
+
+    km: a jupyter_client kernel manager to run in (kept alive and reset afterwards); None starts and
+    stops a fresh kernel for this notebook alone.
+    """
     import nbformat
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -298,11 +363,15 @@ def _run_one(job: dict[str, Any]) -> dict[str, Any]:
     src, html_path = Path(job["notebook"]), Path(job["html"])
     executed = Path(job["workdir"]) / f"{job['pack']}__{src.name}"
     error, cell_no = "", None
+    extra: dict[str, Any] = {"resources": {"metadata": {"path": str(src.parent)}}}  # the kernel's cwd
+    if km is not None:
+        _register_engine()
+        extra.update(engine_name="wb_reuse", km=km)
     try:
         pm.execute_notebook(
             str(src), str(executed), parameters=job["parameters"], kernel_name=job["kernel"],
             progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-            cwd=str(src.parent), start_timeout=120, execution_timeout=EXECUTION_TIMEOUT_S,
+            start_timeout=120, execution_timeout=EXECUTION_TIMEOUT_S, **extra,
         )
     except PapermillExecutionError as exc:
         cell_no = _source_cell_number(src, exc.source)
@@ -492,11 +561,15 @@ def render_pack(
     jobs: int = DEFAULT_JOBS,
     kernel: str = "python3",
     progress: bool = True,
+    reuse_kernels: bool = True,
 ) -> PackResult:
     """Render the report pack(s) for a quarter and region; see the module docstring for the layout.
 
     notebooks: notebook files to run (default: every curated notebooks/NN_*.ipynb).
     jobs: notebooks executed at the same time (each in its own kernel).
+    reuse_kernels: run the same notebook for several packs in one kernel, reset between runs (user
+        namespace, pandas options, chart bundle, cwd) — saves the kernel start and imports per pack;
+        a kernel is never reused after a failure. False gives every run a fresh kernel.
     """
     t0 = time.perf_counter()
     params = validate_params(db, quarter=quarter, region=region, lang=lang)
@@ -525,7 +598,7 @@ def render_pack(
             })
     result = PackResult(params=params, out=out)
     try:
-        result.runs = _execute(job_list, jobs=jobs, progress=progress)
+        result.runs = _execute(job_list, jobs=jobs, progress=progress, reuse_kernels=reuse_kernels)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     for pack in params.packs:
@@ -542,41 +615,78 @@ def render_pack(
     return result
 
 
-def _execute(job_list: list[dict[str, Any]], *, jobs: int, progress: bool) -> list[NotebookRun]:
+def _shutdown(km: Any) -> None:
+    """Stop a kernel started by a worker (from the same worker thread)."""
+    from jupyter_core.utils import run_sync
+
+    try:
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
+    except Exception:  # noqa: BLE001 - the kernel may already be gone
+        pass
+
+
+def _worker(todo: queue.Queue, done: list[dict[str, Any]], tick: Any, reuse: bool) -> None:
+    """Take jobs until the queue is empty; with `reuse`, keep one kernel per notebook file between packs."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    km, km_notebook = None, None
+    try:
+        while True:
+            try:
+                job = todo.get_nowait()
+            except queue.Empty:
+                return
+            if km is not None and (km_notebook != job["notebook"] or not km.has_kernel):
+                _shutdown(km)
+                km = None
+            if reuse and km is None:
+                km, km_notebook = AsyncKernelManager(kernel_name=job["kernel"]), job["notebook"]
+            try:
+                res = _run_one(job, km=km)
+            except Exception as exc:  # noqa: BLE001 - a crashed job is one failed notebook
+                res = {"pack": job["pack"], "notebook": Path(job["notebook"]).stem, "html": job["html"],
+                       "seconds": 0.0, "error": f"{type(exc).__name__}: {exc}", "error_cell": None}
+            if res["error"] and km is not None:  # never reuse a kernel after a failure
+                _shutdown(km)
+                km = None
+            done.append(res)
+            tick(res)
+    finally:
+        if km is not None:
+            _shutdown(km)
+
+
+def _execute(job_list: list[dict[str, Any]], *, jobs: int, progress: bool, reuse_kernels: bool) -> list[NotebookRun]:
     """Run the jobs `jobs` at a time (threads driving separate kernels), with a tqdm bar across notebooks."""
     from tqdm.auto import tqdm
 
-    def to_run(d: dict[str, Any]) -> NotebookRun:
-        return NotebookRun(pack=d["pack"], notebook=d["notebook"], html=Path(d["html"]), seconds=d["seconds"],
-                           error=d["error"], error_cell=d["error_cell"])
-
     bar = tqdm(total=len(job_list), desc="report", unit="notebook", disable=not progress, file=sys.stderr)
-    runs: list[NotebookRun] = []
+    lock = threading.Lock()
+
+    def tick(res: dict[str, Any]) -> None:
+        with lock:
+            bar.set_postfix_str(f"{res['pack']}/{res['notebook']}")
+            bar.update()
+
+    todo: queue.Queue = queue.Queue()
+    for job in sorted(job_list, key=lambda j: j["notebook"]):  # same notebook back to back: kernel reuse
+        todo.put(job)
+    done: list[dict[str, Any]] = []
     env_before = os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION")
     os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # silences a debugger warning in every kernel
     try:
-        if jobs <= 1:
-            for job in job_list:
-                runs.append(to_run(_run_one(job)))
-                bar.set_postfix_str(f"{job['pack']}/{Path(job['notebook']).stem}")
-                bar.update()
-        else:
-            with ThreadPoolExecutor(max_workers=jobs) as pool:
-                futures = {pool.submit(_run_one, job): job for job in job_list}
-                for fut in as_completed(futures):
-                    job = futures[fut]
-                    try:
-                        runs.append(to_run(fut.result()))
-                    except Exception as exc:  # noqa: BLE001 - a crashed job is one failed notebook
-                        runs.append(NotebookRun(pack=job["pack"], notebook=Path(job["notebook"]).stem,
-                                                html=Path(job["html"]), seconds=0.0,
-                                                error=f"{type(exc).__name__}: {exc}"))
-                    bar.set_postfix_str(f"{job['pack']}/{Path(job['notebook']).stem}")
-                    bar.update()
+        threads = [threading.Thread(target=_worker, args=(todo, done, tick, reuse_kernels), daemon=True,
+                                    name=f"wb-report-{i}") for i in range(max(1, jobs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     finally:
         bar.close()
         if env_before is None:
             os.environ.pop("PYDEVD_DISABLE_FILE_VALIDATION", None)
     order = {(j["pack"], Path(j["notebook"]).stem): i for i, j in enumerate(job_list)}
+    runs = [NotebookRun(pack=d["pack"], notebook=d["notebook"], html=Path(d["html"]), seconds=d["seconds"],
+                        error=d["error"], error_cell=d["error_cell"]) for d in done]
     return sorted(runs, key=lambda r: order.get((r.pack, r.notebook), 0))
-

@@ -30,6 +30,7 @@ __all__ = [
     "chart_theme",
     "enable_offline",
     "offline_html",
+    "reset_page",
     "vega_bundle_script",
 ]
 
@@ -148,6 +149,11 @@ def _renderer(spec: dict[str, Any], **_: Any) -> dict[str, str]:
     if isinstance(title, dict):
         title = title.get("text")
     return {"text/html": html, "text/plain": f"<chart: {title or spec.get('mark', 'chart')}>"}
+
+
+def reset_page() -> None:
+    """Forget that the bundle was sent: the next chart carries it again (a kernel reused for a new page)."""
+    _STATE["bundle_sent"] = False
 
 
 def enable_offline(*, svg_fallback: bool = True) -> None:
