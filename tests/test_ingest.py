@@ -118,6 +118,28 @@ def test_gb18030_characters_outside_gbk_survive(con, tmp_path: Path) -> None:
     assert q(con, "SELECT name FROM partners") == [("𠀀记商行",)]
 
 
+def test_utf8_head_with_gb18030_bytes_further_on_is_read_as_gb18030(con, tmp_path: Path) -> None:
+    lines = ["partner_id,name,region,channel_type,onboard_date"]
+    lines += [f"P{i},name{i},East,other,2020-01-01" for i in range(40_000)]  # > 1 MB of ASCII first
+    lines.append("P上海,上海商行,华东,经销商,2020-01-01")
+    path = tmp_path / "late.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("gb18030"))
+    assert detect_encoding(path) == "utf-8"  # the sample cannot tell ...
+    r = ingest_file(con, "partners", path, run_date=RUN)  # ... the full read falls back to GB18030
+    assert (r.rows_read, r.rows_accepted) == (40_001, 40_001)
+    assert q(con, "SELECT name, channel_type FROM partners WHERE partner_id = 'P上海'") == [("上海商行", "distributor")]
+
+
+def test_header_only_file_and_connection_settings_restored(con, tmp_path: Path) -> None:
+    raw = store.raw_connection(con)
+    before = raw.execute("SELECT current_setting('memory_limit'), current_setting('disabled_optimizers')").fetchone()
+    path = write_csv(tmp_path / "p.csv", [PARTNERS_EN[0]])
+    r = ingest_file(con, "partners", path, run_date=RUN)
+    assert (r.rows_read, r.rows_accepted, r.rows_quarantined) == (0, 0, 0)
+    assert raw.execute("SELECT current_setting('memory_limit'), current_setting('disabled_optimizers')").fetchone() \
+        == before
+
+
 def test_xlsx_with_title_rows_above_the_header(with_partners, tmp_path: Path) -> None:
     import openpyxl
 
@@ -316,6 +338,13 @@ def test_unreadable_files_raise_naming_the_file(with_partners, tmp_path: Path, n
     for w in words:
         assert w in str(err.value)
     assert snapshot(with_partners) == before
+
+
+def test_empty_file_is_a_file_error(con, tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(IngestError, match="empty.csv is empty"):
+        ingest_file(con, "partners", path)
 
 
 def test_unknown_table_and_missing_file(con, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ loop over rows, so a 10-million-line file ingests at DuckDB speed.
 from __future__ import annotations
 
 import codecs
+import functools
 import gzip
 import hashlib
 import re
@@ -313,6 +314,12 @@ def _ingest_file_txn(
     raise IngestError(f"{where} is neither UTF-8 nor GB18030 text.")
 
 
+@functools.cache
+def _default_memory_limit() -> str:
+    with duckdb.connect() as fresh:
+        return fresh.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
 @contextmanager
 def _fast_settings(raw: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Disable two optimizers and cap DuckDB's memory for the ingest queries; restore both afterwards.
@@ -329,7 +336,10 @@ def _fast_settings(raw: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
     finally:
         raw.execute(f"SET disabled_optimizers = {_lit(before)}")
-        raw.execute(f"SET memory_limit = {_lit(memory)}")
+        if memory == _default_memory_limit():
+            raw.execute("RESET memory_limit")  # exact: the printed value is rounded
+        else:
+            raw.execute(f"SET memory_limit = {_lit(memory)}")
 
 
 def ingest_frame(
