@@ -227,7 +227,7 @@ def hand_sql(as_of: dt.date) -> str:
 WITH p AS (
   SELECT partner_id, name, region, province, city, channel_type, onboard_date FROM partners
   WHERE onboard_date <= {a} AND (exit_date IS NULL OR exit_date > {a})),
-o AS (
+o AS NOT MATERIALIZED (  -- inline the line filter into each consumer, never spool 10M rows
   SELECT partner_id, order_date, product_line, net_amount::DOUBLE AS amt, list_amount::DOUBLE AS lst,
          coalesce(is_return, false) OR net_amount < 0 AS ret
   FROM orders WHERE order_date <= {a}),
