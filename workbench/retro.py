@@ -449,13 +449,14 @@ def action_effects(
         (statsmodels OLS with cov_type="cluster" on the within-transformed stacked data; same
         numbers, slower and memory-hungry on large panels).
 
-    Design (stacked difference-in-differences, Cengiz et al. 2019): for each action type and each treatment month g a stack holds that cohort and the clean
-    controls (partners with no action up to g + post: never or not-yet treated), over months
-    g − pre … g + post. Log sales are regressed on treated × event-time dummies with stack × partner
-    and stack × month fixed effects (absorbed by alternating projections), standard errors clustered
-    by partner (same estimator as statsmodels' ``cov_type="cluster"``, computed from moments) and a
-    t reference with (treated partners − 1) degrees of freedom. The headline effect is the pooled difference-in-differences
-    (treated × post) in the same stacked data; event-time coefficients give the pre-trends.
+    Design (stacked difference-in-differences, Cengiz et al. 2019): for each action type and each
+    treatment month g a stack holds that cohort and the clean controls (partners with no action up to
+    g + post: never or not-yet treated), over months g − pre … g + post. Log sales are regressed on
+    treated × event-month dummies with stack × partner and stack × month fixed effects (swept out
+    exactly, stack by stack: no dummy matrix), standard errors clustered by partner (the estimator of
+    statsmodels' ``cov_type="cluster"``) and a t reference with (treated partners − 1) degrees of
+    freedom. The headline effect is the pooled difference-in-differences (treated × post) in the same
+    stacked data; the event-month coefficients give the pre-trends.
 
     Returns
     -------
@@ -1143,9 +1144,11 @@ def _lny_dummy(index: pd.PeriodIndex) -> np.ndarray:
 
 
 def monthly_sales(panel: pd.DataFrame, *, sales_col: str = "net_sales_cny") -> pd.Series:
-    """Total net sales per calendar month (CNY), indexed by monthly Period, gaps filled with 0."""
+    """Total net sales per calendar month (CNY), indexed by monthly Period, from the first month with
+    sales; gaps filled with 0."""
     p = panel.assign(_m=pd.to_datetime(panel["month"]).dt.to_period("M"))
     s = p.groupby("_m")[sales_col].sum().astype("float64")
+    s = s[s.index >= s[s > 0].index.min()] if (s > 0).any() else s.iloc[:0]  # from the first month with sales
     if s.empty:
         return s
     full = pd.period_range(s.index.min(), s.index.max(), freq="M")
@@ -1383,11 +1386,15 @@ def findings(
 
     if "monthly_sales_cny" in k.index:
         r = k.loc["monthly_sales_cny"]
+        has_qoq, has_yoy = int(np.isfinite(r["qoq_pct"])), int(np.isfinite(r["yoy_pct"]))
         if zh:
-            out.append(f"{q} 月销售额 {_money(r['value'], lang)}，环比 {_pct(r['qoq_pct'])}，同比 {_pct(r['yoy_pct'])}。")
+            parts = [f"环比 {_pct(r['qoq_pct'])}"] * has_qoq + [f"同比 {_pct(r['yoy_pct'])}"] * has_yoy
+            out.append(f"{q} 月销售额 {_money(r['value'], lang)}" + "".join(f"，{p}" for p in parts) + "。")
         else:
-            out.append(f"Monthly sales in {q} were {_money(r['value'], lang)}, {_pct(r['qoq_pct'])} on the "
-                       f"previous quarter and {_pct(r['yoy_pct'])} on a year before.")
+            parts = ([f"{_pct(r['qoq_pct'])} on the previous quarter"] * has_qoq
+                     + [f"{_pct(r['yoy_pct'])} on a year before"] * has_yoy)
+            out.append(f"Monthly sales in {q} were {_money(r['value'], lang)}"
+                       + (", " + " and ".join(parts) if parts else "") + ".")
 
     # the largest other move (relative for amounts/counts, points×5 for rates so they compete fairly)
     best, best_score = None, 0.0
@@ -1452,12 +1459,13 @@ def findings(
                        f"Concentration alert: the five largest partners took "
                        f"{_pct(last['top5_share'], signed=False)} of net sales in {last['period']}.")
 
-    if forecast is not None and len(forecast):
+    # a forecast whose interval spans more than a factor of 4 says nothing worth a bullet (short history)
+    if forecast is not None and len(forecast) and float((forecast["upper"] / forecast["lower"]).max()) < 4:
         mean = float(forecast["forecast"].mean())
         lo, hi = float(forecast["lower"].mean()), float(forecast["upper"].mean())
         tail = ""
-        if backtest is not None and len(backtest) == 2:
-            m = backtest.set_index("method")["mape"]
+        m = backtest.set_index("method")["mape"] if backtest is not None and len(backtest) == 2 else None
+        if m is not None and np.isfinite(m).all():
             tail = (f"；回测误差 {_pct(m['model'], signed=False)}，季节性朴素预测 "
                     f"{_pct(m['seasonal_naive'], signed=False)}" if zh else
                     f"; backtest error {_pct(m['model'], signed=False)} vs "
