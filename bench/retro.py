@@ -27,7 +27,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--partners", type=int, nargs="+", default=[2000, 10000])
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--db", default=None, help="also time kpi_table and build_retrospective on this store")
+    ap.add_argument("--quarter", default="2026Q3")
     args = ap.parse_args()
+    if args.db:
+        from workbench import store
+
+        con = store.connect(args.db, read_only=True)
+        for name, call in (("kpi_table", lambda: retro.kpi_table(con, quarter=args.quarter)),
+                           ("build_retrospective", lambda: retro.build_retrospective(con, quarter=args.quarter))):
+            t0, c0 = time.perf_counter(), time.process_time()
+            call()
+            print(f"{name} on {args.db} ({args.quarter}): {time.perf_counter() - t0:.1f} s wall, "
+                  f"{time.process_time() - c0:.1f} s CPU")
     for n in args.partners:
         net = synth.generate(partners=n, months=36, seed=args.seed)
         panel = _panel(net.tables["orders"])
