@@ -210,7 +210,7 @@ def test_reasons_in_plain_words_with_one_action_each() -> None:
         "¥32,000 of rebates unpaid",
     ]
     assert r.loc["A", "action"].split("; ")[2] == "settle the rebate"
-    assert r.loc["B", "reasons"] == "satisfaction low at 55/100; 2 open channel conflict(s)"
+    assert r.loc["B", "reasons"] == "satisfaction low at 55/100; 2 open channel conflicts"
     assert r.loc["B", "action"] == "account review with the owner: agree a fix list; resolve the conflict"
     assert r.loc["C", "reasons"] == "" and r.loc["C", "action"] == "keep the regular contact rhythm"
     zh = churn.reasons_table(frame, lang="zh").set_index("partner_id")

@@ -942,10 +942,15 @@ def _reason_texts(df: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
             "orders down " + (-chg).round().fillna(0).astype(int).astype(str) + "% vs the previous 90 days",
         ),
         "overdue": (
-            (df["cycle_ratio"] >= 1.5) & gap.notna() & (df["recency_days"] >= 14),
-            "no order for " + df["recency_days"].fillna(0).astype(int).astype(str) + " days, "
-            + df["cycle_ratio"].round(1).astype(str) + "× its usual " + gap.round().fillna(0).astype(int).astype(str)
-            + "-day cycle",
+            ((df["cycle_ratio"] >= 1.5) & gap.notna() & (df["recency_days"] >= 14))
+            | (gap.isna() & (df["recency_days"] >= 60)),
+            "no order for " + df["recency_days"].fillna(0).astype(int).astype(str) + " days"
+            + np.where(
+                gap.notna(),
+                ", " + df["cycle_ratio"].round(1).astype(str) + "× its usual "
+                + gap.round().fillna(0).astype(int).astype(str) + "-day cycle",
+                "",
+            ),
         ),
         "rebate_unpaid": (
             df["rebate_overdue_cny"] >= 1000,
@@ -961,7 +966,8 @@ def _reason_texts(df: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
         ),
         "open_conflict": (
             df["open_conflicts"] >= 1,
-            df["open_conflicts"].fillna(0).astype(int).astype(str) + " open channel conflict(s)",
+            df["open_conflicts"].fillna(0).astype(int).astype(str)
+            + np.where(df["open_conflicts"] == 1, " open channel conflict", " open channel conflicts"),
         ),
         "no_training": (
             df["trainings_365d"] == 0,
@@ -981,7 +987,7 @@ def reasons_table(
     """Top `top` reasons in plain words and one action per reason for each partner of a cutoff frame.
 
     Reasons are the warning signs that fire, ranked by their logit contribution (log-odds) when a
-    scorer is given, else by a fixed order. Returns partner_id, reason_codes, reasons, action.
+    scorer is given (signs with no positive contribution are dropped), else in config order. Returns partner_id, reason_codes, reasons, action.
     """
     actions = actions or load_actions()
     contrib = scorer.contributions(frame) if scorer is not None else None
@@ -997,6 +1003,8 @@ def reasons_table(
             weight[:, j] = contrib[feat].to_numpy(float) + base
         else:
             weight[:, j] = base
+    if contrib is not None:  # a sign that does not raise this partner's risk is not a reason
+        fires = fires & (weight > 0)
     weight = np.where(fires, weight, -np.inf)
     order = np.argsort(-weight, axis=1, kind="stable")[:, :top]
     act = {c: (r.action_zh or r.action) if lang == "zh" else r.action for c, r in actions.reasons.items()}
