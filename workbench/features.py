@@ -378,9 +378,9 @@ def partner_snapshot(con: ibis.BaseBackend, *, as_of: DateLike, region: str | No
     for name, make in makers.items():
         if name in t:
             feats.append(make(t[name], as_of))
-    j = base
-    for f in feats:
-        j = _left(j, f)
+    j = base  # one join chain (no select between joins): a smaller plan that compiles faster
+    for k, f in enumerate(feats):
+        j = j.left_join(f, "partner_id", rname=f"{{name}}_r{k}")
 
     def col(name: str, default: Any = None) -> ir.Value:
         if name in j.columns:
