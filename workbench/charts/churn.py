@@ -150,7 +150,8 @@ def chart_risk_threshold(table: pd.DataFrame, *, threshold: float = 0.5, lang: s
         x=x, y=alt.Y("sales_at_risk_flagged:Q", title=label("c_sales_at_risk", lang) + " (¥)",
                      axis=alt.Axis(format="~s")),
     )
-    rule = alt.Chart(df).mark_rule(color="#333", strokeDash=[3, 3]).encode(x=alt.datum(th)).add_params(th)
+    rule = alt.Chart(df).mark_rule(color="#333", strokeDash=[3, 3]).encode(
+        x=alt.X(datum=th, type="quantitative")).add_params(th)
     at = alt.Chart(df).transform_filter(
         "abs(datum.threshold - risk_threshold) < 0.0101"
     ).transform_calculate(
