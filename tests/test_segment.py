@@ -432,6 +432,7 @@ def test_notebook_runs_under_papermill(demo_db: Path, tmp_path: Path) -> None:
     pm.execute_notebook(
         str(NOTEBOOKS_DIR / "02_segmentation.ipynb"), str(out), cwd=str(NOTEBOOKS_DIR), progress_bar=False,
         parameters={"db": str(demo_db), "quarter": "2026Q3", "region": "East", "lang": "zh"}, kernel_name="python3",
+        execution_timeout=600,
     )
     nb = json.loads(out.read_text(encoding="utf-8"))
     html = "".join(

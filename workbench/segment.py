@@ -17,6 +17,7 @@ Three parts, each usable on its own:
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -70,6 +71,8 @@ __all__ = [
     "project_2d",
     "cluster_names",
     "profile_long",
+    "cluster_profiles",
+    "network_segments",
     "selection_table",
     "DEFAULT_CLUSTER_FEATURES",
 ]
@@ -890,16 +893,61 @@ def project_2d(
     return out.reset_index(drop=True)
 
 
-def profile_long(seg: Segmenter, *, lang: str = "en") -> pd.DataFrame:
-    """The cluster profiles as a long table: cluster, cluster_name, feature, z (scaled mean), median (original units)."""
+def cluster_profiles(seg: Segmenter, X: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(profiles, profile_z) of the rows `X` under the fitted segmenter (default: the fitted rows).
+
+    profiles: per cluster n_partners, share and the median of every feature (original units);
+    profile_z: per cluster the mean scaled value of every feature. Use it to describe one region's
+    partners with segments fitted on the whole network.
+    """
     check_is_fitted(seg, "profile_z_")
-    z = seg.profile_z_.stack().rename("z").reset_index()
+    if X is None:
+        return seg.profiles_, seg.profile_z_
+    feats = X.drop(columns="partner_id") if "partner_id" in X.columns else X
+    labels = seg.predict(feats)
+    Z = pd.DataFrame(seg.transform_features(feats), columns=feats.columns, index=feats.index)
+    prof = feats.groupby(labels).median()
+    counts = pd.Series(labels).value_counts().sort_index()
+    prof.insert(0, "share", (counts / max(len(labels), 1)).to_numpy())
+    prof.insert(0, "n_partners", counts.to_numpy())
+    z = Z.groupby(labels).mean()
+    prof.index.name = z.index.name = "cluster"
+    return prof, z
+
+
+def profile_long(seg: Segmenter, X: pd.DataFrame | None = None, *, lang: str = "en") -> pd.DataFrame:
+    """The cluster profiles of `X` (default: the fitted rows) as a long table: cluster, cluster_name,
+    feature, z (mean scaled value), median (original units)."""
+    profiles, profile_z = cluster_profiles(seg, X)
+    z = profile_z.stack().rename("z").reset_index()
     z.columns = ["cluster", "feature", "z"]
-    med = seg.profiles_.drop(columns=["n_partners", "share"]).stack().rename("median").reset_index()
+    med = profiles.drop(columns=["n_partners", "share"]).stack().rename("median").reset_index()
     med.columns = ["cluster", "feature", "median"]
     out = z.merge(med, on=["cluster", "feature"])
     out.insert(1, "cluster_name", out["cluster"].map(cluster_names(seg, lang=lang)))
     return out
+
+
+def network_segments(
+    con: ibis.BaseBackend,
+    *,
+    as_of: Any,
+    region: str | None = None,
+    segmenter: Segmenter | None = None,
+) -> tuple[Segmenter, pd.DataFrame]:
+    """Segments fitted on the whole network at `as_of`, and the `cluster_features` rows of `region`.
+
+    Fitting network-wide keeps segments and names the same in every regional report (a small region
+    alone cannot support a k search); only the region's rows come back for display.
+    """
+    feats = cluster_features(con, as_of=as_of)
+    seg = clone(segmenter) if segmenter is not None else make_segmenter()
+    if len(feats) >= 3:
+        seg.fit(feats.drop(columns="partner_id"))
+    if region not in (None, "", "all"):
+        ids = _population(con, _as_date(as_of), region).select("partner_id").to_pandas()["partner_id"]
+        feats = feats[feats["partner_id"].isin(ids)]
+    return seg, feats.reset_index(drop=True)
 
 
 def selection_table(seg: Segmenter) -> pd.DataFrame:
@@ -1001,17 +1049,15 @@ def migration_between(
 ) -> dict[str, pd.DataFrame]:
     """Tier migration between two dates in the store: {'migration', 'fell_out_of_core', 'ready_for_promotion'}."""
     cfg = load_tier_config(config)
-    cards = []
-    for day in (as_of_from, as_of_to):
-        card = tier_scorecard(scorecard_inputs(con, as_of=day).to_pandas(), cfg)
-        if region not in (None, "", "all"):
-            card = card[card["region"] == region]
-        cards.append(card)
-    before, after = cards
+    before, after = (tier_scorecard(scorecard_inputs(con, as_of=day).to_pandas(), cfg) for day in (as_of_from, as_of_to))
+    ready = ready_for_promotion(before, after, cfg)  # thresholds are network-wide
+    if region not in (None, "", "all"):
+        before, after = before[before["region"] == region], after[after["region"] == region]
+        ready = ready[ready["partner_id"].isin(after["partner_id"])].reset_index(drop=True)
     return {
         "migration": tier_migration(before, after),
         "fell_out_of_core": fell_out_of_core(before, after),
-        "ready_for_promotion": ready_for_promotion(before, after, cfg),
+        "ready_for_promotion": ready,
     }
 
 
@@ -1057,9 +1103,12 @@ def tier_summary(card: pd.DataFrame, config: TierConfig | str | Path | dict | No
 
 
 def html_table(frame: pd.DataFrame, *, lang: str = "en", max_rows: int | None = 20) -> str:
-    """`frame` as an HTML table with translated headers and tier names; every cell is HTML-escaped."""
+    """`frame` as an HTML table with translated headers and tier names; every cell is HTML-escaped
+    (an empty frame gives a short "none" note)."""
     from workbench.i18n import label, relabel
 
+    if frame.empty:
+        return f"<p><i>{html.escape(label('seg_none', lang))}</i></p>"
     df = frame.head(max_rows) if max_rows is not None else frame
     df = df.copy()
     for col in ("tier", "tier_to", "tier_from"):
@@ -1085,26 +1134,22 @@ def segment_table(
 ) -> pd.DataFrame:
     """One row per partner at `as_of`: partner_id, region, tier, score components, score, cluster, cluster_name.
 
-    Partners with no positive net sales in the last 365 days are not clustered (cluster −1,
-    cluster_name "no recent orders").
+    Tiers and segments are fitted on the whole network, then restricted to `region`. Partners with no
+    positive net sales in the last 365 days are not clustered (cluster −1, cluster_name "no recent orders").
     """
     cfg = load_tier_config(config)
     inputs = scorecard_inputs(con, as_of=as_of).to_pandas()
     card = tier_scorecard(inputs, cfg)
     if region not in (None, "", "all"):
         card = card[card["region"] == region]
-    feats = cluster_features(con, as_of=as_of, region=region)
-    seg = clone(segmenter) if segmenter is not None else make_segmenter()
+    seg, feats = network_segments(con, as_of=as_of, region=region, segmenter=segmenter)
     out = card.copy()
     out["cluster"] = -1
     out["cluster_name"] = NO_ORDERS
-    if len(feats) >= 3:
-        X = feats.drop(columns="partner_id")
-        seg.fit(X)
-        lab = pd.Series(seg.labels_, index=feats["partner_id"].to_numpy())
+    if hasattr(seg, "model_") and len(feats):
+        lab = pd.Series(seg.predict(feats.drop(columns="partner_id")), index=feats["partner_id"].to_numpy())
         out["cluster"] = out["partner_id"].map(lab).fillna(-1).astype("int64")
-        names = seg.cluster_names_
-        out["cluster_name"] = out["cluster"].map(names).fillna(NO_ORDERS)
+        out["cluster_name"] = out["cluster"].map(seg.cluster_names_).fillna(NO_ORDERS)
     comp = [f"{c}_score" for c in cfg.components]
     cols = ["partner_id", "region", "tier", *comp, "score", "score_pct", "cluster", "cluster_name"]
     return out[cols].sort_values("partner_id").reset_index(drop=True)
