@@ -22,7 +22,6 @@ loop over rows, so a 10-million-line file ingests at DuckDB speed.
 from __future__ import annotations
 
 import codecs
-import functools
 import gzip
 import hashlib
 import re
@@ -56,7 +55,6 @@ __all__ = [
 
 DEFAULT_MAPPING_FILE = config_file("mapping.yaml")
 LARGE_FILE_BYTES = 20 * 1024 * 1024  # show a progress bar above this size when progress=True
-INGEST_MEMORY_LIMIT = "1GB"  # DuckDB's buffer limit while ingesting (beyond it, work spills to disk)
 
 # Characters trimmed from both ends of every value: ASCII whitespace, no-break and ideographic space.
 _TRIM = " \t\r\n\u00a0\u3000\ufeff"
@@ -314,32 +312,20 @@ def _ingest_file_txn(
     raise IngestError(f"{where} is neither UTF-8 nor GB18030 text.")
 
 
-@functools.cache
-def _default_memory_limit() -> str:
-    with duckdb.connect() as fresh:
-        return fresh.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-
-
 @contextmanager
 def _fast_settings(raw: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Disable two optimizers and cap DuckDB's memory for the ingest queries; restore both afterwards.
+    """Disable two optimizers for the ingest queries, restoring the connection's setting afterwards.
 
     Common-subexpression elimination and the IN-list-to-join rewrite both hoist the (rarely needed)
     cleaning expressions out of CASE/COALESCE, so every row paid for them: 5x slower validation.
     """
     before = raw.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] or ""
-    memory = raw.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     wanted = sorted({*filter(None, (x.strip() for x in before.split(","))), "common_subexpressions", "in_clause"})
     raw.execute(f"SET disabled_optimizers = {_lit(','.join(wanted))}")
-    raw.execute(f"SET memory_limit = {_lit(INGEST_MEMORY_LIMIT)}")
     try:
         yield
     finally:
         raw.execute(f"SET disabled_optimizers = {_lit(before)}")
-        if memory == _default_memory_limit():
-            raw.execute("RESET memory_limit")  # exact: the printed value is rounded
-        else:
-            raw.execute(f"SET memory_limit = {_lit(memory)}")
 
 
 def ingest_frame(
