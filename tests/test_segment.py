@@ -445,3 +445,18 @@ def test_notebook_runs_under_papermill(demo_db: Path, tmp_path: Path) -> None:
     others = connect(demo_db, read_only=True).table("partners").to_pandas()
     others = others[others["region"] != "East"]["partner_id"]
     assert not any(pid in html for pid in others.head(200))
+
+
+def test_region_view_uses_network_segments(demo_db: Path) -> None:
+    from workbench.store import connect
+
+    con = connect(demo_db, read_only=True)
+    quick = sg.make_segmenter(seed=0, n_bootstrap=3)
+    everyone = sg.segment_table(con, as_of=AS_OF, segmenter=quick).set_index("partner_id")
+    east = sg.segment_table(con, as_of=AS_OF, region="East", segmenter=quick).set_index("partner_id")
+    assert set(east["region"]) == {"East"} and 0 < len(east) < len(everyone)
+    # tiers and segments are the network's, restricted to the region
+    pd.testing.assert_frame_equal(east, everyone.loc[east.index])
+    seg, feats = sg.network_segments(con, as_of=AS_OF, region="East", segmenter=quick)
+    profiles, _ = sg.cluster_profiles(seg, feats)
+    assert int(profiles["n_partners"].sum()) == len(feats) == int((east["cluster"] >= 0).sum())
