@@ -319,3 +319,19 @@ def test_notebook_runs_under_papermill(demo_db: Path, tmp_path: Path) -> None:
     assert "流失风险" in text and "wins the backtest" in text
     assert "contact_phone" not in text and "contact_name" not in text
     assert "<img src=x" not in text  # partner names are escaped
+
+
+def test_a_baseline_winner_scores_calibrated_probabilities(demo_con, demo_frames, demo_bt) -> None:
+    """If a rule wins (small regions can go that way), risk is still a probability, not a rank."""
+    import dataclasses
+
+    as_of = date(2026, 6, 30)
+    frames = {k: v for k, v in demo_frames.items() if k < as_of}
+    bt = dataclasses.replace(demo_bt, winner="recency_rule")
+    scorer = churn.fit_scorer(demo_con, as_of=as_of, frames=frames, bt=bt)
+    test = demo_frames[as_of]
+    p = scorer.predict(test)
+    assert np.all((p >= 0) & (p <= 1))
+    order = np.argsort(test["recency_days"].to_numpy())
+    assert np.all(np.diff(p[order]) >= -1e-12)  # monotone in days since the last order
+    assert p.mean() == pytest.approx(test["churned"].mean(), abs=0.06)

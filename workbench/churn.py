@@ -846,8 +846,9 @@ def backtest(
 class Scorer:
     """The backtest winner refitted on every labelled cutoff, plus a logit used to rank reasons.
 
-    model: name of the winning model; fitted: the fitted estimator (None for baselines);
-    explainer: fitted logit (reason ranking); columns: model inputs; trained_on: cutoffs used.
+    model: name of the winning model; fitted: the fitted estimator, or for a baseline an isotonic
+    map from its score to the churn rate observed on the training cutoffs; explainer: fitted logit
+    (reason ranking); columns: model inputs; trained_on: cutoffs used.
     """
 
     model: str
@@ -861,7 +862,8 @@ class Scorer:
         """Risk of churn within the horizon per row of a cutoff frame (probability for the candidates)."""
         if self.model in CANDIDATES:
             return _predict(self.fitted, design_matrix(frame, self.columns))
-        return baseline_scores(frame)[self.model]
+        raw = np.nan_to_num(baseline_scores(frame)[self.model], nan=0.0)
+        return self.fitted.predict(raw) if self.fitted is not None else raw
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per-row logit contributions coef × standardized value (log-odds units), one column per input."""
@@ -897,8 +899,12 @@ def fit_scorer(
         fitted = explainer
     elif bt.winner in CANDIDATES:
         fitted = _fit_candidate(bt.winner, X, y, seed=seed, cutoffs=tr["cutoff"].to_numpy())
-    else:
-        fitted = None
+    else:  # a baseline won: turn its score into a probability on the training cutoffs
+        from sklearn.isotonic import IsotonicRegression
+
+        raw = np.concatenate([np.nan_to_num(baseline_scores(f, seed=seed)[bt.winner], nan=0.0) for f in frames.values()])
+        lab = np.concatenate([f["churned"].to_numpy(bool) for f in frames.values()]).astype(float)
+        fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, lab)
     return Scorer(bt.winner, fitted, explainer, cols, tuple(sorted(frames)), bt)
 
 
@@ -918,6 +924,9 @@ class ChurnActions:
     reasons: dict[str, ReasonRule]
     default_action: str = "keep the regular contact rhythm"
     default_action_zh: str = "保持常规拜访节奏"
+    unexplained_action: str = "call to check in: no single warning sign explains the risk"
+    unexplained_action_zh: str = "电话回访：风险较高但没有单一预警信号"
+    unexplained_risk: float = 0.5  # at or above this risk, a partner without reasons gets unexplained_action
 
 
 def load_actions(path: str | Path | None = None) -> ChurnActions:
@@ -983,11 +992,14 @@ def reasons_table(
     actions: ChurnActions | None = None,
     lang: str = "en",
     top: int = 3,
+    risk: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Top `top` reasons in plain words and one action per reason for each partner of a cutoff frame.
 
     Reasons are the warning signs that fire, ranked by their logit contribution (log-odds) when a
-    scorer is given (signs with no positive contribution are dropped), else in config order. Returns partner_id, reason_codes, reasons, action.
+    scorer is given (signs with no positive contribution are dropped), else in config order.
+    With `risk`, partners at or above `actions.unexplained_risk` without a reason get the
+    config's unexplained_action instead of the default. Returns partner_id, reason_codes, reasons, action.
     """
     actions = actions or load_actions()
     contrib = scorer.contributions(frame) if scorer is not None else None
@@ -1009,6 +1021,8 @@ def reasons_table(
     order = np.argsort(-weight, axis=1, kind="stable")[:, :top]
     act = {c: (r.action_zh or r.action) if lang == "zh" else r.action for c, r in actions.reasons.items()}
     default = actions.default_action_zh if lang == "zh" else actions.default_action
+    unexplained = actions.unexplained_action_zh if lang == "zh" else actions.unexplained_action
+    high = np.zeros(len(frame), bool) if risk is None else np.asarray(risk) >= actions.unexplained_risk
     out_codes, out_words, out_actions = [], [], []
     for i in range(len(frame)):
         picked = [j for j in order[i] if fires[i, j]]
@@ -1016,7 +1030,7 @@ def reasons_table(
         out_codes.append(";".join(cs))
         out_words.append("; ".join(words[i, j] for j in picked))
         acts = list(dict.fromkeys(act[c] for c in cs))
-        out_actions.append("; ".join(acts) if acts else default)
+        out_actions.append("; ".join(acts) if acts else (unexplained if high[i] else default))
     return pd.DataFrame(
         {"partner_id": frame["partner_id"].to_numpy(), "reason_codes": out_codes, "reasons": out_words, "action": out_actions},
         index=frame.index,
@@ -1035,10 +1049,8 @@ RISK_COLUMNS = ["partner_id", "name", "region", "tier", "risk", "sales_at_risk",
 
 def score_frame(frame: pd.DataFrame, scorer: Scorer, *, actions: ChurnActions | None = None, lang: str = "en") -> pd.DataFrame:
     """Risk, sales at risk (risk × trailing 12-month net sales, CNY), reasons and actions per partner."""
-    risk = scorer.predict(frame)
-    if scorer.model not in PROBABILISTIC:  # a rule won: report its rank as a 0–1 score
-        risk = pd.Series(risk).rank(pct=True).to_numpy()
-    rs = reasons_table(frame, scorer, actions=actions, lang=lang)
+    risk = np.clip(scorer.predict(frame), 0.0, 1.0)
+    rs = reasons_table(frame, scorer, actions=actions, lang=lang, risk=risk)
     out = frame[["partner_id", "name", "region"]].copy()
     out["risk"] = np.round(risk, 4)
     out["sales_365d_cny"] = frame["sales_365d_cny"].clip(lower=0)
