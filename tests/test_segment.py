@@ -161,6 +161,7 @@ def _set(path: list, value):
         (_set(["cutoffs", "core"], 30), "cutoffs: core (30.0) must be greater than growth (40.0)"),
         (_set(["cutoffs", "growth"], 140), "cutoffs: growth must lie between 0 and 100"),
         (_set(["playbook", "pilot"], KeyError), "playbook is missing the tier 'pilot'"),
+        (_set(["playbook_zh", "vip"], ["专属"]), "playbook_zh has unknown tier 'vip'"),
         (_set(["components", "cooperation", "inputs", 0, "cap"], 0), "inputs[0]: cap must be a number > 0"),
         (_set(["cutoffs"], KeyError), "is missing the required field 'cutoffs'"),
     ],
@@ -418,6 +419,7 @@ def test_charts_are_small_and_bound(demo_db: Path) -> None:
     summary = sg.tier_summary(card)
     assert summary["tier"].tolist() == ["core", "growth", "pilot"]
     assert summary["playbook"].iloc[0] == "dedicated training; profit sharing; priority resources"
+    assert sg.tier_summary(card, lang="zh")["playbook"].iloc[0] == "专属培训；利润分享；优先资源"
 
 
 @pytest.mark.slow

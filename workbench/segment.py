@@ -135,6 +135,12 @@ class TierConfig:
     cutoffs: Cutoffs
     playbook: dict[str, list[str]]
     promotion: Promotion = field(default_factory=Promotion)
+    playbook_zh: dict[str, list[str]] | None = None
+
+    def actions(self, tier: str, lang: str = "en") -> str:
+        """The playbook of `tier` as one line ('; '-joined), in Chinese when `lang` is zh and given."""
+        book = self.playbook_zh if lang == "zh" and self.playbook_zh else self.playbook
+        return ("；" if book is self.playbook_zh else "; ").join(book.get(tier, self.playbook[tier]))
 
 
 def _validate_tier_config(cfg: TierConfig, where: str) -> TierConfig:
@@ -166,12 +172,15 @@ def _validate_tier_config(cfg: TierConfig, where: str) -> TierConfig:
         raise ConfigError(
             f"{where}: cutoffs: core ({cut.core}) must be greater than growth ({cut.growth})."
         )
-    missing = [t for t in TIERS if t not in cfg.playbook]
-    if missing:
-        raise ConfigError(f"{where}: playbook is missing the tier '{missing[0]}' (needs core, growth, pilot).")
-    extra = sorted(set(cfg.playbook) - set(TIERS))
-    if extra:
-        raise ConfigError(f"{where}: playbook has unknown tier '{extra[0]}' (allowed: core, growth, pilot).")
+    for key, book in (("playbook", cfg.playbook), ("playbook_zh", cfg.playbook_zh)):
+        if book is None:
+            continue
+        missing = [t for t in TIERS if t not in book]
+        if missing:
+            raise ConfigError(f"{where}: {key} is missing the tier '{missing[0]}' (needs core, growth, pilot).")
+        extra = sorted(set(book) - set(TIERS))
+        if extra:
+            raise ConfigError(f"{where}: {key} has unknown tier '{extra[0]}' (allowed: core, growth, pilot).")
     if cfg.promotion.margin < 0 or cfg.promotion.min_gain < 0:
         raise ConfigError(f"{where}: promotion: margin and min_gain must be ≥ 0.")
     return cfg
@@ -352,15 +361,18 @@ def tier_thresholds(score: pd.Series, cfg: TierConfig) -> tuple[float, float]:
     return float(q[0]), float(q[1])
 
 
-def tier_scorecard(inputs: pd.DataFrame, cfg: TierConfig | str | Path | dict | None = None) -> pd.DataFrame:
+def tier_scorecard(
+    inputs: pd.DataFrame, cfg: TierConfig | str | Path | dict | None = None, *, lang: str = "en"
+) -> pd.DataFrame:
     """Scores, components and tier per partner, with the tier's playbook (actions joined by '; ').
 
     inputs: as for `score_partners`; extra columns (region, channel_type, raw inputs) are kept.
+    lang: "zh" shows `playbook_zh` where the config has it.
     """
     cfg = load_tier_config(cfg)
     scores = score_partners(inputs, cfg)
     scores["tier"] = assign_tiers(scores, cfg)
-    scores["playbook"] = scores["tier"].map({t: "; ".join(a) for t, a in cfg.playbook.items()})
+    scores["playbook"] = scores["tier"].map({t: cfg.actions(t, lang) for t in TIERS})
     keep = [c for c in inputs.columns if c not in scores.columns]
     return scores.merge(inputs[["partner_id", *keep]], on="partner_id", how="left")
 
@@ -1072,19 +1084,22 @@ def scorecard_view(
     as_of: Any,
     region: str | None = None,
     config: TierConfig | str | Path | dict | None = None,
+    lang: str = "en",
 ) -> pd.DataFrame:
     """`tier_scorecard` at `as_of` (scored network-wide, then restricted to `region`) with partner name.
 
-    Contact fields are never read.
+    Contact fields are never read; the playbook is in `lang` where the config has it.
     """
-    card = tier_scorecard(scorecard_inputs(con, as_of=as_of).to_pandas(), config)
+    card = tier_scorecard(scorecard_inputs(con, as_of=as_of).to_pandas(), config, lang=lang)
     if region not in (None, "", "all"):
         card = card[card["region"] == region]
     p = con.table("partners").select("partner_id", "name").to_pandas()
     return card.merge(p, on="partner_id", how="left").reset_index(drop=True)
 
 
-def tier_summary(card: pd.DataFrame, config: TierConfig | str | Path | dict | None = None) -> pd.DataFrame:
+def tier_summary(
+    card: pd.DataFrame, config: TierConfig | str | Path | dict | None = None, *, lang: str = "en"
+) -> pd.DataFrame:
     """One row per tier: partners, partner_share (0–1), median score and 12-month net sales, and the playbook.
 
     card: `tier_scorecard` / `scorecard_view` output (tier, score, net_sales_365d).
@@ -1098,7 +1113,7 @@ def tier_summary(card: pd.DataFrame, config: TierConfig | str | Path | dict | No
     }).reindex(list(TIERS)).fillna(0)
     out["partners"] = out["partners"].astype("int64")
     out.insert(1, "partner_share", (out["partners"] / max(int(out["partners"].sum()), 1)).round(3))
-    out["playbook"] = ["; ".join(cfg.playbook[t]) for t in TIERS]
+    out["playbook"] = [cfg.actions(t, lang) for t in TIERS]
     return out.rename_axis("tier").reset_index()
 
 
