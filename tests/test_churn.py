@@ -316,7 +316,7 @@ def test_notebook_runs_under_papermill(demo_db: Path, tmp_path: Path) -> None:
                                                         "lang": "zh"}, kernel_name="python3", cwd=str(nb.parent),
                         progress_bar=False)
     text = out.read_text(encoding="utf-8")
-    assert "流失风险" in text and "wins the backtest" in text
+    assert "流失风险" in text and "回测胜出" in text
     assert "contact_phone" not in text and "contact_name" not in text
     assert "<img src=x" not in text  # partner names are escaped
 

@@ -84,6 +84,13 @@ MODEL_LABELS: dict[str, str] = {
     "cycle_rule": "Order-cycle rule",
     "bgnbd": "BG/NBD 1 - P(alive)",
 }
+MODEL_LABELS_ZH: dict[str, str] = {
+    "logit": "逻辑回归（L2）",
+    "gbm": "梯度提升树（已校准）",
+    "recency_rule": "最近下单规则",
+    "cycle_rule": "订货周期规则",
+    "bgnbd": "BG/NBD 1 − 存活概率",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -615,17 +622,34 @@ class Backtest:
     margin: float
     horizon_days: int
 
-    def describe(self) -> str:
+    def describe(self, lang: str = "en") -> str:
         """One sentence naming the winner and by how much it beats the runner-up (mean ROC AUC)."""
         s = self.summary
         top, second = s.iloc[0], s.iloc[1]
         wins = _paired_wins(self.metrics, top["model"], second["model"])
+        n = len(self.plan)
+        if lang == "zh":
+            zh = MODEL_LABELS_ZH
+            return (
+                f"回测胜出：{zh.get(top['model'], top['model'])}，{n} 个季度截点平均 ROC AUC {top['roc_auc']:.3f}，"
+                f"比第二名{zh.get(second['model'], second['model'])}（{second['roc_auc']:.3f}）高 {self.margin:+.3f}；"
+                f"在 {n} 个截点中有 {wins} 个更好。"
+            )
         return (
             f"{MODEL_LABELS.get(top['model'], top['model'])} wins the backtest with mean ROC AUC "
-            f"{top['roc_auc']:.3f} over {len(self.plan)} quarterly cutoffs, {self.margin:+.3f} ahead of "
+            f"{top['roc_auc']:.3f} over {n} quarterly cutoffs, {self.margin:+.3f} ahead of "
             f"{MODEL_LABELS.get(second['model'], second['model'])} ({second['roc_auc']:.3f}); "
-            f"better at {wins} of {len(self.plan)} cutoffs."
+            f"better at {wins} of {n} cutoffs."
         )
+
+    def table(self, lang: str = "en") -> pd.DataFrame:
+        """The summary for display: model name in `lang`, kind, mean metrics rounded to 3 places."""
+        out = self.summary[["model", "kind", "roc_auc", "pr_auc", "brier", "top10_capture", "churn_rate"]].copy()
+        names = MODEL_LABELS_ZH if lang == "zh" else MODEL_LABELS
+        out.insert(0, "label", out.pop("model").map(names))
+        if lang == "zh":
+            out["kind"] = out["kind"].map({"candidate": "候选模型", "baseline": "基准"})
+        return out.round(3)
 
 
 def _paired_wins(metrics: pd.DataFrame, a: str, b: str) -> int:
