@@ -12,11 +12,13 @@ Guarantees (DESIGN.md, "Ingestion guarantees"):
 * ingesting the same file again changes nothing: good rows are upserted to the same values, the file's
   previous quarantine rows are replaced by identical ones and its ``ingest_log`` row keeps its time.
 
-Row numbers count data rows as a person does: the first row under the header is row 1 (in a CSV whose
-header is line 1, row N is line N + 1; in a spreadsheet, row N sits N rows below the header row).
+Row numbers count data rows as a person does: the first row under the header is row 1. In a CSV whose
+header is line 1 and which has no blank lines or line breaks inside quotes, row N is line N + 1; in a
+spreadsheet, row N sits N rows below the header row.
 
-Validation is set-based SQL over a raw text table (``TRY_CAST``, joins, window functions), never a Python
-loop over rows, so a 10-million-line file ingests at DuckDB speed.
+Validation is set-based SQL over the file read as text (``TRY_CAST`` with cheap fast paths for tidy values,
+one join for foreign keys, one aggregate for repeated keys), never a Python loop over rows. Blank lines
+in a CSV are skipped by the reader and are not data rows; blank spreadsheet rows are skipped too.
 """
 
 from __future__ import annotations
