@@ -245,14 +245,14 @@ def _order_features(lines: ir.Table, as_of: dt.date) -> list[ir.Table]:
 
     r = o.filter(o.order_date > b365)
     nr = ~r.is_return
-    listed = nr & r.list_amount_cny.notnull() & (r.list_amount_cny > 0)
+    listed = nr & (r.list_amount_cny > 0)  # a missing list amount compares as null: not listed
     daily = r.group_by(["partner_id", "order_date"]).aggregate(
         _net=r.amount_cny.sum(),
         _gross=r.amount_cny.sum(where=nr),
-        _returns=(-r.amount_cny).sum(where=r.is_return),
+        _returns=r.amount_cny.sum(where=r.is_return),  # negative; negated per partner
         _list=r.list_amount_cny.sum(where=listed),
         _net_listed=r.amount_cny.sum(where=listed),
-        _lines=ibis.ifelse(nr, 1, 0).sum(),
+        _lines=r.count(where=nr),
     )
     daily = daily.mutate(_is_order=daily._lines > 0)
     daily = _left(daily, hist.select("partner_id", "_prev_order_date"))
@@ -284,7 +284,7 @@ def _order_features(lines: ir.Table, as_of: dt.date) -> list[ir.Table]:
         net_sales_365d_cny=d._net.sum(),
         net_sales_prev_90d_cny=d._net.sum(where=in180 & ~in90),
         gross_sales_365d_cny=d._gross.sum(),
-        returns_365d_cny=d._returns.sum(),
+        returns_365d_cny=-d._returns.sum(),
         _list_365=d._list.sum(),
         _net_listed_365=d._net_listed.sum(),
         sales_slope_6m_cny_per_month=(d._net * slope_w).sum(where=in6m),
@@ -336,10 +336,8 @@ def _rebate_features(incentives: ir.Table, as_of: dt.date) -> ir.Table:
 
 
 def _coverage_features(coverage: ir.Table, as_of: dt.date) -> ir.Table:
-    c = coverage.filter(coverage.month <= as_of)
-    w = ibis.window(group_by="partner_id", order_by=ibis.desc("month"))
-    c = c.mutate(_rn=ibis.row_number().over(w))
-    return c.group_by("partner_id").aggregate(active_outlets=_f(c.active_outlets).max(where=c._rn == 0))
+    c = coverage.filter(coverage.month <= as_of)  # (partner_id, month) is the key: argmax is exact
+    return c.group_by("partner_id").aggregate(active_outlets=_f(c.active_outlets).argmax(c.month))
 
 
 def _action_features(actions: ir.Table, as_of: dt.date) -> ir.Table:
