@@ -523,11 +523,19 @@ _VOCAB: list[tuple[tuple[str, ...], tuple[str, str], tuple[str, str]]] = [
 ]
 
 
+def _line_name(line: str, lang: str) -> str:
+    """A product line's display name: the i18n label `line_<name>` where there is one, else the name."""
+    from workbench.i18n import LABELS, label
+
+    key = f"line_{line}"
+    return label(key, lang) if key in LABELS else line.replace("_", " ")
+
+
 def _phrase(column: str, high: bool, lang: str) -> str:
     col = column.lower()
     for prefix in ("mix_", "share_"):
         if col.startswith(prefix):
-            line = column[len(prefix):].replace("_", " ")
+            line = _line_name(column[len(prefix):], lang)
             if lang == "zh":
                 return f"以{line}为主" if high else f"少{line}"
             return f"mostly {line}" if high else f"little {line}"
@@ -1126,6 +1134,9 @@ def html_table(frame: pd.DataFrame, *, lang: str = "en", max_rows: int | None = 
         return f"<p><i>{html.escape(label('seg_none', lang))}</i></p>"
     df = frame.head(max_rows) if max_rows is not None else frame
     df = df.copy()
+    for col in df.columns:
+        if pd.api.types.is_bool_dtype(df[col]):
+            df[col] = df[col].map({True: "✓", False: ""})
     for col in ("tier", "tier_to", "tier_from"):
         if col in df.columns:
             df[col] = df[col].map(lambda t: label(t, lang) if t in TIERS else label(f"seg_{t}", lang))

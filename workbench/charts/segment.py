@@ -6,6 +6,7 @@ import altair as alt
 import pandas as pd
 
 from workbench.i18n import label
+from workbench.segment import _line_name
 
 __all__ = [
     "chart_segments_2d",
@@ -32,7 +33,7 @@ def _tier_label(tier: str, lang: str) -> str:
 
 def _feature_label(feature: str, lang: str) -> str:
     if feature.startswith("mix_"):
-        return label("seg_share_of", lang) + feature[4:].replace("_", " ")
+        return label("seg_share_of", lang) + _line_name(feature[4:], lang)
     return label(feature, lang)
 
 
