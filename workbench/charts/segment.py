@@ -50,11 +50,13 @@ def chart_segments_2d(points: pd.DataFrame, *, lang: str = "en", seed: int = 0) 
     df = df[cols].copy()
     df["pc1"], df["pc2"] = df["pc1"].round(3), df["pc2"].round(3)
     names = sorted(df["cluster_name"].unique().tolist())
-    pick = alt.selection_point(
-        fields=["cluster_name"],
-        bind=alt.binding_select(options=[None, *names], labels=[label("seg_all_clusters", lang), *names],
+    pick = alt.param(
+        name="segment_pick",
+        value="__all__",
+        bind=alt.binding_select(options=["__all__", *names], labels=[label("seg_all_clusters", lang), *names],
                                 name=label("seg_highlight", lang) + " "),
     )
+    shown = "segment_pick == '__all__' || datum.cluster_name == segment_pick"
     explained = points.attrs.get("explained", [])
     ax = [label("seg_pc1", lang), label("seg_pc2", lang)]
     if len(explained) == 2:
@@ -69,7 +71,7 @@ def chart_segments_2d(points: pd.DataFrame, *, lang: str = "en", seed: int = 0) 
             x=alt.X("pc1:Q", title=ax[0]),
             y=alt.Y("pc2:Q", title=ax[1]),
             color=alt.Color("cluster_name:N", title=label("cluster_name", lang), sort=names),
-            opacity=alt.condition(pick, alt.value(0.75), alt.value(0.06)),
+            opacity=alt.condition(shown, alt.value(0.75), alt.value(0.06)),
             tooltip=tooltip,
         )
         .add_params(pick)
