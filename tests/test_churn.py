@@ -335,3 +335,16 @@ def test_a_baseline_winner_scores_calibrated_probabilities(demo_con, demo_frames
     order = np.argsort(test["recency_days"].to_numpy())
     assert np.all(np.diff(p[order]) >= -1e-12)  # monotone in days since the last order
     assert p.mean() == pytest.approx(test["churned"].mean(), abs=0.06)
+
+
+def test_reasons_in_chinese_and_readable_odds(demo_bt: churn.Backtest) -> None:
+    frame = pd.DataFrame({
+        "partner_id": ["A"], "sales_90d_cny": [5500.0], "sales_prev_90d_cny": [10000.0],
+        "sales_change_pct": [-45.0], "median_gap_days": [30.0], "recency_days": [64.0], "cycle_ratio": [64 / 30],
+        "rebate_overdue_cny": [32000.0], "sat_last": [70.0], "sat_change": [-12.0], "open_conflicts": [0.0],
+        "trainings_365d": [1.0],
+    })
+    zh = churn.reasons_table(frame, lang="zh").iloc[0]
+    assert zh["reasons"] == "订货额比前90天下降 45%; 已 64 天未下单，是其通常 30 天订货周期的 2.1 倍; ¥32,000 返利未付"
+    odds = churn.odds_table(demo_bt, lang="zh")
+    assert "距上次下单天数" in set(odds["feature"]) and not odds["feature"].str.startswith("snap_").any()

@@ -60,6 +60,7 @@ __all__ = [
     "make_logit",
     "metrics_table",
     "odds_ratios",
+    "odds_table",
     "order_drivers",
     "quarterly_cutoffs",
     "reasons_table",
@@ -965,48 +966,83 @@ def _money(v: float) -> str:
     return f"¥{v:,.0f}"
 
 
-def _reason_texts(df: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
-    """Per reason code: (fires: bool Series, words: str Series) from the drivers of a cutoff frame."""
+def _int(v: pd.Series) -> pd.Series:
+    return v.round().fillna(0).astype(int).astype(str)
+
+
+def _reason_texts(df: pd.DataFrame, lang: str = "en") -> dict[str, tuple[pd.Series, pd.Series]]:
+    """Per reason code: (fires: bool Series, words: str Series in `lang`) from a cutoff frame's drivers."""
+    zh = lang == "zh"
     chg = df["sales_change_pct"]
     gap = df["median_gap_days"]
-    return {
-        "orders_down": (
-            (chg <= -25) & (df["sales_prev_90d_cny"] > 0),
-            "orders down " + (-chg).round().fillna(0).astype(int).astype(str) + "% vs the previous 90 days",
-        ),
-        "overdue": (
-            ((df["cycle_ratio"] >= 1.5) & gap.notna() & (df["recency_days"] >= 14))
-            | (gap.isna() & (df["recency_days"] >= 60)),
-            "no order for " + df["recency_days"].fillna(0).astype(int).astype(str) + " days"
-            + np.where(
-                gap.notna(),
-                ", " + df["cycle_ratio"].round(1).astype(str) + "× its usual "
-                + gap.round().fillna(0).astype(int).astype(str) + "-day cycle",
-                "",
-            ),
-        ),
-        "rebate_unpaid": (
-            df["rebate_overdue_cny"] >= 1000,
-            df["rebate_overdue_cny"].map(_money) + " of rebates unpaid",
-        ),
-        "satisfaction_fell": (
-            df["sat_change"] <= -5,
-            "satisfaction fell " + (-df["sat_change"]).round().fillna(0).astype(int).astype(str) + " points",
-        ),
-        "low_satisfaction": (
-            (df["sat_last"] < 60) & ~(df["sat_change"] <= -5),
-            "satisfaction low at " + df["sat_last"].round().fillna(0).astype(int).astype(str) + "/100",
-        ),
-        "open_conflict": (
-            df["open_conflicts"] >= 1,
-            df["open_conflicts"].fillna(0).astype(int).astype(str)
-            + np.where(df["open_conflicts"] == 1, " open channel conflict", " open channel conflicts"),
-        ),
-        "no_training": (
-            df["trainings_365d"] == 0,
-            pd.Series("no training in the last 12 months", index=df.index),
-        ),
+    rec = _int(df["recency_days"])
+    ratio = df["cycle_ratio"].round(1).astype(str)
+    conf = _int(df["open_conflicts"])
+    if zh:
+        overdue = "已 " + rec + " 天未下单" + np.where(
+            gap.notna(), "，是其通常 " + _int(gap) + " 天订货周期的 " + ratio + " 倍", "")
+        words = {
+            "orders_down": "订货额比前90天下降 " + _int(-chg) + "%",
+            "overdue": overdue,
+            "rebate_unpaid": df["rebate_overdue_cny"].map(_money) + " 返利未付",
+            "satisfaction_fell": "满意度下降 " + _int(-df["sat_change"]) + " 分",
+            "low_satisfaction": "满意度偏低（" + _int(df["sat_last"]) + "/100）",
+            "open_conflict": conf + " 起渠道冲突未解决",
+            "no_training": pd.Series("近12个月没有培训", index=df.index),
+        }
+    else:
+        overdue = "no order for " + rec + " days" + np.where(
+            gap.notna(), ", " + ratio + "× its usual " + _int(gap) + "-day cycle", "")
+        words = {
+            "orders_down": "orders down " + _int(-chg) + "% vs the previous 90 days",
+            "overdue": overdue,
+            "rebate_unpaid": df["rebate_overdue_cny"].map(_money) + " of rebates unpaid",
+            "satisfaction_fell": "satisfaction fell " + _int(-df["sat_change"]) + " points",
+            "low_satisfaction": "satisfaction low at " + _int(df["sat_last"]) + "/100",
+            "open_conflict": conf + np.where(df["open_conflicts"] == 1, " open channel conflict",
+                                             " open channel conflicts"),
+            "no_training": pd.Series("no training in the last 12 months", index=df.index),
+        }
+    fires = {
+        "orders_down": (chg <= -25) & (df["sales_prev_90d_cny"] > 0),
+        "overdue": ((df["cycle_ratio"] >= 1.5) & gap.notna() & (df["recency_days"] >= 14))
+        | (gap.isna() & (df["recency_days"] >= 60)),
+        "rebate_unpaid": df["rebate_overdue_cny"] >= 1000,
+        "satisfaction_fell": df["sat_change"] <= -5,
+        "low_satisfaction": (df["sat_last"] < 60) & ~(df["sat_change"] <= -5),
+        "open_conflict": df["open_conflicts"] >= 1,
+        "no_training": df["trainings_365d"] == 0,
     }
+    return {k: (fires[k], pd.Series(words[k], index=df.index)) for k in fires}
+
+
+FEATURE_LABELS: dict[str, tuple[str, str]] = {col: (en, zh) for col, en, zh in (
+    ("recency_days", "Days since last order", "距上次下单天数"),
+    ("tenure_days", "Tenure (days)", "合作天数"),
+    ("n_order_days", "Order days to date", "累计下单天数"),
+    ("median_gap_days", "Usual days between orders", "通常订货间隔（天）"),
+    ("cycle_ratio", "Overdue vs own cycle (×)", "超出自身周期（倍）"),
+    ("sales_90d_cny", "Net sales, last 90 days", "近90天净销售额"),
+    ("sales_prev_90d_cny", "Net sales, previous 90 days", "前90天净销售额"),
+    ("sales_365d_cny", "Net sales, last 12 months", "近12个月净销售额"),
+    ("sales_change_pct", "Sales change vs previous 90 days (%)", "销售额环比变化（%）"),
+    ("order_days_90d", "Order days, last 90 days", "近90天下单天数"),
+    ("order_days_prev_90d", "Order days, previous 90 days", "前90天下单天数"),
+    ("rebate_overdue_cny", "Rebates overdue", "逾期未付返利"),
+    ("sat_last", "Last satisfaction", "最近满意度"),
+    ("sat_change", "Satisfaction change", "满意度变化"),
+    ("open_conflicts", "Open conflicts", "未解决冲突"),
+    ("conflicts_365d", "Conflicts, last 12 months", "近12个月冲突数"),
+    ("trainings_365d", "Trainings, last 12 months", "近12个月培训次数"),
+)}
+
+
+def odds_table(bt: Backtest, *, lang: str = "en", top: int = 12) -> pd.DataFrame:
+    """The strongest odds ratios of the last logit in the backtest, with readable feature names."""
+    o = bt.odds.head(top).copy()
+    names = o["feature"].map(lambda f: FEATURE_LABELS.get(f, (f.removeprefix("snap_"),) * 2)[1 if lang == "zh" else 0])
+    return pd.DataFrame({"feature": names, "odds_ratio_per_sd": o["odds_ratio_per_sd"].round(3),
+                         "coef_per_sd": o["coef_per_sd"].round(3)})
 
 
 def reasons_table(
@@ -1027,7 +1063,7 @@ def reasons_table(
     """
     actions = actions or load_actions()
     contrib = scorer.contributions(frame) if scorer is not None else None
-    texts = _reason_texts(frame)
+    texts = _reason_texts(frame, lang)
     codes = [c for c in texts if c in actions.reasons]
     fires = np.column_stack([texts[c][0].fillna(False).to_numpy(bool) for c in codes])
     words = np.column_stack([texts[c][1].to_numpy(object) for c in codes])
