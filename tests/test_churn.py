@@ -348,3 +348,16 @@ def test_reasons_in_chinese_and_readable_odds(demo_bt: churn.Backtest) -> None:
     assert zh["reasons"] == "订货额比前90天下降 45%; 已 64 天未下单，是其通常 30 天订货周期的 2.1 倍; ¥32,000 返利未付"
     odds = churn.odds_table(demo_bt, lang="zh")
     assert "距上次下单天数" in set(odds["feature"]) and not odds["feature"].str.startswith("snap_").any()
+
+
+def test_tiny_region_with_few_churners_still_runs(demo_con) -> None:
+    """Northwest holds ~12 partners; some cut-offs have no churner at all."""
+    cuts = churn.default_cutoffs(demo_con, as_of=date(2026, 9, 30), region="Northwest")
+    frames = churn.cutoff_frames(demo_con, cuts, region="Northwest")
+    bt = churn.run_backtest(frames)
+    assert bt.winner in {*churn.CANDIDATES, *churn.BASELINES} and len(bt.plan) == 6
+    scorer = churn.fit_scorer(demo_con, as_of=date(2026, 9, 30), region="Northwest", frames=frames, bt=bt)
+    risk = churn.risk_list(demo_con, as_of=date(2026, 9, 30), region="Northwest", scorer=scorer)
+    assert set(risk["region"]) == {"Northwest"} and risk["risk"].between(0, 1).all()
+    ones = churn._fit_candidate("gbm", pd.DataFrame({"x": [1.0, 2.0, 3.0]}), np.zeros(3, int), seed=0)
+    assert churn._predict(ones, pd.DataFrame({"x": [5.0]})).tolist() == [0.0]

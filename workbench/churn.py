@@ -547,8 +547,12 @@ def _fit_candidate(
     Xa = X.to_numpy(float)
     # one OpenMP/BLAS thread: small models gain little from threads, and oversubscription on a
     # busy machine makes HistGradientBoosting 30x slower
+    n_min = int(min(y.sum(), len(y) - y.sum()))
+    if n_min == 0:  # one class only (a tiny region): the observed rate is all there is to learn
+        return ConstantRate().fit(Xa, y)
     with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore", category=RuntimeWarning)
+        warnings.simplefilter("ignore", category=UserWarning)
         if name == "logit":
             return make_logit().fit(Xa, y)
         last = None if cutoffs is None else np.max(cutoffs)
@@ -556,10 +560,26 @@ def _fit_candidate(
         if fit_rows is None or fit_rows.sum() == 0 or y[~fit_rows].sum() < 10 or y[fit_rows].sum() < 10:
             from sklearn.calibration import CalibratedClassifierCV
 
+            if n_min < 2:
+                return make_gbm(seed=seed).fit(Xa, y)
             method = "isotonic" if y.sum() >= 300 else "sigmoid"
-            return CalibratedClassifierCV(make_gbm(seed=seed), method=method, cv=3).fit(Xa, y)
+            return CalibratedClassifierCV(make_gbm(seed=seed), method=method, cv=min(3, n_min)).fit(Xa, y)
         gbm = make_gbm(seed=seed).fit(Xa[fit_rows], y[fit_rows])
         return calibrate(gbm, Xa[~fit_rows], y[~fit_rows])
+
+
+class ConstantRate:
+    """Classifier predicting the training churn rate for everyone (used when only one class is seen)."""
+
+    def fit(self, X: Any, y: Any) -> ConstantRate:
+        """Store the mean of y; returns self."""
+        self.rate_ = float(np.mean(y))
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Columns P(no churn), P(churn), the same for every row."""
+        n = len(X)
+        return np.column_stack([np.full(n, 1 - self.rate_), np.full(n, self.rate_)])
 
 
 def _predict(model: Any, X: pd.DataFrame) -> np.ndarray:
@@ -678,7 +698,7 @@ def run_backtest(
             f"A backtest needs two cutoffs at least {horizon_days} days apart with labels; the store has too little history."
         )
     preds: list[pd.DataFrame] = []
-    odds = pd.DataFrame()
+    odds = pd.DataFrame(columns=["feature", "coef_per_sd", "odds_ratio_per_sd"])
     for s, train in zip(plan["scored_cutoff"], plan["train_cutoffs"], strict=True):
         test = frames[s]
         tr = pd.concat([frames[t] for t in train], ignore_index=True)
@@ -687,12 +707,9 @@ def run_backtest(
         Xte = design_matrix(test, cols)
         scores: dict[str, np.ndarray] = {}
         for name in candidates:
-            if ytr.min() == ytr.max():
-                scores[name] = np.full(len(test), ytr.mean())
-                continue
             model = _fit_candidate(name, Xtr, ytr, seed=seed, cutoffs=tr["cutoff"].to_numpy())
             scores[name] = _predict(model, Xte)
-            if name == "logit":
+            if name == "logit" and not isinstance(model, ConstantRate):
                 odds = odds_ratios(model, cols)
         scores.update(baseline_scores(test, seed=seed))
         for name, sc in scores.items():
@@ -892,6 +909,8 @@ class Scorer:
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per-row logit contributions coef × standardized value (log-odds units), one column per input."""
+        if isinstance(self.explainer, ConstantRate):
+            return pd.DataFrame(0.0, columns=list(self.columns), index=frame.index)
         X = design_matrix(frame, self.columns).to_numpy(float)
         imp, sc, lr = self.explainer[0], self.explainer[1], self.explainer[-1]
         z = sc.transform(imp.transform(X))
