@@ -13,8 +13,9 @@ computes the same partner snapshot three ways, each in a fresh subprocess so tha
   pandas    read the tables into pandas, then groupby                           (what an analyst writes)
 
 Wall time is measured inside the worker from "connect" to "DataFrame in hand" (interpreter start
-and imports excluded, reading the data included); the best of each method's runs is reported (runs
-of the methods are interleaved, so a busy machine slows them alike). The three results are checked to agree column by column.
+and imports excluded, reading the data included), and so is CPU time over all threads. Runs of the
+methods are interleaved; the Ibis/SQL ratio is the median over rounds of (ibis run / adjacent sql
+run), which stays meaningful on a busy machine; best-of and CPU-time ratios are printed too. The three results are checked to agree column by column.
 Targets (issue 3): ibis within 1.3x of hand SQL, at least 5x faster than pandas, peak memory < 3 GB.
 """
 
@@ -568,9 +569,11 @@ def main() -> None:
         print(f"  {m:<7} {best[m]:7.2f} s   cpu {cpu_best[m]:7.2f} s   peak {peak[m]:7.0f} MB   wall runs: "
               + ", ".join(f"{x:.2f}" for x in times[m]))
     if {"ibis", "sql"} <= set(best):
+        # runs of the two are adjacent in time, so their ratio is robust to a busy machine
+        paired = float(np.median([a / b for a, b in zip(times["ibis"], times["sql"], strict=True)]))
         ratio = best["ibis"] / best["sql"]
-        print(f"  ibis / hand SQL   = {ratio:5.2f}x   target <= 1.30x : {'OK' if ratio <= 1.3 else 'MISSED'}"
-              f"   (CPU time: {cpu_best['ibis'] / cpu_best['sql']:.2f}x)")
+        print(f"  ibis / hand SQL   = {paired:5.2f}x   target <= 1.30x : {'OK' if paired <= 1.3 else 'MISSED'}"
+              f"   (median of paired runs; best-of {ratio:.2f}x; CPU time {cpu_best['ibis'] / cpu_best['sql']:.2f}x)")
     if {"ibis", "pandas"} <= set(best):
         speed = best["pandas"] / best["ibis"]
         print(f"  pandas / ibis     = {speed:5.2f}x   target >= 5x    : {'OK' if speed >= 5 else 'MISSED'}"
