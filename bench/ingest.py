@@ -130,7 +130,7 @@ def main() -> None:
     print(_line("bare read_csv", bare))
     results = {}
     for mode in ("ingest", "ingest-unindexed"):
-        if mode in a.modes:
+        if mode in a.modes.split(","):
             results[mode] = ing = _measure(mode, a.dir, orders, partners)
             print(_line(mode, ing) + f"  ({ing['accepted']:,} accepted, {ing['quarantined']:,} quarantined)")
     for reason, n in sorted(next(iter(results.values()))["reasons"].items()):

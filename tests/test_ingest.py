@@ -376,9 +376,12 @@ def test_failure_halfway_rolls_back_everything(with_partners, tmp_path: Path, mo
         raise duckdb.IOException("disk full")  # ... and then the disk fills up
 
     monkeypatch.setattr(ingest_mod, "_upsert", upsert_then_fail)
+    settings = "SELECT current_setting('memory_limit'), current_setting('disabled_optimizers')"
+    before_settings = store.raw_connection(with_partners).execute(settings).fetchone()
     with pytest.raises(duckdb.IOException):
         ingest_file(with_partners, "orders", path, run_date=RUN)
     assert snapshot(with_partners) == before
+    assert store.raw_connection(with_partners).execute(settings).fetchone() == before_settings
     monkeypatch.undo()
     r = ingest_file(with_partners, "orders", path, run_date=RUN)  # the connection is usable afterwards
     assert r.rows_accepted == 3
