@@ -654,8 +654,11 @@ def _col_sql(col: Column, src: str | None, src_type: str, maps: Mapping) -> _Col
             if value_map:
                 cases = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in value_map.items())
                 slow = f"(CASE {clean} {cases} ELSE {clean} END)"
-            typed = f"(CASE WHEN {_is_tidy(s)} AND {s} NOT IN {_in_list(value_map)} THEN {s} ELSE {slow} END)" \
-                if text and value_map else f"(CASE WHEN {_is_tidy(s)} THEN {s} ELSE {slow} END)" if text else slow
+            if not text:
+                typed = slow
+            else:  # tidy values that need no mapping skip the cleaning
+                tidy = _is_tidy(s) + (f" AND {s} NOT IN {_in_list(value_map)}" if value_map else "")
+                typed = f"(CASE WHEN {tidy} THEN {s} ELSE {slow} END)"
     elif t == "DATE":
         if text:
             fmts = ["%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d", *maps.date_formats]
