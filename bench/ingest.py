@@ -101,7 +101,10 @@ def _child(mode: str, folder: str, orders: str, partners: str) -> None:
 def _measure(mode: str, folder: Path, orders: Path, partners: Path) -> dict:
     cmd = [sys.executable, __file__, "--child", mode, "--dir", str(folder), "--orders", str(orders),
            "--partners-file", str(partners)]
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        lines = done.stderr.strip().splitlines()
+        return {"error": lines[-1] if lines else f"exit code {done.returncode}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -131,9 +134,13 @@ def main() -> None:
     results = {}
     for mode in ("ingest", "ingest-unindexed"):
         if mode in a.modes.split(","):
-            results[mode] = ing = _measure(mode, a.dir, orders, partners)
+            ing = _measure(mode, a.dir, orders, partners)
+            if "error" in ing:
+                print(f"{mode:<18}: FAILED: {ing['error']}")
+                continue
+            results[mode] = ing
             print(_line(mode, ing) + f"  ({ing['accepted']:,} accepted, {ing['quarantined']:,} quarantined)")
-    for reason, n in sorted(next(iter(results.values()))["reasons"].items()):
+    for reason, n in sorted(next(iter(results.values()), {"reasons": {}})["reasons"].items()):
         print(f"    {n:>8,}  {reason}")
     for mode, ing in results.items():
         rate = ing["rows"] / ing["seconds"]

@@ -24,7 +24,6 @@ in a CSV are skipped by the reader and are not data rows; blank spreadsheet rows
 from __future__ import annotations
 
 import codecs
-import functools
 import gzip
 import hashlib
 import re
@@ -58,8 +57,6 @@ __all__ = [
 
 DEFAULT_MAPPING_FILE = config_file("mapping.yaml")
 LARGE_FILE_BYTES = 20 * 1024 * 1024  # show a progress bar above this size when progress=True
-# DuckDB memory while validating; the upsert runs uncapped (the store's key indexes must fit in memory).
-VALIDATION_MEMORY_LIMIT = "1GB"
 
 # Characters trimmed from both ends of every value: ASCII whitespace, no-break and ideographic space.
 _TRIM = " \t\r\n\u00a0\u3000\ufeff"
@@ -309,30 +306,36 @@ def _ingest_file_txn(
             raw.execute("COMMIT")
             return result
         except _NotUtf8:
-            raw.execute("ROLLBACK")
+            _rollback(raw)
             continue
         except BaseException:
-            raw.execute("ROLLBACK")
+            _rollback(raw)
             raise
     raise IngestError(f"{where} is neither UTF-8 nor GB18030 text.")
 
 
+def _rollback(raw: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction; a failed COMMIT has already ended it (keep the original error)."""
+    try:
+        raw.execute("ROLLBACK")
+    except duckdb.TransactionException:
+        pass
+
+
 @contextmanager
 def _fast_settings(raw: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Disable two optimizers for the ingest queries; afterwards restore them and the memory limit.
+    """Disable two optimizers for the ingest queries, restoring the connection's setting afterwards.
 
     Common-subexpression elimination and the IN-list-to-join rewrite both hoist the (rarely needed)
     cleaning expressions out of CASE/COALESCE, so every row paid for them: 5x slower validation.
     """
     before = raw.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] or ""
-    memory = raw.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     wanted = sorted({*filter(None, (x.strip() for x in before.split(","))), "common_subexpressions", "in_clause"})
     raw.execute(f"SET disabled_optimizers = {_lit(','.join(wanted))}")
     try:
         yield
     finally:
         raw.execute(f"SET disabled_optimizers = {_lit(before)}")
-        _restore_memory_limit(raw, memory)
 
 
 def ingest_frame(
@@ -374,7 +377,7 @@ def _ingest_frame_txn(
         result = _validate_and_store(raw, spec, maps, source, digest, run_date, None)
         raw.execute("COMMIT")
     except BaseException:
-        raw.execute("ROLLBACK")
+        _rollback(raw)
         raise
     finally:
         raw.unregister("_wb_frame")
@@ -768,10 +771,9 @@ def _validate_and_store(
     reason = "CASE " + " ".join(f"WHEN {c} THEN {_lit(r)}" for c, _, _, r in checks) + " END"
     column = "CASE " + " ".join(f"WHEN {c} THEN {_lit(col)}" for c, col, _, _ in checks) + " END"
     value = "CASE " + " ".join(f"WHEN {c} THEN {v}" for c, _, v, _ in checks) + " END"
-    with _memory_cap(raw, VALIDATION_MEMORY_LIMIT):  # the checked copy spills to disk beyond the cap
-        _check_rows(raw, spec, rownum, raw_cols, typed_select, fk_cols, fk_joins, reason, typed_out, column,
-                    value, row_data)
-        _mark_duplicates(raw, spec, rownum, raw_cols, row_data)
+    _check_rows(raw, spec, rownum, raw_cols, typed_select, fk_cols, fk_joins, reason, typed_out, column,
+                value, row_data)
+    _mark_duplicates(raw, spec, rownum, raw_cols, row_data)
     _step(bar, "validate")
     # The run time: the first ingest of this content keeps its time, so a re-ingest writes identical rows.
     prev = raw.execute(
@@ -821,32 +823,6 @@ def _check_rows(raw: duckdb.DuckDBPyConnection, spec: Table, rownum: str, raw_co
             CASE WHEN _wb_reason IS NOT NULL THEN {row_data} END AS _wb_row_data
         FROM _wb_r
     """)
-
-
-@contextmanager
-def _memory_cap(raw: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
-    """Cap DuckDB's memory (temporary tables spill to disk beyond it) for the block, then lift the cap.
-
-    On an error the transaction is aborted and cannot run SET; _fast_settings restores the limit after
-    the rollback.
-    """
-    before = raw.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    raw.execute(f"SET memory_limit = {_lit(limit)}")
-    yield
-    _restore_memory_limit(raw, before)
-
-
-def _restore_memory_limit(raw: duckdb.DuckDBPyConnection, before: str) -> None:
-    if before == _default_memory_limit():
-        raw.execute("RESET memory_limit")  # exact: the printed value is rounded
-    else:
-        raw.execute(f"SET memory_limit = {_lit(before)}")
-
-
-@functools.cache
-def _default_memory_limit() -> str:
-    with duckdb.connect() as fresh:
-        return fresh.execute("SELECT current_setting('memory_limit')").fetchone()[0]
 
 
 def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, rownum: str, raw_cols: str, row_data: str) -> None:
