@@ -29,8 +29,9 @@ fonts:  ## install a CJK font (Chinese in charts and browsers), when running as 
 	      || echo "warning: could not install fonts-wqy-microhei; Chinese may render as boxes"; \
 	  else echo "note: install a CJK font (e.g. fonts-wqy-microhei) so Chinese renders"; fi; fi
 
-sysdeps: fonts  ## Debian chromium + CJK font for the browser tests
+sysdeps: fonts  ## Debian chromium + CJK font for the browser tests, a Java runtime for the Spark comparison
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v java >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 
 $(DB): $(STAMP)
 	$(WB) demo --db $(DB)
@@ -41,15 +42,20 @@ demo: $(STAMP)  ## (re)generate the synthetic demo store
 report: $(STAMP) fonts $(DB)  ## render the demo report pack into reports/
 	$(WB) report --db $(DB) --region all --out reports
 
-test: $(STAMP) sysdeps  ## the whole suite, slow cases included (what CI runs)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+SPARK_STAMP := $(VENV)/.spark-installed
+$(SPARK_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[spark,test]'
+	@touch $(SPARK_STAMP)
+
+test: $(STAMP) sysdeps $(SPARK_STAMP)  ## the whole suite: slow cases, browser and DuckDB-vs-Spark included (what CI runs)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not spark"
+	$(PY) -m pytest -m spark
 
 test-fast: $(STAMP)  ## the suite without slow cases (notebooks, browser)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not spark"
 
-test-spark: $(STAMP)  ## DuckDB vs Spark comparison (installs the [spark] extra)
-	$(PY) -m pip install -q -e '.[spark,test]'
-	$(PY) -m pytest -m spark -p no:randomly
+test-spark: $(SPARK_STAMP)  ## DuckDB vs Spark comparison only (installs the [spark] extra)
+	$(PY) -m pytest -m spark
 
 bench: $(STAMP)  ## run every benchmark in bench/ and print its figures
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

@@ -461,14 +461,12 @@ def test_dirty_exports_quarantine_every_defect_and_land_every_good_row(
                 assert np.allclose(a.astype(float), b.astype(float), equal_nan=True), (t, col)
             else:
                 same = a.astype(object).fillna("") == b.astype(object).fillna("")
-                if col == "name":  # names holding double quotes: see the xfail test below
+                if col == "name":  # names holding double quotes: see the round-trip test below
                     same |= b.str.contains('"', regex=False)
                 assert same.all(), (t, col)
     con.disconnect()
 
 
-@pytest.mark.xfail(reason="ingest reads CSV with DuckDB strict_mode=false, which keeps RFC 4180 doubled quotes "
-                          '("") inside quoted fields; reported to the ingest owner', strict=False)
 def test_dirty_partner_names_with_double_quotes_round_trip(dirty: tuple[synth.DirtyExports, Path, dict]) -> None:
     ex, db, _ = dirty
     con = store.connect(db, read_only=True)
