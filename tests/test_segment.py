@@ -231,7 +231,6 @@ def test_ready_for_promotion_by_hand() -> None:
 
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-
 _SKLEARN_CHECKS = parametrize_with_checks(
     [sg.Segmenter(n_bootstrap=2, k_range=(2, 4)), sg.Segmenter(algorithm="gmm", n_bootstrap=2, k_range=(2, 4))]
 )
