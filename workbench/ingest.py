@@ -283,9 +283,8 @@ def _ingest_file_txn(
     bar: Any,
     tmp_files: list[Path],
 ) -> IngestResult:
-    """Read and validate one file inside one transaction (rolled back on any error)."""
+    """Validate one file into temporary tables, then write the store in one transaction."""
     for attempt in range(2):
-        raw.execute("BEGIN TRANSACTION")
         try:
             if kind == "csv":
                 _load_csv(raw, path, where, tmp_files, force_gb18030=attempt > 0)
@@ -294,24 +293,48 @@ def _ingest_file_txn(
             else:
                 _load_parquet(raw, path, where)
             _step(bar, "read")
-            hasher.join()
-            if hasher.error is not None:
-                raise IngestError(f"{where} could not be read ({hasher.error}).")
             try:
-                result = _validate_and_store(raw, spec, maps, where, hasher.hexdigest, run_date, bar)
+                checked = _check(raw, spec, maps, where, run_date)
             except duckdb.InvalidInputException as exc:  # the file is parsed here, while validating
                 if kind == "csv" and attempt == 0 and "unicode" in str(exc).lower():
                     raise _NotUtf8 from exc
                 raise IngestError(f"{where} could not be read ({_first_line(exc)}).") from exc
-            raw.execute("COMMIT")
-            return result
+            _step(bar, "validate")
+            hasher.join()
+            if hasher.error is not None:
+                raise IngestError(f"{where} could not be read ({hasher.error}).")
         except _NotUtf8:
-            _rollback(raw)
+            _drop_temp(raw)
             continue
+        except BaseException:
+            _drop_temp(raw)
+            raise
+        return _store_checked(raw, spec, checked, where, hasher.hexdigest, bar)
+    raise IngestError(f"{where} is neither UTF-8 nor GB18030 text.")
+
+
+def _store_checked(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked, where: str, digest: str,
+                   bar: Any) -> IngestResult:
+    """Write the checked rows to the store in one transaction (rolled back on any error), then drop temp tables."""
+    try:
+        raw.execute("BEGIN TRANSACTION")
+        try:
+            result = _write(raw, spec, checked, where, digest, bar)
+            raw.execute("COMMIT")
         except BaseException:
             _rollback(raw)
             raise
-    raise IngestError(f"{where} is neither UTF-8 nor GB18030 text.")
+    finally:
+        _drop_temp(raw)
+    return result
+
+
+def _drop_temp(raw: duckdb.DuckDBPyConnection) -> None:
+    """Drop ingest's temporary tables, view and in-memory key database (each may be absent)."""
+    for t in ("_wb_checked", "_wb_cand", "_wb_dups", "_wb_sheet"):
+        raw.execute(f"DROP TABLE IF EXISTS temp.main.{t}")
+    raw.execute("DROP VIEW IF EXISTS temp.main._wb_raw")
+    raw.execute(f"DETACH DATABASE IF EXISTS {_KEYS_DB}")
 
 
 def _rollback(raw: duckdb.DuckDBPyConnection) -> None:
@@ -324,18 +347,23 @@ def _rollback(raw: duckdb.DuckDBPyConnection) -> None:
 
 @contextmanager
 def _fast_settings(raw: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Disable two optimizers for the ingest queries, restoring the connection's setting afterwards.
+    """Ingest's connection settings, restoring the connection's own afterwards.
 
     Common-subexpression elimination and the IN-list-to-join rewrite both hoist the (rarely needed)
-    cleaning expressions out of CASE/COALESCE, so every row paid for them: 5x slower validation.
+    cleaning expressions out of CASE/COALESCE, so every row paid for them: 5x slower validation; they are
+    disabled. Insertion order is preserved: the checked table's row ids are the file's row numbers.
     """
-    before = raw.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] or ""
-    wanted = sorted({*filter(None, (x.strip() for x in before.split(","))), "common_subexpressions", "in_clause"})
+    before = raw.execute(
+        "SELECT current_setting('disabled_optimizers'), current_setting('preserve_insertion_order')").fetchone()
+    disabled = before[0] or ""
+    wanted = sorted({*filter(None, (x.strip() for x in disabled.split(","))), "common_subexpressions", "in_clause"})
     raw.execute(f"SET disabled_optimizers = {_lit(','.join(wanted))}")
+    raw.execute("SET preserve_insertion_order = true")
     try:
         yield
     finally:
-        raw.execute(f"SET disabled_optimizers = {_lit(before)}")
+        raw.execute(f"SET disabled_optimizers = {_lit(disabled)}")
+        raw.execute(f"SET preserve_insertion_order = {'true' if before[1] else 'false'}")
 
 
 def ingest_frame(
@@ -370,18 +398,17 @@ def _ingest_frame_txn(
     digest: str,
     run_date: date | None,
 ) -> IngestResult:
-    raw.execute("BEGIN TRANSACTION")
+    raw.register("_wb_frame", frame)
     try:
-        raw.register("_wb_frame", frame)
-        raw.execute("CREATE OR REPLACE TEMP VIEW _wb_raw AS SELECT row_number() OVER () AS _wb_rownum, * FROM _wb_frame")
-        result = _validate_and_store(raw, spec, maps, source, digest, run_date, None)
-        raw.execute("COMMIT")
-    except BaseException:
-        _rollback(raw)
-        raise
+        try:
+            raw.execute("CREATE OR REPLACE TEMP VIEW _wb_raw AS SELECT * FROM _wb_frame")
+            checked = _check(raw, spec, maps, source, run_date)
+        except BaseException:
+            _drop_temp(raw)
+            raise
+        return _store_checked(raw, spec, checked, source, digest, None)
     finally:
         raw.unregister("_wb_frame")
-    return result
 
 
 # --------------------------------------------------------------------------------------------------
@@ -455,7 +482,7 @@ def _transcode(path: Path, tmp_files: list[Path]) -> Path:
 
 def _read_csv_sql(source: Path) -> str:
     return (
-        "CREATE OR REPLACE TEMP VIEW _wb_raw AS SELECT row_number() OVER () AS _wb_rownum, * "
+        "CREATE OR REPLACE TEMP VIEW _wb_raw AS SELECT * "
         f"FROM read_csv({_lit(str(source))}, header=true, "
         "all_varchar=true, auto_detect=true, quote='\"', escape='\"', null_padding=true, strict_mode=false, "
         "sample_size=20480)"
@@ -483,7 +510,7 @@ class _NotUtf8(Exception):
 def _load_parquet(raw: duckdb.DuckDBPyConnection, path: Path, where: str) -> None:
     try:
         raw.execute(
-            "CREATE OR REPLACE TEMP VIEW _wb_raw AS SELECT row_number() OVER () AS _wb_rownum, * "
+            "CREATE OR REPLACE TEMP VIEW _wb_raw AS SELECT * "
             f"FROM read_parquet({_lit(str(path))})"
         )
     except duckdb.Error as exc:
@@ -730,19 +757,58 @@ def _checks(spec: Table, cols: dict[str, _ColSQL], run_date: date) -> list[tuple
     return out
 
 
-def _validate_and_store(
+_KEYS_DB = "_wb_keys"  # an in-memory database holding the parents' keys as ENUM types while validating
+
+
+@dataclass
+class _Checked:
+    """What validation left in the temp table `_wb_checked`, and how to find the rows of the file again."""
+
+    spec: Table
+    row: str  # SQL for a row's 1-based number in the file, over `_wb_checked` (alias-free)
+    raw_cols: str  # the file's columns, quoted, comma-separated
+    row_data: str  # SQL: the whole raw row as JSON
+    numbered: bool  # `_wb_raw` carries its own row numbers (`_wb_rownum`): spreadsheets, DataFrames
+    ignored: list[str]
+    run_date: date
+
+
+def _fk_exprs(raw: duckdb.DuckDBPyConnection, spec: Table) -> dict[str, str]:
+    """SQL per foreign-key column: its parent key if the parent has it, else NULL.
+
+    The parent's keys become an ENUM type in an in-memory database, so the check is a hash lookup per row
+    (TRY_CAST) instead of a join: joins do not preserve row order, a cast does, so validation runs on
+    every core and row numbers still come from the order rows are stored in.
+    """
+    out = {}
+    for col, parent in spec.foreign_keys:
+        pk = _q(TABLES[parent].primary_key[0])
+        if not raw.execute(f"SELECT count(*) FROM (SELECT 1 FROM {parent} LIMIT 1)").fetchone()[0]:
+            out[col] = "CAST(NULL AS VARCHAR)"
+            continue
+        raw.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_KEYS_DB}")
+        name = f"{_KEYS_DB}.main.{_q('fk_' + col)}"
+        raw.execute(f"DROP TYPE IF EXISTS {name}")
+        raw.execute(f"CREATE TYPE {name} AS ENUM (SELECT DISTINCT {pk} FROM {parent} WHERE {pk} IS NOT NULL)")
+        out[col] = f"TRY_CAST({_tq(col)} AS {name})"
+    return out
+
+
+def _check(
     raw: duckdb.DuckDBPyConnection,
     spec: Table,
     maps: Mapping,
     where: str,
-    digest: str,
     run_date: date | None,
-    bar: Any,
-) -> IngestResult:
-    """Check `_wb_raw` against the contract, upsert the good rows, quarantine the rest, log the file."""
+) -> _Checked:
+    """Check `_wb_raw` against the contract into temp table `_wb_checked` (typed columns; reason etc. for bad rows).
+
+    Runs outside the store's transaction (it writes temporary objects only), in parallel and in file order.
+    """
     run_date = run_date if run_date is not None else date.today()
     described = raw.execute("DESCRIBE _wb_raw").fetchall()
     src_types = {r[0]: r[1] for r in described}
+    numbered = "_wb_rownum" in src_types
     headers = [h for h in src_types if h != "_wb_rownum"]
     found = _resolve_headers(headers, spec, maps, where)
     missing = [c.name for c in spec.columns if c.required and c.name not in found]
@@ -754,27 +820,37 @@ def _validate_and_store(
     ignored = [h for h in headers if h not in found.values()]
     cols = {c.name: _col_sql(c, found.get(c.name), src_types.get(found.get(c.name, ""), "VARCHAR"), maps)
             for c in spec.columns}
-    rownum = "_wb_rownum"  # 1-based data row: row_number() over the file, whose order DuckDB preserves
     raw_cols = ", ".join(_q(h) for h in headers)
     row_data = "to_json(struct_pack(" + ", ".join(f"{_q(h)} := {_q(h)}" for h in headers) + "))"
-    fk_joins, fk_cols = "", ""
-    for col, parent in spec.foreign_keys:
-        pk_parent = TABLES[parent].primary_key[0]
-        fk_joins += (
-            f" LEFT JOIN (SELECT {_q(pk_parent)} AS _wb_k FROM {parent}) AS _wb_p_{col}"
-            f" ON _wb_p_{col}._wb_k = _wb_t.{_tq(col)}"
-        )
-        fk_cols += f", _wb_p_{col}._wb_k AS _wb_fk_{col}"
+    fk_cols = "".join(f", {expr} AS _wb_fk_{col}" for col, expr in _fk_exprs(raw, spec).items())
     typed_select = ", ".join(f"{cs.typed} AS {_tq(n)}" for n, cs in cols.items())
     typed_out = ", ".join(f"{_tq(n)} AS {_q(n)}" for n in cols)
     checks = _checks(spec, cols, run_date)
     reason = "CASE " + " ".join(f"WHEN {c} THEN {_lit(r)}" for c, _, _, r in checks) + " END"
     column = "CASE " + " ".join(f"WHEN {c} THEN {_lit(col)}" for c, col, _, _ in checks) + " END"
     value = "CASE " + " ".join(f"WHEN {c} THEN {v}" for c, _, v, _ in checks) + " END"
-    _check_rows(raw, spec, rownum, raw_cols, typed_select, fk_cols, fk_joins, reason, typed_out, column,
-                value, row_data)
-    _mark_duplicates(raw, spec, rownum, raw_cols, row_data)
-    _step(bar, "validate")
+    rownum = "_wb_rownum AS _wb_row, " if numbered else ""
+    raw.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _wb_checked AS
+        WITH _wb_t AS (SELECT {rownum}{raw_cols}, {typed_select} FROM _wb_raw),
+        _wb_j AS (SELECT _wb_t.*{fk_cols} FROM _wb_t),
+        _wb_r AS (SELECT *, {reason} AS _wb_reason FROM _wb_j)
+        SELECT {"_wb_row, " if numbered else ""}{typed_out}, _wb_reason,
+            CASE WHEN _wb_reason IS NOT NULL THEN {column} END AS _wb_column,
+            CASE WHEN _wb_reason IS NOT NULL THEN {value} END AS _wb_value,
+            CASE WHEN _wb_reason IS NOT NULL THEN {row_data} END AS _wb_row_data
+        FROM _wb_r
+    """)
+    raw.execute(f"DETACH DATABASE IF EXISTS {_KEYS_DB}")
+    # Without its own numbers, a row's number is its position: the table was written in file order.
+    row = "_wb_row" if numbered else "(rowid + 1)"
+    return _Checked(spec, row, raw_cols, row_data, numbered, ignored, run_date)
+
+
+def _write(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked, where: str, digest: str,
+           bar: Any) -> IngestResult:
+    """Inside the store's transaction: quarantine repeated keys, upsert good rows, quarantine bad ones, log."""
+    _mark_duplicates(raw, spec, checked)
     # The run time: the first ingest of this content keeps its time, so a re-ingest writes identical rows.
     prev = raw.execute(
         "SELECT min(ingested_at) FROM ingest_log WHERE table_name = ? AND sha256 = ?", [spec.name, digest]
@@ -788,8 +864,8 @@ def _validate_and_store(
         [spec.name, where, spec.name, digest],
     )
     raw.execute(
-        "INSERT INTO quarantine SELECT ?, ?, _wb_row, _wb_column, _wb_value, _wb_reason, ?, _wb_row_data "
-        "FROM _wb_checked WHERE _wb_reason IS NOT NULL ORDER BY _wb_row",
+        f"INSERT INTO quarantine SELECT ?, ?, {checked.row}, _wb_column, _wb_value, _wb_reason, ?, _wb_row_data "
+        "FROM _wb_checked WHERE _wb_reason IS NOT NULL ORDER BY 3",
         [spec.name, where, stamp],
     )
     counts = raw.execute("SELECT _wb_reason, count(*) FROM _wb_checked GROUP BY _wb_reason").fetchall()
@@ -801,35 +877,16 @@ def _validate_and_store(
         "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?)",
         [spec.name, where, digest, accepted + quarantined, accepted, quarantined, stamp],
     )
-    raw.execute("DROP TABLE IF EXISTS _wb_checked")
-    raw.execute("DROP VIEW IF EXISTS _wb_raw")
-    raw.execute("DROP TABLE IF EXISTS _wb_sheet")
     _step(bar, "quarantine")
-    return IngestResult(spec.name, where, digest, accepted + quarantined, accepted, quarantined, reasons, ignored)
+    return IngestResult(spec.name, where, digest, accepted + quarantined, accepted, quarantined, reasons,
+                        checked.ignored)
 
 
-def _check_rows(raw: duckdb.DuckDBPyConnection, spec: Table, rownum: str, raw_cols: str, typed_select: str,
-                fk_cols: str, fk_joins: str, reason: str, typed_out: str, column: str, value: str,
-                row_data: str) -> None:
-    """Materialise `_wb_checked`: row number, typed contract columns, and for bad rows reason/column/value/row."""
-    raw.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _wb_checked AS
-        WITH _wb_t AS (SELECT {rownum} AS _wb_row, {raw_cols}, {typed_select} FROM _wb_raw),
-        _wb_j AS (SELECT _wb_t.*{fk_cols} FROM _wb_t{fk_joins}),
-        _wb_r AS (SELECT *, {reason} AS _wb_reason FROM _wb_j)
-        SELECT _wb_row, {typed_out}, _wb_reason,
-            CASE WHEN _wb_reason IS NOT NULL THEN {column} END AS _wb_column,
-            CASE WHEN _wb_reason IS NOT NULL THEN {value} END AS _wb_value,
-            CASE WHEN _wb_reason IS NOT NULL THEN {row_data} END AS _wb_row_data
-        FROM _wb_r
-    """)
-
-
-def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, rownum: str, raw_cols: str, row_data: str) -> None:
+def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked) -> None:
     """Quarantine repeats of a primary key among otherwise good rows; the first occurrence is kept.
 
     A repeat whose raw line is identical to the first is a "duplicate line", otherwise a key conflict.
-    Candidates come from one aggregate over key hashes; the source is read again only for them.
+    Candidates come from one aggregate over key hashes; the source is read again only if there are any.
     """
     pk = ", ".join(_q(k) for k in spec.primary_key)
     last = spec.primary_key[-1]
@@ -837,17 +894,17 @@ def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, rownum: str, r
         CREATE OR REPLACE TEMP TABLE _wb_cand AS
         WITH _wb_k AS (
             SELECT hash({pk}) AS _wb_h FROM _wb_checked WHERE _wb_reason IS NULL GROUP BY _wb_h HAVING count(*) > 1)
-        SELECT _wb_row, {pk} FROM _wb_checked
+        SELECT {checked.row} AS _wb_row, {pk} FROM _wb_checked
         WHERE _wb_reason IS NULL AND hash({pk}) IN (SELECT _wb_h FROM _wb_k)
     """)
     if not raw.execute("SELECT count(*) FROM _wb_cand").fetchone()[0]:
-        raw.execute("DROP TABLE _wb_cand")
         return
+    numbered = "_wb_raw" if checked.numbered else "(SELECT row_number() OVER () AS _wb_rownum, * FROM _wb_raw)"
     raw.execute(f"""
         CREATE OR REPLACE TEMP TABLE _wb_dups AS
         WITH _wb_h AS (
-            SELECT {rownum} AS _wb_row, hash({raw_cols}) AS _wb_hash, {row_data} AS _wb_row_data FROM _wb_raw
-            WHERE {rownum} IN (SELECT _wb_row FROM _wb_cand)),
+            SELECT _wb_rownum AS _wb_row, hash({checked.raw_cols}) AS _wb_hash, {checked.row_data} AS _wb_row_data
+            FROM {numbered} WHERE _wb_rownum IN (SELECT _wb_row FROM _wb_cand)),
         _wb_x AS (
             SELECT _wb_cand.*, _wb_h._wb_hash, _wb_h._wb_row_data,
                 row_number() OVER (PARTITION BY {pk} ORDER BY _wb_cand._wb_row) AS _wb_rank,
@@ -858,13 +915,12 @@ def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, rownum: str, r
                  ELSE {_lit(reason_text("pk_conflict", last))} END AS _wb_reason
         FROM _wb_x WHERE _wb_rank > 1
     """)
+    target = "_wb_checked._wb_row" if checked.numbered else "(_wb_checked.rowid + 1)"
     raw.execute(f"""
         UPDATE _wb_checked SET _wb_reason = d._wb_reason, _wb_column = {_lit(last)},
             _wb_value = d._wb_value, _wb_row_data = d._wb_row_data
-        FROM _wb_dups AS d WHERE _wb_checked._wb_row = d._wb_row
+        FROM _wb_dups AS d WHERE {target} = d._wb_row
     """)
-    raw.execute("DROP TABLE IF EXISTS _wb_dups")
-    raw.execute("DROP TABLE IF EXISTS _wb_cand")
 
 
 def _upsert(raw: duckdb.DuckDBPyConnection, spec: Table) -> None:
@@ -888,12 +944,11 @@ def _upsert(raw: duckdb.DuckDBPyConnection, spec: Table) -> None:
             INSERT INTO {spec.name} ({names})
             SELECT {names} FROM _wb_checked AS c
             WHERE c._wb_reason IS NULL AND NOT EXISTS (SELECT 1 FROM {spec.name} AS t WHERE {on})
-            ORDER BY c._wb_row
         """)
     else:
         raw.execute(f"""
             INSERT INTO {spec.name} ({names})
-            SELECT {names} FROM _wb_checked WHERE _wb_reason IS NULL ORDER BY _wb_row
+            SELECT {names} FROM _wb_checked WHERE _wb_reason IS NULL
         """)
 
 
