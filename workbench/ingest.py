@@ -331,7 +331,7 @@ def _store_checked(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checke
 
 def _drop_temp(raw: duckdb.DuckDBPyConnection) -> None:
     """Drop ingest's temporary tables, view and in-memory key database (each may be absent)."""
-    for t in ("_wb_checked", "_wb_cand", "_wb_dups", "_wb_sheet"):
+    for t in ("_wb_checked", "_wb_cand", "_wb_dups", "_wb_reread", "_wb_sheet"):
         raw.execute(f"DROP TABLE IF EXISTS temp.main.{t}")
     raw.execute("DROP VIEW IF EXISTS temp.main._wb_raw")
     raw.execute(f"DETACH DATABASE IF EXISTS {_KEYS_DB}")
@@ -762,15 +762,28 @@ _KEYS_DB = "_wb_keys"  # an in-memory database holding the parents' keys as ENUM
 
 @dataclass
 class _Checked:
-    """What validation left in the temp table `_wb_checked`, and how to find the rows of the file again."""
+    """What validation left in the temp table `_wb_checked`, and how to find the rows of the file again.
+
+    `_wb_checked` holds the typed contract columns of every row, `_wb_bad` (NULL for a good row, else the
+    1-based index of its problem in `problems`) and `_wb_info` (bad rows only: the raw row as JSON, then
+    chr(1) and the offending value unless it is NULL). Good rows carry no text beyond their values.
+    """
 
     spec: Table
     row: str  # SQL for a row's 1-based number in the file, over `_wb_checked` (alias-free)
-    raw_cols: str  # the file's columns, quoted, comma-separated
-    row_data: str  # SQL: the whole raw row as JSON
-    numbered: bool  # `_wb_raw` carries its own row numbers (`_wb_rownum`): spreadsheets, DataFrames
+    problems: list[tuple[str, str]]  # (column, reason) per `_wb_bad` code
     ignored: list[str]
-    run_date: date
+    keys: list[str] = field(default_factory=list)  # SQL over `_wb_raw`: the typed primary-key columns
+    row_data: str = ""  # SQL over `_wb_raw`: the whole raw row as JSON
+    numbered: bool = False  # `_wb_raw` carries its own row numbers (`_wb_rownum`): spreadsheets, DataFrames
+
+    def decoded(self) -> str:
+        """SQL columns over `_wb_checked` for its bad rows: row, column, value, reason, row_data."""
+        cols = "[" + ", ".join(_lit(c) for c, _ in self.problems) + "][_wb_bad]"
+        reasons = "[" + ", ".join(_lit(r) for _, r in self.problems) + "][_wb_bad]"
+        rd = "split_part(_wb_info, chr(1), 1)"
+        value = f"CASE WHEN length(_wb_info) > length({rd}) THEN substr(_wb_info, length({rd}) + 2) END"
+        return f"{self.row}, {cols}, {value}, {reasons}, {rd}"
 
 
 def _fk_exprs(raw: duckdb.DuckDBPyConnection, spec: Table) -> dict[str, str]:
@@ -801,7 +814,7 @@ def _check(
     where: str,
     run_date: date | None,
 ) -> _Checked:
-    """Check `_wb_raw` against the contract into temp table `_wb_checked` (typed columns; reason etc. for bad rows).
+    """Check `_wb_raw` against the contract into temp table `_wb_checked` (see _Checked), repeated keys included.
 
     Runs outside the store's transaction (it writes temporary objects only), in parallel and in file order.
     """
@@ -826,31 +839,33 @@ def _check(
     typed_select = ", ".join(f"{cs.typed} AS {_tq(n)}" for n, cs in cols.items())
     typed_out = ", ".join(f"{_tq(n)} AS {_q(n)}" for n in cols)
     checks = _checks(spec, cols, run_date)
-    reason = "CASE " + " ".join(f"WHEN {c} THEN {_lit(r)}" for c, _, _, r in checks) + " END"
-    column = "CASE " + " ".join(f"WHEN {c} THEN {_lit(col)}" for c, col, _, _ in checks) + " END"
-    value = "CASE " + " ".join(f"WHEN {c} THEN {v}" for c, _, v, _ in checks) + " END"
+    last = spec.primary_key[-1]
+    problems = [(col, r) for _, col, _, r in checks]
+    problems += [(last, reason_text("duplicate")), (last, reason_text("pk_conflict", last))]
+    bad = "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _, _) in enumerate(checks, 1)) + " END"
+    value = "CASE _wb_bad " + " ".join(f"WHEN {i} THEN {v}" for i, (_, _, v, _) in enumerate(checks, 1)) + " END"
     rownum = "_wb_rownum AS _wb_row, " if numbered else ""
     raw.execute(f"""
         CREATE OR REPLACE TEMP TABLE _wb_checked AS
         WITH _wb_t AS (SELECT {rownum}{raw_cols}, {typed_select} FROM _wb_raw),
         _wb_j AS (SELECT _wb_t.*{fk_cols} FROM _wb_t),
-        _wb_r AS (SELECT *, {reason} AS _wb_reason FROM _wb_j)
-        SELECT {"_wb_row, " if numbered else ""}{typed_out}, _wb_reason,
-            CASE WHEN _wb_reason IS NOT NULL THEN {column} END AS _wb_column,
-            CASE WHEN _wb_reason IS NOT NULL THEN {value} END AS _wb_value,
-            CASE WHEN _wb_reason IS NOT NULL THEN {row_data} END AS _wb_row_data
+        _wb_r AS (SELECT *, CAST({bad} AS USMALLINT) AS _wb_bad FROM _wb_j)
+        SELECT {"_wb_row, " if numbered else ""}{typed_out}, _wb_bad,
+            CASE WHEN _wb_bad IS NOT NULL THEN {row_data} || coalesce(chr(1) || {value}, '') END AS _wb_info
         FROM _wb_r
     """)
-    raw.execute(f"DETACH DATABASE IF EXISTS {_KEYS_DB}")
     # Without its own numbers, a row's number is its position: the table was written in file order.
     row = "_wb_row" if numbered else "(rowid + 1)"
-    return _Checked(spec, row, raw_cols, row_data, numbered, ignored, run_date)
+    keys = [cols[k].typed for k in spec.primary_key]
+    checked = _Checked(spec, row, problems, ignored, keys, row_data, numbered)
+    _mark_duplicates(raw, spec, checked)
+    raw.execute(f"DETACH DATABASE IF EXISTS {_KEYS_DB}")
+    return checked
 
 
 def _write(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked, where: str, digest: str,
            bar: Any) -> IngestResult:
-    """Inside the store's transaction: quarantine repeated keys, upsert good rows, quarantine bad ones, log."""
-    _mark_duplicates(raw, spec, checked)
+    """Inside the store's transaction: upsert good rows, quarantine bad ones, log the file."""
     # The run time: the first ingest of this content keeps its time, so a re-ingest writes identical rows.
     prev = raw.execute(
         "SELECT min(ingested_at) FROM ingest_log WHERE table_name = ? AND sha256 = ?", [spec.name, digest]
@@ -864,13 +879,18 @@ def _write(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked, where
         [spec.name, where, spec.name, digest],
     )
     raw.execute(
-        f"INSERT INTO quarantine SELECT ?, ?, {checked.row}, _wb_column, _wb_value, _wb_reason, ?, _wb_row_data "
-        "FROM _wb_checked WHERE _wb_reason IS NOT NULL ORDER BY 3",
+        "INSERT INTO quarantine SELECT ?, ?, _wb_row, _wb_column, _wb_value, _wb_reason, ?, _wb_row_data FROM ("
+        f"SELECT {checked.decoded()} FROM _wb_checked WHERE _wb_bad IS NOT NULL) "
+        "AS _wb_q(_wb_row, _wb_column, _wb_value, _wb_reason, _wb_row_data) ORDER BY _wb_row",
         [spec.name, where, stamp],
     )
-    counts = raw.execute("SELECT _wb_reason, count(*) FROM _wb_checked GROUP BY _wb_reason").fetchall()
-    reasons = {r: int(n) for r, n in counts if r is not None}
-    accepted = sum(int(n) for r, n in counts if r is None)
+    counts = raw.execute("SELECT _wb_bad, count(*) FROM _wb_checked GROUP BY _wb_bad").fetchall()
+    reasons: dict[str, int] = {}
+    for code, n in counts:
+        if code is not None:
+            r = checked.problems[code - 1][1]
+            reasons[r] = reasons.get(r, 0) + int(n)
+    accepted = sum(int(n) for code, n in counts if code is None)
     quarantined = sum(reasons.values())
     raw.execute("DELETE FROM ingest_log WHERE table_name = ? AND (sha256 = ? OR file = ?)", [spec.name, digest, where])
     raw.execute(
@@ -883,44 +903,64 @@ def _write(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked, where
 
 
 def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked) -> None:
-    """Quarantine repeats of a primary key among otherwise good rows; the first occurrence is kept.
+    """Mark repeats of a primary key among otherwise good rows as bad; the first occurrence is kept.
 
     A repeat whose raw line is identical to the first is a "duplicate line", otherwise a key conflict.
-    Candidates come from one aggregate over key hashes; the source is read again only if there are any.
+    Candidates come from one aggregate over key hashes; only if there are any is the source read again,
+    keeping the raw text of rows whose key is a candidate's (an ENUM lookup, so the read stays parallel
+    and in file order).
     """
     pk = ", ".join(_q(k) for k in spec.primary_key)
     last = spec.primary_key[-1]
     raw.execute(f"""
         CREATE OR REPLACE TEMP TABLE _wb_cand AS
         WITH _wb_k AS (
-            SELECT hash({pk}) AS _wb_h FROM _wb_checked WHERE _wb_reason IS NULL GROUP BY _wb_h HAVING count(*) > 1)
-        SELECT {checked.row} AS _wb_row, {pk} FROM _wb_checked
-        WHERE _wb_reason IS NULL AND hash({pk}) IN (SELECT _wb_h FROM _wb_k)
+            SELECT hash({pk}) AS _wb_h FROM _wb_checked WHERE _wb_bad IS NULL GROUP BY _wb_h HAVING count(*) > 1)
+        SELECT {checked.row} AS _wb_row, {pk}, hash({pk}) AS _wb_h FROM _wb_checked
+        WHERE _wb_bad IS NULL AND hash({pk}) IN (SELECT _wb_h FROM _wb_k)
     """)
     if not raw.execute("SELECT count(*) FROM _wb_cand").fetchone()[0]:
         return
-    numbered = "_wb_raw" if checked.numbered else "(SELECT row_number() OVER () AS _wb_rownum, * FROM _wb_raw)"
+    if checked.numbered:
+        source = (f"(SELECT _wb_rownum AS _wb_row, {checked.row_data} AS _wb_row_data FROM _wb_raw "
+                  "WHERE _wb_rownum IN (SELECT _wb_row FROM _wb_cand))")
+    else:
+        raw.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_KEYS_DB}")
+        enum = f"{_KEYS_DB}.main._wb_cand_keys"
+        raw.execute(f"DROP TYPE IF EXISTS {enum}")
+        raw.execute(f"CREATE TYPE {enum} AS ENUM (SELECT DISTINCT {_key_text([_q(k) for k in spec.primary_key])} "
+                    "FROM _wb_cand)")
+        raw.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _wb_reread AS
+            SELECT CASE WHEN _wb_m THEN {checked.row_data} END AS _wb_row_data FROM (
+                SELECT *, TRY_CAST({_key_text(checked.keys)} AS {enum}) IS NOT NULL AS _wb_m
+                FROM _wb_raw)
+        """)
+        source = "(SELECT rowid + 1 AS _wb_row, _wb_row_data FROM _wb_reread WHERE _wb_row_data IS NOT NULL)"
+    dup, conflict = len(checked.problems) - 1, len(checked.problems)
     raw.execute(f"""
         CREATE OR REPLACE TEMP TABLE _wb_dups AS
-        WITH _wb_h AS (
-            SELECT _wb_rownum AS _wb_row, hash({checked.raw_cols}) AS _wb_hash, {checked.row_data} AS _wb_row_data
-            FROM {numbered} WHERE _wb_rownum IN (SELECT _wb_row FROM _wb_cand)),
-        _wb_x AS (
-            SELECT _wb_cand.*, _wb_h._wb_hash, _wb_h._wb_row_data,
+        WITH _wb_x AS (
+            SELECT _wb_cand.*, _wb_s._wb_row_data,
                 row_number() OVER (PARTITION BY {pk} ORDER BY _wb_cand._wb_row) AS _wb_rank,
-                first_value(_wb_h._wb_hash) OVER (PARTITION BY {pk} ORDER BY _wb_cand._wb_row) AS _wb_first
-            FROM _wb_cand JOIN _wb_h USING (_wb_row))
-        SELECT _wb_row, _wb_row_data, CAST({_q(last)} AS VARCHAR) AS _wb_value,
-            CASE WHEN _wb_hash = _wb_first THEN {_lit(reason_text("duplicate"))}
-                 ELSE {_lit(reason_text("pk_conflict", last))} END AS _wb_reason
+                first_value(_wb_s._wb_row_data) OVER (PARTITION BY {pk} ORDER BY _wb_cand._wb_row) AS _wb_first
+            FROM _wb_cand JOIN {source} AS _wb_s USING (_wb_row))
+        SELECT _wb_row, CASE WHEN _wb_row_data = _wb_first THEN {dup} ELSE {conflict} END AS _wb_bad,
+            _wb_row_data || chr(1) || CAST({_q(last)} AS VARCHAR) AS _wb_info
         FROM _wb_x WHERE _wb_rank > 1
     """)
+    raw.execute("DROP TABLE IF EXISTS _wb_reread")
     target = "_wb_checked._wb_row" if checked.numbered else "(_wb_checked.rowid + 1)"
     raw.execute(f"""
-        UPDATE _wb_checked SET _wb_reason = d._wb_reason, _wb_column = {_lit(last)},
-            _wb_value = d._wb_value, _wb_row_data = d._wb_row_data
+        UPDATE _wb_checked SET _wb_bad = d._wb_bad, _wb_info = d._wb_info
         FROM _wb_dups AS d WHERE {target} = d._wb_row
     """)
+
+
+def _key_text(keys: list[str]) -> str:
+    """SQL: one text per primary key value (the columns as text, joined by chr(1))."""
+    parts = [f"CAST({k} AS VARCHAR)" for k in keys]
+    return parts[0] if len(parts) == 1 else f"concat_ws(chr(1), {', '.join(parts)})"
 
 
 def _upsert(raw: duckdb.DuckDBPyConnection, spec: Table) -> None:
@@ -937,18 +977,18 @@ def _upsert(raw: duckdb.DuckDBPyConnection, spec: Table) -> None:
             sets = ", ".join(f"{_q(c)} = c.{_q(c)}" for c in others)
             raw.execute(f"""
                 UPDATE {spec.name} AS t SET {sets}
-                FROM (SELECT {names} FROM _wb_checked WHERE _wb_reason IS NULL) AS c
+                FROM (SELECT {names} FROM _wb_checked WHERE _wb_bad IS NULL) AS c
                 WHERE {on} AND ({differs})
             """)
         raw.execute(f"""
             INSERT INTO {spec.name} ({names})
             SELECT {names} FROM _wb_checked AS c
-            WHERE c._wb_reason IS NULL AND NOT EXISTS (SELECT 1 FROM {spec.name} AS t WHERE {on})
+            WHERE c._wb_bad IS NULL AND NOT EXISTS (SELECT 1 FROM {spec.name} AS t WHERE {on})
         """)
     else:
         raw.execute(f"""
             INSERT INTO {spec.name} ({names})
-            SELECT {names} FROM _wb_checked WHERE _wb_reason IS NULL
+            SELECT {names} FROM _wb_checked WHERE _wb_bad IS NULL
         """)
 
 
