@@ -426,6 +426,64 @@ def test_late_partner_releases_quarantined_orders_on_reingest(with_partners, tmp
     assert quarantine(with_partners, "orders").empty
 
 
+def test_store_keys_hold_after_any_sequence_of_ingests(with_partners, tmp_path: Path) -> None:
+    """Keys are enforced by ingest, not DuckDB constraints: no repeated key or orphan ever lands."""
+    assert q(with_partners, "SELECT count(*) FROM duckdb_constraints() "
+                            "WHERE constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY', 'UNIQUE')") == [(0,)]
+    hdr = ORDERS_ZH[0]
+    files = [
+        [hdr, ["O1", "P001", "2026-01-05", "饮料", "1", "5", "否"], ["O1", "P002", "2026-01-06", "饮料", "1", "6", "否"],
+         ["O2", "P009", "2026-01-05", "饮料", "1", "5", "否"]],
+        [hdr, ["O1", "P003", "2026-01-07", "饮料", "2", "7", "否"], ["O3", "P001", "2026-01-05", "饮料", "1", "5", "否"],
+         ["O3", "P001", "2026-01-05", "饮料", "1", "5", "否"], ["O1", "P001", "2026-01-07", "饮料", "2", "7", "否"]],
+        [hdr, ["O2", "P001", "2026-01-05", "饮料", "1", "5", "否"], ["O4", "P002", "2026-01-05", "饮料", "1", "5", "否"]],
+    ]
+    paths = [write_csv(tmp_path / f"o{i}.csv", rows) for i, rows in enumerate(files)]
+    partners2 = write_csv(tmp_path / "p2.csv", [PARTNERS_EN[0], ["P001", "改名", "East", "dealer", "2021-03-01"],
+                                                 ["P001", "再改名", "East", "dealer", "2021-03-01"]])
+    frame = pd.DataFrame({"order_id": ["O4", "O5", "O5"], "partner_id": ["P003", "P001", "P002"],
+                          "order_date": ["2026-01-05"] * 3, "net_amount": ["1", "2", "3"]})
+    steps = [*paths, paths[0], partners2, "frame", paths[2], paths[1], "frame"]
+    for step in steps:
+        if step == "frame":
+            r = ingest_frame(with_partners, "orders", frame, source="frame", run_date=RUN)
+        else:
+            r = ingest_file(with_partners, "partners" if step == partners2 else "orders", step, run_date=RUN)
+        assert r.rows_read == r.rows_accepted + r.rows_quarantined
+        for t in store.TABLE_ORDER:
+            spec = store.TABLES[t]
+            pk = ", ".join(spec.primary_key)
+            assert q(with_partners, f"SELECT count(*) FROM (SELECT {pk} FROM {t} GROUP BY ALL HAVING count(*) > 1)") \
+                == [(0,)], (step, t)
+            for col, parent in spec.foreign_keys:
+                assert q(with_partners, f"SELECT count(*) FROM {t} WHERE {col} NOT IN (SELECT partner_id FROM {parent})") \
+                    == [(0,)], (step, t)
+    assert q(with_partners, "SELECT order_id, partner_id, net_amount FROM orders ORDER BY 1") == [
+        ("O1", "P003", Decimal("7.00")), ("O2", "P001", Decimal("5.00")), ("O3", "P001", Decimal("5.00")),
+        ("O4", "P003", Decimal("1.00")), ("O5", "P001", Decimal("2.00"))]
+    assert q(with_partners, "SELECT name FROM partners WHERE partner_id = 'P001'") == [("改名",)]
+
+
+@pytest.mark.slow
+def test_row_numbers_of_a_file_read_in_parallel(with_partners, tmp_path: Path) -> None:
+    """A file big enough for DuckDB to read on several threads: row numbers still count lines in order."""
+    n = 1_200_000
+    path = tmp_path / "big.csv"
+    duckdb.connect().execute(f"""COPY (
+        SELECT 'B' || CASE WHEN i % 100000 = 5 THEN i - 1 ELSE i END AS order_id,
+               CASE WHEN i % 100000 = 3 THEN 'P404' ELSE 'P00' || (1 + i % 3) END AS partner_id,
+               CASE WHEN i % 100000 = 9 THEN 'soon' ELSE '2026-01-05' END AS order_date,
+               i AS quantity, '1.00' AS net_amount
+        FROM range(1, {n} + 1) t(i)) TO '{path}' (HEADER)""")
+    r = ingest_file(with_partners, "orders", path, run_date=RUN)
+    assert (r.rows_read, r.rows_quarantined) == (n, 36)
+    qt = quarantine(with_partners, "orders")
+    want = sorted([(i + 3, "partner_id") for i in range(0, n, 100000)] + [(i + 5, "order_id") for i in range(0, n, 100000)]
+                  + [(i + 9, "order_date") for i in range(0, n, 100000)])
+    assert [(int(x.row_number), x.column) for x in qt.itertuples()] == want
+    assert all(f'"quantity":"{row}"' in data for row, data in zip(qt["row_number"], qt["row_data"], strict=True))
+
+
 # ---- command line ----------------------------------------------------------------------------------------
 
 
