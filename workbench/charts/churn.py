@@ -11,6 +11,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from workbench.charts.base import message_chart
 from workbench.i18n import label
 
 __all__ = [
@@ -30,10 +31,6 @@ _MODEL_KEYS = {
 }
 
 
-def _empty(text: str) -> alt.Chart:
-    return alt.Chart(pd.DataFrame({"t": [text]})).mark_text(size=14, color="#555").encode(
-        text="t:N").properties(width=420, height=40)
-
 
 def _named(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     """Add a display column `model_name` with the model's label in `lang`."""
@@ -48,7 +45,7 @@ def chart_roc(points: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
     points: model, fpr, tpr (``churn.roc_points``).
     """
     if points.empty:
-        return _empty(label("c_no_data", lang))
+        return message_chart(label("c_no_data", lang))
     df = _named(points, lang)
     line = alt.Chart(df, title=label("c_chart_roc", lang)).mark_line(interpolate="step-after").encode(
         x=alt.X("fpr:Q", title=label("c_fpr", lang), scale=alt.Scale(domain=[0, 1])),
@@ -66,7 +63,7 @@ def chart_calibration(table: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
     table: bin, n, mean_predicted, observed, model (``churn.calibration_table``, one or more models).
     """
     if table.empty:
-        return _empty(label("c_no_data", lang))
+        return message_chart(label("c_no_data", lang))
     df = _named(table, lang)
     top = float(max(df["mean_predicted"].max(), df["observed"].max(), 0.05))
     pts = alt.Chart(df, title=label("c_chart_calibration", lang)).mark_line(point=True).encode(
@@ -87,7 +84,7 @@ def chart_lift(gains: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
     gains: model, share_flagged, share_captured, lift (``churn.gains_table``).
     """
     if gains.empty:
-        return _empty(label("c_no_data", lang))
+        return message_chart(label("c_no_data", lang))
     df = _named(gains, lang)
     line = alt.Chart(df, title=label("c_chart_lift", lang)).mark_line(point=True).encode(
         x=alt.X("share_flagged:Q", title=label("c_share_flagged", lang), axis=alt.Axis(format="%")),
@@ -107,7 +104,7 @@ def chart_km(curves: pd.DataFrame, *, by: str = "tier", lang: str = "en") -> alt
     curves: group, months, survival, at_risk, lower, upper (``churn.survival_curves``).
     """
     if curves.empty:
-        return _empty(label("c_no_data", lang))
+        return message_chart(label("c_no_data", lang))
     df = curves.copy()
     df["group_name"] = df["group"].map(lambda g: label(str(g), lang))
     title = label("c_chart_km", lang) + " · " + label(by, lang)
@@ -133,7 +130,7 @@ def chart_risk_threshold(table: pd.DataFrame, *, threshold: float = 0.5, lang: s
     (``churn.threshold_table``).
     """
     if table.empty:
-        return _empty(label("c_no_data", lang))
+        return message_chart(label("c_no_data", lang))
     df = table.copy()
     if "share_churners_captured" not in df:
         df["share_churners_captured"] = float("nan")

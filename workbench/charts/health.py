@@ -5,6 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from workbench.charts.base import message_chart
 from workbench.i18n import label
 
 __all__ = [
@@ -17,11 +18,6 @@ __all__ = [
 ]
 
 
-def _empty(text: str) -> alt.Chart:
-    """A small chart that only says `text` (used when there is nothing to plot)."""
-    return alt.Chart(pd.DataFrame({"t": [text]})).mark_text(size=14, color="#555").encode(
-        text="t:N").properties(width=420, height=40)
-
 
 def chart_rows_by_period(rows: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
     """Heatmap of rows per table (y) and month (x); colour is the month's rows relative to the table's
@@ -30,7 +26,7 @@ def chart_rows_by_period(rows: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
     rows: ``health.rows_by_period`` (table, month, rows).
     """
     if rows.empty:
-        return _empty(label("h_no_rows", lang))
+        return message_chart(label("h_no_rows", lang))
     df = rows.copy()
     med = df.groupby("table")["rows"].transform("median").replace(0, 1)
     df["relative"] = (df["rows"] / med).clip(upper=2.0).round(2)
@@ -53,7 +49,7 @@ def chart_quarantine_reasons(quarantine: pd.DataFrame, *, lang: str = "en", top:
     quarantine: ``health.quarantine_by_reason`` (table_name, reason, rows).
     """
     if quarantine.empty:
-        return _empty(label("h_no_quarantine", lang))
+        return message_chart(label("h_no_quarantine", lang))
     df = quarantine.nlargest(top, "rows").copy()
     df["table_label"] = df["table_name"].map(lambda t: label(f"tbl_{t}", lang))
     return alt.Chart(df, title=label("h_chart_quarantine", lang)).mark_bar().encode(
@@ -72,7 +68,7 @@ def chart_ordering_gaps(gaps: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
     gaps: ``health.ordering_gaps`` (partner_id, …, longest_gap_months).
     """
     if gaps.empty:
-        return _empty(label("h_no_gaps", lang))
+        return message_chart(label("h_no_gaps", lang))
     df = gaps.groupby("longest_gap_months").size().rename("partners").reset_index()
     return alt.Chart(df, title=label("h_chart_gaps", lang)).mark_bar().encode(
         x=alt.X("longest_gap_months:O", title=label("longest_gap_months", lang), axis=alt.Axis(labelAngle=0)),
@@ -88,7 +84,7 @@ def chart_survey_coverage(surveys: pd.DataFrame, *, by: str = "region", lang: st
     surveys: ``health.survey_coverage`` (<by>, active_partners, surveyed, missing, missing_share).
     """
     if surveys.empty:
-        return _empty(label("h_no_active", lang))
+        return message_chart(label("h_no_active", lang))
     df = surveys.copy()
     df["group"] = df[by].map(lambda v: label(str(v), lang))
     long = df.melt(id_vars=["group"], value_vars=["surveyed", "missing"], var_name="status", value_name="partners")
@@ -113,7 +109,7 @@ def chart_rebate_reconciliation(by_program: pd.DataFrame, *, lang: str = "en") -
     rebate_shortfall_cny).
     """
     if by_program.empty:
-        return _empty(label("h_no_rebates", lang))
+        return message_chart(label("h_no_rebates", lang))
     df = by_program.copy()
     programs = sorted(df["program"].astype(str).unique())
     long = df.melt(id_vars=["program", "quarter"], value_vars=["rebate_due_cny", "rebate_paid_cny"],
@@ -146,7 +142,7 @@ def chart_rebate_shortfall_top(shortfall: pd.DataFrame, *, lang: str = "en", top
     shortfall: ``health.rebate_shortfall_list`` (partner_id, name, …, rebate_shortfall_cny).
     """
     if shortfall.empty:
-        return _empty(label("h_no_shortfall", lang))
+        return message_chart(label("h_no_shortfall", lang))
     df = (shortfall.groupby(["partner_id", "name"], as_index=False)["rebate_shortfall_cny"].sum()
           .nlargest(top, "rebate_shortfall_cny"))
     df["who"] = df["name"].astype(str) + " (" + df["partner_id"].astype(str) + ")"

@@ -13,6 +13,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from workbench.charts.base import message_chart
 from workbench.i18n import label
 
 __all__ = [
@@ -26,10 +27,6 @@ __all__ = [
 
 MAX_ROWS = 4_000  # Altair embeds the rows; stay under its 5,000-row limit
 
-
-def _empty(text: str) -> alt.Chart:
-    return alt.Chart(pd.DataFrame({"t": [text]})).mark_text(size=14, color="#555").encode(
-        text="t:N").properties(width=420, height=40)
 
 
 def _thin(draws: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
@@ -51,7 +48,7 @@ def chart_roi_distribution(draws: pd.DataFrame, *, margin_pct: float = 30.0, lan
     draws: scenario, draw, cost_cny, incremental_sales_cny (``SimulationResult.draws_frame``, concatenated).
     """
     if draws.empty:
-        return _empty(label("i_no_data", lang))
+        return message_chart(label("i_no_data", lang))
     df = _thin(draws[draws["cost_cny"] > 0], ["cost_cny", "incremental_sales_cny"])
     margin = alt.param(name="margin", value=float(margin_pct),
                        bind=alt.binding_range(min=0, max=80, step=1, name=label("i_margin_pct", lang) + " "))
@@ -78,7 +75,7 @@ def chart_cost_distribution(draws: pd.DataFrame, *, lang: str = "en") -> alt.Cha
     draws: scenario, draw, cost_cny.
     """
     if draws.empty:
-        return _empty(label("i_no_data", lang))
+        return message_chart(label("i_no_data", lang))
     df = _thin(draws, ["cost_cny"])
     return alt.Chart(df, title=label("i_chart_cost", lang)).transform_bin(
         "cost_bin", "cost_cny", bin=alt.Bin(maxbins=40)
@@ -102,7 +99,7 @@ def chart_incentive_groups(summary: pd.DataFrame, *, lang: str = "en") -> alt.Ch
     net_margin_high_cny, p_roi_positive; dimension 'tier' or 'region').
     """
     if summary.empty:
-        return _empty(label("i_no_data", lang))
+        return message_chart(label("i_no_data", lang))
     df = summary[["group", "net_margin_cny", "net_margin_low_cny", "net_margin_high_cny", "cost_cny",
                   "p_roi_positive"]].copy()
     df["group_label"] = df["group"].map(lambda g: _group_name(g, lang))
@@ -128,7 +125,7 @@ def chart_scenarios(comparison: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
     comparison: ``compare_scenarios`` rows for dimension 'all' (scenario, net_margin_cny, …, is_current).
     """
     if comparison.empty:
-        return _empty(label("i_no_data", lang))
+        return message_chart(label("i_no_data", lang))
     df = comparison[comparison["dimension"] == "all"] if "dimension" in comparison else comparison
     df = df[["scenario", "cost_cny", "net_margin_cny", "net_margin_low_cny", "net_margin_high_cny",
              "p_roi_positive", "is_current"]].copy()
@@ -155,7 +152,7 @@ def chart_frontier(frontier: pd.DataFrame, *, current: Any = None, lang: str = "
     current: optional mapping with cost_cny and incremental_margin_cny of the current program.
     """
     if frontier.empty:
-        return _empty(label("i_no_data", lang))
+        return message_chart(label("i_no_data", lang))
     df = frontier[["budget_cny", "expected_cost_cny", "net_margin_cny", "incremental_margin_cny", "rates"]].copy()
     lo, hi = float(df["budget_cny"].min()), float(df["budget_cny"].max())
     step = max((hi - lo) / 50, 1.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from workbench.charts.base import message_chart
 from workbench.i18n import label
 
 __all__ = [
@@ -21,11 +22,6 @@ __all__ = [
     "chart_tier_migration",
 ]
 
-
-def _empty(text: str) -> alt.Chart:
-    """A small chart that only says `text` (used when there is nothing to plot)."""
-    return alt.Chart(pd.DataFrame({"t": [text]})).mark_text(size=14, color="#555").encode(
-        text="t:N").properties(width=420, height=40)
 
 
 def _group_label(dimension: str, group: str, lang: str) -> str:
@@ -41,7 +37,7 @@ def chart_kpi_trend(kpis: pd.DataFrame, *, kpi: str = "monthly_sales_cny", lang:
     kpis: ``retro.kpi_table`` (dimension, group, kpi, quarter, value). `kpi` is the default choice.
     """
     if kpis.empty:
-        return _empty(label("retro_kpis", lang))
+        return message_chart(label("retro_kpis", lang))
     df = kpis.loc[:, ["dimension", "group", "kpi", "quarter", "value"]].dropna(subset=["value"]).copy()
     df["kpi_label"] = df["kpi"].map(lambda k: label(k, lang))
     scope = kpis.attrs.get("region", "all")
@@ -77,7 +73,7 @@ def chart_action_effects(effects: pd.DataFrame, *, lang: str = "en", truth: pd.D
     ``retro.action_effects_from_store``).
     """
     if effects is None or effects.empty:
-        return _empty(label("retro_effects", lang))
+        return message_chart(label("retro_effects", lang))
     import numpy as np
 
     rows = []
@@ -120,7 +116,7 @@ def chart_event_study(event_study: pd.DataFrame, *, lang: str = "en", action_typ
     event_study: the second frame of ``retro.action_effects`` (action_type, rel_month, coef, ci_low, ci_high).
     """
     if event_study is None or event_study.empty:
-        return _empty(label("retro_event_study", lang))
+        return message_chart(label("retro_event_study", lang))
     df = event_study.copy()
     df["action"] = df["action_type"].map(lambda a: label(f"act_{a}", lang))
     df["period_kind"] = (df["rel_month"] >= 0).map({True: "post", False: "pre"})
@@ -153,7 +149,7 @@ def chart_concentration(conc: pd.DataFrame, *, lang: str = "en", top1_alert: flo
     conc: ``retro.concentration`` (period, top1_share, top5_share, hhi, …).
     """
     if conc is None or conc.empty:
-        return _empty(label("retro_concentration", lang))
+        return message_chart(label("retro_concentration", lang))
     long = conc.melt(id_vars=["period"], value_vars=["top1_share", "top5_share", "hhi"],
                      var_name="measure", value_name="value")
     long["measure_label"] = long["measure"].map(lambda m: label(m, lang))
@@ -181,7 +177,7 @@ def chart_stl(stl: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
     stl: ``retro.stl_decompose`` (month, observed, trend, seasonal, resid).
     """
     if stl is None or stl.empty:
-        return _empty(label("retro_outlook", lang))
+        return message_chart(label("retro_outlook", lang))
     long = stl.melt(id_vars=["month"], value_vars=["observed", "trend", "seasonal", "resid"],
                     var_name="component", value_name="value")
     long["component_label"] = long["component"].map(lambda c: label(c, lang))
@@ -202,7 +198,7 @@ def chart_forecast(history: pd.Series, forecast: pd.DataFrame, *, lang: str = "e
     history: ``retro.monthly_sales`` (Period-indexed CNY); forecast: ``retro.forecast_sales``.
     """
     if history is None or len(history) == 0:
-        return _empty(label("forecast", lang))
+        return message_chart(label("forecast", lang))
     h = pd.DataFrame({"month": history.index.to_timestamp(), "value": history.to_numpy(),
                       "kind": label("observed", lang)})
     f = forecast.rename(columns={"forecast": "value"}).assign(kind=label("forecast", lang))
@@ -229,7 +225,7 @@ def chart_tier_migration(migration: pd.DataFrame, *, lang: str = "en") -> alt.Ch
     migration: ``segment.tier_migration`` (tier_from, tier_to, partners, share).
     """
     if migration is None or migration.empty:
-        return _empty(label("retro_migration", lang))
+        return message_chart(label("retro_migration", lang))
     df = migration.copy()
     df["from_label"] = df["tier_from"].map(lambda t: label(t, lang))
     df["to_label"] = df["tier_to"].map(lambda t: label(t, lang))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from workbench.charts.base import message_chart
 from workbench.i18n import label
 from workbench.segment import _line_name
 
@@ -20,11 +21,6 @@ MAX_ROWS = 4_500
 TIER_ORDER = ("core", "growth", "pilot")
 TIER_COLORS = {"core": "#1f5fa8", "growth": "#3a9e6f", "pilot": "#e07b39"}
 
-
-def _empty(text: str) -> alt.Chart:
-    """A small chart that only says `text` (used when there is nothing to plot)."""
-    return alt.Chart(pd.DataFrame({"t": [text]})).mark_text(size=14, color="#555").encode(
-        text="t:N").properties(width=420, height=40)
 
 
 def _tier_label(tier: str, lang: str) -> str:
@@ -44,7 +40,7 @@ def chart_segments_2d(points: pd.DataFrame, *, lang: str = "en", seed: int = 0) 
     A dropdown (Altair ``bind=``, works in shared HTML) highlights one cluster.
     """
     if points.empty:
-        return _empty(label("seg_no_clusters", lang))
+        return message_chart(label("seg_no_clusters", lang))
     df = points.sample(n=MAX_ROWS, random_state=seed) if len(points) > MAX_ROWS else points
     cols = [c for c in ("partner_id", "pc1", "pc2", "cluster_name") if c in df.columns]
     df = df[cols].copy()
@@ -86,7 +82,7 @@ def chart_profile_heatmap(profile: pd.DataFrame, *, lang: str = "en") -> alt.Cha
     profile: ``segment.profile_long`` (cluster, cluster_name, feature, z, median).
     """
     if profile.empty:
-        return _empty(label("seg_no_clusters", lang))
+        return message_chart(label("seg_no_clusters", lang))
     df = profile.copy()
     df["z_clipped"] = df["z"].clip(-3, 3).round(2)
     df["median_text"] = df["median"].map(lambda v: f"{v:,.2f}" if abs(v) < 10 else f"{v:,.0f}")
@@ -113,7 +109,7 @@ def chart_tier_pyramid(tiers: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
     tiers: one row per partner with region and tier, or counts with region, tier, partners.
     """
     if tiers.empty:
-        return _empty(label("seg_no_partners", lang))
+        return message_chart(label("seg_no_partners", lang))
     if "partners" in tiers.columns:
         df = tiers[["region", "tier", "partners"]].copy()
     else:
@@ -151,7 +147,7 @@ def chart_migration_heatmap(migration: pd.DataFrame, *, lang: str = "en") -> alt
     migration: ``segment.tier_migration`` (tier_from, tier_to, partners, share).
     """
     if migration.empty:
-        return _empty(label("seg_no_partners", lang))
+        return message_chart(label("seg_no_partners", lang))
     df = migration.copy()
     df["from_label"] = df["tier_from"].map(lambda t: _tier_label(t, lang))
     df["to_label"] = df["tier_to"].map(lambda t: _tier_label(t, lang))
@@ -182,7 +178,7 @@ def chart_k_selection(selection: pd.DataFrame, *, lang: str = "en") -> alt.Chart
     selection: ``Segmenter.selection_`` (k, silhouette, stability, chosen, ...).
     """
     if selection.empty:
-        return _empty(label("seg_no_clusters", lang))
+        return message_chart(label("seg_no_clusters", lang))
     keep = selection[["k", "silhouette", "stability", "chosen"]].copy()
     df = keep.melt(id_vars=["k", "chosen"], value_vars=["silhouette", "stability"], var_name="measure",
                    value_name="value")
