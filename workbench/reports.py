@@ -27,6 +27,7 @@ import os
 import queue
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -300,6 +301,12 @@ with _wb_w.catch_warnings():
     except Exception:
         pass
     try:
+        import sys as _wb_sys
+        if "ipywidgets" in _wb_sys.modules:  # widgets of the last run must not outlive it
+            _wb_sys.modules["ipywidgets"].Widget.close_all()
+    except Exception:
+        pass
+    try:
         import workbench.charts.render as _wb_r
         _wb_r.reset_page()
     except Exception:
@@ -568,7 +575,7 @@ def render_pack(
     notebooks: notebook files to run (default: every curated notebooks/NN_*.ipynb).
     jobs: notebooks executed at the same time (each in its own kernel).
     reuse_kernels: run the same notebook for several packs in one kernel, reset between runs (user
-        namespace, pandas options, chart bundle, cwd) — saves the kernel start and imports per pack;
+        namespace, widgets, pandas options, chart bundle, cwd) — saves the kernel start and imports per pack;
         a kernel is never reused after a failure. False gives every run a fresh kernel.
     """
     t0 = time.perf_counter()
@@ -626,17 +633,14 @@ def _shutdown(km: Any) -> None:
         pass
 
 
-def _worker(todo: queue.Queue, done: list[dict[str, Any]], tick: Any, reuse: bool) -> None:
-    """Take jobs until the queue is empty; with `reuse`, keep one kernel per notebook file between packs."""
+def _run_sequence(jobs: Any, *, reuse: bool, emit: Any) -> None:
+    """Run jobs one after the other in this thread; with `reuse`, keep one kernel per notebook file
+    between packs (a kernel is never reused after a failure). `emit(result)` is called after each job."""
     from jupyter_client.manager import AsyncKernelManager
 
     km, km_notebook = None, None
     try:
-        while True:
-            try:
-                job = todo.get_nowait()
-            except queue.Empty:
-                return
+        for job in jobs:
             if km is not None and (km_notebook != job["notebook"] or not km.has_kernel):
                 _shutdown(km)
                 km = None
@@ -645,48 +649,109 @@ def _worker(todo: queue.Queue, done: list[dict[str, Any]], tick: Any, reuse: boo
             try:
                 res = _run_one(job, km=km)
             except Exception as exc:  # noqa: BLE001 - a crashed job is one failed notebook
-                res = {"pack": job["pack"], "notebook": Path(job["notebook"]).stem, "html": job["html"],
-                       "seconds": 0.0, "error": f"{type(exc).__name__}: {exc}", "error_cell": None}
-            if res["error"] and km is not None:  # never reuse a kernel after a failure
+                res = _crashed(job, f"{type(exc).__name__}: {exc}")
+            if res["error"] and km is not None:
                 _shutdown(km)
                 km = None
-            done.append(res)
-            tick(res)
+            emit(res)
     finally:
         if km is not None:
             _shutdown(km)
 
 
+def _crashed(job: dict[str, Any], error: str) -> dict[str, Any]:
+    return {"pack": job["pack"], "notebook": Path(job["notebook"]).stem, "html": job["html"], "seconds": 0.0,
+            "error": error, "error_cell": None}
+
+
+def _serve(reuse: bool) -> int:
+    """Worker process (``python -m workbench.reports _worker``): jobs as JSON lines on stdin, one result
+    line per job on stdout. Separate processes, not threads: kernel clients in two threads of one
+    process can stall each other (ipywidgets comms), and a process keeps its kernel between jobs."""
+    proto = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)  # anything else printed goes to stderr
+    sys.stdout = sys.stderr
+
+    def jobs() -> Any:
+        for line in sys.stdin:
+            if line.strip():
+                yield json.loads(line)
+
+    def emit(res: dict[str, Any]) -> None:
+        proto.write(json.dumps(res, ensure_ascii=False) + "\n")
+
+    _run_sequence(jobs(), reuse=reuse, emit=emit)
+    return 0
+
+
+def _worker_process(reuse: bool) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "workbench.reports", "_worker", *([] if reuse else ["--fresh"])]
+    return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8",
+                            env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+
+
+def _feed(todo: queue.Queue, reuse: bool, emit: Any) -> None:
+    """Hand jobs one at a time to a worker process until the queue is empty (respawn it if it dies)."""
+    proc = None
+    try:
+        while True:
+            try:
+                job = todo.get_nowait()
+            except queue.Empty:
+                return
+            if proc is None or proc.poll() is not None:
+                proc = _worker_process(reuse)
+            try:
+                proc.stdin.write(json.dumps(job, ensure_ascii=False) + "\n")
+                proc.stdin.flush()
+                line = proc.stdout.readline()
+            except OSError:
+                line = ""
+            emit(json.loads(line) if line else _crashed(job, "the worker process died"))
+    finally:
+        if proc is not None:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+            proc.wait()
+
+
 def _execute(job_list: list[dict[str, Any]], *, jobs: int, progress: bool, reuse_kernels: bool) -> list[NotebookRun]:
-    """Run the jobs `jobs` at a time (threads driving separate kernels), with a tqdm bar across notebooks."""
+    """Run the jobs `jobs` at a time (worker processes, each driving its own kernel), with a tqdm bar."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(job_list), desc="report", unit="notebook", disable=not progress, file=sys.stderr)
     lock = threading.Lock()
+    done: list[dict[str, Any]] = []
 
-    def tick(res: dict[str, Any]) -> None:
+    def emit(res: dict[str, Any]) -> None:
         with lock:
+            done.append(res)
             bar.set_postfix_str(f"{res['pack']}/{res['notebook']}")
             bar.update()
 
-    todo: queue.Queue = queue.Queue()
-    for job in sorted(job_list, key=lambda j: j["notebook"]):  # same notebook back to back: kernel reuse
-        todo.put(job)
-    done: list[dict[str, Any]] = []
-    env_before = os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION")
-    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # silences a debugger warning in every kernel
+    ordered = sorted(job_list, key=lambda j: j["notebook"])  # same notebook back to back: kernel reuse
     try:
-        threads = [threading.Thread(target=_worker, args=(todo, done, tick, reuse_kernels), daemon=True,
-                                    name=f"wb-report-{i}") for i in range(max(1, jobs))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        if jobs <= 1:
+            _run_sequence(ordered, reuse=reuse_kernels, emit=emit)
+        else:
+            todo: queue.Queue = queue.Queue()
+            for job in ordered:
+                todo.put(job)
+            feeders = [threading.Thread(target=_feed, args=(todo, reuse_kernels, emit), daemon=True)
+                       for _ in range(jobs)]
+            for t in feeders:
+                t.start()
+            for t in feeders:
+                t.join()
     finally:
         bar.close()
-        if env_before is None:
-            os.environ.pop("PYDEVD_DISABLE_FILE_VALIDATION", None)
     order = {(j["pack"], Path(j["notebook"]).stem): i for i, j in enumerate(job_list)}
     runs = [NotebookRun(pack=d["pack"], notebook=d["notebook"], html=Path(d["html"]), seconds=d["seconds"],
                         error=d["error"], error_cell=d["error_cell"]) for d in done]
     return sorted(runs, key=lambda r: order.get((r.pack, r.notebook), 0))
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["_worker"]:
+    sys.exit(_serve(reuse="--fresh" not in sys.argv))
