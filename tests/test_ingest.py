@@ -214,7 +214,10 @@ DIRTY = [  # (cells, expected (column, value, reason kind) or None for a good ro
 ]
 
 
-def test_dirty_orders_row_by_row(with_partners, tmp_path: Path) -> None:
+@pytest.mark.parametrize("bitmap_bits", [None, 1], ids=["bitmap", "every-hash-collides"])
+def test_dirty_orders_row_by_row(with_partners, tmp_path: Path, monkeypatch, bitmap_bits: int | None) -> None:
+    if bitmap_bits is not None:  # a 1-bit bitmap: every unknown partner passes it and is caught by the join
+        monkeypatch.setattr("workbench.ingest._BITS", bitmap_bits)
     path = write_csv(tmp_path / "订单.csv", [ORDERS_ZH[0], *[cells for cells, _ in DIRTY]], "gb18030")
     r = ingest_file(with_partners, "orders", path, run_date=RUN)
     bad = [(i, e) for i, (_, e) in enumerate(DIRTY, start=1) if e is not None]

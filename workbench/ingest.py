@@ -330,11 +330,12 @@ def _store_checked(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checke
 
 
 def _drop_temp(raw: duckdb.DuckDBPyConnection) -> None:
-    """Drop ingest's temporary tables, view and in-memory key database (each may be absent)."""
-    for t in ("_wb_checked", "_wb_cand", "_wb_dups", "_wb_reread", "_wb_sheet"):
+    """Drop ingest's temporary tables and view and reset its variables (each may be absent)."""
+    for t in ("_wb_checked", "_wb_cand", "_wb_dups", "_wb_reread", "_wb_fkmiss", "_wb_sheet"):
         raw.execute(f"DROP TABLE IF EXISTS temp.main.{t}")
     raw.execute("DROP VIEW IF EXISTS temp.main._wb_raw")
-    raw.execute(f"DETACH DATABASE IF EXISTS {_KEYS_DB}")
+    for (name,) in raw.execute("SELECT name FROM duckdb_variables() WHERE starts_with(name, '_wb_')").fetchall():
+        raw.execute(f"RESET VARIABLE {name}")
 
 
 def _rollback(raw: duckdb.DuckDBPyConnection) -> None:
@@ -757,9 +758,6 @@ def _checks(spec: Table, cols: dict[str, _ColSQL], run_date: date) -> list[tuple
     return out
 
 
-_KEYS_DB = "_wb_keys"  # an in-memory database holding the parents' keys as ENUM types while validating
-
-
 @dataclass
 class _Checked:
     """What validation left in the temp table `_wb_checked`, and how to find the rows of the file again.
@@ -786,12 +784,25 @@ class _Checked:
         return f"{self.row}, {cols}, {value}, {reasons}, {rd}"
 
 
-def _fk_exprs(raw: duckdb.DuckDBPyConnection, spec: Table) -> dict[str, str]:
-    """SQL per foreign-key column: its parent key if the parent has it, else NULL.
+_BITS = 1 << 24  # bits of the hash bitmaps below (2 MB each)
 
-    The parent's keys become an ENUM type in an in-memory database, so the check is a hash lookup per row
-    (TRY_CAST) instead of a join: joins do not preserve row order, a cast does, so validation runs on
-    every core and row numbers still come from the order rows are stored in.
+
+def _bitmap(raw: duckdb.DuckDBPyConnection, name: str, values_sql: str) -> str:
+    """Store a bitmap of the hashes of `values_sql`'s single column in variable `name`; SQL testing a value.
+
+    A bit test is an in-order, per-row lookup (a join would not keep row order, so validation could not
+    number rows by position), and far cheaper than an ENUM cast. A set bit may be a hash collision, so
+    callers treat "set" as "maybe" and confirm with a join.
+    """
+    raw.execute(f"SET VARIABLE {name} = (SELECT bitstring_agg(CAST(hash(_wb_v) % {_BITS} AS BIGINT), 0, {_BITS - 1}) "
+                f"FROM ({values_sql}) AS _wb_b(_wb_v) WHERE _wb_v IS NOT NULL)")
+    return f"(get_bit(getvariable('{name}'), CAST(hash({{}}) % {_BITS} AS INTEGER)) = 1)"
+
+
+def _fk_exprs(raw: duckdb.DuckDBPyConnection, spec: Table) -> dict[str, str]:
+    """SQL per foreign-key column: its value if the parent may have it (bitmap), else NULL.
+
+    A value whose hash collides with a parent key's passes here; _confirm_foreign_keys catches it.
     """
     out = {}
     for col, parent in spec.foreign_keys:
@@ -799,11 +810,8 @@ def _fk_exprs(raw: duckdb.DuckDBPyConnection, spec: Table) -> dict[str, str]:
         if not raw.execute(f"SELECT count(*) FROM (SELECT 1 FROM {parent} LIMIT 1)").fetchone()[0]:
             out[col] = "CAST(NULL AS VARCHAR)"
             continue
-        raw.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_KEYS_DB}")
-        name = f"{_KEYS_DB}.main.{_q('fk_' + col)}"
-        raw.execute(f"DROP TYPE IF EXISTS {name}")
-        raw.execute(f"CREATE TYPE {name} AS ENUM (SELECT DISTINCT {pk} FROM {parent} WHERE {pk} IS NOT NULL)")
-        out[col] = f"TRY_CAST({_tq(col)} AS {name})"
+        test = _bitmap(raw, f"_wb_fk_{col}", f"SELECT {pk} FROM {parent}")
+        out[col] = f"CASE WHEN {test.format(_tq(col))} THEN {_tq(col)} END"
     return out
 
 
@@ -858,9 +866,34 @@ def _check(
     row = "_wb_row" if numbered else "(rowid + 1)"
     keys = [cols[k].typed for k in spec.primary_key]
     checked = _Checked(spec, row, problems, ignored, keys, row_data, numbered)
-    _mark_duplicates(raw, spec, checked)
-    raw.execute(f"DETACH DATABASE IF EXISTS {_KEYS_DB}")
+    fk_codes = {col: 1 + next(i for i, (_, c, _, r) in enumerate(checks) if c == col and r == reason_text("fk", col))
+                for col, _ in spec.foreign_keys}
+    _confirm_foreign_keys(raw, spec, checked, fk_codes)
+    _mark_duplicates(raw, spec, checked, {col: cols[col].typed for col in fk_codes})
     return checked
+
+
+def _confirm_foreign_keys(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked,
+                          fk_codes: dict[str, int]) -> None:
+    """Rows whose foreign key passed the bitmap by a hash collision: mark them bad (raw text added later)."""
+    target = "_wb_checked._wb_row" if checked.numbered else "(_wb_checked.rowid + 1)"
+    first = True
+    for col, parent in spec.foreign_keys:
+        pk = _q(TABLES[parent].primary_key[0])
+        raw.execute(f"""
+            {"CREATE OR REPLACE TEMP TABLE _wb_fkmiss AS" if first else "INSERT INTO _wb_fkmiss"}
+            SELECT {checked.row} AS _wb_row, {_lit(col)} AS _wb_col, CAST({_q(col)} AS VARCHAR) AS _wb_value
+            FROM _wb_checked AS c WHERE _wb_bad IS NULL AND {_q(col)} IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE p.{pk} = c.{_q(col)})
+        """)
+        raw.execute(f"""
+            UPDATE _wb_checked SET _wb_bad = {fk_codes[col]}
+            FROM _wb_fkmiss AS m WHERE {target} = m._wb_row AND m._wb_col = {_lit(col)}
+        """)
+        first = False
+
+
+
 
 
 def _write(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked, where: str, digest: str,
@@ -902,13 +935,14 @@ def _write(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked, where
                         checked.ignored)
 
 
-def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked) -> None:
+def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked,
+                     fk_typed: dict[str, str]) -> None:
     """Mark repeats of a primary key among otherwise good rows as bad; the first occurrence is kept.
 
     A repeat whose raw line is identical to the first is a "duplicate line", otherwise a key conflict.
-    Candidates come from one aggregate over key hashes; only if there are any is the source read again,
-    keeping the raw text of rows whose key is a candidate's (an ENUM lookup, so the read stays parallel
-    and in file order).
+    Candidates come from one aggregate over key hashes. Only if there are any (or rows in `_wb_fkmiss`)
+    is the source read again, keeping the raw text of rows whose key (or foreign key) hashes into a
+    bitmap of the wanted ones, so the read stays parallel and in file order.
     """
     pk = ", ".join(_q(k) for k in spec.primary_key)
     last = spec.primary_key[-1]
@@ -916,25 +950,28 @@ def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Chec
         CREATE OR REPLACE TEMP TABLE _wb_cand AS
         WITH _wb_k AS (
             SELECT hash({pk}) AS _wb_h FROM _wb_checked WHERE _wb_bad IS NULL GROUP BY _wb_h HAVING count(*) > 1)
-        SELECT {checked.row} AS _wb_row, {pk}, hash({pk}) AS _wb_h FROM _wb_checked
+        SELECT {checked.row} AS _wb_row, {pk} FROM _wb_checked
         WHERE _wb_bad IS NULL AND hash({pk}) IN (SELECT _wb_h FROM _wb_k)
     """)
-    if not raw.execute("SELECT count(*) FROM _wb_cand").fetchone()[0]:
+    n_cand = raw.execute("SELECT count(*) FROM _wb_cand").fetchone()[0]
+    has_fk = bool(fk_typed)
+    n_miss = raw.execute("SELECT count(*) FROM _wb_fkmiss").fetchone()[0] if has_fk else 0
+    if not n_cand and not n_miss:
         return
+    wanted = "SELECT _wb_row FROM _wb_cand" + (" UNION ALL SELECT _wb_row FROM _wb_fkmiss" if has_fk else "")
     if checked.numbered:
         source = (f"(SELECT _wb_rownum AS _wb_row, {checked.row_data} AS _wb_row_data FROM _wb_raw "
-                  "WHERE _wb_rownum IN (SELECT _wb_row FROM _wb_cand))")
+                  f"WHERE _wb_rownum IN ({wanted}))")
     else:
-        raw.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_KEYS_DB}")
-        enum = f"{_KEYS_DB}.main._wb_cand_keys"
-        raw.execute(f"DROP TYPE IF EXISTS {enum}")
-        raw.execute(f"CREATE TYPE {enum} AS ENUM (SELECT DISTINCT {_key_text([_q(k) for k in spec.primary_key])} "
-                    "FROM _wb_cand)")
+        tests = [_bitmap(raw, "_wb_want_keys", f"SELECT {_key_text([_q(k) for k in spec.primary_key])} "
+                                               "FROM _wb_cand").format(_key_text(checked.keys))]
+        for col, typed in fk_typed.items():
+            tests.append(_bitmap(raw, f"_wb_want_{col}", f"SELECT _wb_value FROM _wb_fkmiss WHERE _wb_col = {_lit(col)}")
+                         .format(f"CAST({typed} AS VARCHAR)"))
         raw.execute(f"""
             CREATE OR REPLACE TEMP TABLE _wb_reread AS
             SELECT CASE WHEN _wb_m THEN {checked.row_data} END AS _wb_row_data FROM (
-                SELECT *, TRY_CAST({_key_text(checked.keys)} AS {enum}) IS NOT NULL AS _wb_m
-                FROM _wb_raw)
+                SELECT *, {" OR ".join(tests)} AS _wb_m FROM _wb_raw)
         """)
         source = "(SELECT rowid + 1 AS _wb_row, _wb_row_data FROM _wb_reread WHERE _wb_row_data IS NOT NULL)"
     dup, conflict = len(checked.problems) - 1, len(checked.problems)
@@ -949,10 +986,16 @@ def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Chec
             _wb_row_data || chr(1) || CAST({_q(last)} AS VARCHAR) AS _wb_info
         FROM _wb_x WHERE _wb_rank > 1
     """)
+    if has_fk:
+        raw.execute(f"""
+            INSERT INTO _wb_dups
+            SELECT _wb_row, NULL, _wb_row_data || coalesce(chr(1) || _wb_value, '')
+            FROM _wb_fkmiss JOIN {source} AS _wb_s USING (_wb_row)
+        """)
     raw.execute("DROP TABLE IF EXISTS _wb_reread")
     target = "_wb_checked._wb_row" if checked.numbered else "(_wb_checked.rowid + 1)"
     raw.execute(f"""
-        UPDATE _wb_checked SET _wb_bad = d._wb_bad, _wb_info = d._wb_info
+        UPDATE _wb_checked SET _wb_bad = coalesce(d._wb_bad, _wb_checked._wb_bad), _wb_info = d._wb_info
         FROM _wb_dups AS d WHERE {target} = d._wb_row
     """)
 
