@@ -661,6 +661,12 @@ def _run_sequence(jobs: Any, *, reuse: bool, emit: Any) -> None:
 
 
 def _crashed(job: dict[str, Any], error: str) -> dict[str, Any]:
+    """The result of a job whose worker crashed; writes a page that says so (the index links to it)."""
+    try:
+        body = f"<h1>{html.escape(job['title'])}</h1><p class=failed>{html.escape(error)}</p>"
+        Path(job["html"]).write_text(_page(job["title"], body, job["lang"]), encoding="utf-8")
+    except OSError:
+        pass
     return {"pack": job["pack"], "notebook": Path(job["notebook"]).stem, "html": job["html"], "seconds": 0.0,
             "error": error, "error_cell": None}
 
