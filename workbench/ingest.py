@@ -331,7 +331,7 @@ def _store_checked(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checke
 
 def _drop_temp(raw: duckdb.DuckDBPyConnection) -> None:
     """Drop ingest's temporary tables and view and reset its variables (each may be absent)."""
-    for t in ("_wb_checked", "_wb_cand", "_wb_dups", "_wb_reread", "_wb_fkmiss", "_wb_sheet"):
+    for t in ("_wb_checked", "_wb_candh", "_wb_cand", "_wb_dups", "_wb_reread", "_wb_fkmiss", "_wb_sheet"):
         raw.execute(f"DROP TABLE IF EXISTS temp.main.{t}")
     raw.execute("DROP VIEW IF EXISTS temp.main._wb_raw")
     for (name,) in raw.execute("SELECT name FROM duckdb_variables() WHERE starts_with(name, '_wb_')").fetchall():
@@ -942,18 +942,23 @@ def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Chec
     """
     pk = ", ".join(_q(k) for k in spec.primary_key)
     last = spec.primary_key[-1]
-    raw.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _wb_cand AS
-        WITH _wb_k AS (
-            SELECT hash({pk}) AS _wb_h FROM _wb_checked WHERE _wb_bad IS NULL GROUP BY _wb_h HAVING count(*) > 1)
-        SELECT {checked.row} AS _wb_row, {pk} FROM _wb_checked
-        WHERE _wb_bad IS NULL AND hash({pk}) IN (SELECT _wb_h FROM _wb_k)
-    """)
-    n_cand = raw.execute("SELECT count(*) FROM _wb_cand").fetchone()[0]
+    raw.execute("DROP TABLE IF EXISTS _wb_cand")
+    n_cand = raw.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _wb_candh AS
+        SELECT hash({pk}) AS _wb_h FROM _wb_checked WHERE _wb_bad IS NULL GROUP BY _wb_h HAVING count(*) > 1
+    """).fetchone()[0]
+    if n_cand:  # the rows behind the repeated hashes (a second scan only when there are some)
+        raw.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _wb_cand AS
+            SELECT {checked.row} AS _wb_row, {pk} FROM _wb_checked
+            WHERE _wb_bad IS NULL AND hash({pk}) IN (SELECT _wb_h FROM _wb_candh)
+        """)
     has_fk = bool(spec.foreign_keys)
     n_miss = raw.execute("SELECT count(*) FROM _wb_fkmiss").fetchone()[0] if has_fk else 0
     if not n_cand and not n_miss:
         return
+    if not n_cand:
+        raw.execute(f"CREATE TEMP TABLE _wb_cand AS SELECT {checked.row} AS _wb_row, {pk} FROM _wb_checked LIMIT 0")
     wanted = "SELECT _wb_row FROM _wb_cand" + (" UNION ALL SELECT _wb_row FROM _wb_fkmiss" if has_fk else "")
     # Numbering rows with row_number() OVER () streams on one thread: cheaper in CPU than a parallel read
     # that must look at every row's key, and as fast on two cores.
