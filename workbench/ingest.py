@@ -17,8 +17,11 @@ header is line 1 and which has no blank lines or line breaks inside quotes, row 
 spreadsheet, row N sits N rows below the header row.
 
 Validation is set-based SQL over the file read as text (``TRY_CAST`` with cheap fast paths for tidy values,
-one join for foreign keys, one aggregate for repeated keys), never a Python loop over rows. Blank lines
-in a CSV are skipped by the reader and are not data rows; blank spreadsheet rows are skipped too.
+a hash-bitmap test confirmed by one anti-join for foreign keys, one aggregate for repeated keys), never a
+Python loop over rows. It runs in parallel into a temporary table kept in file order, so a row's number is
+its position there; the store itself is written in one transaction afterwards. Primary and foreign keys
+are enforced here (store tables carry no DuckDB key constraints). Blank lines in a CSV are skipped by the
+reader and are not data rows; blank spreadsheet rows are skipped too.
 """
 
 from __future__ import annotations
