@@ -1,7 +1,7 @@
 """Channel Workbench: decision tools for companies that sell through channel partners.
 
 Submodules are imported on first use (nothing runs at import):
-ingest, store, features, segment, churn, incentives, retro, synth, charts, widgets, reports, cli.
+ingest, store, features, health, segment, churn, incentives, retro, synth, charts, widgets, reports, cli.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ __all__ = [
     "churn",
     "config",
     "features",
+    "health",
     "i18n",
     "incentives",
     "ingest",

@@ -356,6 +356,14 @@ def _register_engine() -> None:
     papermill_engines.register("wb_reuse", ReuseEngine)
 
 
+def _without_live_only_cells(nb: Any) -> Any:
+    """The notebook without its code cells tagged `report-skip` (live-notebook widgets): they are hidden from
+    the HTML anyway, and a widget cell can leave the kernel client waiting on comm messages forever."""
+    nb.cells = [c for c in nb.cells
+                if not (c.cell_type == "code" and "report-skip" in c.get("metadata", {}).get("tags", []))]
+    return nb
+
+
 def _run_one(job: dict[str, Any], km: Any = None) -> dict[str, Any]:
     """Execute one notebook with papermill and write its HTML page (in a worker thread).
 
@@ -374,9 +382,11 @@ def _run_one(job: dict[str, Any], km: Any = None) -> dict[str, Any]:
     if km is not None:
         _register_engine()
         extra.update(engine_name="wb_reuse", km=km)
+    live_only = executed.with_name(f"{job['pack']}__live_only_removed__{src.name}")
+    nbformat.write(_without_live_only_cells(nbformat.read(src, as_version=4)), live_only)
     try:
         pm.execute_notebook(
-            str(src), str(executed), parameters=job["parameters"], kernel_name=job["kernel"],
+            str(live_only), str(executed), parameters=job["parameters"], kernel_name=job["kernel"],
             progress_bar=False, log_output=False, request_save_on_cell_execute=False,
             start_timeout=120, execution_timeout=EXECUTION_TIMEOUT_S, **extra,
         )
