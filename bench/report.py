@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lang", default="en")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=OUT / "reports")
-    ap.add_argument("--reuse-kernels", action="store_true", help="experimental: one kernel per notebook across packs")
+    ap.add_argument("--fresh-kernels", action="store_true", help="a fresh kernel for every notebook run (slower)")
     args = ap.parse_args(argv)
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu0 = _cpu()
     t0 = time.perf_counter()
     res = render_pack(db, quarter=None, region=args.region, lang=args.lang, out=args.out, jobs=args.jobs,
-                      reuse_kernels=args.reuse_kernels)
+                      reuse_kernels=not args.fresh_kernels)
     wall = time.perf_counter() - t0
     cpu = _cpu() - cpu0
     print(res.summary())

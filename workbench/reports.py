@@ -318,8 +318,9 @@ get_ipython().reset(new_session=True, aggressive=False)
 
 
 def _register_engine() -> None:
-    """Register the papermill engine 'wb_reuse': nbclient in a caller-owned kernel (``km=``) that is reset
-    after the run, so one kernel serves the same notebook for several packs (imports paid once)."""
+    """Register the papermill engine 'wb_reuse': nbclient in a caller-owned kernel and client (``km=``,
+    ``kc=``) that stay alive after the run, so one kernel serves several notebooks (imports paid once).
+    The kernel is reset before each run by :class:`_Kernel`; the client's channels are never restarted."""
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import Engine, logger, papermill_engines
 
@@ -331,29 +332,61 @@ def _register_engine() -> None:
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
             kwargs.pop("input_path", None)
+            kc = kwargs.pop("kc")
             client = PapermillNotebookClient(
                 nb_man, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
                 log=logger, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
-            try:
-                return client.execute()
-            finally:
-                failed = any(o.get("output_type") == "error" for c in nb_man.nb.cells for o in c.get("outputs", []))
-                if client.kc is not None and failed:  # never reused: stop it now, no reset needed
-                    client.kc.stop_channels()
-                    _shutdown(client.km)
-                elif client.kc is not None:
-                    try:
-                        cwd = client.resources.get("metadata", {}).get("path") or os.getcwd()
-                        msg = client.kc.execute(_RESET_CODE % {"cwd": cwd}, silent=True, store_history=False)
-                        reply = client.wait_for_reply(msg)
-                        if not reply or reply["content"].get("status") != "ok":
-                            raise RuntimeError("kernel reset failed")
-                    except Exception:  # noqa: BLE001 - a kernel that cannot be reset is not reused
-                        _shutdown(client.km)
-                    finally:
-                        client.kc.stop_channels()
+            client.kc = kc  # the caller's live client: nbclient neither starts nor stops channels
+            return client.execute()
 
     papermill_engines.register("wb_reuse", ReuseEngine)
+
+
+class _Kernel:
+    """One long-lived kernel and its client in a worker process, reset between notebook runs."""
+
+    def __init__(self, kernel_name: str) -> None:
+        self.kernel_name = kernel_name
+        self.km: Any = None
+        self.kc: Any = None
+        self.runs = 0
+
+    def ready(self, cwd: str) -> bool:
+        """Start the kernel in `cwd` if needed, else reset it and change to `cwd`; False if that failed."""
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        try:
+            if self.km is None or not self.km.has_kernel:
+                self.shutdown()
+                self.km = AsyncKernelManager(kernel_name=self.kernel_name)
+                run_sync(self.km.start_kernel)(cwd=cwd)
+                self.kc = self.km.client()
+                self.kc.start_channels()
+                run_sync(self.kc.wait_for_ready)(timeout=120)
+                self.kc.allow_stdin = False
+                self.runs = 0
+            elif self.runs:
+                reply = run_sync(self.kc.execute_interactive)(
+                    _RESET_CODE % {"cwd": cwd}, silent=True, store_history=False, timeout=60,
+                    output_hook=lambda msg: None)
+                if reply["content"].get("status") != "ok":
+                    raise RuntimeError("kernel reset failed")
+            return True
+        except Exception:  # noqa: BLE001 - a kernel that cannot start or reset is replaced by a fresh one
+            self.shutdown()
+            return False
+
+    def shutdown(self) -> None:
+        """Stop the client's channels and the kernel (from the worker's thread)."""
+        if self.kc is not None:
+            try:
+                self.kc.stop_channels()
+            except Exception:  # noqa: BLE001
+                pass
+        if self.km is not None:
+            _shutdown(self.km)
+        self.km = self.kc = None
 
 
 def _without_live_only_cells(nb: Any) -> Any:
@@ -364,11 +397,11 @@ def _without_live_only_cells(nb: Any) -> Any:
     return nb
 
 
-def _run_one(job: dict[str, Any], km: Any = None) -> dict[str, Any]:
-    """Execute one notebook with papermill and write its HTML page (in a worker thread).
+def _run_one(job: dict[str, Any], kernel: _Kernel | None = None) -> dict[str, Any]:
+    """Execute one notebook with papermill and write its HTML page.
 
-    km: a jupyter_client kernel manager to run in (kept alive and reset afterwards); None starts and
-    stops a fresh kernel for this notebook alone.
+    kernel: a long-lived kernel to run in (started or reset by the caller); None starts and stops a
+    fresh kernel for this notebook alone (plain papermill).
     """
     import nbformat
     import papermill as pm
@@ -379,9 +412,10 @@ def _run_one(job: dict[str, Any], km: Any = None) -> dict[str, Any]:
     executed = Path(job["workdir"]) / f"{job['pack']}__{src.name}"
     error, cell_no = "", None
     extra: dict[str, Any] = {"resources": {"metadata": {"path": str(src.parent)}}}  # the kernel's cwd
-    if km is not None:
+    if kernel is not None:
         _register_engine()
-        extra.update(engine_name="wb_reuse", km=km)
+        extra.update(engine_name="wb_reuse", km=kernel.km, kc=kernel.kc)
+        kernel.runs += 1
     live_only = executed.with_name(f"{job['pack']}__live_only_removed__{src.name}")
     nbformat.write(_without_live_only_cells(nbformat.read(src, as_version=4)), live_only)
     try:
@@ -578,16 +612,16 @@ def render_pack(
     jobs: int = DEFAULT_JOBS,
     kernel: str = "python3",
     progress: bool = True,
-    reuse_kernels: bool = False,
+    reuse_kernels: bool = True,
 ) -> PackResult:
     """Render the report pack(s) for a quarter and region; see the module docstring for the layout.
 
     notebooks: notebook files to run (default: every curated notebooks/NN_*.ipynb).
     jobs: notebooks executed at the same time (each in its own kernel).
-    reuse_kernels: experimental; run the same notebook for several packs in one kernel, reset between
-        runs (user namespace, widgets, pandas options, chart bundle, cwd): about 3x faster, but a
-        reused kernel was seen to stall in an ipywidgets cell until the cell timeout, so the default
-        is a fresh kernel for every run (plain papermill behaviour).
+    reuse_kernels: run the notebooks of all packs in one long-lived kernel per worker, reset between
+        runs (user namespace, widgets, pandas options, chart bundle, cwd), so imports are paid once per
+        worker; False starts a fresh kernel for every run (plain papermill behaviour, slower). A kernel
+        is replaced after a failed notebook.
 """
     t0 = time.perf_counter()
     params = validate_params(db, quarter=quarter, region=region, lang=lang)
@@ -616,6 +650,8 @@ def render_pack(
             })
     result = PackResult(params=params, out=out)
     try:
+        expected = _expected_seconds(out)
+        job_list.sort(key=lambda j: -expected.get(Path(j["notebook"]).stem, 0.0))  # longest first (stable)
         result.runs = _execute(job_list, jobs=jobs, progress=progress, reuse_kernels=reuse_kernels)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -626,11 +662,25 @@ def render_pack(
             _pack_index(params, pack, runs, snapshots[pack], rendered_at), encoding="utf-8")
         manifest = {"quarter": params.quarter, "pack": pack, "folder": _folder(pack), "lang": lang,
                     "as_of": params.as_of.isoformat(), "rendered_at": rendered_at, "ok": all(r.ok for r in runs),
-                    "notebooks": [r.notebook for r in runs]}
+                    "notebooks": [r.notebook for r in runs],
+                    "seconds": {r.notebook: round(r.seconds, 2) for r in runs}}
         (folder / "pack.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     write_top_index(out)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _expected_seconds(out: Path) -> dict[str, float]:
+    """Mean seconds per notebook in the packs already under `out` (from their pack.json), to start the
+    longest notebooks first; empty when nothing was rendered there yet."""
+    seen: dict[str, list[float]] = {}
+    for mf in out.glob("*/*/pack.json"):
+        try:
+            for nb, sec in json.loads(mf.read_text(encoding="utf-8")).get("seconds", {}).items():
+                seen.setdefault(nb, []).append(float(sec))
+        except (OSError, ValueError, AttributeError):
+            continue
+    return {nb: sum(v) / len(v) for nb, v in seen.items()}
 
 
 def _shutdown(km: Any) -> None:
@@ -645,29 +695,26 @@ def _shutdown(km: Any) -> None:
 
 
 def _run_sequence(jobs: Any, *, reuse: bool, emit: Any) -> None:
-    """Run jobs one after the other in this thread; with `reuse`, keep one kernel per notebook file
-    between packs (a kernel is never reused after a failure). `emit(result)` is called after each job."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    km, km_notebook = None, None
+    """Run jobs one after the other in this thread; with `reuse`, in one kernel that is reset between
+    jobs (replaced after a failed notebook or a failed reset). `emit(result)` is called after each job."""
+    kernel = _Kernel(kernel_name="python3") if reuse else None
     try:
         for job in jobs:
-            if km is not None and (km_notebook != job["notebook"] or not km.has_kernel):
-                _shutdown(km)
-                km = None
-            if reuse and km is None:
-                km, km_notebook = AsyncKernelManager(kernel_name=job["kernel"]), job["notebook"]
+            use = None
+            if kernel is not None:
+                kernel.kernel_name = job["kernel"]
+                if kernel.ready(str(Path(job["notebook"]).parent)):
+                    use = kernel
             try:
-                res = _run_one(job, km=km)
+                res = _run_one(job, kernel=use)
             except Exception as exc:  # noqa: BLE001 - a crashed job is one failed notebook
                 res = _crashed(job, f"{type(exc).__name__}: {exc}")
-            if res["error"] and km is not None:
-                _shutdown(km)
-                km = None
+            if res["error"] and kernel is not None:
+                kernel.shutdown()  # never reuse a kernel after a failure
             emit(res)
     finally:
-        if km is not None:
-            _shutdown(km)
+        if kernel is not None:
+            kernel.shutdown()
 
 
 def _crashed(job: dict[str, Any], error: str) -> dict[str, Any]:
@@ -748,7 +795,7 @@ def _execute(job_list: list[dict[str, Any]], *, jobs: int, progress: bool, reuse
             bar.set_postfix_str(f"{res['pack']}/{res['notebook']}")
             bar.update()
 
-    ordered = sorted(job_list, key=lambda j: j["notebook"])  # same notebook back to back: kernel reuse
+    ordered = list(job_list)
     try:
         if jobs <= 1:
             _run_sequence(ordered, reuse=reuse_kernels, emit=emit)
