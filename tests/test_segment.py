@@ -475,3 +475,35 @@ def test_region_view_uses_network_segments(demo_db: Path) -> None:
     seg, feats = sg.network_segments(con, as_of=AS_OF, region="East", segmenter=quick)
     profiles, _ = sg.cluster_profiles(seg, feats)
     assert int(profiles["n_partners"].sum()) == len(feats) == int((east["cluster"] >= 0).sum())
+
+
+def test_network_inputs_are_cached_per_store_contents(demo_db, tmp_path):
+    """Network-wide tier inputs are computed once per store and date, handed out as copies, and
+    recomputed when the store's file changes."""
+    import shutil
+
+    import duckdb
+    import ibis
+
+    from workbench import store
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copyfile(demo_db, db)
+    con = store.connect(db, read_only=True)
+    first = sg.network_inputs(con, as_of="2026-06-30")
+    pd.testing.assert_frame_equal(first, sg.scorecard_inputs(con, as_of="2026-06-30").to_pandas())
+    first.loc[:, "net_sales_365d"] = -1.0  # a caller changing its copy does not change the cache
+    again = sg.network_inputs(con, as_of="2026-06-30")
+    assert (again["net_sales_365d"] >= 0).all()
+    con.disconnect()
+
+    raw = duckdb.connect(str(db))
+    pid = raw.execute("SELECT partner_id FROM orders ORDER BY order_date DESC LIMIT 1").fetchone()[0]
+    raw.execute("DELETE FROM orders WHERE partner_id = ?", [pid])
+    raw.execute("CHECKPOINT")
+    raw.close()
+    con = store.connect(db, read_only=True)
+    after = sg.network_inputs(con, as_of="2026-06-30")
+    pd.testing.assert_frame_equal(after, sg.scorecard_inputs(con, as_of="2026-06-30").to_pandas())
+    assert not after.equals(again)
+    assert store.fingerprint(ibis.duckdb.connect()) is None  # in-memory: never cached

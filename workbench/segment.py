@@ -39,6 +39,7 @@ from threadpoolctl import threadpool_limits
 
 from workbench import config as wbconfig
 from workbench.errors import ConfigError, WorkbenchError
+from workbench.store import cached_per_store
 from workbench.paths import config_file
 
 __all__ = [
@@ -389,7 +390,7 @@ def partner_tiers(
     Tiers are scored over the whole network (so a region's core partners are core network-wide) and
     then restricted to `region`.
     """
-    inputs = scorecard_inputs(con, as_of=as_of).to_pandas()
+    inputs = network_inputs(con, as_of=as_of)
     card = tier_scorecard(inputs, config)
     if region not in (None, "", "all"):
         card = card[card["region"] == region]
@@ -399,6 +400,17 @@ def partner_tiers(
 # --------------------------------------------------------------------------------------------------
 # Product mix and clustering features
 # --------------------------------------------------------------------------------------------------
+
+
+def network_inputs(con: ibis.BaseBackend, *, as_of: Any) -> pd.DataFrame:
+    """`scorecard_inputs` of the whole network at `as_of` as pandas (tiers are always scored network-wide);
+    computed once per store and date in a process, since every regional report asks for the same."""
+    return _network_inputs(con, as_of=_as_date(as_of))
+
+
+@cached_per_store()
+def _network_inputs(con: ibis.BaseBackend, *, as_of: date) -> pd.DataFrame:
+    return scorecard_inputs(con, as_of=as_of).to_pandas()
 
 
 def product_mix(con: ibis.BaseBackend, *, as_of: Any, days: int = 365, region: str | None = None) -> ir.Table:
@@ -948,6 +960,17 @@ def profile_long(seg: Segmenter, X: pd.DataFrame | None = None, *, lang: str = "
     return out
 
 
+@cached_per_store(maxsize=4, unkeyed=("segmenter",))
+def _network_fit(con: ibis.BaseBackend, *, as_of: date, params: str, segmenter: Segmenter) -> tuple[Segmenter, pd.DataFrame]:
+    """`segmenter` (unfitted; `params` is its repr) fitted on the whole network's cluster_features at as_of,
+    and those features."""
+    feats = cluster_features(con, as_of=as_of)
+    seg = segmenter
+    if len(feats) >= 3:
+        seg.fit(feats.drop(columns="partner_id"))
+    return seg, feats
+
+
 def network_segments(
     con: ibis.BaseBackend,
     *,
@@ -960,10 +983,8 @@ def network_segments(
     Fitting network-wide keeps segments and names the same in every regional report (a small region
     alone cannot support a k search); only the region's rows come back for display.
     """
-    feats = cluster_features(con, as_of=as_of)
     seg = clone(segmenter) if segmenter is not None else make_segmenter()
-    if len(feats) >= 3:
-        seg.fit(feats.drop(columns="partner_id"))
+    seg, feats = _network_fit(con, as_of=_as_date(as_of), params=f"{type(seg).__name__}{seg.get_params()!r}", segmenter=seg)
     if region not in (None, "", "all"):
         ids = _population(con, _as_date(as_of), region).select("partner_id").to_pandas()["partner_id"]
         feats = feats[feats["partner_id"].isin(ids)]
@@ -1069,7 +1090,7 @@ def migration_between(
 ) -> dict[str, pd.DataFrame]:
     """Tier migration between two dates in the store: {'migration', 'fell_out_of_core', 'ready_for_promotion'}."""
     cfg = load_tier_config(config)
-    before, after = (tier_scorecard(scorecard_inputs(con, as_of=day).to_pandas(), cfg) for day in (as_of_from, as_of_to))
+    before, after = (tier_scorecard(network_inputs(con, as_of=day), cfg) for day in (as_of_from, as_of_to))
     ready = ready_for_promotion(before, after, cfg)  # thresholds are network-wide
     if region not in (None, "", "all"):
         before, after = before[before["region"] == region], after[after["region"] == region]
@@ -1098,7 +1119,7 @@ def scorecard_view(
 
     Contact fields are never read; the playbook is in `lang` where the config has it.
     """
-    card = tier_scorecard(scorecard_inputs(con, as_of=as_of).to_pandas(), config, lang=lang)
+    card = tier_scorecard(network_inputs(con, as_of=as_of), config, lang=lang)
     if region not in (None, "", "all"):
         card = card[card["region"] == region]
     p = con.table("partners").select("partner_id", "name").to_pandas()
@@ -1164,7 +1185,7 @@ def segment_table(
     positive net sales in the last 365 days are not clustered (cluster −1, cluster_name "no recent orders").
     """
     cfg = load_tier_config(config)
-    inputs = scorecard_inputs(con, as_of=as_of).to_pandas()
+    inputs = network_inputs(con, as_of=as_of)
     card = tier_scorecard(inputs, cfg)
     if region not in (None, "", "all"):
         card = card[card["region"] == region]

@@ -224,3 +224,57 @@ def row_counts(con: ibis.BaseBackend) -> dict[str, int]:
         name: raw.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
         for name in (*TABLE_ORDER, "quarantine")
     }
+
+
+def fingerprint(con: ibis.BaseBackend) -> tuple | None:
+    """Identity of a file store's current contents: (path, size and mtime of the file and its WAL);
+    None for in-memory or non-DuckDB backends (whose contents cannot be told apart)."""
+    raw = getattr(con, "con", None)
+    if not isinstance(raw, duckdb.DuckDBPyConnection):
+        return None
+    try:
+        row = raw.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    except duckdb.Error:
+        return None
+    if not row or not row[0]:
+        return None
+    path = Path(row[0]).resolve()
+    stats = []
+    for f in (path, path.with_name(path.name + ".wal")):
+        try:
+            st = f.stat()
+            stats.append((st.st_size, st.st_mtime_ns))
+        except OSError:
+            stats.append(None)
+    return (str(path), *stats)
+
+
+def cached_per_store(maxsize: int = 16, *, unkeyed: tuple[str, ...] = ()):
+    """Decorator: memoize ``fn(con, **kwargs)`` per store :func:`fingerprint` and keyword arguments (all
+    hashable but those named in `unkeyed`, which some keyed argument must describe), in this process;
+    results are deep-copied out so callers cannot change the cache. For network-wide results that
+    several reports of one store ask for (tiers, segment fits)."""
+    import copy
+    import functools
+    from collections import OrderedDict
+
+    def wrap(fn):
+        cache: OrderedDict = OrderedDict()
+
+        @functools.wraps(fn)
+        def inner(con: ibis.BaseBackend, **kwargs):
+            fp = fingerprint(con)
+            if fp is None:
+                return fn(con, **kwargs)
+            key = (fp, tuple(sorted((k, v) for k, v in kwargs.items() if k not in unkeyed)))
+            if key not in cache:
+                cache[key] = fn(con, **kwargs)
+                while len(cache) > maxsize:
+                    cache.popitem(last=False)
+            cache.move_to_end(key)
+            return copy.deepcopy(cache[key])
+
+        inner.cache_clear = cache.clear  # type: ignore[attr-defined]
+        return inner
+
+    return wrap
