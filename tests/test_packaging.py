@@ -50,6 +50,7 @@ def test_known_breakage_is_pinned() -> None:
     assert reqs["python-duckdb"].endswith("<2"), "ibis 12.0.0 breaks with duckdb 2.x"
     assert reqs["sqlglot"] == "<30.18", "ibis 12.0.0 breaks with sqlglot 30.18+"
     assert reqs["ibis-framework-duckdb"] == "==12.0.0"
+    assert reqs["ipykernel"].endswith("<7"), "ipykernel 7 can leave an execute_request unread (report packs stall)"
 
 
 def test_installed_versions_respect_the_pins() -> None:
@@ -58,6 +59,7 @@ def test_installed_versions_respect_the_pins() -> None:
     assert int(version("duckdb").split(".")[0]) < 2
     major, minor = (int(x) for x in version("sqlglot").split(".")[:2])
     assert (major, minor) < (30, 18)
+    assert int(version("ipykernel").split(".")[0]) < 7
 
 
 def test_readme_starts_with_the_two_commands() -> None:
