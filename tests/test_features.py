@@ -374,6 +374,37 @@ def test_quarter_kpis_by_region_and_tier(kpi_store):
         F.quarter_kpis(kpi_store, quarter="Q3 of 2026")
 
 
+def test_quarters_kpis_equal_one_quarter_at_a_time(demo_db):
+    """The multi-quarter query (facts range-joined to a periods table) gives each quarter's KPIs exactly
+    as the one-quarter query does: no leakage between overlapping windows, per-quarter tiers applied."""
+    con = store.connect(demo_db, read_only=True)
+    quarters = [pd.Period("2026Q3", "Q") - i for i in range(4, -1, -1)]
+    ids = F.scoped_tables(con)["partners"].select("partner_id").to_pandas().partner_id.sort_values().tolist()
+    # a different tiering each quarter (a third of the partners untiered), so a join that ignored the quarter fails
+    tiers = pd.concat([pd.DataFrame({"quarter": str(q), "partner_id": ids[::3] if k % 2 else ids[1::2],
+                                     "tier": "core" if k % 2 else "growth"}) for k, q in enumerate(quarters)])
+    for by, region in ((None, None), ("region", None), ("tier", None), ("channel_type", "East")):
+        multi = F.quarters_kpis(con, quarters=[str(q) for q in reversed(quarters)], by=by, region=region, tiers=tiers)
+        one = pd.concat([F.quarter_kpis(con, quarter=q, by=by, region=region,
+                                        tiers=tiers[tiers.quarter == str(q)].drop(columns="quarter"))
+                         for q in quarters], ignore_index=True)
+        pd.testing.assert_frame_equal(multi, one, check_exact=False, rtol=1e-9)
+    # churn against the separate churn_labels implementation; sales against a plain SQL sum
+    raw = store.raw_connection(con)
+    overall = F.quarters_kpis(con, quarters=quarters).set_index("quarter")
+    for q in quarters:
+        (s, e), (_, pe) = F.quarter_bounds(q), F.quarter_bounds(q - 1)
+        lab = F.churn_labels(con, as_of=pe, horizon_days=(e - pe).days).to_pandas()
+        r = overall.loc[str(q)]
+        assert (r.churn_population, r.churned_partners) == (len(lab), int(lab.churned.sum())), q
+        want = raw.execute(f"SELECT sum(net_amount)::DOUBLE FROM orders WHERE order_date BETWEEN DATE '{s}'"
+                           f" AND DATE '{e}'").fetchone()[0]
+        assert r.net_sales_cny == pytest.approx(want, rel=1e-9), q
+    conc = F.quarters_concentration(F.scoped_tables(con)["orders"], quarters=quarters).to_pandas()
+    pd.testing.assert_frame_equal(conc.drop(columns="quarter").reset_index(drop=True),
+                                  overall[list(conc.columns[1:])].reset_index(drop=True), check_exact=False, rtol=1e-9)
+
+
 # --------------------------------------------------------------------------------------------
 # panel and scoping
 # --------------------------------------------------------------------------------------------

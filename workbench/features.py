@@ -20,7 +20,7 @@ Point-in-time rule: a feature at ``as_of`` reads only rows dated on or before ``
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import ibis
@@ -37,9 +37,16 @@ __all__ = [
     "KPI_COLUMNS",
     "scoped_tables",
     "partner_snapshot",
+    "partner_snapshots",
+    "churn_label_sets",
     "partner_month_panel",
     "quarter_kpis",
     "quarter_kpis_expr",
+    "quarters_kpis",
+    "quarters_kpis_expr",
+    "quarters_concentration",
+    "quarter_periods",
+    "PERIOD_COLUMNS",
     "churn_labels",
     "quarter_bounds",
     "net_sales",
@@ -221,32 +228,68 @@ SNAPSHOT_COLUMNS: tuple[str, ...] = (
     "active_outlets", "actions_90d", "actions_365d",
 )
 
+_CUT_COLUMNS: tuple[str, ...] = ("as_of", "_b90", "_b180", "_b365", "_m_first", "_m_end", "_m_base", "_h_end")
 
-def _order_features(lines: ir.Table, as_of: dt.date) -> list[ir.Table]:
-    """Per-partner order features at as_of from order lines dated on or before it.
+
+def _cutoff_table(as_ofs: Iterable[DateLike], horizon_days: int = 0) -> ir.Table:
+    """One row per distinct as_of with the window bounds of the point-in-time features (dates).
+
+    _b90/_b180/_b365: as_of minus 90/180/365 days; _m_first/_m_end: first and last day of the
+    last six complete calendar months (as_of's month counts when as_of is its last day), _m_base
+    the first of them as year * 12 + month; _h_end: as_of + horizon_days (end of the label window).
+    Computed in Python, so every backend sees plain dates.
+    """
+    rows = []
+    for d in sorted({_to_date(a) for a in as_ofs}):
+        last_month = _month_start(d) if (d + _days(1)).day == 1 else _add_months(d, -1)
+        first_month = _add_months(last_month, -5)
+        rows.append((
+            d, d - _days(90), d - _days(180), d - _days(365), first_month,
+            _add_months(last_month, 1) - _days(1), first_month.year * 12 + first_month.month,
+            d + _days(int(horizon_days)),
+        ))
+    schema = {c: "date" for c in _CUT_COLUMNS} | {"_m_base": "int64"}
+    return ibis.memtable(pd.DataFrame(rows, columns=list(_CUT_COLUMNS)), schema=schema)
+
+
+def _population_at(partners: ir.Table, cuts: ir.Table) -> ir.Table:
+    """Partners onboarded on or before each as_of of `cuts` and not exited on or before it, with as_of."""
+    c = cuts.select("as_of")
+    return partners.inner_join(
+        c, [partners.onboard_date <= c.as_of, partners.exit_date.isnull() | (partners.exit_date > c.as_of)]
+    )
+
+
+def _left_on(base: ir.Table, other: ir.Table, keys: Sequence[str]) -> ir.Table:
+    """Left-join ``other`` on ``keys``, keeping one column per key."""
+    j = base.left_join(other, list(keys))
+    extra = [f"{k}_right" for k in keys if f"{k}_right" in j.columns]
+    return j.drop(*extra) if extra else j
+
+
+def _order_features(lines: ir.Table, cuts: ir.Table) -> list[ir.Table]:
+    """Per (as_of, partner) order features at each as_of of `cuts` from order lines dated on or before it.
 
     Every windowed feature lies within the last 365 days, so only those lines are aggregated to
     partner-days (one scan of the wide table) and then to partners. The full history is read for
-    two cheap maxima: the last order day, and the last order day before the 365-day window (the
-    predecessor of the window's first order day, for the order-cycle gaps). Product-line breadth
-    is a separate distinct count over the last 365 days.
+    two cheap maxima over order days: the last order day, and the last order day before the
+    365-day window (the predecessor of the window's first order day, for the order-cycle gaps).
+    Product-line breadth is a separate distinct count over the last 365 days. A line belongs to
+    every as_of it precedes (a range join with the small cut-off table).
     """
-    b90, b180, b365 = as_of - _days(90), as_of - _days(180), as_of - _days(365)
-    # the last 6 complete calendar months at as_of (as_of's month counts when as_of is its last day)
-    last_month = _month_start(as_of) if (as_of + _days(1)).day == 1 else _add_months(as_of, -1)
-    first_month = _add_months(last_month, -5)
-    base_idx = first_month.year * 12 + first_month.month
-
-    o = lines.filter(lines.order_date <= as_of)
-    hist = o.filter(~o.is_return).group_by("partner_id").aggregate(
+    days = lines.filter(~lines.is_return).select("partner_id", "order_date").distinct()
+    c = cuts.select("as_of", "_b365")
+    o = days.inner_join(c, days.order_date <= c.as_of)
+    hist = o.group_by(["as_of", "partner_id"]).aggregate(
         last_order_date=o.order_date.max(),
-        _prev_order_date=o.order_date.max(where=o.order_date <= b365),
+        _prev_order_date=o.order_date.max(where=o.order_date <= o._b365),
     )
 
-    r = o.filter(o.order_date > b365)
+    r = lines.inner_join(cuts, [lines.order_date <= cuts.as_of, lines.order_date > cuts._b365])
     nr = ~r.is_return
     listed = nr & (r.list_amount_cny > 0)  # a missing list amount compares as null: not listed
-    daily = r.group_by(["partner_id", "order_date"]).aggregate(
+    bounds = ["as_of", "_b90", "_b180", "_m_first", "_m_end", "_m_base"]  # functions of as_of
+    daily = r.group_by([*bounds, "partner_id", "order_date"]).aggregate(
         _net=r.amount_cny.sum(),
         _gross=r.amount_cny.sum(where=nr),
         _returns=r.amount_cny.sum(where=r.is_return),  # negative; negated per partner
@@ -255,22 +298,23 @@ def _order_features(lines: ir.Table, as_of: dt.date) -> list[ir.Table]:
         _lines=r.count(where=nr),
     )
     daily = daily.mutate(_is_order=daily._lines > 0)
-    daily = _left(daily, hist.select("partner_id", "_prev_order_date"))
-    # lag within (partner, is_order): the previous *order* day, skipping return-only days; the
-    # window's first order day falls back to the last order day before the window
-    w = ibis.window(group_by=[daily.partner_id, daily._is_order], order_by=daily.order_date)
+    daily = _left_on(daily, hist.select("as_of", "partner_id", "_prev_order_date"), ["as_of", "partner_id"])
+    # lag within (as_of, partner, is_order): the previous *order* day, skipping return-only days;
+    # the window's first order day falls back to the last order day before the window
+    w = ibis.window(group_by=[daily.as_of, daily.partner_id, daily._is_order], order_by=daily.order_date)
     prev_day = ibis.coalesce(daily.order_date.lag().over(w), daily._prev_order_date)
     gap = daily.order_date.delta(prev_day, unit="day")
     d = daily.mutate(
         _gap=ibis.ifelse(daily._is_order, _f(gap), ibis.null("float64")),
         _month=daily.order_date.truncate("M"),
     )
-    in90, in180 = d.order_date > b90, d.order_date > b180
+    in90, in180 = d.order_date > d._b90, d.order_date > d._b180
     od = d._is_order
-    in6m = (d.order_date >= first_month) & (d.order_date <= _add_months(last_month, 1) - _days(1))
-    month_x = d.order_date.year() * 12 + d.order_date.month() - base_idx  # 0..5
+    # the last 6 complete calendar months at as_of (as_of's month counts when as_of is its last day)
+    in6m = (d.order_date >= d._m_first) & (d.order_date <= d._m_end)
+    month_x = d.order_date.year() * 12 + d.order_date.month() - d._m_base  # 0..5
     slope_w = (_f(month_x) - 2.5) / 17.5  # OLS slope of y on x = 0..5: sum((x - 2.5) * y) / 17.5
-    per_partner = d.group_by("partner_id").aggregate(
+    per_partner = d.group_by(["as_of", "partner_id"]).aggregate(
         orders_90d=ibis.ifelse(od & in90, 1, 0).sum(),
         orders_180d=ibis.ifelse(od & in180, 1, 0).sum(),
         orders_365d=ibis.ifelse(od, 1, 0).sum(),
@@ -289,36 +333,42 @@ def _order_features(lines: ir.Table, as_of: dt.date) -> list[ir.Table]:
         _net_listed_365=d._net_listed.sum(),
         sales_slope_6m_cny_per_month=(d._net * slope_w).sum(where=in6m),
     )
-    recent = r.filter(nr).select("partner_id", "product_line").distinct()
-    breadth = recent.group_by("partner_id").aggregate(product_lines_365d=recent.product_line.count())
-    return [hist.select("partner_id", "last_order_date"), per_partner, breadth]
+    recent = r.filter(nr).select("as_of", "partner_id", "product_line").distinct()
+    breadth = recent.group_by(["as_of", "partner_id"]).aggregate(product_lines_365d=recent.product_line.count())
+    return [hist.select("as_of", "partner_id", "last_order_date"), per_partner, breadth]
 
 
-def _survey_features(surveys: ir.Table, as_of: dt.date) -> ir.Table:
-    s = surveys.filter(surveys.survey_date <= as_of)
-    w = ibis.window(group_by="partner_id", order_by=[ibis.desc("survey_date"), ibis.desc("survey_id")])
+_KEYS = ["as_of", "partner_id"]
+
+
+def _survey_features(surveys: ir.Table, cuts: ir.Table) -> ir.Table:
+    c = cuts.select("as_of")
+    s = surveys.inner_join(c, surveys.survey_date <= c.as_of)
+    w = ibis.window(group_by=_KEYS, order_by=[ibis.desc("survey_date"), ibis.desc("survey_id")])
     s = s.mutate(_rn=ibis.row_number().over(w))
-    return s.group_by("partner_id").aggregate(
+    return s.group_by(_KEYS).aggregate(
         satisfaction_last=_f(s.satisfaction).max(where=s._rn == 0),
         _satisfaction_prev=_f(s.satisfaction).max(where=s._rn == 1),
         _last_survey_date=s.survey_date.max(),
     )
 
 
-def _training_features(trainings: ir.Table, as_of: dt.date) -> ir.Table:
-    t = trainings.filter(trainings.training_date <= as_of, trainings.training_date > as_of - _days(365))
-    return t.group_by("partner_id").aggregate(
+def _training_features(trainings: ir.Table, cuts: ir.Table) -> ir.Table:
+    c = cuts.select("as_of", "_b365")
+    t = trainings.inner_join(c, [trainings.training_date <= c.as_of, trainings.training_date > c._b365])
+    return t.group_by(_KEYS).aggregate(
         trainings_365d=t.count(),
         _passed_365d=ibis.ifelse(t.passed.fill_null(False), 1, 0).sum(),
     )
 
 
-def _conflict_features(conflicts: ir.Table, as_of: dt.date) -> ir.Table:
-    c = conflicts.filter(conflicts.reported_date <= as_of)
-    open_ = c.resolved_date.isnull() | (c.resolved_date > as_of)
-    return c.group_by("partner_id").aggregate(
+def _conflict_features(conflicts: ir.Table, cuts: ir.Table) -> ir.Table:
+    k = cuts.select("as_of", "_b365")
+    c = conflicts.inner_join(k, conflicts.reported_date <= k.as_of)
+    open_ = c.resolved_date.isnull() | (c.resolved_date > c.as_of)
+    return c.group_by(_KEYS).aggregate(
         conflicts_open=ibis.ifelse(open_, 1, 0).sum(),
-        conflicts_365d=ibis.ifelse(c.reported_date > as_of - _days(365), 1, 0).sum(),
+        conflicts_365d=ibis.ifelse(c.reported_date > c._b365, 1, 0).sum(),
     )
 
 
@@ -329,21 +379,24 @@ def _paid_by(incentives: ir.Table, as_of: dt.date) -> ir.FloatingValue:
     return ibis.ifelse(known, _f(i.amount_paid).fill_null(0.0), 0.0)
 
 
-def _rebate_features(incentives: ir.Table, as_of: dt.date) -> ir.Table:
-    i = incentives.filter(incentives.period_end < as_of)
-    i = i.mutate(_due=_f(i.amount_due), _paid=_paid_by(i, as_of))
-    return i.group_by("partner_id").aggregate(rebate_due_cny=i._due.sum(), rebate_paid_cny=i._paid.sum())
+def _rebate_features(incentives: ir.Table, cuts: ir.Table) -> ir.Table:
+    c = cuts.select("as_of")
+    i = incentives.inner_join(c, incentives.period_end < c.as_of)
+    i = i.mutate(_due=_f(i.amount_due), _paid=_paid_by(i, i.as_of))
+    return i.group_by(_KEYS).aggregate(rebate_due_cny=i._due.sum(), rebate_paid_cny=i._paid.sum())
 
 
-def _coverage_features(coverage: ir.Table, as_of: dt.date) -> ir.Table:
-    c = coverage.filter(coverage.month <= as_of)  # (partner_id, month) is the key: argmax is exact
-    return c.group_by("partner_id").aggregate(active_outlets=_f(c.active_outlets).argmax(c.month))
+def _coverage_features(coverage: ir.Table, cuts: ir.Table) -> ir.Table:
+    c = cuts.select("as_of")
+    v = coverage.inner_join(c, coverage.month <= c.as_of)  # (partner_id, month) is the key: argmax is exact
+    return v.group_by(_KEYS).aggregate(active_outlets=_f(v.active_outlets).argmax(v.month))
 
 
-def _action_features(actions: ir.Table, as_of: dt.date) -> ir.Table:
-    a = actions.filter(actions.action_date <= as_of, actions.action_date > as_of - _days(365))
-    return a.group_by("partner_id").aggregate(
-        actions_90d=ibis.ifelse(a.action_date > as_of - _days(90), 1, 0).sum(),
+def _action_features(actions: ir.Table, cuts: ir.Table) -> ir.Table:
+    c = cuts.select("as_of", "_b90", "_b365")
+    a = actions.inner_join(c, [actions.action_date <= c.as_of, actions.action_date > c._b365])
+    return a.group_by(_KEYS).aggregate(
+        actions_90d=ibis.ifelse(a.action_date > a._b90, 1, 0).sum(),
         actions_365d=a.count(),
     )
 
@@ -355,16 +408,26 @@ def partner_snapshot(con: ibis.BaseBackend, *, as_of: DateLike, region: str | No
     ``SNAPSHOT_COLUMNS``. Days are calendar days, money in ``_cny``, rates are fractions; counts
     are 0 when there is nothing, ratios are null when undefined (e.g. no order yet).
     """
-    as_of = _to_date(as_of)
-    t = _tables(con, region)
-    pop = _population(t["partners"], as_of)
+    return partner_snapshots(_tables(con, region), as_of=[_to_date(as_of)])
+
+
+def partner_snapshots(tables: dict[str, ir.Table], *, as_of: Iterable[DateLike]) -> ir.Table:
+    """:func:`partner_snapshot` at several dates in one expression: one row per (as_of, partner).
+
+    tables: :func:`scoped_tables` output. Columns ``SNAPSHOT_COLUMNS``, rows ordered by as_of,
+    partner_id. Each date reads only rows dated on or before it (a range join with a small table
+    of the dates and their window bounds), so many dates cost one query, not one each.
+    """
+    t = tables
+    cuts = _cutoff_table(as_of)
+    pop = _population_at(t["partners"], cuts)
     cols = ["partner_id", "name", "region", "province", "city", "channel_type", "onboard_date"]
-    base = pop.select(*[c for c in cols if c in pop.columns])
+    base = pop.select("as_of", *[c for c in cols if c in pop.columns])
     for c in cols:
         if c not in base.columns:
             base = base.mutate(**{c: ibis.null("string")})
 
-    feats = _order_features(_order_lines(t["orders"]), as_of)
+    feats = _order_features(_order_lines(t["orders"]), cuts)
     makers = {
         "surveys": _survey_features,
         "trainings": _training_features,
@@ -375,10 +438,10 @@ def partner_snapshot(con: ibis.BaseBackend, *, as_of: DateLike, region: str | No
     }
     for name, make in makers.items():
         if name in t:
-            feats.append(make(t[name], as_of))
+            feats.append(make(t[name], cuts))
     j = base  # one join chain (no select between joins): a smaller plan that compiles faster
     for k, f in enumerate(feats):
-        j = j.left_join(f, "partner_id", rname=f"{{name}}_r{k}")
+        j = j.left_join(f, _KEYS, rname=f"{{name}}_r{k}")
 
     def col(name: str, default: Any = None) -> ir.Value:
         if name in j.columns:
@@ -388,7 +451,7 @@ def partner_snapshot(con: ibis.BaseBackend, *, as_of: DateLike, region: str | No
     def ratio(num: ir.Value, den: ir.Value) -> ir.Value:
         return ibis.ifelse(den > 0, _f(num) / _f(den), ibis.null("float64"))
 
-    asof = _lit_date(as_of)
+    asof = j.as_of
     recency = asof.delta(j.last_order_date, unit="day")
     net90, prev90 = col("net_sales_90d_cny", 0.0), col("net_sales_prev_90d_cny", 0.0)
     gross, rets = col("gross_sales_365d_cny", 0.0), col("returns_365d_cny", 0.0)
@@ -437,7 +500,7 @@ def partner_snapshot(con: ibis.BaseBackend, *, as_of: DateLike, region: str | No
         actions_90d=col("actions_90d", 0).cast("int64"),
         actions_365d=col("actions_365d", 0).cast("int64"),
     )
-    return out.order_by("partner_id")
+    return out.order_by(_KEYS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,22 +514,26 @@ CHURN_LABEL_COLUMNS: tuple[str, ...] = (
 
 
 def _churn_label_table(t: dict[str, ir.Table], as_of: dt.date, horizon_days: int) -> ir.Table:
-    pop = _population(t["partners"], as_of)
+    return _churn_labels_at(t, [as_of], horizon_days)
+
+
+def _churn_labels_at(t: dict[str, ir.Table], as_ofs: Iterable[DateLike], horizon_days: int) -> ir.Table:
+    """Churn labels at every date of `as_ofs` (unordered): one range join of order lines with the dates."""
+    cuts = _cutoff_table(as_ofs, horizon_days)
+    pop = _population_at(t["partners"], cuts)
     lines = _order_lines(t["orders"])
-    o = lines.filter(
-        ~lines.is_return,
-        lines.order_date > as_of - _days(180),
-        lines.order_date <= as_of + _days(horizon_days),
+    days = lines.filter(~lines.is_return).select("partner_id", "order_date").distinct()
+    c = cuts.select("as_of", "_b180", "_h_end")
+    o = days.inner_join(c, [days.order_date > c._b180, days.order_date <= c._h_end])
+    agg = o.group_by(_KEYS).aggregate(
+        last_order_date=o.order_date.max(where=o.order_date <= o.as_of),
+        next_order_date=o.order_date.min(where=o.order_date > o.as_of),
     )
-    agg = o.group_by("partner_id").aggregate(
-        last_order_date=o.order_date.max(where=o.order_date <= as_of),
-        next_order_date=o.order_date.min(where=o.order_date > as_of),
-    )
-    j = pop.inner_join(agg, "partner_id")
+    j = pop.inner_join(agg, _KEYS)
     j = j.filter(j.last_order_date.notnull())
     return j.select(
         "partner_id", "region", "channel_type",
-        as_of=_lit_date(as_of),
+        as_of=j.as_of,
         horizon_days=ibis.literal(int(horizon_days), type="int64"),
         last_order_date=j.last_order_date,
         next_order_date=j.next_order_date,
@@ -483,10 +550,18 @@ def churn_labels(
     (as_of − 180 d, as_of]. ``churned`` is true when there is no non-return order in
     (as_of, as_of + horizon_days]; ``next_order_date`` is the first one in that window (else null).
     """
+    return churn_label_sets(_tables(con, region), as_of=[_to_date(as_of)], horizon_days=horizon_days)
+
+
+def churn_label_sets(tables: dict[str, ir.Table], *, as_of: Iterable[DateLike], horizon_days: int = 90) -> ir.Table:
+    """:func:`churn_labels` at several dates in one expression: one row per (as_of, partner).
+
+    tables: :func:`scoped_tables` output. Columns ``CHURN_LABEL_COLUMNS``, rows ordered by as_of,
+    partner_id.
+    """
     if int(horizon_days) <= 0:
         raise WorkbenchError(f"horizon_days must be a positive number of days, got {horizon_days!r}.")
-    as_of = _to_date(as_of)
-    return _churn_label_table(_tables(con, region), as_of, int(horizon_days)).order_by("partner_id")
+    return _churn_labels_at(tables, as_of, int(horizon_days)).order_by(_KEYS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -609,49 +684,95 @@ def _grouped(t: ir.Table, by: Sequence[str] | str | None, **aggs: Any) -> ir.Tab
     return t.group_by(keys).aggregate(**aggs) if keys else t.aggregate(**aggs)
 
 
-def _lines_in(orders: ir.Table, start: dt.date, end: dt.date) -> ir.Table:
+# Each KPI has one implementation, a private block that works for one window or for many periods at
+# once. A window bound is a date (one window for every row) or the name of a date column of the input
+# table (each row carries its own period's bounds, from ``quarter_periods`` joined in); ``period``
+# names the period key column, which then leads the grouping. The public functions are the
+# one-window case; ``quarters_kpis_expr`` is the many-periods one.
+
+Bound = dt.date | str
+
+
+def _at(t: ir.Table, bound: Bound) -> ir.Value:
+    """A window bound as a value of `t`: a date literal, or `t`'s date column of that name."""
+    return t[bound] if isinstance(bound, str) else _lit_date(bound)
+
+
+def _keys(by: Sequence[str] | str | None, period: str | None) -> list[str]:
+    """Grouping keys: the period key column (if any), then the `by` columns."""
+    return ([period] if period else []) + _by(by)
+
+
+def _between(t: ir.Table, col: str, start: Bound, end: Bound) -> ir.Table:
+    """Rows of `t` whose date column `col` lies in [start, end]."""
+    return t.filter(t[col] >= _at(t, start), t[col] <= _at(t, end))
+
+
+def _left_on(left: ir.Table, right: ir.Table, on: list[str]) -> ir.Table:
+    """Left join on the `on` columns, keeping one copy of each."""
+    j = left.left_join(right, on)
+    dup = [f"{c}_right" for c in on if f"{c}_right" in j.columns]
+    return j.drop(*dup) if dup else j
+
+
+def _lines(orders: ir.Table) -> ir.Table:
+    """Order lines with a float amount ``_amount`` (CNY) and a return flag ``_ret`` (is_return or amount < 0)."""
     amount = _f(orders.net_amount)
-    o = orders.mutate(_amount=amount, _ret=orders.is_return.fill_null(False) | (amount < 0))
-    return o.filter(o.order_date >= start, o.order_date <= end)
+    return orders.mutate(_amount=amount, _ret=orders.is_return.fill_null(False) | (amount < 0))
+
+
+def _span(start: DateLike, end: DateLike) -> tuple[dt.date, dt.date]:
+    return _to_date(start, "start"), _to_date(end, "end")
+
+
+def _net_sales(lines: ir.Table, *, start: Bound, end: Bound, months: int | str, by=None,
+               period: str | None = None) -> ir.Table:
+    """Net sales and monthly sales (CNY) of :func:`_lines` rows in [start, end]; `months` a count or column."""
+    o = _between(lines, "order_date", start, end)
+    keys = _keys(by, period)
+    aggs: dict[str, ir.Value] = {"net_sales_cny": o._amount.sum()}
+    if isinstance(months, str):
+        aggs["_months"] = o[months].max()  # constant within a period
+    t = _grouped(o, keys, **aggs)
+    t = t.mutate(monthly_sales_cny=t.net_sales_cny / (t._months if isinstance(months, str) else months))
+    return t.drop("_months") if isinstance(months, str) else t
 
 
 def net_sales(orders: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
     """Net sales (returns netted) in [start, end] and monthly sales = net sales / months covered, in CNY."""
-    s, e = _to_date(start, "start"), _to_date(end, "end")
-    n_months = len(_months(s, e))
-    o = _lines_in(orders, s, e)
-    t = _grouped(o, by, net_sales_cny=o._amount.sum())
-    return t.mutate(monthly_sales_cny=t.net_sales_cny / n_months)
+    s, e = _span(start, end)
+    return _net_sales(_lines(orders), start=s, end=e, months=len(_months(s, e)), by=by)
 
 
-def repeat_rate(orders: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
-    """Active partners in [start, end] and the share of them ordering on >= 2 distinct days (返单率)."""
-    s, e = _to_date(start, "start"), _to_date(end, "end")
-    o = _lines_in(orders, s, e)
+def _repeat_rate(lines: ir.Table, *, start: Bound, end: Bound, by=None, period: str | None = None) -> ir.Table:
+    o = _between(lines, "order_date", start, end)
     o = o.filter(~o._ret)
-    keys = _by(by)
+    keys = _keys(by, period)
     days = o.group_by(["partner_id", *keys]).aggregate(_n_days=o.order_date.nunique())
     t = _grouped(
-        days, by,
+        days, keys,
         active_partners=days.count(),
         repeat_partners=ibis.ifelse(days._n_days >= 2, 1, 0).sum(),
     )
     return t.mutate(repeat_rate=ibis.ifelse(t.active_partners > 0, _f(t.repeat_partners) / t.active_partners, None))
 
 
-def retention(
-    orders: ir.Table, *, start: DateLike, end: DateLike, prev_start: DateLike, prev_end: DateLike, by=None
-) -> ir.Table:
-    """Share of partners active in [prev_start, prev_end] that are active again in [start, end]."""
-    s, e = _to_date(start, "start"), _to_date(end, "end")
-    ps, pe = _to_date(prev_start, "prev_start"), _to_date(prev_end, "prev_end")
-    keys = _by(by)
-    cur = _lines_in(orders, s, e)
-    cur = cur.filter(~cur._ret).select("partner_id").distinct().mutate(_again=ibis.literal(1))
-    prev = _lines_in(orders, ps, pe)
+def repeat_rate(orders: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
+    """Active partners in [start, end] and the share of them ordering on >= 2 distinct days (返单率)."""
+    s, e = _span(start, end)
+    return _repeat_rate(_lines(orders), start=s, end=e, by=by)
+
+
+def _retention(lines: ir.Table, *, start: Bound, end: Bound, prev_start: Bound, prev_end: Bound, by=None,
+               period: str | None = None) -> ir.Table:
+    keys = _keys(by, period)
+    per = _keys(None, period)
+    cur = _between(lines, "order_date", start, end)
+    cur = cur.filter(~cur._ret).select("partner_id", *per).distinct().mutate(_again=ibis.literal(1))
+    prev = _between(lines, "order_date", prev_start, prev_end)
     prev = prev.filter(~prev._ret).select("partner_id", *keys).distinct()
-    j = prev.left_join(cur, "partner_id")
-    t = _grouped(j, by, prev_active_partners=j.count(), retained_partners=j._again.fill_null(0).sum())
+    j = _left_on(prev, cur, ["partner_id", *per])
+    t = _grouped(j, keys, prev_active_partners=j.count(), retained_partners=j._again.fill_null(0).sum())
     return t.mutate(
         retention_rate=ibis.ifelse(
             t.prev_active_partners > 0, _f(t.retained_partners) / t.prev_active_partners, None
@@ -659,20 +780,24 @@ def retention(
     )
 
 
-def concentration(orders: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
-    """Top-1 and top-5 partners' share of net sales in [start, end], and HHI (sum of squared shares, 0–1).
+def retention(
+    orders: ir.Table, *, start: DateLike, end: DateLike, prev_start: DateLike, prev_end: DateLike, by=None
+) -> ir.Table:
+    """Share of partners active in [prev_start, prev_end] that are active again in [start, end]."""
+    s, e = _span(start, end)
+    ps, pe = _to_date(prev_start, "prev_start"), _to_date(prev_end, "prev_end")
+    return _retention(_lines(orders), start=s, end=e, prev_start=ps, prev_end=pe, by=by)
 
-    Shares are over partners with positive net sales in the period.
-    """
-    s, e = _to_date(start, "start"), _to_date(end, "end")
-    keys = _by(by)
-    o = _lines_in(orders, s, e)
+
+def _concentration(lines: ir.Table, *, start: Bound, end: Bound, by=None, period: str | None = None) -> ir.Table:
+    keys = _keys(by, period)
+    o = _between(lines, "order_date", start, end)
     per = o.group_by(["partner_id", *keys]).aggregate(_net=o._amount.sum())
     per = per.filter(per._net > 0)
     w = ibis.window(group_by=keys or None, order_by=[ibis.desc("_net"), "partner_id"])
     per = per.mutate(_rank=ibis.row_number().over(w))
     t = _grouped(
-        per, by,
+        per, keys,
         _total=per._net.sum(),
         _top1=per._net.sum(where=per._rank == 0),
         _top5=per._net.sum(where=per._rank < 5),
@@ -689,75 +814,118 @@ def concentration(orders: ir.Table, *, start: DateLike, end: DateLike, by=None) 
     )
 
 
+def concentration(orders: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
+    """Top-1 and top-5 partners' share of net sales in [start, end], and HHI (sum of squared shares, 0–1).
+
+    Shares are over partners with positive net sales in the period.
+    """
+    s, e = _span(start, end)
+    return _concentration(_lines(orders), start=s, end=e, by=by)
+
+
 def rebate_shortfall(incentives: ir.Table, *, as_of: DateLike, by=None) -> ir.Table:
     """Rebate due, paid and shortfall (due − paid) in CNY on ledger rows past period_end at as_of.
 
     Rows count when period_end < as_of; a payment counts when its paid_date is on or before as_of
     (or unrecorded). The result is the outstanding balance at as_of, summed over ledger history.
     """
-    a = _to_date(as_of)
-    i = incentives.filter(incentives.period_end < a)
-    i = i.mutate(_due=_f(i.amount_due), _paid=_paid_by(i, a))
-    t = _grouped(i, by, rebate_due_cny=i._due.sum(), rebate_paid_cny=i._paid.sum())
+    return _rebate_shortfall(incentives, as_of=_to_date(as_of), by=by)
+
+
+def _rebate_shortfall(incentives: ir.Table, *, as_of: Bound, by=None, period: str | None = None) -> ir.Table:
+    i = incentives.filter(incentives.period_end < _at(incentives, as_of))
+    i = i.mutate(_due=_f(i.amount_due), _paid=_paid_by(i, _at(i, as_of)))
+    t = _grouped(i, _keys(by, period), rebate_due_cny=i._due.sum(), rebate_paid_cny=i._paid.sum())
     t = t.mutate(rebate_due_cny=t.rebate_due_cny.fill_null(0.0), rebate_paid_cny=t.rebate_paid_cny.fill_null(0.0))
     return t.mutate(rebate_shortfall_cny=t.rebate_due_cny - t.rebate_paid_cny)
 
 
+def _satisfaction(surveys: ir.Table, *, start: Bound, end: Bound, by=None, period: str | None = None) -> ir.Table:
+    v = _between(surveys, "survey_date", start, end)
+    return _grouped(v, _keys(by, period), satisfaction_mean=_f(v.satisfaction).mean(), survey_responses=v.count())
+
+
 def satisfaction(surveys: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
     """Mean survey satisfaction (0–100) over surveys dated in [start, end] (满意度), and their count."""
-    s, e = _to_date(start, "start"), _to_date(end, "end")
-    v = surveys.filter(surveys.survey_date >= s, surveys.survey_date <= e)
-    return _grouped(v, by, satisfaction_mean=_f(v.satisfaction).mean(), survey_responses=v.count())
+    s, e = _span(start, end)
+    return _satisfaction(surveys, start=s, end=e, by=by)
 
 
-def conflict_counts(conflicts: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
-    """Conflicts reported in [start, end] and conflicts resolved in it (whenever reported)."""
-    s, e = _to_date(start, "start"), _to_date(end, "end")
+def _conflict_counts(conflicts: ir.Table, *, start: Bound, end: Bound, by=None,
+                     period: str | None = None) -> ir.Table:
     c = conflicts
+    s, e = _at(c, start), _at(c, end)
     opened = (c.reported_date >= s) & (c.reported_date <= e)
     resolved = c.resolved_date.notnull() & (c.resolved_date >= s) & (c.resolved_date <= e)
     c = c.filter(opened | resolved)
     return _grouped(
-        c, by,
+        c, _keys(by, period),
         conflicts_opened=ibis.ifelse(opened, 1, 0).sum(),
         conflicts_resolved=ibis.ifelse(resolved, 1, 0).sum(),
     )
 
 
+def conflict_counts(conflicts: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
+    """Conflicts reported in [start, end] and conflicts resolved in it (whenever reported)."""
+    s, e = _span(start, end)
+    return _conflict_counts(conflicts, start=s, end=e, by=by)
+
+
+def _training_counts(trainings: ir.Table, *, start: Bound, end: Bound, by=None,
+                     period: str | None = None) -> ir.Table:
+    t = _between(trainings, "training_date", start, end)
+    g = _grouped(t, _keys(by, period), trainings=t.count(),
+                 trainings_passed=ibis.ifelse(t.passed.fill_null(False), 1, 0).sum())
+    return g.mutate(training_pass_rate=ibis.ifelse(g.trainings > 0, _f(g.trainings_passed) / g.trainings, None))
+
+
 def training_counts(trainings: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
     """Trainings dated in [start, end], how many were passed, and the pass rate."""
-    s, e = _to_date(start, "start"), _to_date(end, "end")
-    t = trainings.filter(trainings.training_date >= s, trainings.training_date <= e)
-    g = _grouped(t, by, trainings=t.count(), trainings_passed=ibis.ifelse(t.passed.fill_null(False), 1, 0).sum())
-    return g.mutate(training_pass_rate=ibis.ifelse(g.trainings > 0, _f(g.trainings_passed) / g.trainings, None))
+    s, e = _span(start, end)
+    return _training_counts(trainings, start=s, end=e, by=by)
+
+
+def _action_counts(actions: ir.Table, *, start: Bound, end: Bound, by=None, period: str | None = None) -> ir.Table:
+    a = _between(actions, "action_date", start, end)
+    return _grouped(a, _keys(by, period), actions=a.count())
 
 
 def action_counts(actions: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
     """Maintenance actions dated in [start, end]."""
-    s, e = _to_date(start, "start"), _to_date(end, "end")
-    a = actions.filter(actions.action_date >= s, actions.action_date <= e)
-    return _grouped(a, by, actions=a.count())
+    s, e = _span(start, end)
+    return _action_counts(actions, start=s, end=e, by=by)
 
 
-def partner_counts(partners: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
-    """Partners on the books at ``end``, partners onboarded in [start, end] and partners exited in it."""
-    s, e = _to_date(start, "start"), _to_date(end, "end")
+def _partner_counts(partners: ir.Table, *, start: Bound, end: Bound, by=None,
+                    period: str | None = None) -> ir.Table:
     p = partners
+    s, e = _at(p, start), _at(p, end)
     on_books = (p.onboard_date <= e) & (p.exit_date.isnull() | (p.exit_date > e))
     new = (p.onboard_date >= s) & (p.onboard_date <= e)
     exited = p.exit_date.notnull() & (p.exit_date >= s) & (p.exit_date <= e)
     return _grouped(
-        p, by,
+        p, _keys(by, period),
         partners_on_books=ibis.ifelse(on_books, 1, 0).sum(),
         new_partners=ibis.ifelse(new, 1, 0).sum(),
         exited_partners=ibis.ifelse(exited, 1, 0).sum(),
     )
 
 
+def partner_counts(partners: ir.Table, *, start: DateLike, end: DateLike, by=None) -> ir.Table:
+    """Partners on the books at ``end``, partners onboarded in [start, end] and partners exited in it."""
+    s, e = _span(start, end)
+    return _partner_counts(partners, start=s, end=e, by=by)
+
+
+def _churn_counts(labels: ir.Table, *, by=None, period: str | None = None) -> ir.Table:
+    t = _grouped(labels, _keys(by, period), churn_population=labels.count(),
+                 churned_partners=ibis.ifelse(labels.churned, 1, 0).sum())
+    return t.mutate(churn_rate=ibis.ifelse(t.churn_population > 0, _f(t.churned_partners) / t.churn_population, None))
+
+
 def churn_counts(labels: ir.Table, *, by=None) -> ir.Table:
     """Churn population, churned partners and churn rate from a :func:`churn_labels`-shaped table."""
-    t = _grouped(labels, by, churn_population=labels.count(), churned_partners=ibis.ifelse(labels.churned, 1, 0).sum())
-    return t.mutate(churn_rate=ibis.ifelse(t.churn_population > 0, _f(t.churned_partners) / t.churn_population, None))
+    return _churn_counts(labels, by=by)
 
 
 # --------------------------------------------------------------------------------------------
@@ -795,76 +963,11 @@ def quarter_kpis_expr(
     region: str | None = None,
     tiers: pd.DataFrame | ir.Table | None = None,
 ) -> ir.Table:
-    """The glossary's quarter KPIs as one Ibis expression (one row, or one row per ``by`` group)."""
-    q_start, q_end = quarter_bounds(quarter)
-    p_start, p_end = quarter_bounds(pd.Period(str(quarter).strip().upper(), freq="Q") - 1)
-    qname = str(pd.Period(str(quarter).strip().upper(), freq="Q"))
-    if by is not None and by not in BY_CHOICES:
-        raise WorkbenchError(f"by must be one of {', '.join(BY_CHOICES)} or None, got {by!r}.")
-    t = _tables(con, region)
-    partners = t["partners"]
-    key = "group" if by is None else by
-    if by is None:
-        groups = partners.select("partner_id", group=ibis.literal("all"))
-    elif by == "tier":
-        if tiers is None:
-            raise WorkbenchError("by='tier' needs tiers=: a table of partner_id and tier from workbench.segment.")
-        tt = ibis.memtable(tiers[["partner_id", "tier"]]) if isinstance(tiers, pd.DataFrame) else tiers
-        tt = tt.select(partner_id=tt.partner_id.cast("string"), tier=tt.tier.cast("string"))
-        j = partners.select("partner_id").left_join(tt, "partner_id")
-        groups = j.select(partner_id=j.partner_id, tier=j.tier.fill_null("unassigned"))
-    else:
-        groups = partners.select("partner_id", by)
+    """The glossary's quarter KPIs as one Ibis expression (one row, or one row per ``by`` group).
 
-    def keyed(tab: ir.Table) -> ir.Table:
-        if key in tab.columns:
-            tab = tab.drop(key)
-        return _left(tab, groups)
-
-    span = {"start": q_start, "end": q_end}
-    orders = keyed(t["orders"])
-    labels = _churn_label_table(t, p_end, (q_end - p_end).days).drop("region", "channel_type")
-    parts = [
-        net_sales(orders, **span, by=key),
-        repeat_rate(orders, **span, by=key),
-        retention(orders, **span, prev_start=p_start, prev_end=p_end, by=key),
-        partner_counts(keyed(partners), **span, by=key),
-        churn_counts(keyed(labels), by=key),
-        concentration(orders, **span, by=key),
-    ]
-    if "surveys" in t:
-        parts.append(satisfaction(keyed(t["surveys"]), **span, by=key))
-    if "incentives" in t:
-        parts.append(rebate_shortfall(keyed(t["incentives"]), as_of=q_end, by=key))
-    if "conflicts" in t:
-        parts.append(conflict_counts(keyed(t["conflicts"]), **span, by=key))
-    if "trainings" in t:
-        parts.append(training_counts(keyed(t["trainings"]), **span, by=key))
-    if "actions" in t:
-        parts.append(action_counts(keyed(t["actions"]), **span, by=key))
-
-    out = groups.select(key).distinct()
-    for part in parts:
-        out = out.left_join(part, key)
-        if f"{key}_right" in out.columns:
-            out = out.drop(f"{key}_right")
-    sel: dict[str, ir.Value] = {"quarter": ibis.literal(qname)}
-    if by is not None:
-        sel[by] = out[by]
-    for c in KPI_COLUMNS[1:]:
-        if c in out.columns:
-            v = out[c]
-            if c in _COUNT_KPIS:
-                v = v.fill_null(0).cast("int64")
-            elif c in _MONEY_KPIS:
-                v = _f(v).fill_null(0.0)
-            else:
-                v = _f(v)
-        else:
-            v = ibis.literal(0, type="int64") if c in _COUNT_KPIS else ibis.null("float64")
-        sel[c] = v
-    res = out.select(**sel)
-    return res.order_by(by) if by is not None else res
+    The one-quarter case of :func:`quarters_kpis_expr` (same columns and rows).
+    """
+    return quarters_kpis_expr(con, quarters=[quarter], by=by, region=region, tiers=tiers)
 
 
 def quarter_kpis(
@@ -883,5 +986,198 @@ def quarter_kpis(
     in the 180 days before the quarter with no non-return order during it. Rebate columns are the
     outstanding balance at the quarter's end (ledger rows whose period ended before its last day
     is over, payments dated by then). ``tiers`` (partner_id → tier) enables ``by="tier"``.
+    For several quarters use :func:`quarters_kpis` (one query instead of one per quarter).
     """
     return quarter_kpis_expr(con, quarter=quarter, by=by, region=region, tiers=tiers).to_pandas()
+
+
+PERIOD_COLUMNS: tuple[str, ...] = ("quarter", "q_start", "q_end", "prev_start", "prev_end", "n_months", "window_start")
+
+
+def _as_quarter(quarter: str | pd.Period) -> pd.Period:
+    try:
+        p = quarter if isinstance(quarter, pd.Period) else pd.Period(str(quarter).strip().upper(), freq="Q")
+    except (ValueError, TypeError) as exc:
+        raise WorkbenchError(f"quarter must look like 2026Q3, got {quarter!r}.") from exc
+    return p.asfreq("Q")
+
+
+def quarter_periods(quarters: Sequence[str | pd.Period]) -> ir.Table:
+    """The periods table of `quarters` (deduplicated, in order): one row per quarter.
+
+    Columns ``PERIOD_COLUMNS``: quarter ('2026Q3'), its first and last day (q_start, q_end), the
+    previous quarter's (prev_start, prev_end), n_months (3) and window_start = prev_end − 179 days,
+    the first day any of the quarter's KPIs reads (the churn population's 180-day activity window).
+    """
+    qs = sorted({_as_quarter(q) for q in quarters})
+    if not qs:
+        raise WorkbenchError("quarters is empty: give at least one quarter like 2026Q3.")
+    rows = []
+    for q in qs:
+        (s, e), (ps, pe) = quarter_bounds(q), quarter_bounds(q - 1)
+        rows.append({"quarter": str(q), "q_start": s, "q_end": e, "prev_start": ps, "prev_end": pe,
+                     "n_months": len(_months(s, e)), "window_start": pe - _days(179)})
+    frame = pd.DataFrame(rows)
+    for c in ("q_start", "q_end", "prev_start", "prev_end", "window_start"):
+        frame[c] = pd.to_datetime(frame[c])
+    schema = {"quarter": "string", "q_start": "date", "q_end": "date", "prev_start": "date", "prev_end": "date",
+              "n_months": "int64", "window_start": "date"}
+    return ibis.memtable(frame, schema=schema)
+
+
+def _tagged(t: ir.Table, periods: ir.Table, col: str | None = None, lo: str = "q_start",
+            hi: str = "q_end") -> ir.Table:
+    """Rows of `t` once per period, with the period's columns: those whose date `col` lies in
+    [period[lo], period[hi]], or every row for every period when `col` is None."""
+    if col is None:
+        return t.cross_join(periods)
+    return t.inner_join(periods, [t[col] >= periods[lo], t[col] <= periods[hi]])
+
+
+def _kpi_groups(partners: ir.Table, periods: ir.Table, by: str | None,
+                tiers: pd.DataFrame | ir.Table | None) -> tuple[ir.Table, str]:
+    """(quarter, partner_id, group key) of every partner for every period, and the key's name.
+
+    The key is "group" ('all') for ``by=None``, else the `by` column; tiers come from `tiers`
+    (partner_id, tier and optionally quarter: without it the same tiers hold in every quarter),
+    'unassigned' for a partner without one.
+    """
+    quarters = periods.select("quarter")
+    if by is None:
+        return partners.select("partner_id", group=ibis.literal("all")).cross_join(quarters), "group"
+    if by != "tier":
+        return partners.select("partner_id", by).cross_join(quarters), by
+    if tiers is None:
+        raise WorkbenchError("by='tier' needs tiers=: a table of partner_id and tier from workbench.segment.")
+    if isinstance(tiers, pd.DataFrame):
+        cols = [c for c in ("quarter", "partner_id", "tier") if c in tiers.columns]
+        frame = tiers[cols]
+        if "quarter" in cols:
+            frame = frame.assign(quarter=frame["quarter"].astype(str))
+        tt = ibis.memtable(frame, schema={c: "string" for c in cols}) if frame.empty else ibis.memtable(frame)
+    else:
+        tt = tiers
+    on = ["partner_id", "quarter"] if "quarter" in tt.columns else ["partner_id"]
+    tt = tt.select(*[tt[c].cast("string").name(c) for c in on], tier=tt.tier.cast("string"))
+    j = _left_on(partners.select("partner_id").cross_join(quarters), tt, on)
+    return j.select("partner_id", "quarter", tier=j.tier.fill_null("unassigned")), "tier"
+
+
+def _churn_label_periods(partners: ir.Table, lines: ir.Table) -> ir.Table:
+    """Each period's churn labels (partner_id, quarter, churned) at its prev_end, horizon to its q_end.
+
+    `lines`: :func:`_lines` rows tagged with their periods over [window_start, q_end]. Same rule as
+    :func:`churn_labels`: in the population at prev_end with a non-return order in the 180 days up
+    to it; churned when no non-return order follows up to q_end.
+    """
+    pop = partners.filter(partners.onboard_date <= partners.prev_end,
+                          partners.exit_date.isnull() | (partners.exit_date > partners.prev_end))
+    o = lines.filter(~lines._ret)
+    agg = o.group_by(["partner_id", "quarter"]).aggregate(
+        last_order_date=o.order_date.max(where=o.order_date <= o.prev_end),
+        next_order_date=o.order_date.min(where=o.order_date > o.prev_end),
+    )
+    j = pop.select("partner_id", "quarter").inner_join(agg, ["partner_id", "quarter"])
+    j = j.filter(j.last_order_date.notnull())
+    return j.select("partner_id", "quarter", churned=j.next_order_date.isnull())
+
+
+def quarters_kpis_expr(
+    con: ibis.BaseBackend | None,
+    *,
+    quarters: Sequence[str | pd.Period],
+    by: str | None = None,
+    region: str | None = None,
+    tiers: pd.DataFrame | ir.Table | None = None,
+    tables: dict[str, ir.Table] | None = None,
+) -> ir.Table:
+    """The glossary's quarter KPIs of several quarters as one Ibis expression.
+
+    The facts are joined to the periods table (:func:`quarter_periods`) on their dates, so an order
+    line counts in every period whose window holds it (its quarter, the next quarter's retention
+    base, the churn activity windows), and every KPI is grouped by quarter. Rows: one per quarter
+    (and ``by`` group), ordered by quarter then group; columns as :func:`quarter_kpis`. With
+    ``by="tier"``, `tiers` holds quarter, partner_id and tier (each quarter's own tiering); without
+    a quarter column the same tiers hold in every quarter. `tables`: already scoped tables
+    (:func:`scoped_tables`) to read instead of `con` and `region`.
+    """
+    periods = quarter_periods(quarters)
+    if by is not None and by not in BY_CHOICES:
+        raise WorkbenchError(f"by must be one of {', '.join(BY_CHOICES)} or None, got {by!r}.")
+    t = tables if tables is not None else _tables(con, region)
+    partners = t["partners"]
+    groups, key = _kpi_groups(partners, periods, by, tiers)
+
+    def keyed(tab: ir.Table) -> ir.Table:
+        if key in tab.columns:
+            tab = tab.drop(key)
+        return _left_on(tab, groups, ["partner_id", "quarter"])
+
+    lines = _tagged(_lines(t["orders"]), periods, "order_date", lo="window_start")
+    orders = keyed(lines)
+    span: dict[str, Any] = {"start": "q_start", "end": "q_end", "by": key, "period": "quarter"}
+    kw: dict[str, Any] = {"by": key, "period": "quarter"}
+    parts = [
+        _net_sales(orders, **span, months="n_months"),
+        _repeat_rate(orders, **span),
+        _retention(orders, **span, prev_start="prev_start", prev_end="prev_end"),
+        _partner_counts(keyed(_tagged(partners, periods)), **span),
+        _churn_counts(keyed(_churn_label_periods(_tagged(partners, periods), lines)), **kw),
+        _concentration(orders, **span),
+    ]
+    if "surveys" in t:
+        parts.append(_satisfaction(keyed(_tagged(t["surveys"], periods, "survey_date")), **span))
+    if "incentives" in t:
+        parts.append(_rebate_shortfall(keyed(_tagged(t["incentives"], periods)), as_of="q_end", **kw))
+    if "conflicts" in t:
+        parts.append(_conflict_counts(keyed(_tagged(t["conflicts"], periods)), **span))
+    if "trainings" in t:
+        parts.append(_training_counts(keyed(_tagged(t["trainings"], periods, "training_date")), **span))
+    if "actions" in t:
+        parts.append(_action_counts(keyed(_tagged(t["actions"], periods, "action_date")), **span))
+
+    out = groups.select("quarter", key).distinct()
+    for part in parts:
+        out = _left_on(out, part, ["quarter", key])
+    sel: dict[str, ir.Value] = {"quarter": out.quarter}
+    if by is not None:
+        sel[by] = out[by]
+    for c in KPI_COLUMNS[1:]:
+        if c in out.columns:
+            v = out[c]
+            if c in _COUNT_KPIS:
+                v = v.fill_null(0).cast("int64")
+            elif c in _MONEY_KPIS:
+                v = _f(v).fill_null(0.0)
+            else:
+                v = _f(v)
+        else:
+            v = ibis.literal(0, type="int64") if c in _COUNT_KPIS else ibis.null("float64")
+        sel[c] = v
+    return out.select(**sel).order_by(["quarter", by] if by is not None else ["quarter"])
+
+
+def quarters_kpis(
+    con: ibis.BaseBackend | None,
+    *,
+    quarters: Sequence[str | pd.Period],
+    by: str | None = None,
+    region: str | None = None,
+    tiers: pd.DataFrame | ir.Table | None = None,
+    tables: dict[str, ir.Table] | None = None,
+) -> pd.DataFrame:
+    """The glossary's KPIs of several calendar quarters in one query: :func:`quarter_kpis` per quarter, stacked.
+
+    One row per quarter (and ``by`` group), ordered by quarter then group; columns ``quarter``, the
+    ``by`` column, then ``KPI_COLUMNS`` (units as :func:`quarter_kpis`). For ``by="tier"``, `tiers`
+    has columns quarter, partner_id, tier (each quarter's tiers, e.g. at its last day); `tables`
+    are already scoped tables (:func:`scoped_tables`) that replace `con` and `region`.
+    """
+    return quarters_kpis_expr(con, quarters=quarters, by=by, region=region, tiers=tiers, tables=tables).to_pandas()
+
+
+def quarters_concentration(orders: ir.Table, *, quarters: Sequence[str | pd.Period], by=None) -> ir.Table:
+    """:func:`concentration` of each quarter in `quarters`: quarter, the `by` columns, partners_with_sales,
+    top1_share, top5_share, hhi (shares 0–1), ordered by quarter. A quarter without positive net sales has no row."""
+    lines = _tagged(_lines(orders), quarter_periods(quarters), "order_date")
+    return _concentration(lines, start="q_start", end="q_end", by=by, period="quarter").order_by(_keys(by, "quarter"))
