@@ -262,6 +262,115 @@ def _tables(con: Any, region: str | None) -> dict[str, Any]:
     return features.scoped_tables(con, region=None if region in (None, "", "all") else region)
 
 
+DRIVER_ORDER_COLUMNS: tuple[str, ...] = (
+    "partner_id", "name", "region", "channel_type", "onboard_date", "exit_date",
+    "first_order", "last_order", "n_order_days", "median_gap_days", "order_days_90d", "order_days_prev_90d",
+    "sales_90d_cny", "sales_prev_90d_cny", "sales_365d_cny", "rebate_overdue_cny",
+    "sat_last", "sat_prev", "open_conflicts", "conflicts_365d", "trainings_365d",
+)
+
+
+def _driver_cutoffs(cutoffs: Sequence[date]) -> Any:
+    """Small Ibis table of the cutoffs and their window bounds: cutoff, _d60, _d90, _d180, _d365 (dates)."""
+    import ibis
+
+    df = pd.DataFrame({"cutoff": list(cutoffs)})
+    for k in (60, 90, 180, 365):
+        df[f"_d{k}"] = [c - timedelta(days=k) for c in cutoffs]
+    return ibis.memtable(df, schema={c: "date" for c in df.columns})
+
+
+def _drivers_expr(t: dict[str, Any], cutoffs: Sequence[date]) -> Any:
+    """Ibis expression of the order drivers at every cutoff: one row per (cutoff, partner onboarded by it).
+
+    Each row of a fact table joins every cutoff it precedes (a range join with the small cutoff
+    table), so all cutoffs cost one query. Columns: cutoff, DRIVER_ORDER_COLUMNS (undervied).
+    """
+    import ibis
+
+    cuts = _driver_cutoffs(cutoffs)
+    keys = ["cutoff", "partner_id"]
+
+    o = t["orders"]
+    c = cuts.select("cutoff", "_d90", "_d180", "_d365")
+    o = o.inner_join(c, [o.order_date <= c.cutoff, o.order_date > c._d365])  # every window is within 365 days
+    sales = o.group_by(keys).aggregate(
+        sales_90d_cny=o.net_amount.sum(where=o.order_date > o._d90).cast("float64"),
+        sales_prev_90d_cny=o.net_amount.sum(where=(o.order_date > o._d180) & (o.order_date <= o._d90)).cast("float64"),
+        sales_365d_cny=o.net_amount.sum().cast("float64"),
+    )
+    # order days and the gap to the previous order day: the same for every cutoff at or after the
+    # day, so the window runs once over the whole history before the join with the cutoffs
+    nr = t["orders"].filter(~t["orders"].is_return.fill_null(False) & (t["orders"].net_amount >= 0))
+    days = nr.select("partner_id", "order_date").distinct()
+    w = ibis.window(group_by="partner_id", order_by="order_date")
+    days = days.mutate(gap=days.order_date.delta(days.order_date.lag().over(w), unit="day"))
+    days = days.inner_join(c, days.order_date <= c.cutoff)
+    hist = days.group_by(keys).aggregate(
+        first_order=days.order_date.min(),
+        last_order=days.order_date.max(),
+        n_order_days=days.order_date.count(),
+        median_gap_days=days.gap.median().cast("float64"),
+        order_days_90d=days.order_date.count(where=days.order_date > days._d90),
+        order_days_prev_90d=days.order_date.count(where=(days.order_date > days._d180) & (days.order_date <= days._d90)),
+    )
+
+    parts = [hist, sales]
+    if "incentives" in t:
+        inc = t["incentives"]
+        c = cuts.select("cutoff", "_d60")
+        inc = inc.inner_join(c, inc.period_end <= c._d60)
+        paid = ibis.cases(
+            (inc.paid_date.isnull(), inc.amount_paid.fill_null(0)),
+            (inc.paid_date <= inc.cutoff, inc.amount_paid.fill_null(0)),
+            else_=0,
+        )
+        inc = inc.mutate(short=ibis.greatest(inc.amount_due - paid, 0).cast("float64"))
+        parts.append(inc.group_by(keys).aggregate(rebate_overdue_cny=inc.short.sum()))
+    if "surveys" in t:
+        sv = t["surveys"]
+        c = cuts.select("cutoff")
+        sv = sv.inner_join(c, sv.survey_date <= c.cutoff)
+        sv = sv.mutate(rn=ibis.row_number().over(
+            ibis.window(group_by=keys, order_by=[ibis.desc("survey_date"), ibis.desc("survey_id")])
+        ))
+        parts.append(sv.group_by(keys).aggregate(
+            sat_last=sv.satisfaction.max(where=sv.rn == 0).cast("float64"),
+            sat_prev=sv.satisfaction.max(where=sv.rn == 1).cast("float64"),
+        ))
+    if "conflicts" in t:
+        cf = t["conflicts"]
+        c = cuts.select("cutoff", "_d365")
+        cf = cf.inner_join(c, cf.reported_date <= c.cutoff)
+        parts.append(cf.group_by(keys).aggregate(
+            open_conflicts=cf.conflict_id.count(where=cf.resolved_date.isnull() | (cf.resolved_date > cf.cutoff)),
+            conflicts_365d=cf.conflict_id.count(where=cf.reported_date > cf._d365),
+        ))
+    if "trainings" in t:
+        tr = t["trainings"]
+        c = cuts.select("cutoff", "_d365")
+        tr = tr.inner_join(c, [tr.training_date <= c.cutoff, tr.training_date > c._d365])
+        parts.append(tr.group_by(keys).aggregate(trainings_365d=tr.training_id.count()))
+
+    p = t["partners"]
+    c = cuts.select("cutoff")
+    p = p.inner_join(c, p.onboard_date <= c.cutoff)
+    out = p.select("cutoff", "partner_id", "name", "region", "channel_type", "onboard_date", "exit_date")
+    for k, part in enumerate(parts):
+        out = out.left_join(part, keys, rname=f"{{name}}_r{k}")
+    return out.select("cutoff", *[
+        out[col] if col in out.columns else ibis.null("float64").name(col) for col in DRIVER_ORDER_COLUMNS
+    ])
+
+
+def _drivers(t: dict[str, Any], cutoffs: Sequence[date]) -> pd.DataFrame:
+    """Order drivers at every cutoff as one frame (column cutoff first), sorted by cutoff, partner_id."""
+    df = _drivers_expr(t, cutoffs).to_pandas()
+    df["cutoff"] = pd.to_datetime(df["cutoff"]).astype("datetime64[s]")
+    df = df.sort_values(["cutoff", "partner_id"], kind="stable").reset_index(drop=True)
+    return _derive_drivers(df)
+
+
 def order_drivers(con: Any, *, as_of: DatesLike, region: str | None = None) -> pd.DataFrame:
     """Point-in-time order history and churn drivers per partner, one row per partner (rows <= as_of).
 
@@ -272,74 +381,12 @@ def order_drivers(con: Any, *, as_of: DatesLike, region: str | None = None) -> p
     derived in pandas: recency_days, tenure_days, cycle_ratio, sales_change_pct, sat_change,
     and BG/NBD inputs in weeks bg_frequency, bg_recency_w, bg_T_w.
     """
-    import ibis
-
-    d = _day(as_of)
-    t = _tables(con, region)
-    d90, d180, d365, d60 = (d - timedelta(days=k) for k in (90, 180, 365, 60))
-
-    o = t["orders"]
-    o = o.filter(o.order_date <= d)
-    nr = o.filter(~o.is_return.fill_null(False) & (o.net_amount >= 0))
-    sales = o.group_by("partner_id").aggregate(
-        sales_90d_cny=o.net_amount.sum(where=o.order_date > d90).cast("float64"),
-        sales_prev_90d_cny=o.net_amount.sum(where=(o.order_date > d180) & (o.order_date <= d90)).cast("float64"),
-        sales_365d_cny=o.net_amount.sum(where=o.order_date > d365).cast("float64"),
-    )
-    days = nr.select("partner_id", "order_date").distinct()
-    w = ibis.window(group_by="partner_id", order_by="order_date")
-    days = days.mutate(gap=days.order_date.delta(days.order_date.lag().over(w), unit="day"))
-    hist = days.group_by("partner_id").aggregate(
-        first_order=days.order_date.min(),
-        last_order=days.order_date.max(),
-        n_order_days=days.order_date.count(),
-        median_gap_days=days.gap.median().cast("float64"),
-        order_days_90d=days.order_date.count(where=days.order_date > d90),
-        order_days_prev_90d=days.order_date.count(where=(days.order_date > d180) & (days.order_date <= d90)),
-    )
-
-    inc = t["incentives"]
-    inc = inc.filter(inc.period_end <= d60)
-    paid = ibis.cases(
-        (inc.paid_date.isnull(), inc.amount_paid.fill_null(0)),
-        (inc.paid_date <= d, inc.amount_paid.fill_null(0)),
-        else_=0,
-    )
-    inc = inc.mutate(short=ibis.greatest(inc.amount_due - paid, 0).cast("float64"))
-    rebates = inc.group_by("partner_id").aggregate(rebate_overdue_cny=inc.short.sum())
-
-    sv = t["surveys"]
-    sv = sv.filter(sv.survey_date <= d)
-    sv = sv.mutate(rn=ibis.row_number().over(ibis.window(group_by="partner_id", order_by=ibis.desc("survey_date"))))
-    sat = sv.group_by("partner_id").aggregate(
-        sat_last=sv.satisfaction.max(where=sv.rn == 0).cast("float64"),
-        sat_prev=sv.satisfaction.max(where=sv.rn == 1).cast("float64"),
-    )
-
-    cf = t["conflicts"]
-    cf = cf.filter(cf.reported_date <= d)
-    conf = cf.group_by("partner_id").aggregate(
-        open_conflicts=cf.conflict_id.count(where=cf.resolved_date.isnull() | (cf.resolved_date > d)),
-        conflicts_365d=cf.conflict_id.count(where=cf.reported_date > d365),
-    )
-
-    tr = t["trainings"]
-    tr = tr.filter((tr.training_date <= d) & (tr.training_date > d365))
-    train = tr.group_by("partner_id").aggregate(trainings_365d=tr.training_id.count())
-
-    p = t["partners"]
-    p = p.filter(p.onboard_date <= d).select(
-        "partner_id", "name", "region", "channel_type", "onboard_date", "exit_date"
-    )
-    out = p
-    for part in (hist, sales, rebates, sat, conf, train):
-        out = out.left_join(part, "partner_id").drop("partner_id_right")
-    df = out.to_pandas().sort_values("partner_id", kind="stable").reset_index(drop=True)
-    return _derive_drivers(df, d)
+    return _drivers(_tables(con, region), [_day(as_of)]).drop(columns="cutoff")
 
 
-def _derive_drivers(df: pd.DataFrame, d: date) -> pd.DataFrame:
-    """Fill counts with 0 and add recency, tenure, cycle ratio, trends and BG/NBD inputs (days, weeks)."""
+def _derive_drivers(df: pd.DataFrame) -> pd.DataFrame:
+    """Fill counts with 0 and add recency, tenure, cycle ratio, trends and BG/NBD inputs (days, weeks),
+    each row at its own `cutoff`."""
     df = df.copy()
     for c in ("first_order", "last_order", "onboard_date", "exit_date"):
         df[c] = pd.to_datetime(df[c])
@@ -351,7 +398,7 @@ def _derive_drivers(df: pd.DataFrame, d: date) -> pd.DataFrame:
         df[c] = pd.to_numeric(df[c], errors="coerce").fillna(0).astype(float)
     for c in ("median_gap_days", "sat_last", "sat_prev"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
-    ts = pd.Timestamp(d)
+    ts = df["cutoff"]
     df["recency_days"] = (ts - df["last_order"]).dt.days.astype(float)
     df["tenure_days"] = (ts - df["onboard_date"]).dt.days.astype(float)
     gap = df["median_gap_days"].where(df["median_gap_days"] > 0)
@@ -363,18 +410,6 @@ def _derive_drivers(df: pd.DataFrame, d: date) -> pd.DataFrame:
     df["bg_recency_w"] = ((df["last_order"] - df["first_order"]).dt.days / 7.0).fillna(0.0)
     df["bg_T_w"] = ((ts - df["first_order"]).dt.days / 7.0).fillna(0.0)
     return df
-
-
-def _labels(con: Any, *, as_of: date, horizon_days: int, region: str | None) -> pd.DataFrame:
-    """Glossary churn labels from features.churn_labels: partner_id, churned (bool)."""
-    from workbench import features
-
-    lab = features.churn_labels(con, as_of=as_of, horizon_days=horizon_days, region=_region(region))
-    lab = lab.to_pandas() if hasattr(lab, "to_pandas") else pd.DataFrame(lab)
-    col = "churned" if "churned" in lab.columns else next(
-        c for c in lab.columns if c != "partner_id" and lab[c].dropna().isin([True, False, 0, 1]).all()
-    )
-    return pd.DataFrame({"partner_id": lab["partner_id"].astype(str), "churned": lab[col].astype(bool)})
 
 
 def _region(region: str | None) -> str | None:
@@ -402,28 +437,59 @@ def cutoff_frame(
     not exited): drivers, snapshot features (prefixed `snap_`) and, when `labels`, `churned`.
 
     Features use rows dated <= as_of only; the label uses rows after it (features.churn_labels).
+    A one-cutoff call of cutoff_frames.
+    """
+    d = _day(as_of)
+    return cutoff_frames(con, [d], horizon_days=horizon_days, region=region, labels=labels)[d]
+
+
+def cutoff_frames(
+    con: Any,
+    cutoffs: Iterable[DatesLike],
+    *,
+    horizon_days: int = 90,
+    region: str | None = None,
+    labels: bool = True,
+) -> dict[date, pd.DataFrame]:
+    """Cutoff frames keyed by cutoff date, in the order given (see cutoff_frame).
+
+    All cutoffs are built together: one query each for the drivers (order_drivers), the snapshot
+    features (features.partner_snapshots) and the labels (features.churn_label_sets), on tables
+    scoped to the region once.
     """
     from workbench import features
 
-    d = _day(as_of)
-    drv = order_drivers(con, as_of=d, region=region)
+    keys = list(dict.fromkeys(_day(c) for c in cutoffs))
+    if not keys:
+        return {}
+    t = _tables(con, region)
+    drv = _drivers(t, keys)
     active = drv["last_order"].notna() & (drv["recency_days"] < ACTIVE_DAYS)
-    exited = drv["exit_date"].notna() & (drv["exit_date"] <= pd.Timestamp(d))
+    exited = drv["exit_date"].notna() & (drv["exit_date"] <= drv["cutoff"])
     drv = drv[active & ~exited]
-    snap = features.partner_snapshot(con, as_of=d, region=_region(region)).to_pandas()
+
+    snap = features.partner_snapshots(t, as_of=keys).to_pandas()
     num = [
         c for c in snap.columns
         if c not in SNAPSHOT_DROP and (pd.api.types.is_numeric_dtype(snap[c]) or pd.api.types.is_bool_dtype(snap[c]))
     ]
-    snap = snap[["partner_id", *num]].rename(columns={c: f"snap_{c}" for c in num})
-    for c in snap.columns[1:]:
-        snap[c] = snap[c].astype(float)
-    frame = drv.merge(snap, on="partner_id", how="left")
+    snap = pd.DataFrame(
+        {"cutoff": pd.to_datetime(snap["as_of"]).astype("datetime64[s]"), "partner_id": snap["partner_id"]}
+        | {f"snap_{c}": snap[c].astype(float) for c in num}
+    )
+    frame = drv.merge(snap, on=["cutoff", "partner_id"], how="left")
     if labels:
-        lab = _labels(con, as_of=d, horizon_days=horizon_days, region=region)
-        frame = frame.merge(lab, on="partner_id", how="inner")
-    frame.insert(0, "cutoff", pd.Timestamp(d))
-    return frame.sort_values("partner_id", kind="stable").reset_index(drop=True)
+        lab = features.churn_label_sets(t, as_of=keys, horizon_days=horizon_days).to_pandas()
+        lab = pd.DataFrame({
+            "cutoff": pd.to_datetime(lab["as_of"]).astype("datetime64[s]"),
+            "partner_id": lab["partner_id"].astype(str),
+            "churned": lab["churned"].astype(bool),
+        })
+        frame = frame.merge(lab, on=["cutoff", "partner_id"], how="inner")
+    frame = frame.sort_values(["cutoff", "partner_id"], kind="stable")
+    by_cut = {_day(k): g.reset_index(drop=True) for k, g in frame.groupby("cutoff", sort=False)}
+    empty = frame.iloc[:0].reset_index(drop=True)
+    return {k: by_cut.get(k, empty) for k in keys}
 
 
 # --------------------------------------------------------------------------------------------
@@ -832,33 +898,22 @@ def gains_table(predictions: pd.DataFrame, *, models: Sequence[str] | None = Non
     return out
 
 
-def _data_end(con: Any, region: str | None) -> date:
-    """Date of the latest order in the store (the last day whose labels can be observed)."""
-    o = _tables(con, region)["orders"]
-    v = o.order_date.max().to_pandas()
-    if v is None or pd.isna(v):
+def _data_span(t: dict[str, Any]) -> tuple[date, date]:
+    """Dates of the first and the latest order in scoped tables `t` (one query)."""
+    o = t["orders"]
+    v = o.aggregate(lo=o.order_date.min(), hi=o.order_date.max()).to_pandas().iloc[0]
+    if v["hi"] is None or pd.isna(v["hi"]):
         raise WorkbenchError("The store holds no orders; ingest orders before scoring churn.")
-    return _day(v)
-
-
-def _data_start(con: Any, region: str | None) -> date:
-    o = _tables(con, region)["orders"]
-    return _day(o.order_date.min().to_pandas())
+    return _day(v["lo"]), _day(v["hi"])
 
 
 def default_cutoffs(con: Any, *, as_of: DatesLike | None = None, horizon_days: int = 90, region: str | None = None) -> list[date]:
     """Quarter ends whose labels are observable by `as_of` (or by the last order in the store),
     from the first quarter end with 180 days of order history."""
-    end = _data_end(con, region) if as_of is None else min(_day(as_of), _data_end(con, region))
-    first = _data_start(con, region) + timedelta(days=ACTIVE_DAYS - 1)
+    start, last = _data_span(_tables(con, region))
+    end = last if as_of is None else min(_day(as_of), last)
+    first = start + timedelta(days=ACTIVE_DAYS - 1)
     return quarterly_cutoffs(first=first, last=end - timedelta(days=horizon_days))
-
-
-def cutoff_frames(
-    con: Any, cutoffs: Iterable[DatesLike], *, horizon_days: int = 90, region: str | None = None
-) -> dict[date, pd.DataFrame]:
-    """Labelled cutoff frames keyed by cutoff date (see cutoff_frame)."""
-    return {_day(c): cutoff_frame(con, as_of=c, horizon_days=horizon_days, region=region) for c in cutoffs}
 
 
 def backtest(
@@ -1196,8 +1251,12 @@ def threshold_table(risk: pd.DataFrame, predictions: pd.DataFrame | None = None,
 
 def landmark_date(con: Any, *, as_of: DatesLike, region: str | None = None, years: int = 2) -> date:
     """Start of the survival view: `years` before as_of, but not before 180 days of order history."""
-    start = _data_start(con, region) + timedelta(days=ACTIVE_DAYS)
-    return max(start, _day(as_of) - timedelta(days=365 * years))
+    return _landmark(_data_span(_tables(con, region))[0], _day(as_of), years)
+
+
+def _landmark(data_start: date, as_of: date, years: int = 2) -> date:
+    """landmark_date from the first order date."""
+    return max(data_start + timedelta(days=ACTIVE_DAYS), as_of - timedelta(days=365 * years))
 
 
 def churn_durations(
@@ -1211,12 +1270,14 @@ def churn_durations(
     channel_type, landmark, duration_days, churned.
     """
     d = _day(as_of)
-    lm = _day(landmark) if landmark is not None else landmark_date(con, as_of=d, region=region)
-    start = order_drivers(con, as_of=lm, region=region)
+    t = _tables(con, region)
+    lm = _day(landmark) if landmark is not None else _landmark(_data_span(t)[0], d)
+    both = _drivers(t, sorted({lm, d}))  # the drivers at the landmark and at as_of in one query
+    start = both[both["cutoff"] == pd.Timestamp(lm)]
     active = start["last_order"].notna() & (start["recency_days"] < ACTIVE_DAYS)
     exited = start["exit_date"].notna() & (start["exit_date"] <= pd.Timestamp(lm))
     pop = start.loc[active & ~exited, ["partner_id", "region", "channel_type"]]
-    now = order_drivers(con, as_of=d, region=region)[["partner_id", "last_order", "recency_days"]]
+    now = both.loc[both["cutoff"] == pd.Timestamp(d), ["partner_id", "last_order", "recency_days"]]
     out = pop.merge(now, on="partner_id", how="left")
     churned = out["recency_days"] > horizon_days
     end = out["last_order"].where(churned, pd.Timestamp(d))
