@@ -522,18 +522,20 @@ def usable_columns(train: pd.DataFrame) -> list[str]:
 
 def design_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Numeric model matrix with `columns` (missing ones NaN); money columns get a signed log1p."""
-    X = pd.DataFrame(index=frame.index)
+    n = len(frame)
+    cols: dict[str, np.ndarray] = {}
+    channel = frame["channel_type"].to_numpy(object) if "channel_type" in frame.columns else np.full(n, None, object)
     for c in columns:
         if c.startswith("is_") and c[3:] in CHANNEL_TYPES:
-            X[c] = (frame.get("channel_type", pd.Series(index=frame.index, dtype=object)) == c[3:]).astype(float)
+            cols[c] = (channel == c[3:]).astype(float)
         elif c in frame.columns:
-            v = pd.to_numeric(frame[c], errors="coerce").astype(float)
+            v = pd.to_numeric(frame[c], errors="coerce").to_numpy(float, na_value=np.nan)
             if any(h in c for h in _LOG_HINTS):
                 v = np.sign(v) * np.log1p(np.abs(v))
-            X[c] = v.replace([np.inf, -np.inf], np.nan)
+            cols[c] = np.where(np.isinf(v), np.nan, v)
         else:
-            X[c] = np.nan
-    return X
+            cols[c] = np.full(n, np.nan)
+    return pd.DataFrame(cols, index=frame.index, columns=list(columns))
 
 
 def make_logit(C: float = 0.5) -> Any:
@@ -587,10 +589,13 @@ def baseline_scores(frame: pd.DataFrame, *, seed: int = 0) -> dict[str, np.ndarr
     bgnbd: 1 - P(alive) from a BG/NBD model fitted (in weeks) on the same cutoff's partners
     (a seeded sample of BGNBD_FIT_ROWS when there are more).
     """
+    from threadpoolctl import threadpool_limits
+
     fit = frame if len(frame) <= BGNBD_FIT_ROWS else frame.sample(BGNBD_FIT_ROWS, random_state=seed)
-    bg = BetaGeoFitter(penalizer=1e-3, tol=1e-9).fit(
-        fit["bg_frequency"], fit["bg_recency_w"], fit["bg_T_w"].clip(lower=1e-3)
-    )
+    with threadpool_limits(limits=1):  # a four-parameter fit: BLAS threads only add overhead (6x CPU)
+        bg = BetaGeoFitter(penalizer=1e-3, tol=1e-9).fit(
+            fit["bg_frequency"], fit["bg_recency_w"], fit["bg_T_w"].clip(lower=1e-3)
+        )
     p_alive = bg.conditional_probability_alive(frame["bg_frequency"], frame["bg_recency_w"], frame["bg_T_w"].clip(lower=1e-3))
     return {
         "recency_rule": frame["recency_days"].to_numpy(float),
