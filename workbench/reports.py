@@ -748,10 +748,15 @@ def _serve(reuse: bool) -> int:
     return 0
 
 
+# Worker processes (and the kernels they start) run side by side, one per core: a multi-threaded BLAS in
+# each would oversubscribe the cores and spin (several times the CPU on small model fits).
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def _worker_process(reuse: bool) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "workbench.reports", "_worker", *([] if reuse else ["--fresh"])]
     return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8",
-                            env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+                            env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1", **_ONE_THREAD})
 
 
 def _feed(todo: queue.Queue, reuse: bool, emit: Any) -> None:
