@@ -33,7 +33,7 @@ sysdeps: fonts  ## Debian chromium + CJK font for the browser tests, a Java runt
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@command -v java >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 
-$(DB): $(STAMP)
+$(DB): | $(STAMP)  # order-only: a reinstall does not rebuild an existing demo store
 	$(WB) demo --db $(DB)
 
 demo: $(STAMP)  ## (re)generate the synthetic demo store
