@@ -1137,8 +1137,8 @@ def quarters_kpis_expr(
         parts.append(_action_counts(keyed(_tagged(t["actions"], periods, "action_date")), **span))
 
     out = groups.select("quarter", key).distinct()
-    for part in parts:
-        out = _left_on(out, part, ["quarter", key])
+    for k, part in enumerate(parts):  # one join chain (no select between joins): smaller SQL, faster compile
+        out = out.left_join(part, ["quarter", key], rname=f"{{name}}_r{k}")
     sel: dict[str, ir.Value] = {"quarter": out.quarter}
     if by is not None:
         sel[by] = out[by]

@@ -590,7 +590,11 @@ def actions_from_store(con: Any, *, end: date | str, region: str | None = "all")
     """The actions table (partner_id, action_date, action_type) up to `end`, scoped to `region`."""
     from workbench import features
 
-    t = features.scoped_tables(con, _region_arg(region))
+    return _actions_until(features.scoped_tables(con, _region_arg(region)), end)
+
+
+def _actions_until(t: dict[str, Any], end: date | str) -> pd.DataFrame:
+    """:func:`actions_from_store` over already scoped tables `t`."""
     if "actions" not in t:
         return pd.DataFrame(columns=["partner_id", "action_date", "action_type"])
     a = t["actions"]
@@ -797,51 +801,63 @@ KPI_ORDER: tuple[str, ...] = (
 _RATE_KPIS = {"repeat_rate", "retention_rate", "satisfaction_mean", "top1_share", "top5_share", "hhi"}
 
 
-def _extra_kpis(con: Any, q: pd.Period, *, region: str | None, key: str | None,
-                tiers: pd.DataFrame | None) -> pd.DataFrame:
-    """Core monthly sales, incentive cost and action counts by type for one quarter (by `key`)."""
+_EXTRA_KPIS = ("core_monthly_sales_cny", "incentive_cost_cny", *(f"actions_{k}" for k in ACTION_TYPES))
+
+
+def _extra_kpis(t: dict[str, Any], quarters: list[pd.Period], *, key: str | None,
+                tiers: pd.DataFrame) -> pd.DataFrame:
+    """Core monthly sales (CNY), incentive cost (CNY, by period_end) and action counts by type, per quarter and `key`.
+
+    One query for all `quarters` over the scoped tables `t`; `tiers` has quarter, partner_id, tier
+    (each quarter's own; missing means 'unassigned'). Rows: quarter, group (region / tier / 'all')
+    for the groups with a fact in any of the three parts; a part without a fact for the group is 0.
+    """
     import ibis
 
     from workbench import features
 
-    start, end = _quarter_bounds(q)
-    t = features.scoped_tables(con, _region_arg(region))
-    partners = t["partners"].select("partner_id", "region")
-    if tiers is not None and len(tiers):
-        tt = ibis.memtable(tiers[["partner_id", "tier"]].astype({"partner_id": str, "tier": str}))
-        groups = partners.left_join(tt, "partner_id")
-        groups = groups.select("partner_id", "region", tier=groups.tier.fill_null("unassigned"))
+    periods = features.quarter_periods(quarters)
+    quarter_col = periods.select("quarter")
+    partners = t["partners"].select("partner_id", "region").cross_join(quarter_col)
+    if len(tiers):
+        tt = ibis.memtable(tiers[["quarter", "partner_id", "tier"]].astype(str))
+        groups = partners.left_join(tt, ["partner_id", "quarter"])
+        groups = groups.select("partner_id", "quarter", "region", tier=groups.tier.fill_null("unassigned"))
     else:
         groups = partners.mutate(tier=ibis.literal("unassigned"))
     gkey = key or "_all"
     if key is None:
         groups = groups.mutate(_all=ibis.literal("all"))
-    frames = []
-    o = t["orders"]
-    o = o.filter(o.order_date >= start, o.order_date <= end)
-    o = o.inner_join(groups, "partner_id")
+    on = ["partner_id", "quarter"]
+
+    def in_quarter(tab: Any, col: str) -> Any:
+        j = tab.inner_join(periods, [tab[col] >= periods.q_start, tab[col] <= periods.q_end])
+        return j.inner_join(groups, on)
+
+    o = in_quarter(t["orders"], "order_date")
     core = o.filter(o.tier == "core")
-    frames.append(core.group_by(gkey).aggregate(
-        core_monthly_sales_cny=core.net_amount.cast("float64").sum() / 3.0).to_pandas())
+    parts = [core.group_by(["quarter", gkey]).aggregate(
+        core_monthly_sales_cny=core.net_amount.cast("float64").sum() / 3.0)]
     if "incentives" in t:
-        i = t["incentives"]
-        i = i.filter(i.period_end >= start, i.period_end <= end).inner_join(groups, "partner_id")
-        frames.append(i.group_by(gkey).aggregate(incentive_cost_cny=i.amount_due.cast("float64").sum()).to_pandas())
+        i = in_quarter(t["incentives"], "period_end")
+        parts.append(i.group_by(["quarter", gkey]).aggregate(incentive_cost_cny=i.amount_due.cast("float64").sum()))
     if "actions" in t:
-        a = t["actions"]
-        a = a.filter(a.action_date >= start, a.action_date <= end).inner_join(groups, "partner_id")
-        frames.append(a.group_by(gkey).aggregate(**{
+        a = in_quarter(t["actions"], "action_date")
+        parts.append(a.group_by(["quarter", gkey]).aggregate(**{
             f"actions_{k}": ibis.ifelse(a.action_type == k, 1, 0).sum() for k in ACTION_TYPES
-        }).to_pandas())
-    out = pd.DataFrame({gkey: pd.Series(dtype=str)})
-    for f in frames:
-        out = out.merge(f, on=gkey, how="outer")
-    out = out.rename(columns={gkey: "group"})
-    for c in ["core_monthly_sales_cny", "incentive_cost_cny", *(f"actions_{k}" for k in ACTION_TYPES)]:
-        if c not in out.columns:
-            out[c] = 0.0
-        out[c] = pd.to_numeric(out[c], errors="coerce").fillna(0.0)
-    return out
+        }))
+    out = groups.select("quarter", gkey).distinct()
+    for n, part in enumerate(parts):
+        j = out.left_join(part.mutate(**{f"_in{n}": ibis.literal(1)}), ["quarter", gkey])
+        out = j.drop(*[c for c in ("quarter_right", f"{gkey}_right") if c in j.columns])
+    out = out.filter(ibis.or_(*[out[f"_in{n}"].notnull() for n in range(len(parts))]))
+    frame = out.drop(*[f"_in{n}" for n in range(len(parts))]).to_pandas()
+    frame = frame.rename(columns={gkey: "group"})
+    for c in _EXTRA_KPIS:
+        if c not in frame.columns:
+            frame[c] = 0.0
+        frame[c] = pd.to_numeric(frame[c], errors="coerce").fillna(0.0)
+    return frame
 
 
 def _tiers_at(con: Any, as_of: date, region: str | None) -> pd.DataFrame:
@@ -886,36 +902,49 @@ def _overall_from_regions(by_region: pd.DataFrame, conc: pd.DataFrame) -> pd.Dat
     return pd.DataFrame([row])
 
 
-def _quarter_long(con: Any, q: pd.Period, *, region: str | None, by_tier: bool) -> pd.DataFrame:
-    """All KPIs of one quarter, overall, by region and (optionally) by tier, in long form.
+def _of_quarter(frame: pd.DataFrame, q: str) -> pd.DataFrame:
+    return frame[frame["quarter"] == q].drop(columns="quarter").reset_index(drop=True)
 
-    The feature layer's ``quarter_kpis`` is asked by region (and by tier); the overall row is
-    assembled from the regions' numerators and denominators, which saves a third of the queries.
+
+def _quarters_long(con: Any, t: dict[str, Any], quarters: list[pd.Period], *, region: str | None,
+                   tier_quarters: list[pd.Period]) -> pd.DataFrame:
+    """All KPIs of `quarters`, overall, by region and (for `tier_quarters`) by tier, in long form.
+
+    A handful of queries over the scoped tables `t`, each covering every quarter: the feature
+    layer's ``quarters_kpis`` by region and by tier, the extra KPIs by region and by tier, and the
+    network's concentration; tiers are each quarter's own at its last day. The overall row is
+    assembled from the regions' numerators and denominators (concentration aside).
     """
     from workbench import features
 
-    reg = _region_arg(region)
-    start, end = _quarter_bounds(q)
-    tiers = _tiers_at(con, end, region)  # cheap; core monthly sales needs it too
-    by_region = pd.DataFrame(features.quarter_kpis(con, quarter=str(q), by="region", region=reg, tiers=tiers))
-    by_region["group"] = by_region["region"].astype(str)
-    by_region = by_region.merge(_extra_kpis(con, q, region=region, key="region", tiers=tiers), on="group", how="left")
-    orders = features.scoped_tables(con, reg)["orders"]
-    conc = features.concentration(orders, start=start, end=end).to_pandas()
-    frames = {"overall": _overall_from_regions(by_region, conc), "region": by_region}
-    if by_tier:
-        by_t = pd.DataFrame(features.quarter_kpis(con, quarter=str(q), by="tier", region=reg, tiers=tiers))
-        by_t["group"] = by_t["tier"].astype(str)
-        frames["tier"] = by_t.merge(_extra_kpis(con, q, region=region, key="tier", tiers=tiers), on="group",
-                                    how="left")
+    tiers = pd.concat([_tiers_at(con, _quarter_bounds(q)[1], region).assign(quarter=str(q)) for q in quarters],
+                      ignore_index=True)
+    by_region = features.quarters_kpis(None, quarters=quarters, by="region", tables=t)
+    extra_region = _extra_kpis(t, quarters, key="region", tiers=tiers)
+    conc = features.quarters_concentration(t["orders"], quarters=quarters).to_pandas()
+    by_tier = extra_tier = None
+    if tier_quarters:
+        tq = {str(q) for q in tier_quarters}
+        tiers_t = tiers[tiers["quarter"].isin(tq)]
+        by_tier = features.quarters_kpis(None, quarters=tier_quarters, by="tier", tiers=tiers_t, tables=t)
+        extra_tier = _extra_kpis(t, tier_quarters, key="tier", tiers=tiers_t)
     parts = []
-    for dim, merged in frames.items():
-        cols = [c for c in KPI_ORDER if c in merged.columns]
-        long = merged.melt(id_vars=["group"], value_vars=cols, var_name="kpi", value_name="value")
-        long.insert(0, "dimension", dim)
-        parts.append(long)
+    for q in map(str, quarters):
+        br = _of_quarter(by_region, q)
+        br["group"] = br["region"].astype(str)
+        br = br.merge(_of_quarter(extra_region, q), on="group", how="left")
+        frames = {"overall": _overall_from_regions(br, _of_quarter(conc, q)), "region": br}
+        if by_tier is not None and q in tq:
+            bt = _of_quarter(by_tier, q)
+            bt["group"] = bt["tier"].astype(str)
+            frames["tier"] = bt.merge(_of_quarter(extra_tier, q), on="group", how="left")
+        for dim, merged in frames.items():
+            cols = [c for c in KPI_ORDER if c in merged.columns]
+            long = merged.melt(id_vars=["group"], value_vars=cols, var_name="kpi", value_name="value")
+            long.insert(0, "dimension", dim)
+            long["quarter"] = q
+            parts.append(long)
     out = pd.concat(parts, ignore_index=True)
-    out["quarter"] = str(q)
     out["value"] = pd.to_numeric(out["value"], errors="coerce").astype("float64")
     return out
 
@@ -940,12 +969,20 @@ def kpi_table(
     chosen quarter's overall/region rows for the KPIs with a quarterly target in ``config/targets.yaml``
     (or `targets`); a missing default file means no targets.
     """
+    from workbench import features
+
     q = parse_quarter(quarter)
+    return _kpi_table(con, features.scoped_tables(con, _region_arg(region)), q, region=region, by_tier=by_tier,
+                      targets=targets)
+
+
+def _kpi_table(con: Any, t: dict[str, Any], q: pd.Period, *, region: str, by_tier: bool,
+               targets: TargetsConfig | str | Path | None) -> pd.DataFrame:
+    """:func:`kpi_table` over the already scoped tables `t` of `region`."""
     quarters = [q - i for i in range(7, -1, -1)]
-    # tiers (the costly part) only for the shown quarters and the one before: QoQ for every shown
-    # quarter, YoY for the chosen one (its year-earlier quarter is the one before the shown four)
-    frames = [_quarter_long(con, x, region=region, by_tier=by_tier and i >= 3) for i, x in enumerate(quarters)]
-    long = pd.concat(frames, ignore_index=True)
+    # tier rows only for the shown quarters and the one before: QoQ for every shown quarter, YoY for
+    # the chosen one (its year-earlier quarter is the one before the shown four)
+    long = _quarters_long(con, t, quarters, region=region, tier_quarters=quarters[3:] if by_tier else [])
     long["_qord"] = long["quarter"].map(lambda s: pd.Period(s, "Q").ordinal)
     key = ["dimension", "group", "kpi"]
     long = long.sort_values([*key, "_qord"], kind="mergesort")
@@ -1552,14 +1589,15 @@ def build_retrospective(
     q = parse_quarter(quarter)
     cfg = settings if isinstance(settings, RetroSettings) else load_settings(settings)
     q_end = _quarter_bounds(q)[1]
-    kpis = kpi_table(con, quarter=str(q), region=region, targets=targets)
+    t = features.scoped_tables(con, _region_arg(region))  # once: each region-scoped call runs a count query
+    kpis = _kpi_table(con, t, q, region=region, by_tier=True, targets=targets)
     tcfg = _resolve_targets(targets)
     att = attainment(kpis, tcfg, quarter=str(q)) if tcfg is not None else pd.DataFrame(
         columns=["region", "period", "basis", "kpi", "target", "actual", "attainment"])
     if _region_arg(region) is not None:
         att = att[att["region"] == _region_arg(region)].reset_index(drop=True)
     panel = panel_from_store(con, end=q_end, months=months, region=region)
-    acts = actions_from_store(con, end=q_end, region=region)
+    acts = _actions_until(t, q_end)
     eff, es = action_effects(panel, acts, pre=cfg.event_pre_months, post=cfg.event_post_months)
     eff = eff.merge(naive_before_after(panel, acts, months=cfg.naive_months), on="action_type", how="left")
     conc = concentration(panel, settings=cfg)
@@ -1567,7 +1605,6 @@ def build_retrospective(
     stl = stl_decompose(sales) if len(sales) >= 24 else None
     fc = forecast_sales(sales, horizon=cfg.forecast_horizon_months)
     bt = backtest_forecast(sales, horizon=cfg.forecast_horizon_months, origins=cfg.backtest_origins)
-    t = features.scoped_tables(con, _region_arg(region))
     conflicts = (t["conflicts"].filter(t["conflicts"].reported_date <= q_end).to_pandas()
                  if "conflicts" in t else pd.DataFrame(columns=["conflict_id", "reported_date", "partner_id",
                                                                 "counterparty_id", "conflict_type", "resolved_date"]))
