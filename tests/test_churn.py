@@ -127,6 +127,60 @@ def test_no_leakage_future_rows_do_not_change_scores(demo_db: Path, tmp_path: Pa
     assert after["churned"].all() and not before["churned"].all()
 
 
+def test_all_cutoffs_at_once_equal_one_cutoff_at_a_time_and_a_pandas_recount(demo_con, demo_frames) -> None:
+    """cutoff_frames builds every cutoff in one query per table (facts range-joined to the cutoffs):
+    each frame equals the cutoff computed alone, and key drivers, snapshot columns and labels equal
+    a plain pandas recount from the raw orders, so rows cannot leak between cutoffs."""
+    cuts = list(demo_frames)
+    assert len(cuts) >= 8
+    east = churn.cutoff_frames(demo_con, cuts[::-1] + cuts[:1], region="East")  # any order, repeats collapse
+    assert list(east) == cuts[::-1]
+    for c in cuts:
+        pd.testing.assert_frame_equal(demo_frames[c], churn.cutoff_frame(demo_con, as_of=c), check_exact=False, rtol=1e-9)
+        pd.testing.assert_frame_equal(east[c], churn.cutoff_frame(demo_con, as_of=c, region="East"),
+                                      check_exact=False, rtol=1e-9)
+        assert set(east[c]["region"]) == {"East"}
+
+    o = demo_con.table("orders").to_pandas()
+    o["order_date"] = pd.to_datetime(o["order_date"])
+    o["amount"] = o["net_amount"].astype(float)
+    order_days = o.loc[~o["is_return"].fillna(False).astype(bool) & (o["amount"] >= 0), ["partner_id", "order_date"]]
+    order_days = order_days.drop_duplicates().sort_values(["partner_id", "order_date"])
+    p = demo_con.table("partners").to_pandas().set_index("partner_id")
+    onboard, exit_ = pd.to_datetime(p["onboard_date"]), pd.to_datetime(p["exit_date"])
+    day = pd.Timedelta(days=1)
+    for c in cuts:
+        ts = pd.Timestamp(c)
+        past = order_days[order_days["order_date"] <= ts]
+        g = past.groupby("partner_id")["order_date"]
+        last = g.max()
+        alive = onboard.le(ts) & (exit_.isna() | exit_.gt(ts))
+        pop = sorted(set(last.index[last > ts - 180 * day]) & set(alive.index[alive]))
+        f = demo_frames[c].set_index("partner_id")
+        assert list(f.index) == pop, c
+        gaps = past.assign(gap=g.diff().dt.days).groupby("partner_id")["gap"].median()
+
+        def sales(days: int, ts: pd.Timestamp = ts) -> pd.Series:
+            return o[(o["order_date"] > ts - days * day) & (o["order_date"] <= ts)].groupby("partner_id")["amount"].sum()
+
+        after = order_days[(order_days["order_date"] > ts) & (order_days["order_date"] <= ts + 90 * day)]
+        want = pd.DataFrame({
+            "recency_days": (ts - last).dt.days.astype(float),
+            "n_order_days": g.size().astype(float),
+            "median_gap_days": gaps,
+            "order_days_90d": past[past["order_date"] > ts - 90 * day].groupby("partner_id").size().astype(float),
+            "sales_90d_cny": sales(90),
+            "snap_net_sales_180d_cny": sales(180),
+            "snap_orders_365d": past[past["order_date"] > ts - 365 * day].groupby("partner_id").size().astype(float),
+        }).reindex(pop)
+        want["churned"] = ~want.index.isin(after["partner_id"])
+        for col in ("order_days_90d", "sales_90d_cny", "snap_net_sales_180d_cny", "snap_orders_365d"):
+            want[col] = want[col].fillna(0.0)
+        got = f[list(want.columns)]
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, check_names=False, obj=str(c))
+    assert 0 < np.mean([demo_frames[c]["churned"].mean() for c in cuts]) < 0.5
+
+
 def _oracle_auc(con, predictions: pd.DataFrame) -> pd.DataFrame:
     """Per cutoff: AUC of the winner and of the generator's true churn probability on the same partners.
 
