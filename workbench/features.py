@@ -260,85 +260,68 @@ def _population_at(partners: ir.Table, cuts: ir.Table) -> ir.Table:
     )
 
 
-def _left_on(base: ir.Table, other: ir.Table, keys: Sequence[str]) -> ir.Table:
-    """Left-join ``other`` on ``keys``, keeping one column per key."""
-    j = base.left_join(other, list(keys))
-    extra = [f"{k}_right" for k in keys if f"{k}_right" in j.columns]
-    return j.drop(*extra) if extra else j
+_KEYS = ["as_of", "partner_id"]  # the key of every multi-date feature table
 
 
 def _order_features(lines: ir.Table, cuts: ir.Table) -> list[ir.Table]:
     """Per (as_of, partner) order features at each as_of of `cuts` from order lines dated on or before it.
 
-    Every windowed feature lies within the last 365 days, so only those lines are aggregated to
-    partner-days (one scan of the wide table) and then to partners. The full history is read for
-    two cheap maxima over order days: the last order day, and the last order day before the
-    365-day window (the predecessor of the window's first order day, for the order-cycle gaps).
-    Product-line breadth is a separate distinct count over the last 365 days. A line belongs to
-    every as_of it precedes (a range join with the small cut-off table).
+    Order days (distinct dates with a non-return line) carry the gap to the previous order day
+    and whether they open a month; neither depends on as_of (the previous order day of a day
+    on or before as_of is too), so both are computed once over the history before the range join
+    with the small cut-off table. Per as_of: counts, active months (a month counts when one of
+    its order days in the window is its first, or follows an order day before the window) and the
+    median gap of the order days in the last 365 days. Money comes straight from the lines of the
+    last 365 days; product-line breadth is a distinct count over them.
     """
     days = lines.filter(~lines.is_return).select("partner_id", "order_date").distinct()
-    c = cuts.select("as_of", "_b365")
+    prev = days.order_date.lag().over(ibis.window(group_by="partner_id", order_by="order_date"))
+    days = days.mutate(
+        _prev=prev,
+        _gap=_f(days.order_date.delta(prev, unit="day")),
+        _new_month=prev.isnull() | (prev.truncate("M") != days.order_date.truncate("M")),
+    )
+    c = cuts.select("as_of", "_b90", "_b180", "_b365")
     o = days.inner_join(c, days.order_date <= c.as_of)
-    hist = o.group_by(["as_of", "partner_id"]).aggregate(
+
+    def months(lo: ir.Value) -> ir.IntegerValue:
+        return ibis.ifelse((o.order_date > lo) & (o._new_month | (o._prev <= lo)), 1, 0).sum()
+
+    in365 = o.order_date > o._b365
+    hist = o.group_by(_KEYS).aggregate(
         last_order_date=o.order_date.max(),
-        _prev_order_date=o.order_date.max(where=o.order_date <= o._b365),
+        orders_90d=ibis.ifelse(o.order_date > o._b90, 1, 0).sum(),
+        orders_180d=ibis.ifelse(o.order_date > o._b180, 1, 0).sum(),
+        orders_365d=ibis.ifelse(in365, 1, 0).sum(),
+        active_months_90d=months(o._b90),
+        active_months_180d=months(o._b180),
+        active_months_365d=months(o._b365),
+        order_cycle_median_days=o._gap.median(where=in365),
     )
 
     r = lines.inner_join(cuts, [lines.order_date <= cuts.as_of, lines.order_date > cuts._b365])
     nr = ~r.is_return
     listed = nr & (r.list_amount_cny > 0)  # a missing list amount compares as null: not listed
-    bounds = ["as_of", "_b90", "_b180", "_m_first", "_m_end", "_m_base"]  # functions of as_of
-    daily = r.group_by([*bounds, "partner_id", "order_date"]).aggregate(
-        _net=r.amount_cny.sum(),
-        _gross=r.amount_cny.sum(where=nr),
-        _returns=r.amount_cny.sum(where=r.is_return),  # negative; negated per partner
-        _list=r.list_amount_cny.sum(where=listed),
-        _net_listed=r.amount_cny.sum(where=listed),
-        _lines=r.count(where=nr),
-    )
-    daily = daily.mutate(_is_order=daily._lines > 0)
-    daily = _left_on(daily, hist.select("as_of", "partner_id", "_prev_order_date"), ["as_of", "partner_id"])
-    # lag within (as_of, partner, is_order): the previous *order* day, skipping return-only days;
-    # the window's first order day falls back to the last order day before the window
-    w = ibis.window(group_by=[daily.as_of, daily.partner_id, daily._is_order], order_by=daily.order_date)
-    prev_day = ibis.coalesce(daily.order_date.lag().over(w), daily._prev_order_date)
-    gap = daily.order_date.delta(prev_day, unit="day")
-    d = daily.mutate(
-        _gap=ibis.ifelse(daily._is_order, _f(gap), ibis.null("float64")),
-        _month=daily.order_date.truncate("M"),
-    )
-    in90, in180 = d.order_date > d._b90, d.order_date > d._b180
-    od = d._is_order
+    in90, in180 = r.order_date > r._b90, r.order_date > r._b180
     # the last 6 complete calendar months at as_of (as_of's month counts when as_of is its last day)
-    in6m = (d.order_date >= d._m_first) & (d.order_date <= d._m_end)
-    month_x = d.order_date.year() * 12 + d.order_date.month() - d._m_base  # 0..5
+    in6m = (r.order_date >= r._m_first) & (r.order_date <= r._m_end)
+    month_x = r.order_date.year() * 12 + r.order_date.month() - r._m_base  # 0..5
     slope_w = (_f(month_x) - 2.5) / 17.5  # OLS slope of y on x = 0..5: sum((x - 2.5) * y) / 17.5
-    per_partner = d.group_by(["as_of", "partner_id"]).aggregate(
-        orders_90d=ibis.ifelse(od & in90, 1, 0).sum(),
-        orders_180d=ibis.ifelse(od & in180, 1, 0).sum(),
-        orders_365d=ibis.ifelse(od, 1, 0).sum(),
-        active_months_90d=d._month.nunique(where=od & in90),
-        active_months_180d=d._month.nunique(where=od & in180),
-        active_months_365d=d._month.nunique(where=od),
-        order_cycle_median_days=d._gap.median(),
-        order_lines_365d=d._lines.sum(),
-        net_sales_90d_cny=d._net.sum(where=in90),
-        net_sales_180d_cny=d._net.sum(where=in180),
-        net_sales_365d_cny=d._net.sum(),
-        net_sales_prev_90d_cny=d._net.sum(where=in180 & ~in90),
-        gross_sales_365d_cny=d._gross.sum(),
-        returns_365d_cny=-d._returns.sum(),
-        _list_365=d._list.sum(),
-        _net_listed_365=d._net_listed.sum(),
-        sales_slope_6m_cny_per_month=(d._net * slope_w).sum(where=in6m),
+    per_partner = r.group_by(_KEYS).aggregate(
+        order_lines_365d=r.count(where=nr),
+        net_sales_90d_cny=r.amount_cny.sum(where=in90),
+        net_sales_180d_cny=r.amount_cny.sum(where=in180),
+        net_sales_365d_cny=r.amount_cny.sum(),
+        net_sales_prev_90d_cny=r.amount_cny.sum(where=in180 & ~in90),
+        gross_sales_365d_cny=r.amount_cny.sum(where=nr),
+        returns_365d_cny=-r.amount_cny.sum(where=r.is_return),  # returns are negative amounts
+        _list_365=r.list_amount_cny.sum(where=listed),
+        _net_listed_365=r.amount_cny.sum(where=listed),
+        sales_slope_6m_cny_per_month=(r.amount_cny * slope_w).sum(where=in6m),
     )
     recent = r.filter(nr).select("as_of", "partner_id", "product_line").distinct()
-    breadth = recent.group_by(["as_of", "partner_id"]).aggregate(product_lines_365d=recent.product_line.count())
-    return [hist.select("as_of", "partner_id", "last_order_date"), per_partner, breadth]
-
-
-_KEYS = ["as_of", "partner_id"]
+    breadth = recent.group_by(_KEYS).aggregate(product_lines_365d=recent.product_line.count())
+    return [hist, per_partner, breadth]
 
 
 def _survey_features(surveys: ir.Table, cuts: ir.Table) -> ir.Table:
