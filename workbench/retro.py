@@ -241,15 +241,24 @@ def _absorb_block(v: np.ndarray, unit: np.ndarray, time: np.ndarray) -> np.ndarr
     n_t = np.bincount(time, minlength=n_times).astype("float64")
     c = np.bincount(unit * n_times + time, minlength=n_units * n_times).reshape(n_units, n_times).astype("float64")
     a = np.diag(n_t) - (c.T / n_u) @ c
-    k = v.shape[1]
-    s_u = np.column_stack([np.bincount(unit, weights=v[:, j], minlength=n_units) for j in range(k)])
-    s_t = np.column_stack([np.bincount(time, weights=v[:, j], minlength=n_times) for j in range(k)])
+    s_u = _code_sums(unit, v, n_units)
+    s_t = _code_sums(time, v, n_times)
     b = s_t - c.T @ (s_u / n_u[:, None])
     lam = np.linalg.pinv(a, rcond=1e-10, hermitian=True) @ b
     r = v - lam[time]
-    for j in range(k):
-        r[:, j] -= (np.bincount(unit, weights=r[:, j], minlength=n_units) / n_u)[unit]
+    r -= (_code_sums(unit, r, n_units) / n_u[:, None])[unit]
     return r
+
+
+def _code_sums(codes: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
+    """Column sums of the rows of `v` (rows × k) per code 0..n−1, as an n × k array.
+
+    One bincount over the flattened matrix; each cell adds its rows in row order, exactly as a
+    per-column ``np.bincount(codes, weights=v[:, j])`` does (same floating-point result).
+    """
+    k = v.shape[1]
+    cells = (codes[:, None] * k + np.arange(k)).ravel()
+    return np.bincount(cells, weights=v.ravel(), minlength=n * k).reshape(n, k)
 
 
 def _design_block(pa: _Panel, idx: np.ndarray, tr: np.ndarray, g: int, rels: list[int], pre: int) -> np.ndarray:
@@ -317,8 +326,7 @@ def _fit_streaming(pa: _Panel, action_type: str, *, pre: int, post: int, rels: l
         s_post[:, 0] += np.bincount(cl, weights=dm[:, 1] * e_post, minlength=pa.n_partners)
         x_es = dm[:, es_cols + 1]
         e_es = dm[:, 0] - x_es @ b_es
-        for j in range(es_cols.size):
-            s_es[:, j] += np.bincount(cl, weights=x_es[:, j] * e_es, minlength=pa.n_partners)
+        s_es += _code_sums(cl, x_es * e_es[:, None], pa.n_partners)
     n_groups = int(seen.sum())
 
     def cov(inv: np.ndarray, scores: np.ndarray) -> np.ndarray:
