@@ -786,34 +786,49 @@ class _Checked:
         return f"{self.row}, {cols}, {value}, {reasons}, {rd}"
 
 
-_BITS = 1 << 24  # bits of the hash bitmaps below (2 MB each)
+_BITS = 1 << 21  # at most this many bits per parent-key bitmap (256 KB)
+_HASHES = 3  # bitmaps per foreign key, each indexed by another 21-bit slice of the key's hash
 
 
-def _bitmap(raw: duckdb.DuckDBPyConnection, name: str, values_sql: str) -> str:
-    """Store a bitmap of the hashes of `values_sql`'s single column in variable `name`; SQL testing a value.
+def _bitmap_bits(n: int) -> int:
+    """Bits per bitmap for `n` parent keys: about 16 per key, so the three bitmaps pass ~1e-4 of unknown keys."""
+    return min(_BITS, max(1 << 16, 1 << max(0, 16 * n - 1).bit_length()))
 
-    A bit test is an in-order, per-row lookup (a join would not keep row order, so validation could not
-    number rows by position), and far cheaper than an ENUM cast. A set bit may be a hash collision, so
-    callers treat "set" as "maybe" and confirm with a join.
+
+def _bitmap(raw: duckdb.DuckDBPyConnection, name: str, values_sql: str, bits: int) -> str:
+    """Store `_HASHES` bitmaps of the hashes of `values_sql`'s single column in variables `name`_i.
+
+    Returns SQL testing a value's hash (placeholder {0}) against all of them. A bit test is an in-order,
+    per-row lookup (a join would not keep row order, so validation could not number rows by position), and
+    far cheaper than an ENUM cast. The bitmaps are small because a bitmap variable is copied for every
+    vector of rows (a single 2 MB one cost 1 s of CPU at 10 M rows); together they form a Bloom filter. A
+    value passing all of them may still be a hash collision, so callers treat "pass" as "maybe" and
+    confirm with a join.
     """
-    raw.execute(f"SET VARIABLE {name} = (SELECT bitstring_agg(CAST(hash(_wb_v) % {_BITS} AS BIGINT), 0, {_BITS - 1}) "
-                f"FROM ({values_sql}) AS _wb_b(_wb_v) WHERE _wb_v IS NOT NULL)")
-    return f"(get_bit(getvariable('{name}'), CAST(hash({{}}) % {_BITS} AS INTEGER)) = 1)"
+    tests = []
+    for i in range(_HASHES):
+        pos = f"CAST(({{0}} >> {21 * i}) % {bits} AS {{1}})"
+        raw.execute(f"SET VARIABLE {name}_{i} = (SELECT bitstring_agg({pos.format('hash(_wb_v)', 'BIGINT')}, 0, "
+                    f"{bits - 1}) FROM ({values_sql}) AS _wb_b(_wb_v) WHERE _wb_v IS NOT NULL)")
+        tests.append(f"get_bit(getvariable('{name}_{i}'), {pos.format('{0}', 'INTEGER')}) = 1")
+    return "(" + " AND ".join(tests) + ")"
 
 
 def _fk_exprs(raw: duckdb.DuckDBPyConnection, spec: Table) -> dict[str, str]:
-    """SQL per foreign-key column: its value if the parent may have it (bitmap), else NULL.
+    """SQL per foreign-key column: its value if the parent may have it (bitmaps), else NULL.
 
-    A value whose hash collides with a parent key's passes here; _confirm_foreign_keys catches it.
+    The SQL reads the column's hash as `_wb_fkh_<col>` (computed once, in the query layer below). A value
+    whose hashes collide with parent keys' passes here; _confirm_foreign_keys catches it.
     """
     out = {}
     for col, parent in spec.foreign_keys:
         pk = _q(TABLES[parent].primary_key[0])
-        if not raw.execute(f"SELECT count(*) FROM (SELECT 1 FROM {parent} LIMIT 1)").fetchone()[0]:
+        n = raw.execute(f"SELECT count(*) FROM {parent}").fetchone()[0]
+        if not n:
             out[col] = "CAST(NULL AS VARCHAR)"
             continue
-        test = _bitmap(raw, f"_wb_fk_{col}", f"SELECT {pk} FROM {parent}")
-        out[col] = f"CASE WHEN {test.format(_tq(col))} THEN {_tq(col)} END"
+        test = _bitmap(raw, f"_wb_fk_{col}", f"SELECT {pk} FROM {parent}", _bitmap_bits(n))
+        out[col] = f"CASE WHEN {test.format(f'_wb_fkh_{col}')} THEN {_tq(col)} END"
     return out
 
 
@@ -846,6 +861,7 @@ def _check(
     raw_cols = ", ".join(_q(h) for h in headers)
     row_data = "to_json(struct_pack(" + ", ".join(f"{_q(h)} := {_q(h)}" for h in headers) + "))"
     fk_cols = "".join(f", {expr} AS _wb_fk_{col}" for col, expr in _fk_exprs(raw, spec).items())
+    fk_hashes = "".join(f", hash({_tq(col)}) AS _wb_fkh_{col}" for col, _ in spec.foreign_keys)
     typed_select = ", ".join(f"{cs.typed} AS {_tq(n)}" for n, cs in cols.items())
     typed_out = ", ".join(f"{_tq(n)} AS {_q(n)}" for n in cols)
     checks = _checks(spec, cols, run_date)
@@ -858,7 +874,8 @@ def _check(
     raw.execute(f"""
         CREATE OR REPLACE TEMP TABLE _wb_checked AS
         WITH _wb_t AS (SELECT {rownum}{raw_cols}, {typed_select} FROM _wb_raw),
-        _wb_j AS (SELECT _wb_t.*{fk_cols} FROM _wb_t),
+        _wb_h AS (SELECT _wb_t.*{fk_hashes} FROM _wb_t),
+        _wb_j AS (SELECT _wb_h.*{fk_cols} FROM _wb_h),
         _wb_r AS (SELECT *, CAST({bad} AS USMALLINT) AS _wb_bad FROM _wb_j)
         SELECT {"_wb_row, " if numbered else ""}{typed_out}, _wb_bad,
             CASE WHEN _wb_bad IS NOT NULL THEN {row_data} || coalesce(chr(1) || {value}, '') END AS _wb_info
@@ -876,13 +893,24 @@ def _check(
 
 def _confirm_foreign_keys(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked,
                           fk_codes: dict[str, int]) -> None:
-    """Rows whose foreign key passed the bitmap by a hash collision: mark them bad (raw text added later)."""
+    """Rows whose foreign key passed the bitmaps by a hash collision: mark them bad (raw text added later).
+
+    The join runs over the distinct keys of the good rows (a small aggregate); only if one of them is
+    unknown are the rows holding it looked up.
+    """
     target = "_wb_checked._wb_row" if checked.numbered else "(_wb_checked.rowid + 1)"
-    first = True
+    raw.execute("CREATE OR REPLACE TEMP TABLE _wb_fkmiss (_wb_row BIGINT, _wb_col VARCHAR, _wb_value VARCHAR)")
     for col, parent in spec.foreign_keys:
         pk = _q(TABLES[parent].primary_key[0])
+        unknown = raw.execute(f"""
+            SELECT count(*) FROM (SELECT DISTINCT {_q(col)} AS _wb_v FROM _wb_checked
+                                  WHERE _wb_bad IS NULL AND {_q(col)} IS NOT NULL) AS c
+            WHERE NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE p.{pk} = c._wb_v)
+        """).fetchone()[0]
+        if not unknown:
+            continue
         raw.execute(f"""
-            {"CREATE OR REPLACE TEMP TABLE _wb_fkmiss AS" if first else "INSERT INTO _wb_fkmiss"}
+            INSERT INTO _wb_fkmiss
             SELECT {checked.row} AS _wb_row, {_lit(col)} AS _wb_col, CAST({_q(col)} AS VARCHAR) AS _wb_value
             FROM _wb_checked AS c WHERE _wb_bad IS NULL AND {_q(col)} IS NOT NULL
                 AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE p.{pk} = c.{_q(col)})
@@ -891,10 +919,6 @@ def _confirm_foreign_keys(raw: duckdb.DuckDBPyConnection, spec: Table, checked: 
             UPDATE _wb_checked SET _wb_bad = {fk_codes[col]}
             FROM _wb_fkmiss AS m WHERE {target} = m._wb_row AND m._wb_col = {_lit(col)}
         """)
-        first = False
-
-
-
 
 
 def _write(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked, where: str, digest: str,
