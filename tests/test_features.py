@@ -581,6 +581,8 @@ def test_spark_panel_and_kpis_match_duckdb(spark_pair):
     _compare(spark_pair, lambda c: F.partner_month_panel(c, start="2026-01-01", end="2026-06-30",
                                                          region="East").to_pandas(), ["partner_id", "month"])
     _compare(spark_pair, lambda c: F.quarter_kpis(c, quarter="2026Q2", by="region"), ["region"])
+    _compare(spark_pair, lambda c: F.quarters_kpis(c, quarters=["2026Q1", "2026Q2"], by="region"),
+             ["quarter", "region"])
 
 
 def test_backend_with_only_partners_and_orders():
