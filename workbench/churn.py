@@ -284,7 +284,7 @@ def _drivers_expr(t: dict[str, Any], cutoffs: Sequence[date]) -> Any:
     """Ibis expression of the order drivers at every cutoff: one row per (cutoff, partner onboarded by it).
 
     Each row of a fact table joins every cutoff it precedes (a range join with the small cutoff
-    table), so all cutoffs cost one query. Columns: cutoff, DRIVER_ORDER_COLUMNS (undervied).
+    table), so all cutoffs cost one query. Columns: cutoff, DRIVER_ORDER_COLUMNS (before _derive_drivers).
     """
     import ibis
 

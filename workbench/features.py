@@ -191,14 +191,6 @@ def _order_lines(orders: ir.Table) -> ir.Table:
     )
 
 
-def _population(partners: ir.Table, as_of: dt.date) -> ir.Table:
-    """Partners onboarded on or before as_of and not exited on or before it."""
-    return partners.filter(
-        partners.onboard_date <= as_of,
-        partners.exit_date.isnull() | (partners.exit_date > as_of),
-    )
-
-
 def _left(base: ir.Table, other: ir.Table) -> ir.Table:
     """Left-join ``other`` on partner_id, keeping one partner_id column."""
     j = base.left_join(other, "partner_id")
