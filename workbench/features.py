@@ -275,11 +275,14 @@ def _order_features(lines: ir.Table, cuts: ir.Table) -> list[ir.Table]:
     )
     c = cuts.select("as_of", "_b90", "_b180", "_b365")
     o = days.inner_join(c, days.order_date <= c.as_of)
+    in365 = o.order_date > o._b365
+    # the window's gaps as a column (Spark has no filtered percentile: median(where=...) fails there)
+    o = o.mutate(_gap_365=ibis.ifelse(in365, o._gap, ibis.null("float64")))
+    in365 = o.order_date > o._b365
 
     def months(lo: ir.Value) -> ir.IntegerValue:
         return ibis.ifelse((o.order_date > lo) & (o._new_month | (o._prev <= lo)), 1, 0).sum()
 
-    in365 = o.order_date > o._b365
     hist = o.group_by(_KEYS).aggregate(
         last_order_date=o.order_date.max(),
         orders_90d=ibis.ifelse(o.order_date > o._b90, 1, 0).sum(),
@@ -288,7 +291,7 @@ def _order_features(lines: ir.Table, cuts: ir.Table) -> list[ir.Table]:
         active_months_90d=months(o._b90),
         active_months_180d=months(o._b180),
         active_months_365d=months(o._b365),
-        order_cycle_median_days=o._gap.median(where=in365),
+        order_cycle_median_days=o._gap_365.median(),
     )
 
     r = lines.inner_join(cuts, [lines.order_date <= cuts.as_of, lines.order_date > cuts._b365])
