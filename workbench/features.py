@@ -28,6 +28,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from workbench.errors import WorkbenchError
+from workbench.store import cached_per_store
 
 __all__ = [
     "PERSONAL_COLUMNS",
@@ -132,6 +133,17 @@ def _f(x: ir.Value) -> ir.FloatingValue:
 # --------------------------------------------------------------------------------------------
 
 
+def store_regions(con: ibis.BaseBackend) -> list[str]:
+    """The regions that have partners in the store, sorted (looked up once per store contents in a process)."""
+    return list(_store_regions(con))
+
+
+@cached_per_store(maxsize=8)
+def _store_regions(con: ibis.BaseBackend) -> tuple[str, ...]:
+    regions = con.table("partners").select("region").distinct().to_pandas()["region"]
+    return tuple(sorted(regions.dropna().astype(str)))
+
+
 def scoped_tables(con: ibis.BaseBackend, region: str | None = None) -> dict[str, ir.Table]:
     """Canonical tables restricted to one region's partners, personal contact columns dropped.
 
@@ -152,9 +164,8 @@ def scoped_tables(con: ibis.BaseBackend, region: str | None = None) -> dict[str,
     if scoped:
         region = str(region).strip()
         partners = partners.filter(partners.region == region)
-        if int(partners.count().execute()) == 0:
-            allp = con.table("partners")
-            known = sorted(allp.select("region").distinct().to_pandas()["region"].dropna().astype(str))
+        known = store_regions(con)
+        if region not in known:
             raise WorkbenchError(
                 f"Region {region!r} has no partners in the store; known regions: {', '.join(known) or 'none'}."
             )
