@@ -288,16 +288,18 @@ def _ingest_file_txn(
 ) -> IngestResult:
     """Validate one file into temporary tables, then write the store in one transaction."""
     for attempt in range(2):
+        checked: _Checked | None = None
         try:
+            source = ""
             if kind == "csv":
-                _load_csv(raw, path, where, tmp_files, force_gb18030=attempt > 0)
+                source = _load_csv(raw, path, where, tmp_files, force_gb18030=attempt > 0)
             elif kind == "xlsx":
                 _load_xlsx(raw, path, spec, maps, where)
             else:
-                _load_parquet(raw, path, where)
+                source = _load_parquet(raw, path, where)
             _step(bar, "read")
             try:
-                checked = _check(raw, spec, maps, where, run_date)
+                checked = _check(raw, spec, maps, where, run_date, source)
             except duckdb.InvalidInputException as exc:  # the file is parsed here, while validating
                 if kind == "csv" and attempt == 0 and "unicode" in str(exc).lower():
                     raise _NotUtf8 from exc
@@ -310,6 +312,8 @@ def _ingest_file_txn(
             _drop_temp(raw)
             continue
         except BaseException:
+            if checked is not None and checked.fetch is not None:
+                checked.fetch.join()
             _drop_temp(raw)
             raise
         return _store_checked(raw, spec, checked, where, hasher.hexdigest, bar)
@@ -328,6 +332,8 @@ def _store_checked(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checke
             _rollback(raw)
             raise
     finally:
+        if checked.fetch is not None:
+            checked.fetch.join()
         _drop_temp(raw)
     return result
 
@@ -485,40 +491,40 @@ def _transcode(path: Path, tmp_files: list[Path]) -> Path:
 
 
 def _read_csv_sql(source: Path) -> str:
+    """SQL reading the CSV `source` as text, the same from any connection."""
     return (
-        "CREATE OR REPLACE TEMP VIEW _wb_raw AS SELECT * "
-        f"FROM read_csv({_lit(str(source))}, header=true, "
+        f"SELECT * FROM read_csv({_lit(str(source))}, header=true, "
         "all_varchar=true, auto_detect=true, quote='\"', escape='\"', null_padding=true, strict_mode=false, "
         "sample_size=20480)"
     )
 
 
 def _load_csv(raw: duckdb.DuckDBPyConnection, path: Path, where: str, tmp_files: list[Path],
-              *, force_gb18030: bool = False) -> bool:
-    """Define the view `_wb_raw` over the CSV (transcoding GB18030 first); True if it was transcoded."""
+              *, force_gb18030: bool = False) -> str:
+    """Define the view `_wb_raw` over the CSV (transcoding GB18030 first); return the SQL reading it."""
     enc = "gb18030" if force_gb18030 else detect_encoding(path)
     source = _transcode(path, tmp_files) if enc == "gb18030" else path
     try:
-        raw.execute(_read_csv_sql(source))
+        raw.execute(f"CREATE OR REPLACE TEMP VIEW _wb_raw AS {_read_csv_sql(source)}")
     except duckdb.Error as exc:
         if enc != "gb18030" and "unicode" in str(exc).lower():
             raise _NotUtf8 from exc
         raise IngestError(f"{where} could not be read as CSV ({_first_line(exc)}).") from exc
-    return enc == "gb18030"
+    return _read_csv_sql(source)
 
 
 class _NotUtf8(Exception):
     """A file that looked like UTF-8 has invalid bytes further on: retry it as GB18030."""
 
 
-def _load_parquet(raw: duckdb.DuckDBPyConnection, path: Path, where: str) -> None:
+def _load_parquet(raw: duckdb.DuckDBPyConnection, path: Path, where: str) -> str:
+    """Define the view `_wb_raw` over the Parquet file; return the SQL reading it."""
+    source = f"SELECT * FROM read_parquet({_lit(str(path))})"
     try:
-        raw.execute(
-            "CREATE OR REPLACE TEMP VIEW _wb_raw AS SELECT * "
-            f"FROM read_parquet({_lit(str(path))})"
-        )
+        raw.execute(f"CREATE OR REPLACE TEMP VIEW _wb_raw AS {source}")
     except duckdb.Error as exc:
         raise IngestError(f"{where} could not be read as Parquet ({_first_line(exc)}).") from exc
+    return source
 
 
 def _cell_text(v: Any) -> str | None:
@@ -798,6 +804,8 @@ class _Checked:
     ignored: list[str]
     row_data: str = ""  # SQL over `_wb_raw`: the whole raw row as JSON
     numbered: bool = False  # `_wb_raw` carries its own row numbers (`_wb_rownum`): spreadsheets, DataFrames
+    source: str = ""  # SQL reading the file's rows from another connection ("" for frames and sheets)
+    fetch: _RawFetch | None = None  # raw rows still being read for repeated keys / unknown parents
 
     def decoded(self) -> str:
         """SQL columns over `_wb_checked` for its bad rows: row, column, value, reason, row_data."""
@@ -860,10 +868,12 @@ def _check(
     maps: Mapping,
     where: str,
     run_date: date | None,
+    source: str = "",
 ) -> _Checked:
     """Check `_wb_raw` against the contract into temp table `_wb_checked` (see _Checked), repeated keys included.
 
     Runs outside the store's transaction (it writes temporary objects only), in parallel and in file order.
+    `source` is SQL reading the same rows from any connection (a file), or "" (a frame or sheet).
     """
     run_date = run_date if run_date is not None else date.today()
     described = raw.execute("DESCRIBE _wb_raw").fetchall()
@@ -885,7 +895,8 @@ def _check(
     fk_cols = "".join(f", {expr} AS _wb_fk_{col}" for col, expr in _fk_exprs(raw, spec).items())
     fk_hashes = "".join(f", hash({_tq(col)}) AS _wb_fkh_{col}" for col, _ in spec.foreign_keys)
     typed_select = ", ".join(f"{cs.typed} AS {_tq(n)}" for n, cs in cols.items())
-    typed_out = ", ".join(f"{_tq(n)} AS {_q(n)}" for n in cols)
+    # Columns the file lacks are not stored (all NULL): the upsert supplies them.
+    typed_out = ", ".join(f"{_tq(n)} AS {_q(n)}" for n, cs in cols.items() if cs.present)
     checks = _checks(spec, cols, run_date)
     last = spec.primary_key[-1]
     key = ", ".join(_tq(k) for k in spec.primary_key)
@@ -907,7 +918,7 @@ def _check(
     """)
     # Without its own numbers, a row's number is its position: the table was written in file order.
     row = "_wb_row" if numbered else "(rowid + 1)"
-    checked = _Checked(spec, row, problems, ignored, row_data, numbered)
+    checked = _Checked(spec, row, problems, ignored, row_data, numbered, source)
     fk_codes = {col: 1 + next(i for i, (_, c, _, r) in enumerate(checks) if c == col and r == reason_text("fk", col))
                 for col, _ in spec.foreign_keys}
     _confirm_foreign_keys(raw, spec, checked, fk_codes)
@@ -955,6 +966,8 @@ def _write(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked, where
     stamp = prev if prev is not None else datetime.now().replace(microsecond=0)
     _upsert(raw, spec)
     _step(bar, "upsert")
+    if checked.fetch is not None:  # the raw rows read beside the upsert: classify the repeats, add the text
+        _classify_repeats(raw, spec, checked, checked.fetch.result(raw))
     raw.execute(
         "DELETE FROM quarantine WHERE table_name = ? AND (file = ? OR file IN "
         "(SELECT file FROM ingest_log WHERE table_name = ? AND sha256 = ?))",
@@ -988,11 +1001,12 @@ def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Chec
     """Mark repeats of a primary key among otherwise good rows as bad; the first occurrence is kept.
 
     A repeat whose raw line is identical to the first is a "duplicate line", otherwise a key conflict.
-    Candidates come from one aggregate over key hashes. Only if there are any (or rows in `_wb_fkmiss`)
-    is the source read again, for the raw text of those rows.
+    Candidates come from sorting the key hashes of the good rows. Only if there are any (or rows in
+    `_wb_fkmiss`) is the source read again, for the raw text of those rows. The repeats are marked bad at
+    once (so the upsert skips them); for a file, that read runs on a second connection beside the upsert
+    (it is a streaming, one-thread scan) and _classify_repeats finishes the rows inside the transaction.
     """
     pk = ", ".join(_q(k) for k in spec.primary_key)
-    last = spec.primary_key[-1]
     raw.execute("DROP TABLE IF EXISTS _wb_cand")
     # Sorting the key hashes and comparing neighbours costs half the CPU of a hash aggregate over them.
     n_cand = raw.execute("""
@@ -1000,19 +1014,31 @@ def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Chec
         SELECT DISTINCT _wb_key AS _wb_h FROM (
             SELECT _wb_key FROM _wb_checked WHERE _wb_bad IS NULL QUALIFY _wb_key = lag(_wb_key) OVER (ORDER BY _wb_key))
     """).fetchone()[0]
-    if n_cand:  # the rows behind the repeated hashes (a second scan only when there are some)
+    if n_cand:  # the rows behind the repeated hashes, ranked by key (a second scan only when there are some)
         raw.execute(f"""
             CREATE OR REPLACE TEMP TABLE _wb_cand AS
-            SELECT {checked.row} AS _wb_row, {pk} FROM _wb_checked
-            WHERE _wb_bad IS NULL AND _wb_key IN (SELECT _wb_h FROM _wb_candh)
+            SELECT *, row_number() OVER (PARTITION BY {pk} ORDER BY _wb_row) AS _wb_rank FROM (
+                SELECT {checked.row} AS _wb_row, {pk} FROM _wb_checked
+                WHERE _wb_bad IS NULL AND _wb_key IN (SELECT _wb_h FROM _wb_candh))
         """)
     has_fk = bool(spec.foreign_keys)
     n_miss = raw.execute("SELECT count(*) FROM _wb_fkmiss").fetchone()[0] if has_fk else 0
     if not n_cand and not n_miss:
         return
     if not n_cand:
-        raw.execute(f"CREATE TEMP TABLE _wb_cand AS SELECT {checked.row} AS _wb_row, {pk} FROM _wb_checked LIMIT 0")
+        raw.execute(f"CREATE TEMP TABLE _wb_cand AS SELECT {checked.row} AS _wb_row, {pk}, 0 AS _wb_rank "
+                    "FROM _wb_checked LIMIT 0")
+    target = "_wb_checked._wb_row" if checked.numbered else "(_wb_checked.rowid + 1)"
+    conflict = len(checked.problems)
+    raw.execute(f"""
+        UPDATE _wb_checked SET _wb_bad = {conflict}
+        FROM (SELECT _wb_row FROM _wb_cand WHERE _wb_rank > 1) AS d WHERE {target} = d._wb_row
+    """)
     wanted = "SELECT _wb_row FROM _wb_cand" + (" UNION ALL SELECT _wb_row FROM _wb_fkmiss" if has_fk else "")
+    if checked.source and not checked.numbered:
+        rows = [r for (r,) in raw.execute(wanted).fetchall()]
+        checked.fetch = _RawFetch(raw, checked.source, checked.row_data, rows)
+        return
     # Numbering rows with row_number() OVER () streams on one thread: cheaper in CPU than a parallel read
     # that must look at every row's key, and as fast on two cores.
     numbered = "_wb_raw" if checked.numbered else "(SELECT row_number() OVER () AS _wb_rownum, * FROM _wb_raw)"
@@ -1021,13 +1047,58 @@ def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Chec
         SELECT _wb_rownum AS _wb_row, {checked.row_data} AS _wb_row_data FROM {numbered}
         WHERE _wb_rownum IN ({wanted})
     """)
-    source = "_wb_reread"
+    _classify_repeats(raw, spec, checked, "_wb_reread")
+
+
+class _RawFetch(threading.Thread):
+    """The raw text (JSON) of some rows of a file, read by row number on a second connection."""
+
+    def __init__(self, raw: duckdb.DuckDBPyConnection, source: str, row_data: str, rows: list[int]):
+        super().__init__(daemon=True)
+        self.cursor = raw.cursor()
+        self.sql = (f"SELECT _wb_rownum AS _wb_row, {row_data} AS _wb_row_data "
+                    f"FROM (SELECT row_number() OVER () AS _wb_rownum, * FROM ({source})) "
+                    "WHERE _wb_rownum IN (SELECT unnest(CAST(? AS BIGINT[])))")
+        self.rows = rows
+        self.frame: pd.DataFrame | None = None
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.frame = self.cursor.execute(self.sql, [self.rows]).df()
+        except BaseException as exc:  # re-raised in the ingesting thread
+            self.error = exc
+        finally:
+            self.cursor.close()
+
+    def result(self, raw: duckdb.DuckDBPyConnection) -> str:
+        """Wait for the rows; return the name of the temp table holding them (_wb_row, _wb_row_data)."""
+        self.join()
+        if self.error is not None:
+            raise self.error
+        raw.register("_wb_fetched", self.frame)
+        try:
+            raw.execute("CREATE OR REPLACE TEMP TABLE _wb_reread AS SELECT _wb_row, _wb_row_data FROM _wb_fetched")
+        finally:
+            raw.unregister("_wb_fetched")
+        return "_wb_reread"
+
+
+def _classify_repeats(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked, source: str) -> None:
+    """Set problem code and raw text of repeated keys (`_wb_cand`) and unknown parents (`_wb_fkmiss`).
+
+    `source` holds the raw text of those rows (_wb_row, _wb_row_data). A repeat identical to the first
+    occurrence of its key is a duplicate line, any other a key conflict.
+    """
+    pk = ", ".join(_q(k) for k in spec.primary_key)
+    last = spec.primary_key[-1]
+    has_fk = bool(spec.foreign_keys)
     dup, conflict = len(checked.problems) - 1, len(checked.problems)
     raw.execute(f"""
         CREATE OR REPLACE TEMP TABLE _wb_dups AS
         WITH _wb_x AS (
             SELECT _wb_cand.*, _wb_s._wb_row_data,
-                row_number() OVER (PARTITION BY {pk} ORDER BY _wb_cand._wb_row) AS _wb_rank,
                 first_value(_wb_s._wb_row_data) OVER (PARTITION BY {pk} ORDER BY _wb_cand._wb_row) AS _wb_first
             FROM _wb_cand JOIN {source} AS _wb_s USING (_wb_row))
         SELECT _wb_row, CASE WHEN _wb_row_data = _wb_first THEN {dup} ELSE {conflict} END AS _wb_bad,
@@ -1040,7 +1111,7 @@ def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Chec
             SELECT _wb_row, NULL, _wb_row_data || coalesce(chr(1) || _wb_value, '')
             FROM _wb_fkmiss JOIN {source} AS _wb_s USING (_wb_row)
         """)
-    raw.execute("DROP TABLE IF EXISTS _wb_reread")
+    raw.execute(f"DROP TABLE IF EXISTS {source}")
     target = "_wb_checked._wb_row" if checked.numbered else "(_wb_checked.rowid + 1)"
     raw.execute(f"""
         UPDATE _wb_checked SET _wb_bad = coalesce(d._wb_bad, _wb_checked._wb_bad), _wb_info = d._wb_info
@@ -1054,6 +1125,10 @@ def _upsert(raw: duckdb.DuckDBPyConnection, spec: Table) -> None:
     (Not INSERT OR REPLACE: DuckDB's replace path on an indexed table is orders of magnitude slower.)
     """
     names = ", ".join(_q(c) for c in spec.column_names)
+    stored = {r[0] for r in raw.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = 'temp' AND table_name = '_wb_checked'").fetchall()}
+    values = ", ".join(_q(c.name) if c.name in stored else f"CAST(NULL AS {c.sql_type}) AS {_q(c.name)}"
+                       for c in spec.columns)
     on = " AND ".join(f"t.{_q(k)} = c.{_q(k)}" for k in spec.primary_key)
     if raw.execute(f"SELECT count(*) FROM (SELECT 1 FROM {spec.name} LIMIT 1)").fetchone()[0]:
         others = [c for c in spec.column_names if c not in spec.primary_key]
@@ -1062,18 +1137,18 @@ def _upsert(raw: duckdb.DuckDBPyConnection, spec: Table) -> None:
             sets = ", ".join(f"{_q(c)} = c.{_q(c)}" for c in others)
             raw.execute(f"""
                 UPDATE {spec.name} AS t SET {sets}
-                FROM (SELECT {names} FROM _wb_checked WHERE _wb_bad IS NULL) AS c
+                FROM (SELECT {values} FROM _wb_checked WHERE _wb_bad IS NULL) AS c
                 WHERE {on} AND ({differs})
             """)
         raw.execute(f"""
             INSERT INTO {spec.name} ({names})
-            SELECT {names} FROM _wb_checked AS c
+            SELECT {values} FROM _wb_checked AS c
             WHERE c._wb_bad IS NULL AND NOT EXISTS (SELECT 1 FROM {spec.name} AS t WHERE {on})
         """)
     else:
         raw.execute(f"""
             INSERT INTO {spec.name} ({names})
-            SELECT {names} FROM _wb_checked WHERE _wb_bad IS NULL
+            SELECT {values} FROM _wb_checked WHERE _wb_bad IS NULL
         """)
 
 
