@@ -17,10 +17,12 @@ header is line 1 and which has no blank lines or line breaks inside quotes, row 
 spreadsheet, row N sits N rows below the header row.
 
 Validation is set-based SQL over the file read as text (``TRY_CAST`` with cheap fast paths for tidy values,
-a hash-bitmap test confirmed by one anti-join for foreign keys, one aggregate for repeated keys), never a
+a problem code computed only for rows a conjunction cannot show to be good, small hash bitmaps confirmed
+by a join over the distinct values for foreign keys, a sort of the key hashes for repeated keys), never a
 Python loop over rows. It runs in parallel into a temporary table kept in file order, so a row's number is
 its position there; the store itself is written in one transaction afterwards. Primary and foreign keys
-are enforced here (store tables carry no DuckDB key constraints). Blank lines in a CSV are skipped by the
+are enforced here (store tables carry no DuckDB key constraints). When keys repeat, the raw text of those
+rows is read again on a second connection while the store's insert runs. Blank lines in a CSV are skipped by the
 reader and are not data rows; blank spreadsheet rows are skipped too.
 """
 
