@@ -390,6 +390,28 @@ def test_failure_halfway_rolls_back_everything(with_partners, tmp_path: Path, mo
     assert r.rows_accepted == 3
 
 
+def test_failed_second_read_of_repeated_rows_rolls_back_everything(with_partners, tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """The raw rows of repeated keys are read on a second connection beside the upsert: its failure still
+    leaves the store as it was, and the error reaches the caller."""
+    import workbench.ingest as ingest_mod
+
+    before = snapshot(with_partners)
+    path = write_csv(tmp_path / "o.csv", [ORDERS_ZH[0], *[cells for cells, _ in DIRTY]])
+    fetch_sql = ingest_mod._RawFetch.__init__
+
+    def broken_fetch(self, raw, source, row_data, rows):
+        fetch_sql(self, raw, source.replace(str(path), str(tmp_path / "gone.csv")), row_data, rows)
+
+    monkeypatch.setattr(ingest_mod._RawFetch, "__init__", broken_fetch)
+    with pytest.raises(duckdb.IOException):
+        ingest_file(with_partners, "orders", path, run_date=RUN)
+    assert snapshot(with_partners) == before
+    monkeypatch.undo()
+    r = ingest_file(with_partners, "orders", path, run_date=RUN)
+    assert (r.rows_accepted, r.reasons[reason_text("duplicate")]) == (3, 1)
+
+
 def test_reingesting_the_same_file_changes_nothing(with_partners, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "o.csv", [ORDERS_ZH[0], *[cells for cells, _ in DIRTY]], "gb18030")
     first = ingest_file(with_partners, "orders", path, run_date=RUN)
