@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--partners", type=int, default=2000)
     d.add_argument("--months", type=int, default=36)
     d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--dirty", type=Path, default=None, metavar="DIR",
+                   help="instead of a store, write the network as messy ERP exports (gb18030 CSV with Chinese "
+                        "headers, an XLSX under a title row, planted defects) to DIR, to try `workbench ingest` on")
 
     i = with_db(sub.add_parser("ingest", help="validate and load a CSV / XLSX / Parquet export into a table"))
     i.add_argument("table")
@@ -80,6 +83,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     db = args.db if args.db is not None else default_db()
+    if args.command == "demo" and args.dirty is not None:
+        from workbench.synth import generate, write_dirty_exports
+
+        ex = write_dirty_exports(generate(partners=args.partners, months=args.months, seed=args.seed), args.dirty,
+                                 seed=args.seed)
+        for table, path in ex.files.items():
+            planted = int((ex.defects["table"] == table).sum())
+            print(f"{table}: {path} ({ex.rows_read[table]:,} rows, {planted} planted defects)")
+        print("Ingest them in this order: workbench ingest TABLE FILE [--db PATH]; every planted defect "
+              "lands in quarantine with its reason, every other row in the store.")
+        return 0
     if args.command == "demo":
         from workbench.synth import build_demo_store
 
