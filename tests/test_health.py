@@ -186,11 +186,14 @@ def test_data_health_notebook_runs_under_papermill(demo_db: Path, tmp_path: Path
     import nbformat
     import papermill as pm
 
+    from workbench.reports import register_engine
+
     out = tmp_path / "01.ipynb"
     pm.execute_notebook(
         str(NOTEBOOKS_DIR / "01_data_health.ipynb"), str(out),
         parameters={"db": str(demo_db), "quarter": "2026Q3", "region": "all", "lang": "en", "as_of": ""},
         kernel_name="python3", progress_bar=False, cwd=str(NOTEBOOKS_DIR),
+        engine_name=register_engine(), execution_timeout=600,
     )
     nb = nbformat.read(out, as_version=4)
     outs = [o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])]

@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from datetime import date
 from pathlib import Path
 
@@ -401,3 +402,47 @@ def test_chinese_glyphs_render_in_chromium(pack, browser):
     assert a != b, "Chinese renders as identical boxes: no CJK font reached the browser"
     assert "数据健康检查" in text and "华东" in text
     assert not seen["requests"]
+
+
+def test_shell_replies_that_arrive_during_a_wait_are_not_missed():
+    """A reply that lands while a poll waits (its wake-up consumed by a send on the same socket, as
+    nbclient's Output-widget comms do: jupyter/nbclient#312) is picked up by the next short poll."""
+    import asyncio
+    from queue import Empty
+
+    from workbench.reports import _PollingShell
+
+    class LostWakeupChannel:
+        """Sees only messages already queued when a wait starts, then sleeps out the whole timeout."""
+
+        def __init__(self) -> None:
+            self.queue: list[dict] = []
+
+        async def get_msg(self, timeout: float | None = None) -> dict:
+            if self.queue:
+                return self.queue.pop(0)
+            await asyncio.sleep(timeout if timeout is not None else 3600)
+            raise Empty
+
+    async def scenario(channel, timeout: float) -> float:
+        async def reply_soon() -> None:
+            await asyncio.sleep(0.2)
+            channel.queue.append({"parent_header": {"msg_id": "x"}})
+
+        task = asyncio.ensure_future(reply_soon())
+        t0 = time.monotonic()
+        try:
+            await channel.get_msg(timeout=timeout)
+        except Empty:
+            pass
+        await task
+        return time.monotonic() - t0
+
+    raw = LostWakeupChannel()
+    assert asyncio.run(scenario(raw, timeout=3.0)) >= 3.0  # the raw wait misses it until the timeout
+    polled = _PollingShell(LostWakeupChannel())
+    assert asyncio.run(scenario(polled, timeout=30.0)) < 2.0  # seen at the next short poll
+    polled = _PollingShell(LostWakeupChannel())
+    assert asyncio.run(scenario(polled, timeout=None)) < 2.0
+    with pytest.raises(Empty):  # and a real timeout still raises
+        asyncio.run(_PollingShell(LostWakeupChannel()).get_msg(timeout=0.3))

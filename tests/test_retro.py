@@ -377,10 +377,13 @@ def test_notebook_runs_under_papermill(demo_db: Path, tmp_path: Path) -> None:
     import nbformat
     import papermill as pm
 
+    from workbench.reports import register_engine
+
     out = tmp_path / "05.ipynb"
     pm.execute_notebook(str(NOTEBOOK), str(out), parameters={"db": str(demo_db), "quarter": "2026Q3",
                                                              "region": "East", "lang": "zh"},
-                        kernel_name="python3", cwd=str(NOTEBOOK.parent), progress_bar=False)
+                        kernel_name="python3", cwd=str(NOTEBOOK.parent), progress_bar=False,
+                        engine_name=register_engine(), execution_timeout=600)
     nb = nbformat.read(out, as_version=4)
     texts = []
     for cell in nb.cells:

@@ -442,12 +442,13 @@ def test_notebook_runs_under_papermill(demo_db: Path, tmp_path: Path) -> None:
     import papermill as pm
 
     from workbench.paths import NOTEBOOKS_DIR
+    from workbench.reports import register_engine
 
     out = tmp_path / "02.ipynb"
     pm.execute_notebook(
         str(NOTEBOOKS_DIR / "02_segmentation.ipynb"), str(out), cwd=str(NOTEBOOKS_DIR), progress_bar=False,
         parameters={"db": str(demo_db), "quarter": "2026Q3", "region": "East", "lang": "zh"}, kernel_name="python3",
-        execution_timeout=600,
+        execution_timeout=600, engine_name=register_engine(),
     )
     nb = json.loads(out.read_text(encoding="utf-8"))
     html = "".join(

@@ -39,8 +39,8 @@ from threadpoolctl import threadpool_limits
 
 from workbench import config as wbconfig
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.store import cached_per_store
 from workbench.paths import config_file
+from workbench.store import cached_per_store
 
 __all__ = [
     "TIERS",
