@@ -410,7 +410,7 @@ def test_shell_replies_that_arrive_during_a_wait_are_not_missed():
     import asyncio
     from queue import Empty
 
-    from workbench.reports import _PollingShell
+    from workbench.papermill_engine import PollingShell as _PollingShell
 
     class LostWakeupChannel:
         """Sees only messages already queued when a wait starts, then sleeps out the whole timeout."""

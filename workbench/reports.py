@@ -66,7 +66,6 @@ NOTEBOOK_RE = re.compile(r"^\d\d_[A-Za-z0-9_]+\.ipynb$")
 COMPANY = "all"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 DEFAULT_JOBS = 2
-ENGINE_NAME = "workbench"
 EXECUTION_TIMEOUT_S = 600
 PARTNER_TABLES = ("orders", "incentives", "surveys", "trainings", "conflicts", "actions", "coverage")
 
@@ -319,76 +318,15 @@ get_ipython().reset(new_session=True, aggressive=False)
 """
 
 
-class _PollingShell:
-    """A kernel client's shell channel whose ``get_msg`` waits in short polls.
-
-    nbclient awaits the execute reply with one long ``poll`` on the shell socket while its Output-widget
-    handler sends comm messages on the same socket; the send consumes the socket's edge-triggered
-    wake-up, so a reply that arrives then is never noticed and the run hangs with the kernel idle
-    (jupyter/nbclient#312). Every new short poll re-reads the socket's state, so the reply is seen.
-    """
-
-    POLL_S = 0.5
-
-    def __init__(self, channel: Any) -> None:
-        self._channel = channel
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._channel, name)
-
-    async def get_msg(self, timeout: float | None = None) -> dict[str, Any]:
-        """The next shell message, waiting up to `timeout` seconds (None: forever) in short polls."""
-        from queue import Empty
-
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            step = self.POLL_S if deadline is None else min(self.POLL_S, max(0.0, deadline - time.monotonic()))
-            try:
-                return await self._channel.get_msg(timeout=step)
-            except Empty:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-
-
-def _polling(kc: Any) -> Any:
-    """`kc` with its shell channel wrapped in :class:`_PollingShell` (idempotent)."""
-    if not isinstance(kc.shell_channel, _PollingShell):
-        kc._shell_channel = _PollingShell(kc.shell_channel)
-    return kc
-
-
 def register_engine() -> str:
-    """Register (once) and return the name of the papermill engine ``workbench``: papermill's nbclient
-    engine with a shell channel that cannot miss a reply (:class:`_PollingShell`), which can also run in
-    a caller's live kernel (``km=``, ``kc=``: neither started nor stopped, for kernel reuse).
+    """Register (once) and return the name of the papermill engine ``workbench``
+    (:class:`workbench.papermill_engine.WorkbenchEngine`)."""
+    from papermill.engines import papermill_engines
 
-    ``papermill --engine workbench`` and ``pm.execute_notebook(..., engine_name="workbench")`` use it.
-    """
-    from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine, logger, papermill_engines
+    from workbench.papermill_engine import ENGINE_NAME, WorkbenchEngine
 
-    if ENGINE_NAME in papermill_engines._engines:
-        return ENGINE_NAME
-
-    class Client(PapermillNotebookClient):
-        async def async_start_new_kernel_client(self) -> Any:
-            kc = await super().async_start_new_kernel_client()
-            return _polling(kc)
-
-    class WorkbenchEngine(NBClientEngine):
-        @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
-                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
-            kwargs.pop("input_path", None)
-            kc = kwargs.pop("kc", None)
-            client = Client(nb_man, timeout=execution_timeout, startup_timeout=start_timeout,
-                            kernel_name=kernel_name, log=logger, log_output=log_output, stdout_file=stdout_file,
-                            stderr_file=stderr_file, **kwargs)
-            if kc is not None:
-                client.kc = _polling(kc)  # the caller's live client: nbclient neither starts nor stops it
-            return client.execute()
-
-    papermill_engines.register(ENGINE_NAME, WorkbenchEngine)
+    if ENGINE_NAME not in papermill_engines._engines:
+        papermill_engines.register(ENGINE_NAME, WorkbenchEngine)
     return ENGINE_NAME
 
 
@@ -411,7 +349,9 @@ class _Kernel:
                 self.shutdown()
                 self.km = AsyncKernelManager(kernel_name=self.kernel_name)
                 run_sync(self.km.start_kernel)(cwd=cwd)
-                self.kc = _polling(self.km.client())
+                from workbench.papermill_engine import polling
+
+                self.kc = polling(self.km.client())
                 self.kc.start_channels()
                 run_sync(self.kc.wait_for_ready)(timeout=120)
                 self.kc.allow_stdin = False
