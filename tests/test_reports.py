@@ -438,11 +438,17 @@ def test_shell_replies_that_arrive_during_a_wait_are_not_missed():
         await task
         return time.monotonic() - t0
 
+    def run(coro):  # on a thread of its own: another test may have left an event loop running here
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coro).result()
+
     raw = LostWakeupChannel()
-    assert asyncio.run(scenario(raw, timeout=3.0)) >= 3.0  # the raw wait misses it until the timeout
+    assert run(scenario(raw, timeout=3.0)) >= 3.0  # the raw wait misses it until the timeout
     polled = _PollingShell(LostWakeupChannel())
-    assert asyncio.run(scenario(polled, timeout=30.0)) < 2.0  # seen at the next short poll
+    assert run(scenario(polled, timeout=30.0)) < 2.0  # seen at the next short poll
     polled = _PollingShell(LostWakeupChannel())
-    assert asyncio.run(scenario(polled, timeout=None)) < 2.0
+    assert run(scenario(polled, timeout=None)) < 2.0
     with pytest.raises(Empty):  # and a real timeout still raises
-        asyncio.run(_PollingShell(LostWakeupChannel()).get_msg(timeout=0.3))
+        run(_PollingShell(LostWakeupChannel()).get_msg(timeout=0.3))
