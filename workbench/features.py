@@ -202,14 +202,6 @@ def _order_lines(orders: ir.Table) -> ir.Table:
     )
 
 
-def _left(base: ir.Table, other: ir.Table) -> ir.Table:
-    """Left-join ``other`` on partner_id, keeping one partner_id column."""
-    j = base.left_join(other, "partner_id")
-    if "partner_id_right" in j.columns:
-        j = j.drop("partner_id_right")
-    return j
-
-
 # --------------------------------------------------------------------------------------------
 # partner snapshot
 # --------------------------------------------------------------------------------------------
@@ -500,10 +492,6 @@ CHURN_LABEL_COLUMNS: tuple[str, ...] = (
     "partner_id", "region", "channel_type", "as_of", "horizon_days",
     "last_order_date", "next_order_date", "churned",
 )
-
-
-def _churn_label_table(t: dict[str, ir.Table], as_of: dt.date, horizon_days: int) -> ir.Table:
-    return _churn_labels_at(t, [as_of], horizon_days)
 
 
 def _churn_labels_at(t: dict[str, ir.Table], as_ofs: Iterable[DateLike], horizon_days: int) -> ir.Table:

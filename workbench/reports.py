@@ -640,9 +640,8 @@ def render_pack(
             })
     result = PackResult(params=params, out=out)
     try:
-        expected = _expected_seconds(out)
-        job_list.sort(key=lambda j: -expected.get(Path(j["notebook"]).stem, 0.0))  # longest first (stable)
-        result.runs = _execute(job_list, jobs=jobs, progress=progress, reuse_kernels=reuse_kernels)
+        result.runs = _execute(job_list, jobs=jobs, progress=progress, reuse_kernels=reuse_kernels,
+                               expected=_expected_seconds(out))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     for pack in params.packs:
@@ -776,8 +775,10 @@ def _feed(todo: queue.Queue, reuse: bool, emit: Any) -> None:
             proc.wait()
 
 
-def _execute(job_list: list[dict[str, Any]], *, jobs: int, progress: bool, reuse_kernels: bool) -> list[NotebookRun]:
-    """Run the jobs `jobs` at a time (worker processes, each driving its own kernel), with a tqdm bar."""
+def _execute(job_list: list[dict[str, Any]], *, jobs: int, progress: bool, reuse_kernels: bool,
+             expected: dict[str, float] | None = None) -> list[NotebookRun]:
+    """Run the jobs `jobs` at a time (worker processes, each driving its own kernel), with a tqdm bar;
+    notebooks with the longest `expected` seconds start first. Runs come back in `job_list` order."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(job_list), desc="report", unit="notebook", disable=not progress, file=sys.stderr)
@@ -790,7 +791,8 @@ def _execute(job_list: list[dict[str, Any]], *, jobs: int, progress: bool, reuse
             bar.set_postfix_str(f"{res['pack']}/{res['notebook']}")
             bar.update()
 
-    ordered = list(job_list)
+    expected = expected or {}
+    ordered = sorted(job_list, key=lambda j: -expected.get(Path(j["notebook"]).stem, 0.0))  # stable
     try:
         if jobs <= 1:
             _run_sequence(ordered, reuse=reuse_kernels, emit=emit)

@@ -965,10 +965,9 @@ def _network_fit(con: ibis.BaseBackend, *, as_of: date, params: str, segmenter: 
     """`segmenter` (unfitted; `params` is its repr) fitted on the whole network's cluster_features at as_of,
     and those features."""
     feats = cluster_features(con, as_of=as_of)
-    seg = segmenter
     if len(feats) >= 3:
-        seg.fit(feats.drop(columns="partner_id"))
-    return seg, feats
+        segmenter.fit(feats.drop(columns="partner_id"))
+    return segmenter, feats
 
 
 def network_segments(
