@@ -48,7 +48,7 @@ $(SPARK_STAMP): $(STAMP)
 	@touch $(SPARK_STAMP)
 
 test: $(STAMP) sysdeps $(SPARK_STAMP)  ## the whole suite: slow cases, browser and DuckDB-vs-Spark included (what CI runs)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not spark"
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not spark"  # a module per worker: its fixtures (the report pack) are built once
 	$(PY) -m pytest -m spark
 
 test-fast: $(STAMP)  ## the suite without slow cases (notebooks, browser)

@@ -27,7 +27,7 @@ from workbench.reports import (
     validate_params,
 )
 
-pytestmark = pytest.mark.xdist_group("reports")
+# one worker runs this whole module (`make test` uses --dist loadfile), so the pack fixture is rendered once
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "reports"
 CHROMIUM = "/usr/bin/chromium"
