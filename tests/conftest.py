@@ -30,3 +30,18 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     build_demo_store(path, partners=DEMO_PARTNERS, months=36, seed=DEMO_SEED)
     return path
+
+
+@pytest.fixture(scope="session")
+def realstore(tmp_path_factory: pytest.TempPathFactory):
+    """Factory: `realstore(name)` → path of that tests/realstores.py store, built once per session (per worker)."""
+    from tests import realstores
+
+    built: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in built:
+            built[name] = realstores.build(name, tmp_path_factory.mktemp(f"store_{name}") / f"{name}.duckdb")
+        return built[name]
+
+    return get
