@@ -1,0 +1,81 @@
+"""Tests for workbench.incentives: from the store: CLI, partner attributes, notebook 04."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from _incentives_cases import CONFIG
+
+from workbench import incentives as inc
+
+# ---- store, command line and notebook --------------------------------------------------------------
+
+def test_cli_whatif_writes_per_partner_output(demo_db, tmp_path, capsys):
+    from workbench.cli import main
+
+    out = tmp_path / "whatif.csv"
+    code = main(["whatif", str(CONFIG / "synthetic_current.yaml"), "--db", str(demo_db), "--out", str(out)])
+    assert code == 0
+    table = pd.read_csv(out)
+    for col in ("partner_id", "expected_payout_cny", "payout_low_cny", "payout_high_cny",
+                "incremental_sales_cny", "incremental_sales_low_cny", "incremental_sales_high_cny"):
+        assert col in table.columns
+    assert len(table) > 100 and table["partner_id"].is_unique
+    assert (table["payout_low_cny"] <= table["expected_payout_cny"] + 0.01).all()
+    assert "contact_phone" not in table.columns and "contact_name" not in table.columns
+    line = capsys.readouterr().out.splitlines()[0]
+    assert "expected cost" in line and "P(ROI > 0)" in line
+
+
+def test_cli_rejects_a_malformed_program_before_running(demo_db, tmp_path, capsys):
+    from workbench.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nvolume_rebate:\n  tiers:\n    - {threshold_cny: 0, rate_pct: 150}\n", encoding="utf-8")
+    out = tmp_path / "never.csv"
+    assert main(["whatif", str(bad), "--db", str(demo_db), "--out", str(out)]) == 2
+    assert "rate_pct" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.slow
+def test_notebook_runs_under_papermill(demo_db, tmp_path):
+    import papermill as pm
+
+    from workbench.reports import register_engine
+
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "04_incentive_whatif.ipynb"
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(str(nb), str(out), parameters={"db": str(demo_db), "quarter": "2026Q3", "region": "East",
+                                                        "lang": "zh"}, kernel_name="python3", cwd=str(nb.parent),
+                        progress_bar=False, engine_name=register_engine(), execution_timeout=600)
+    text = out.read_text(encoding="utf-8")
+    assert "预算" in text and "contact_phone" not in text
+    assert "<img src=x" not in text  # partner names are escaped
+
+
+def test_partner_attributes_match_the_store_and_honour_the_region(demo_db):
+    import duckdb
+
+    import workbench as wb
+
+    con = wb.store.connect(demo_db, read_only=True)
+    attrs = inc.partner_attributes(con, as_of="2026-08-15", region="East",
+                                   new_product_lines={"push": ("smart_home",)}).set_index("partner_id")
+    raw = duckdb.connect(str(demo_db), read_only=True)
+    east = {r[0] for r in raw.execute("SELECT partner_id FROM partners WHERE region = 'East'").fetchall()}
+    assert set(attrs.index) <= east and set(attrs["region"]) == {"East"}
+    trained = dict(raw.execute("""SELECT partner_id, count(*) FROM trainings WHERE passed
+        AND training_date BETWEEN DATE '2025-08-16' AND DATE '2026-08-15' GROUP BY 1""").fetchall())
+    sat = dict(raw.execute("""SELECT partner_id, avg(satisfaction) FROM surveys
+        WHERE survey_date BETWEEN DATE '2026-02-17' AND DATE '2026-08-15' GROUP BY 1""").fetchall())
+    # new-product sales: the last complete quarter before 2026-08-15 is 2026Q2
+    smart = dict(raw.execute("""SELECT partner_id, sum(net_amount)::DOUBLE FROM orders WHERE product_line = 'smart_home'
+        AND order_date BETWEEN DATE '2026-04-01' AND DATE '2026-06-30' GROUP BY 1""").fetchall())
+    for pid, row in attrs.iterrows():
+        assert row["trainings_passed"] == trained.get(pid, 0)
+        assert row["satisfaction"] == pytest.approx(sat[pid]) if pid in sat else np.isnan(row["satisfaction"])
+        assert row["new_product_sales_cny__push"] == pytest.approx(smart.get(pid, 0.0))
+    assert attrs["tier"].isin(["core", "growth", "pilot"]).all()
