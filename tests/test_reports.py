@@ -162,7 +162,7 @@ def test_failing_notebook_does_not_stop_the_others(demo_db: Path, tmp_path: Path
     # the command exits non-zero and names the notebook and the cell
     from workbench.cli import main
 
-    monkeypatch.setattr(reports, "curated_notebooks", lambda *a, **k: [good, bad])
+    monkeypatch.setattr(reports.runner, "curated_notebooks", lambda *a, **k: [good, bad])
     code = main(["report", "--db", str(demo_db), "--quarter", "2026Q3", "--region", "East", "--out", str(out)])
     assert code == 1
     assert "FAILED East/02_bad at cell 3" in capsys.readouterr().out

@@ -1,23 +1,5 @@
-"""Report packs: run the curated notebooks with papermill, render self-contained scoped HTML, index them.
-
-``render_pack(db, quarter=..., region=..., lang=..., out=...)`` validates its parameters first (nothing
-runs on a bad quarter or region), executes every ``notebooks/NN_*.ipynb`` with papermill (parameters
-``db``, ``quarter``, ``region``, ``lang``, ``as_of``; a fresh ``python3`` kernel per notebook, two at a
-time), renders HTML without code cells and writes::
-
-    <out>/index.html                          every pack rendered so far
-    <out>/<quarter>/<region>/NN_name.html      one page per notebook
-    <out>/<quarter>/<region>/index.html        links, run parameters, data snapshot
-
-``region="all"`` renders the company pack (folder ``all``) plus one pack per region. A failing notebook
-does not stop the others: its page is kept with the error cell, its executed ``.ipynb`` is kept next to
-it, and ``PackResult.ok`` is False.
-
-Pages are self-contained: charts use the offline renderer of ``workbench.charts.render`` (vega bundle
-once per page, SVG fallback), the page template loads no require.js / MathJax / mermaid / widget
-manager, widget views (which need a live kernel) are dropped, and a final pass removes any remaining
-``<script src>`` / ``<link href>`` / ``<img src>`` that points at the network.
-"""
+"""Run a report pack: every curated notebook per pack with papermill, in worker processes that each keep
+one kernel (reset between notebooks), then write the pages and the indexes."""
 
 from __future__ import annotations
 
@@ -25,7 +7,6 @@ import html
 import json
 import os
 import queue
-import re
 import shutil
 import subprocess
 import sys
@@ -34,219 +15,21 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import duckdb
-import pandas as pd
 
 from workbench.errors import WorkbenchError
 from workbench.i18n import label
 from workbench.paths import NOTEBOOKS_DIR
+from workbench.reports.html import _nav, _page, notebook_html, notebook_title
+from workbench.reports.index import _pack_index, _snapshot, write_top_index
+from workbench.reports.params import COMPANY, RunParams, _folder, curated_notebooks, validate_params
 
-__all__ = [
-    "NotebookRun",
-    "PackResult",
-    "RunParams",
-    "curated_notebooks",
-    "latest_complete_quarter",
-    "notebook_html",
-    "register_engine",
-    "render_pack",
-    "sanitize_html",
-    "validate_params",
-    "write_top_index",
-]
+__all__ = ["NotebookRun", "PackResult", "register_engine", "render_pack"]
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-TEMPLATE_NAME = "wb_report"
-QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
-NOTEBOOK_RE = re.compile(r"^\d\d_[A-Za-z0-9_]+\.ipynb$")
-COMPANY = "all"
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 DEFAULT_JOBS = 2
 EXECUTION_TIMEOUT_S = 600
-PARTNER_TABLES = ("orders", "incentives", "surveys", "trainings", "conflicts", "actions", "coverage")
-
-
-# --------------------------------------------------------------------------------------------------
-# parameters
-
-
-@dataclass(frozen=True)
-class RunParams:
-    """Validated parameters of one run: quarter (e.g. '2026Q3'), as_of (its last day), regions to render."""
-
-    db: Path
-    quarter: str
-    as_of: date
-    region: str
-    lang: str
-    packs: tuple[str, ...]  # 'all' and/or region names, in render order
-    regions: tuple[str, ...]  # every region of the store
-
-
-def _quarter_bounds(quarter: str) -> tuple[date, date]:
-    """First and last day of a quarter written '2026Q3'."""
-    p = pd.Period(quarter, "Q")
-    return p.start_time.date(), p.end_time.date()
-
-
-def latest_complete_quarter(max_order_date: date) -> str:
-    """The latest calendar quarter the data covers to its end: the quarter of the last order date if
-    that date lies in the quarter's final week, else the quarter before."""
-    p = pd.Period(pd.Timestamp(max_order_date), "Q")
-    if (p.end_time.date() - max_order_date).days > 6:
-        p = p - 1
-    return f"{p.year}Q{p.quarter}"
-
-
-def _store_facts(db: Path) -> tuple[tuple[str, ...], date | None, dict[str, str]]:
-    """Regions of the store, its last order date, and a map of lower-cased/Chinese region names."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        regions = tuple(r for (r,) in con.execute(
-            "SELECT DISTINCT region FROM partners WHERE region IS NOT NULL ORDER BY region").fetchall())
-        (max_date,) = con.execute("SELECT max(order_date) FROM orders").fetchone()
-    except duckdb.Error as exc:
-        raise WorkbenchError(f"The store {db} does not hold the workbench tables ({str(exc).splitlines()[0]}).") from exc
-    finally:
-        con.close()
-    aliases = {}
-    for r in regions:
-        aliases[r.lower()] = r
-        aliases[label(r, "zh").lower()] = r
-    return regions, max_date, aliases
-
-
-def _orders_in(db: Path, start: date, end: date) -> int:
-    """Number of order lines dated in [start, end]."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute("SELECT count(*) FROM orders WHERE order_date BETWEEN ? AND ?", [start, end]).fetchone()[0]
-    finally:
-        con.close()
-
-
-def validate_params(db: str | Path, *, quarter: str | None, region: str, lang: str) -> RunParams:
-    """Check every parameter against the store before anything runs; WorkbenchError (one sentence) if wrong."""
-    db = Path(db).expanduser().resolve()
-    if lang not in ("en", "zh"):
-        raise WorkbenchError(f"Language '{lang}' is not supported; use en or zh.")
-    if quarter is not None and not QUARTER_RE.match(str(quarter).strip()):
-        raise WorkbenchError(f"Quarter '{quarter}' is malformed; write it like 2026Q3.")
-    if not db.exists():
-        raise WorkbenchError(f"The store {db} does not exist; run `workbench demo` or `workbench ingest` first.")
-    regions, max_date, aliases = _store_facts(db)
-    if max_date is None:
-        raise WorkbenchError(f"The store {db} holds no orders, so there is nothing to report.")
-    if quarter is None:
-        quarter = latest_complete_quarter(max_date)
-    quarter = str(quarter).strip()
-    start, end = _quarter_bounds(quarter)
-    if _orders_in(db, start, end) == 0:
-        raise WorkbenchError(f"The store holds no orders in {quarter} ({start} to {end}); choose another quarter.")
-    region = str(region).strip()
-    if region.lower() in (COMPANY, "全部", "全部区域"):
-        region, packs = COMPANY, (COMPANY, *regions)
-    elif region.lower() in aliases:
-        region = aliases[region.lower()]
-        packs = (region,)
-    else:
-        raise WorkbenchError(f"Region '{region}' is unknown; the store's regions are {', '.join(regions)} (or all).")
-    return RunParams(db=db, quarter=quarter, as_of=end, region=region, lang=lang, packs=packs, regions=regions)
-
-
-def curated_notebooks(folder: str | Path = NOTEBOOKS_DIR) -> list[Path]:
-    """The curated notebooks NN_name.ipynb in `folder`, in number order."""
-    return sorted(p for p in Path(folder).glob("*.ipynb") if NOTEBOOK_RE.match(p.name))
-
-
-# --------------------------------------------------------------------------------------------------
-# HTML
-
-
-_NET_TAG = re.compile(
-    r"<(script|link|img|iframe|source|video|audio|embed)\b[^>]*?\b(src|href)\s*=\s*['\"]?\s*(https?:)?//[^>]*>"
-    r"(\s*</\1>)?",
-    re.IGNORECASE,
-)
-_NET_CSS = re.compile(r"@import\s+(url\()?\s*['\"]?(https?:)?//[^;]*;|url\(\s*['\"]?(https?:)?//[^)]*\)", re.IGNORECASE)
-
-
-def sanitize_html(page: str) -> str:
-    """Remove every element and CSS rule that would load something from the network."""
-    page = _NET_TAG.sub("", page)
-    return _NET_CSS.sub("", page)
-
-
-def _strip_for_report(nb: Any) -> Any:
-    """Drop what cannot live in a static page: widget views and state, stderr noise, empty outputs."""
-    nb.metadata.pop("widgets", None)
-    for cell in nb.cells:
-        if cell.get("cell_type") != "code":
-            continue
-        kept = []
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                continue
-            data = out.get("data")
-            if data is not None:
-                if WIDGET_VIEW in data:
-                    data.pop(WIDGET_VIEW)
-                    data.pop("text/plain", None)  # "IntSlider(value=3)" is noise without the widget
-                if not data:
-                    continue
-            kept.append(out)
-        cell["outputs"] = kept
-    return nb
-
-
-def _ensure_one_bundle(page: str) -> str:
-    """Make sure a page with charts carries the vega bundle: add it to <head> if no output brought it."""
-    from workbench.charts.render import BUNDLE_MARKER, vega_bundle_script
-
-    if 'class="wb-chart"' in page and f'id="{BUNDLE_MARKER}"' not in page:
-        page = page.replace("</head>", vega_bundle_script() + "\n</head>", 1)
-    return page
-
-
-_LOCAL = threading.local()
-
-
-def _exporter(lang: str) -> Any:
-    """One configured HTMLExporter per thread and language (building it costs ~0.3 s; not thread-safe)."""
-    cache = _LOCAL.__dict__.setdefault("exporters", {})
-    if lang not in cache:
-        from nbconvert import HTMLExporter
-        from traitlets.config import Config
-
-        cfg = Config()
-        cfg.TagRemovePreprocessor.enabled = True
-        cfg.TagRemovePreprocessor.remove_cell_tags = ("remove-cell", "report-skip")
-        cfg.TagRemovePreprocessor.remove_all_outputs_tags = ("remove-output",)
-        cfg.TagRemovePreprocessor.remove_input_tags = ("remove-input",)
-        exp = HTMLExporter(config=cfg, template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES_DIR)])
-        exp.exclude_input = True
-        exp.exclude_input_prompt = True
-        exp.exclude_output_prompt = True
-        exp.language_code = "zh-CN" if lang == "zh" else "en"
-        exp.mathjax_url = ""
-        cache[lang] = exp
-    return cache[lang]
-
-
-def notebook_html(nb: Any, *, title: str, lang: str = "en", nav_html: str = "") -> str:
-    """Self-contained report HTML of an executed notebook: no code, no widgets, no network reference."""
-    nb = _strip_for_report(nb)
-    nb.metadata["title"] = title
-    body, _ = _exporter(lang).from_notebook_node(nb, resources={"metadata": {"name": title}, "wb_nav": nav_html})
-    return sanitize_html(_ensure_one_bundle(body))
-
-
-# --------------------------------------------------------------------------------------------------
-# execution (one notebook per worker thread; each notebook runs in its own kernel process)
 
 
 @dataclass
@@ -266,12 +49,6 @@ class NotebookRun:
         return not self.error
 
 
-def notebook_title(stem: str, lang: str) -> str:
-    """Display title of a curated notebook: the i18n label 'nb_<stem>', else the stem made readable."""
-    key = f"nb_{stem}"
-    text = label(key, lang)
-    return text if text != key else stem[3:].replace("_", " ").capitalize()
-
 
 def _source_cell_number(source_nb: Path, failing_source: str) -> int | None:
     """1-based number of the cell whose source matches `failing_source` in the source notebook."""
@@ -283,13 +60,6 @@ def _source_cell_number(source_nb: Path, failing_source: str) -> int | None:
             return i
     return None
 
-
-def _nav(pack: str, lang: str, quarter: str) -> str:
-    """The small bar on top of every page: back to the pack index, quarter and region."""
-    scope = label(COMPANY, lang) if pack == COMPANY else label(pack, lang)
-    return (f'<a href="index.html">&larr; {html.escape(label("rep_pack_index", lang))}</a>'
-            f"{html.escape(label('quarter', lang))} {html.escape(quarter)} · "
-            f"{html.escape(label('region', lang))} {html.escape(scope)}")
 
 
 _RESET_CODE = """
@@ -433,126 +203,6 @@ def _run_one(job: dict[str, Any], kernel: _Kernel | None = None) -> dict[str, An
             "seconds": time.perf_counter() - t0, "error": error, "error_cell": cell_no}
 
 
-# --------------------------------------------------------------------------------------------------
-# index pages
-
-
-def _snapshot(db: Path, pack: str) -> dict[str, Any]:
-    """Store file, its size and time, and row counts (restricted to the pack's region)."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        if pack == COMPANY:
-            scope, args = "", []
-        else:
-            scope, args = " WHERE partner_id IN (SELECT partner_id FROM partners WHERE region = ?)", [pack]
-        counts = {"partners": con.execute(f"SELECT count(*) FROM partners{scope}", args).fetchone()[0]}
-        for t in PARTNER_TABLES:
-            try:
-                counts[t] = con.execute(f"SELECT count(*) FROM {t}{scope}", args).fetchone()[0]
-            except duckdb.Error:
-                continue
-        if pack == COMPANY:
-            try:
-                counts["quarantine"] = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
-            except duckdb.Error:
-                pass
-        (max_date,) = con.execute(f"SELECT max(order_date) FROM orders{scope}", args).fetchone()
-    finally:
-        con.close()
-    st = db.stat()
-    return {
-        "store": db.name, "store_bytes": st.st_size,
-        "store_modified": datetime.fromtimestamp(st.st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "last_order_date": str(max_date) if max_date else "", "row_counts": counts,
-    }
-
-
-_PAGE_CSS = """
-body{font-family:"Microsoft YaHei","PingFang SC","Noto Sans CJK SC","WenQuanYi Micro Hei","Segoe UI",Arial,sans-serif;
-max-width:960px;margin:24px auto;padding:0 16px;color:#222;line-height:1.5}
-h1{font-size:24px;margin-bottom:4px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:4px 10px;text-align:left}
-th{background:#f4f6f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
-a{color:#1f5fa8}.failed{color:#b3261e;font-weight:bold}.ok{color:#2e7d32}.muted{color:#666;font-size:13px}
-"""
-
-
-def _page(title: str, body: str, lang: str) -> str:
-    """A small standalone HTML page (no script, no external resource)."""
-    code = "zh-CN" if lang == "zh" else "en"
-    return (f'<!DOCTYPE html>\n<html lang="{code}"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(title)}</title><style>{_PAGE_CSS}</style></head>"
-            f"<body>{body}</body></html>\n")
-
-
-def _pack_index(params: RunParams, pack: str, runs: list[NotebookRun], snapshot: dict[str, Any],
-                rendered_at: str) -> str:
-    """HTML of a pack's index page: links with status, run parameters, data snapshot."""
-    lang = params.lang
-    esc = html.escape
-    scope = label(COMPANY, lang) if pack == COMPANY else label(pack, lang)
-    title = f"{label('rep_title', lang)} · {params.quarter} · {scope}"
-    rows = []
-    for r in sorted(runs, key=lambda r: r.notebook):
-        status = (f'<span class="ok">{esc(label("rep_ok", lang))}</span>' if r.ok else
-                  f'<span class="failed">{esc(label("rep_failed", lang))}: {esc(r.error)}</span>')
-        rows.append(f'<tr><td><a href="{esc(r.html.name)}">{esc(notebook_title(r.notebook, lang))}</a></td>'
-                    f"<td>{status}</td></tr>")
-    params_rows = [
-        ("quarter", params.quarter), ("region", scope), ("rep_as_of", params.as_of.isoformat()),
-        ("rep_lang", lang), ("rep_rendered_at", rendered_at),
-    ]
-    snap_rows = [("rep_store", snapshot["store"]), ("rep_store_modified", snapshot["store_modified"]),
-                 ("rep_last_order", snapshot["last_order_date"])]
-    count_rows = "".join(f'<tr><td>{esc(t)}</td><td class="num">{n:,}</td></tr>'
-                         for t, n in snapshot["row_counts"].items())
-    kv = "".join(f"<tr><th>{esc(label(k, lang))}</th><td>{esc(str(v))}</td></tr>" for k, v in params_rows)
-    sv = "".join(f"<tr><th>{esc(label(k, lang))}</th><td>{esc(str(v))}</td></tr>" for k, v in snap_rows)
-    body = (
-        f"<h1>{esc(title)}</h1>"
-        f'<p class="muted"><a href="../../index.html">{esc(label("rep_all_packs", lang))}</a></p>'
-        f"<h2>{esc(label('rep_notebooks', lang))}</h2><table>{''.join(rows)}</table>"
-        f"<h2>{esc(label('rep_parameters', lang))}</h2><table>{kv}</table>"
-        f"<h2>{esc(label('rep_snapshot', lang))}</h2><table>{sv}</table>"
-        f"<table><tr><th>{esc(label('rep_table', lang))}</th><th>{esc(label('rep_rows', lang))}</th></tr>{count_rows}</table>"
-        f'<p class="muted">{esc(label("rep_offline_note", lang))}</p>'
-    )
-    return _page(title, body, lang)
-
-
-def write_top_index(out: str | Path) -> Path:
-    """Write <out>/index.html listing every pack found under <out> (from each pack's pack.json)."""
-    out = Path(out)
-    manifests = []
-    for mf in sorted(out.glob("*/*/pack.json")):
-        try:
-            manifests.append(json.loads(mf.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            continue
-    esc = html.escape
-    lang = manifests[-1]["lang"] if manifests else "en"
-    by_quarter: dict[str, list[dict[str, Any]]] = {}
-    for m in manifests:
-        by_quarter.setdefault(m["quarter"], []).append(m)
-    parts = [f"<h1>{esc(label('rep_title', lang))}</h1>"]
-    for q in sorted(by_quarter, reverse=True):
-        packs = sorted(by_quarter[q], key=lambda m: (m["pack"] != COMPANY, m["pack"]))
-        items = "".join(
-            f'<tr><td><a href="{esc(q)}/{esc(m["folder"])}/index.html">'
-            f'{esc(label(COMPANY, m["lang"]) if m["pack"] == COMPANY else label(m["pack"], m["lang"]))}</a></td>'
-            f'<td>{esc(m["lang"])}</td><td>{esc(m["rendered_at"])}</td>'
-            f'<td>{"" if m["ok"] else "<span class=failed>" + esc(label("rep_failed", m["lang"])) + "</span>"}</td></tr>'
-            for m in packs)
-        parts.append(f"<h2>{esc(q)}</h2><table>{items}</table>")
-    path = out / "index.html"
-    path.write_text(_page(label("rep_title", lang), "".join(parts), lang), encoding="utf-8")
-    return path
-
-
-# --------------------------------------------------------------------------------------------------
-# the pack
-
 
 @dataclass
 class PackResult:
@@ -585,10 +235,6 @@ class PackResult:
             lines.append(f"FAILED {r.pack}/{r.notebook} at {r.error} (page kept: {r.html})")
         return "\n".join(lines)
 
-
-def _folder(pack: str) -> str:
-    """A safe folder name for a pack."""
-    return re.sub(r"[\\/:*?\"<>|\s]+", "_", pack).strip("._") or "region"
 
 
 def render_pack(
@@ -813,6 +459,3 @@ def _execute(job_list: list[dict[str, Any]], *, jobs: int, progress: bool, reuse
                         error=d["error"], error_cell=d["error_cell"]) for d in done]
     return sorted(runs, key=lambda r: order.get((r.pack, r.notebook), 0))
 
-
-if __name__ == "__main__" and sys.argv[1:2] == ["_worker"]:
-    sys.exit(_serve(reuse="--fresh" not in sys.argv))
