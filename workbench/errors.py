@@ -13,3 +13,10 @@ class ConfigError(WorkbenchError):
 
 class IngestError(WorkbenchError):
     """A file-level ingestion problem: nothing was written; the message names the file and column."""
+
+
+class NotEnoughData(WorkbenchError):
+    """A job lacks the data for one result; the message says what is missing and what still shows.
+
+    Notebooks catch it per section and show it with ``workbench.present.notice(exc, lang)``.
+    """

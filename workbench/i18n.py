@@ -1,7 +1,12 @@
-"""User-facing labels in English and Simplified Chinese; `label(key, lang)` looks one up."""
+"""User-facing labels in English and Simplified Chinese; `label(key, lang)` looks one up.
+
+Each job's words live in ``workbench/present/<job>.py``, which registers its LABELS dict with
+:func:`register_labels`; `label` finds keys in the blocks below and in every registered dict.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Literal
 
 Lang = Literal["en", "zh"]
@@ -490,14 +495,95 @@ _REPORTS: dict[str, tuple[str, str]] = {
     "nb_05_quarterly_retrospective": ("Quarterly retrospective", "季度复盘"),
 }
 
-LABELS: dict[str, tuple[str, str]] = {
+_BUILTIN: dict[str, tuple[str, str]] = {
     **_COMMON, **_HEALTH, **_SEGMENT, **_CHURN, **_INCENTIVES, **_RETRO, **_REPORTS,
 }
+
+# Labels registered by the presentation modules (workbench/present/<job>.py), by owner.
+_REGISTERED: dict[str, dict[str, tuple[str, str]]] = {}
+_present_loaded = False
+
+
+def register_labels(owner: str, labels: Mapping[str, tuple[str, str]]) -> None:
+    """Make `labels` ({key: (en, zh)}) visible to :func:`label`; `owner` names the module (e.g. 'churn').
+
+    Called once at import by each ``workbench/present/<job>.py``; registering the same owner again
+    replaces its dict.
+    """
+    for key, pair in labels.items():
+        if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
+            raise TypeError(f"Label {key!r} of {owner} must be a pair (English, Chinese) of strings.")
+    _REGISTERED[owner] = dict(labels)
+
+
+def _load_present() -> None:
+    """Import every module of workbench.present once, so each registers its labels."""
+    global _present_loaded
+    if _present_loaded:
+        return
+    _present_loaded = True
+    import importlib
+    import pkgutil
+
+    import workbench.present as present
+
+    for mod in pkgutil.iter_modules(present.__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"workbench.present.{mod.name}")
+
+
+def _lookup(key: str) -> tuple[str, str] | None:
+    pair = _BUILTIN.get(key)
+    if pair is not None:
+        return pair
+    for labels in _REGISTERED.values():
+        if key in labels:
+            return labels[key]
+    if not _present_loaded:
+        _load_present()
+        return _lookup(key)
+    return None
+
+
+def label_sources() -> dict[str, dict[str, tuple[str, str]]]:
+    """Every label dict by owner ('i18n' for the built-in blocks), after loading all present modules."""
+    _load_present()
+    return {"i18n": dict(_BUILTIN), **{k: dict(v) for k, v in _REGISTERED.items()}}
+
+
+class _Labels(Mapping[str, tuple[str, str]]):
+    """Read-only view of every label: the built-in blocks plus all registered present modules."""
+
+    def __getitem__(self, key: str) -> tuple[str, str]:
+        pair = _lookup(key)
+        if pair is None:
+            raise KeyError(key)
+        return pair
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and _lookup(key) is not None
+
+    def _all(self) -> dict[str, tuple[str, str]]:
+        _load_present()
+        merged: dict[str, tuple[str, str]] = {}
+        for labels in _REGISTERED.values():
+            merged.update(labels)
+        merged.update(_BUILTIN)
+        return merged
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+LABELS: Mapping[str, tuple[str, str]] = _Labels()
 
 
 def label(key: str, lang: Lang = "en") -> str:
     """The display label of `key` in `lang` ('en' or 'zh'); unknown keys come back unchanged."""
-    pair = LABELS.get(key)
+    pair = _lookup(key)
     if pair is None:
         return key
     return pair[1] if lang == "zh" else pair[0]

@@ -1,0 +1,110 @@
+"""workbench.present: display_table, notice and the label registry behind i18n.label."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench import i18n, present
+from workbench.errors import NotEnoughData
+
+
+def _cells(html: str) -> list[list[str]]:
+    body = html.split("<tbody>")[1]
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in body.split("</tr>") if "<td" in row]
+
+
+def _heads(html: str) -> list[str]:
+    return re.findall(r"<th>(.*?)</th>", html)
+
+
+def test_display_table_headers_money_percent_missing() -> None:
+    df = pd.DataFrame({
+        "region": ["East", "South"],
+        "net_sales": [1234.4, np.nan],
+        "share_active": [0.1234, None],
+        "n_things": np.array([3, 1200], dtype="int64"),
+    })
+    before = df.copy()
+    page = present.display_table(df, "en", currency="GBP", money=["net_sales"], percent=["share_active"])
+    assert _heads(page) == ["Region", "Net sales (GBP)", "Share active", "N things"]
+    assert _cells(page) == [["East", "£1,234", "12.3%", "3"], ["South", "–", "–", "1,200"]]
+    pd.testing.assert_frame_equal(df, before)  # input untouched
+    assert "_" not in "".join(_heads(page))
+
+
+def test_display_table_chinese_headers_and_codes() -> None:
+    df = pd.DataFrame({"region": ["East", "North"], "tier": ["core", None]})
+    page = present.display_table(df, "zh", codes=["region", "tier"])
+    assert _heads(page) == ["区域", "层级"]
+    assert _cells(page) == [["华东", "核心"], ["华北", "–"]]
+
+
+def test_display_table_escapes_and_override_labels() -> None:
+    df = pd.DataFrame({"name": ["<script>alert(1)</script>", "A & B"], "when": [dt.date(2026, 9, 30), pd.NaT]})
+    page = present.display_table(df, "en", labels={"when": "Last <order>"})
+    assert "<script>" not in page and "&lt;script&gt;" in page and "A &amp; B" in page
+    assert _heads(page) == ["Partner", "Last &lt;order&gt;"]
+    assert _cells(page)[0][1] == "2026-09-30" and _cells(page)[1][1] == "–"
+
+
+def test_display_table_is_a_string_that_renders() -> None:
+    page = present.display_table(pd.DataFrame({"a": [1]}), "en")
+    assert isinstance(page, str) and page._repr_html_() == str(page)
+    assert "None" not in page and "nan" not in page.lower()
+
+
+def test_notice_renders_the_sentence_only() -> None:
+    exc = NotEnoughData("Only 2 months of orders; the trend needs 6, the table below still shows.")
+    en = present.notice(exc, "en")
+    assert en.startswith("> **Note:**") and "Only 2 months of orders" in en
+    assert "NotEnoughData" not in en and "Traceback" not in en and "\n" not in en
+    assert en._repr_markdown_() == str(en)
+    zh = present.notice(exc, "zh")
+    assert zh.startswith("> **说明：**")
+
+
+def test_notice_escapes_markup() -> None:
+    note = present.notice("Region <b>East</b> has *no* orders", "en")
+    assert "<b>" not in note and "&lt;b&gt;" in note and "\\*no\\*" in note
+
+
+def test_registered_labels_are_found_by_i18n_label() -> None:
+    present.register_labels("_test_owner", {"_test_key_xyz": ("Test label", "测试标签")})
+    try:
+        assert i18n.label("_test_key_xyz", "en") == "Test label"
+        assert i18n.label("_test_key_xyz", "zh") == "测试标签"
+        assert "_test_key_xyz" in i18n.LABELS
+        assert i18n.LABELS["_test_key_xyz"] == ("Test label", "测试标签")
+        assert i18n.relabel(["_test_key_xyz", "region"], "en") == {"_test_key_xyz": "Test label", "region": "Region"}
+    finally:
+        i18n._REGISTERED.pop("_test_owner", None)
+    assert i18n.label("_test_key_xyz", "en") == "_test_key_xyz"  # unknown keys come back unchanged
+    with pytest.raises(KeyError):
+        i18n.LABELS["_test_key_xyz"]
+
+
+def test_register_labels_rejects_malformed_pairs() -> None:
+    with pytest.raises(TypeError, match="pair"):
+        present.register_labels("_bad", {"k": ("only English",)})  # type: ignore[dict-item]
+
+
+def test_no_key_has_two_different_texts_across_modules() -> None:
+    """A key registered by two present modules (or by one and i18n) must mean the same thing."""
+    seen: dict[str, tuple[str, tuple[str, str]]] = {}
+    clashes = []
+    for owner, labels in i18n.label_sources().items():
+        for key, pair in labels.items():
+            if key in seen and seen[key][1] != pair:
+                clashes.append(f"{key}: {seen[key][0]}={seen[key][1]} vs {owner}={pair}")
+            seen.setdefault(key, (owner, pair))
+    assert not clashes, clashes
+
+
+def test_every_label_has_english_and_chinese() -> None:
+    for key, (en, zh) in i18n.LABELS.items():
+        assert en.strip() and zh.strip(), key
