@@ -217,7 +217,7 @@ DIRTY = [  # (cells, expected (column, value, reason kind) or None for a good ro
 @pytest.mark.parametrize("bitmap_bits", [None, 1], ids=["bitmap", "every-hash-collides"])
 def test_dirty_orders_row_by_row(with_partners, tmp_path: Path, monkeypatch, bitmap_bits: int | None) -> None:
     if bitmap_bits is not None:  # a 1-bit bitmap: every unknown partner passes it and is caught by the join
-        monkeypatch.setattr("workbench.ingest._BITS", bitmap_bits)
+        monkeypatch.setattr("workbench.ingest.validate._BITS", bitmap_bits)
     path = write_csv(tmp_path / "订单.csv", [ORDERS_ZH[0], *[cells for cells, _ in DIRTY]], "gb18030")
     r = ingest_file(with_partners, "orders", path, run_date=RUN)
     bad = [(i, e) for i, (_, e) in enumerate(DIRTY, start=1) if e is not None]
@@ -368,7 +368,7 @@ def test_two_headers_for_one_column_is_a_file_error(con, tmp_path: Path) -> None
 
 
 def test_failure_halfway_rolls_back_everything(with_partners, tmp_path: Path, monkeypatch) -> None:
-    import workbench.ingest as ingest_mod
+    import workbench.ingest.loads as ingest_mod
 
     before = snapshot(with_partners)
     path = write_csv(tmp_path / "o.csv", [ORDERS_ZH[0], *[cells for cells, _ in DIRTY]])
@@ -394,7 +394,7 @@ def test_failed_second_read_of_repeated_rows_rolls_back_everything(with_partners
                                                                   monkeypatch) -> None:
     """The raw rows of repeated keys are read on a second connection beside the upsert: its failure still
     leaves the store as it was, and the error reaches the caller."""
-    import workbench.ingest as ingest_mod
+    import workbench.ingest.validate as ingest_mod
 
     before = snapshot(with_partners)
     path = write_csv(tmp_path / "o.csv", [ORDERS_ZH[0], *[cells for cells, _ in DIRTY]])
