@@ -9,7 +9,7 @@ import pandas as pd
 
 from workbench.charts.retro import chart_kpi_trend
 from workbench.i18n import label
-from workbench.retro import kpi_wide
+from workbench.present.retro import kpi_wide
 
 __all__ = ["kpi_explorer"]
 

@@ -1,0 +1,253 @@
+"""Words, tables and sentences of the quarterly retrospective, in English and Chinese.
+
+The analysis (``workbench.retro``) returns language-neutral frames and :class:`~workbench.retro.Finding`
+records; this module turns them into display tables and sentences for `lang` ('en' or 'zh').
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.i18n import LABELS, label
+from workbench.retro import KPI_ORDER, RATE_KPIS, Finding, RetroSettings, finding_facts
+
+__all__ = ["SENTENCES", "findings", "kpi_wide", "money", "sentences", "table"]
+
+# sentence templates: code → (English, 中文); {placeholders} are filled by :func:`sentences`
+SENTENCES: dict[str, tuple[str, str]] = {
+    "sales": ("Monthly sales in {quarter} were {value}{parts}.", "{quarter} 月销售额 {value}{parts}。"),
+    "sales_qoq": ("{pct} on the previous quarter", "环比 {pct}"),
+    "sales_yoy": ("{pct} on a year before", "同比 {pct}"),
+    "sales_join": (", {a} and {b}|, {a}", "，{a}，{b}|，{a}"),
+    "move_rate": ("The largest move: {kpi} {dir} {chg}{unit} to {value}.", "{kpi}环比{dir}{chg}{unit}，至 {value}。"),
+    "move_amount": ("The largest move: {kpi} {dir} {pct} to {value}.", "变化最大的是{kpi}：环比 {pct}，至 {value}。"),
+    "up": ("rose", "上升"),
+    "down": ("fell", "下降"),
+    "points": (" points", " 分"),
+    "pct_points": (" points", " 个百分点"),
+    "effect": ("{action} changed partner sales by about {effect} (95% interval {low} to {high}, "
+               "difference-in-differences); a naive before/after says {naive}.",
+               "{action}使经销商销售额变化约 {effect}（95% 区间 {low} 至 {high}，双重差分估计）；"
+               "简单前后对比为 {naive}。"),
+    "no_effect": ("No maintenance action had a statistically clear effect on sales.",
+                  "本期各项维护动作对销售额均无统计上显著的效果。"),
+    "top1_alert": ("Concentration alert: the largest partner took {share} of net sales in {period}, above the "
+                   "{threshold} threshold.",
+                   "集中度预警：{period} 最大经销商占净销售额 {share}，超过 {threshold} 的阈值。"),
+    "top5_alert": ("Concentration alert: the five largest partners took {share} of net sales in {period}.",
+                   "集中度预警：前五大经销商占净销售额 {share}。"),
+    "forecast": ("Next quarter's monthly sales are forecast at {mean} (95% interval {low}–{high}){tail}.",
+                 "下季度月销售额预测 {mean}（95% 区间 {low}–{high}）{tail}。"),
+    "forecast_tail": ("; backtest error {model} vs {naive} for a seasonal-naive forecast",
+                      "；回测误差 {model}，季节性朴素预测 {naive}"),
+    "behind_target": ("Furthest behind target: {kpi} ({where}) at {attainment} of target.",
+                      "目标达成率最低的是{kpi}（{where}）：{attainment}。"),
+    "targets_met": ("Every target with a figure is met (lowest: {kpi} at {attainment}).",
+                    "所有目标均已达成（最低为{kpi}，{attainment}）。"),
+    "where": ("{region}, {period}", "{region}，{period}"),
+}
+
+# KPI and action names inside a sentence (lower case in English, unlike the table labels)
+_KPI_WORDS: dict[str, tuple[str, str]] = {
+    "core_monthly_sales_cny": ("core partners' monthly sales", "核心经销商月销售额"),
+    "active_partners": ("active partners", "活跃经销商数"),
+    "new_partners": ("new partners", "新增经销商数"),
+    "churned_partners": ("churned partners", "流失经销商数"),
+    "repeat_rate": ("the repeat rate", "返单率"),
+    "retention_rate": ("retention", "留存率"),
+    "satisfaction_mean": ("satisfaction", "满意度"),
+    "incentive_cost_cny": ("incentive cost", "激励成本"),
+    "rebate_shortfall_cny": ("the rebate shortfall", "返利欠付"),
+    "conflicts_opened": ("new conflicts", "新增冲突"),
+    "trainings": ("trainings", "培训场次"),
+}
+_ACTION_WORDS: dict[str, tuple[str, str]] = {
+    "training": ("Training", "培训"),
+    "incentive": ("Special incentives", "专项激励"),
+    "marketing_automation": ("Marketing automation", "营销自动化"),
+    "tiering": ("Tier changes", "分级调整"),
+    "communication": ("Communication meetings", "沟通会"),
+    "visit": ("Manager visits", "拜访"),
+    "other": ("Other actions", "其他动作"),
+}
+_TARGET_WORDS: dict[str, tuple[str, str]] = {
+    "sales_growth": ("sales growth", "销售增长"),
+    "satisfaction": ("satisfaction", "满意度"),
+    "repeat_rate": ("repeat rate", "返单率"),
+    "new_partners": ("new partners", "新增经销商"),
+}
+
+
+def _w(pair: tuple[str, str], lang: str) -> str:
+    return pair[1] if lang == "zh" else pair[0]
+
+
+def _t(key: str, lang: str) -> str:
+    return _w(SENTENCES[key], lang)
+
+
+def _symbol(currency: str) -> str:
+    try:
+        from workbench.vocab import symbol
+    except ImportError:  # the shared vocabulary is not installed yet
+        return {"CNY": "¥", "GBP": "£", "USD": "$", "EUR": "€"}.get(currency, f"{currency} ")
+    return symbol(currency)
+
+
+def money(v: float, lang: str, currency: str = "CNY") -> str:
+    """A compact amount for a sentence: "¥6.10M", "£12.3k"; in Chinese 万/亿 ("610.0万元" for CNY)."""
+    if v is None or not np.isfinite(v):
+        return "–"
+    if lang == "zh":
+        unit = "元" if currency == "CNY" else ""
+        head = "" if currency == "CNY" else _symbol(currency)
+        return f"{head}{v / 1e4:,.1f}万{unit}" if abs(v) < 1e8 else f"{head}{v / 1e8:,.2f}亿{unit}"
+    sym = _symbol(currency)
+    return f"{sym}{v / 1e6:,.2f}M" if abs(v) >= 1e6 else f"{sym}{v / 1e3:,.1f}k"
+
+
+def _pct(v: float, digits: int = 1, signed: bool = True) -> str:
+    if v is None or not np.isfinite(v):
+        return "–"
+    return f"{100 * v:+.{digits}f}%" if signed else f"{100 * v:.{digits}f}%"
+
+
+def _sentence(f: Finding, lang: str, currency: str) -> str:
+    v = f.values
+    if f.code == "sales":
+        parts = ([_t("sales_qoq", lang).format(pct=_pct(v["qoq_pct"]))] * int(np.isfinite(v["qoq_pct"]))
+                 + [_t("sales_yoy", lang).format(pct=_pct(v["yoy_pct"]))] * int(np.isfinite(v["yoy_pct"])))
+        two, one = _t("sales_join", lang).split("|")
+        joined = two.format(a=parts[0], b=parts[1]) if len(parts) == 2 else one.format(a=parts[0]) if parts else ""
+        return _t("sales", lang).format(quarter=v["quarter"], value=money(v["value"], lang, currency), parts=joined)
+    if f.code == "move":
+        kpi, direction = _w(_KPI_WORDS[v["kpi"]], lang), _t("up" if v["up"] else "down", lang)
+        if v["kpi"] in RATE_KPIS:
+            if v["kpi"] == "satisfaction_mean":
+                val, chg, unit = f"{v['value']:.1f}", f"{abs(v['qoq_change']):.1f}", _t("points", lang)
+            else:
+                val, chg = _pct(v["value"], signed=False), f"{100 * abs(v['qoq_change']):.1f}"
+                unit = _t("pct_points", lang)
+            return _t("move_rate", lang).format(kpi=kpi, dir=direction, chg=chg, unit=unit, value=val)
+        val = money(v["value"], lang, currency) if v["kpi"].endswith("_cny") else f"{v['value']:,.0f}"
+        return _t("move_amount", lang).format(kpi=kpi, dir=direction, pct=_pct(v["qoq_pct"]), value=val)
+    if f.code == "effect":
+        action = _w(_ACTION_WORDS.get(v["action_type"], (v["action_type"], v["action_type"])), lang)
+        return _t("effect", lang).format(action=action, effect=_pct(v["effect"], 0), low=_pct(v["low"], 0),
+                                         high=_pct(v["high"], 0), naive=_pct(v["naive"], 0))
+    if f.code == "top1_alert":
+        return _t("top1_alert", lang).format(period=v["period"], share=_pct(v["share"], signed=False),
+                                             threshold=_pct(v["threshold"], 0, False))
+    if f.code == "top5_alert":
+        return _t("top5_alert", lang).format(period=v["period"], share=_pct(v["share"], signed=False))
+    if f.code == "forecast":
+        tail = ""
+        if np.isfinite(v["mape_model"]) and np.isfinite(v["mape_naive"]):
+            tail = _t("forecast_tail", lang).format(model=_pct(v["mape_model"], signed=False),
+                                                    naive=_pct(v["mape_naive"], signed=False))
+        return _t("forecast", lang).format(mean=money(v["mean"], lang, currency), low=money(v["low"], lang, currency),
+                                           high=money(v["high"], lang, currency), tail=tail)
+    if f.code in ("behind_target", "targets_met"):
+        where = _t("where", lang).format(region=label(v["region"], lang), period=v["period"])
+        return _t(f.code, lang).format(kpi=_w(_TARGET_WORDS[v["kpi"]], lang), where=where,
+                                       attainment=_pct(v["attainment"], 1, False))
+    return _t(f.code, lang)
+
+
+def sentences(facts: list[Finding], lang: str = "en", *, currency: str = "CNY") -> list[str]:
+    """The findings as plain sentences in `lang` (en or zh), money in `currency` (ISO 4217)."""
+    return [_sentence(f, lang, currency) for f in facts]
+
+
+def findings(kpis: pd.DataFrame, *, quarter: str, effects: pd.DataFrame | None = None,
+             concentration_table: pd.DataFrame | None = None, forecast: pd.DataFrame | None = None,
+             backtest: pd.DataFrame | None = None, attainment_table: pd.DataFrame | None = None,
+             lang: str = "en", settings: RetroSettings | None = None, currency: str = "CNY") -> list[str]:
+    """3–6 plain-language findings (``workbench.retro.finding_facts``) worded in `lang`."""
+    facts = finding_facts(kpis, quarter=quarter, effects=effects, concentration_table=concentration_table,
+                          forecast=forecast, backtest=backtest, attainment_table=attainment_table,
+                          settings=settings)
+    return sentences(facts, lang, currency=currency)
+
+
+def _fmt_value(kpi: str, v: float) -> str:
+    if v is None or not np.isfinite(v):
+        return "–"
+    if kpi in ("repeat_rate", "retention_rate", "top1_share", "top5_share"):
+        return f"{100 * v:.1f}%"
+    if kpi == "hhi":
+        return f"{v:.3f}"
+    if kpi == "satisfaction_mean":
+        return f"{v:.1f}"
+    return f"{v:,.0f}"
+
+
+def _fmt_change(kpi: str, change: float, pct: float) -> str:
+    if kpi in RATE_KPIS:
+        if change is None or not np.isfinite(change):
+            return "–"
+        if kpi == "satisfaction_mean":
+            return f"{change:+.1f}"
+        if kpi == "hhi":
+            return f"{change:+.3f}"
+        return f"{100 * change:+.1f} pp"
+    return _pct(pct)
+
+
+def kpi_wide(kpis: pd.DataFrame, *, dimension: str = "overall", group: str = "all",
+             lang: str = "en", formatted: bool = True) -> pd.DataFrame:
+    """Display form of ``workbench.retro.kpi_table`` for one group: a row per KPI (labelled in `lang`), a column
+    per quarter, then the last quarter's QoQ and YoY change, target and attainment (达成率).
+
+    With `formatted` the cells are display strings (money with separators, rates in %, changes of
+    rates in percentage points "pp", other changes in %); otherwise numbers (changes of rates as
+    differences, other changes as fractions).
+    """
+    k = kpis[(kpis["dimension"] == dimension) & (kpis["group"] == group)]
+    if k.empty:
+        return pd.DataFrame()
+    wide = k.pivot(index="kpi", columns="quarter", values="value")
+    quarters = list(wide.columns)
+    last = k[k["quarter"] == k["quarter"].max()].set_index("kpi").reindex(wide.index)
+    order = [x for x in KPI_ORDER if x in wide.index]
+    wide, last = wide.loc[order], last.loc[order]
+    if formatted:
+        out = pd.DataFrame({q: [_fmt_value(i, v) for i, v in wide[q].items()] for q in quarters}, index=order)
+        out[label("qoq", lang)] = [_fmt_change(i, r["qoq_change"], r["qoq_pct"]) for i, r in last.iterrows()]
+        out[label("yoy", lang)] = [_fmt_change(i, r["yoy_change"], r["yoy_pct"]) for i, r in last.iterrows()]
+        out[label("target", lang)] = [_fmt_value(i, v) if pd.notna(v) else "" for i, v in last["target"].items()]
+        out[label("attainment", lang)] = [f"{100 * v:.0f}%" if pd.notna(v) else "" for v in last["attainment"]]
+    else:
+        out = wide.copy()
+        is_rate = out.index.isin(list(RATE_KPIS))
+        out[label("qoq", lang)] = np.where(is_rate, last["qoq_change"], last["qoq_pct"])
+        out[label("yoy", lang)] = np.where(is_rate, last["yoy_change"], last["yoy_pct"])
+        out[label("target", lang)] = last["target"]
+        out[label("attainment", lang)] = last["attainment"]
+    out.index = [label(x, lang) for x in order]
+    out.index.name = None
+    out.columns.name = None
+    return out
+
+
+
+
+def table(frame: pd.DataFrame, lang: str = "en", *, max_rows: int = 30, index: bool = False) -> Any:
+    """An HTML table (IPython display object) of `frame` for `lang`: column names and known values
+    (regions, tiers, action and conflict types) labelled, values HTML-escaped, numbers formatted."""
+    from IPython.display import HTML
+
+    df = frame.head(max_rows).copy()
+    for c in df.columns:
+        if df[c].dtype == object or str(df[c].dtype).startswith(("string", "str")):
+            df[c] = df[c].map(lambda v: label(f"act_{v}", lang) if f"act_{v}" in LABELS
+                              else (label(v, lang) if isinstance(v, str) and v in LABELS else v))
+    df = df.rename(columns={c: label(str(c), lang) for c in df.columns})
+    if index:
+        df.index = [label(str(i), lang) for i in df.index]
+    return HTML(df.to_html(index=index, escape=True, border=0, classes="dataframe wb-table", na_rep="–",
+                           float_format=lambda x: f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"))
+

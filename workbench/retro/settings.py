@@ -1,0 +1,118 @@
+"""Settings and targets of the retrospective: ``config/retro.yaml`` and ``config/targets.yaml``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.config import load as load_config
+from workbench.errors import ConfigError
+from workbench.paths import config_file
+
+__all__ = ["TARGET_KPIS", "RetroSettings", "Target", "TargetsConfig", "load_settings", "load_targets"]
+
+
+@dataclass(frozen=True)
+class RetroSettings:
+    """Alert thresholds and design choices of the retrospective (``config/retro.yaml``)."""
+
+    top1_share_alert: float = 0.30  # alert when one partner's share of net sales passes this (0–1)
+    top5_share_alert: float = 0.60  # alert when the five largest partners' share passes this (0–1)
+    event_pre_months: int = 12  # event-study months before the action
+    event_post_months: int = 12  # event-study months from the action on
+    naive_months: int = 6  # months before / after in the naive comparison
+    forecast_horizon_months: int = 3  # next quarter
+    backtest_origins: int = 4  # rolling forecast origins in the backtest
+
+
+def load_settings(path: str | Path | None = None) -> RetroSettings:
+    """Settings from `path` (default ``config/retro.yaml``; defaults if that file is absent)."""
+    if path is None:
+        path = config_file("retro.yaml")
+        if not Path(path).exists():
+            return RetroSettings()
+    cfg = load_config(RetroSettings, path)
+    for name in ("top1_share_alert", "top5_share_alert"):
+        v = getattr(cfg, name)
+        if not 0 < v <= 1:
+            raise ConfigError(f"{path}: {name} must be a share between 0 and 1, not {v}.")
+    for name in ("event_pre_months", "event_post_months", "naive_months", "forecast_horizon_months",
+                 "backtest_origins"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"{path}: {name} must be at least 1, not {getattr(cfg, name)}.")
+    return cfg
+
+
+TARGET_KPIS: tuple[str, ...] = ("growth", "satisfaction", "repeat_rate", "new_partners")
+
+
+@dataclass(frozen=True)
+class Target:
+    """KPI targets of one region for one period (a year like 2026, or a quarter like 2026Q3).
+
+    growth: year-on-year growth of monthly sales (0.08 = +8%); satisfaction: mean survey score
+    (0–100); repeat_rate: share (0–1); new_partners: partners onboarded in the period.
+    """
+
+    period: str
+    region: str = "all"
+    growth: float | None = None
+    satisfaction: float | None = None
+    repeat_rate: float | None = None
+    new_partners: int | None = None
+
+
+@dataclass(frozen=True)
+class TargetsConfig:
+    """``config/targets.yaml``: a list of targets."""
+
+    targets: list[Target] = field(default_factory=list)
+
+
+def _check_target(t: Target, where: str) -> None:
+    p = t.period.strip().upper()
+    if not (len(p) == 4 and p.isdigit()) and not (len(p) == 6 and p[:4].isdigit() and p[4] == "Q"
+                                                  and p[5] in "1234"):
+        raise ConfigError(f"{where} period '{t.period}' is not a year like 2026 or a quarter like 2026Q3.")
+    if all(getattr(t, k) is None for k in TARGET_KPIS):
+        raise ConfigError(f"{where} sets no target (give at least one of {', '.join(TARGET_KPIS)}).")
+    if t.growth is not None and t.growth <= -1:
+        raise ConfigError(f"{where}: growth must be above -1 (a fraction like 0.08 for +8%), not {t.growth}.")
+    if t.satisfaction is not None and not 0 <= t.satisfaction <= 100:
+        raise ConfigError(f"{where}: satisfaction must be between 0 and 100, not {t.satisfaction}.")
+    if t.repeat_rate is not None and not 0 <= t.repeat_rate <= 1:
+        raise ConfigError(f"{where}: repeat_rate must be a share between 0 and 1, not {t.repeat_rate}.")
+    if t.new_partners is not None and t.new_partners < 0:
+        raise ConfigError(f"{where}: new_partners must not be negative, not {t.new_partners}.")
+
+
+def load_targets(path: str | Path | None = None) -> TargetsConfig:
+    """Targets from `path` (default ``config/targets.yaml``); a bad file is one ConfigError sentence."""
+    path = config_file("targets.yaml") if path is None else Path(path)
+    cfg = load_config(TargetsConfig, path)
+    seen: set[tuple[str, str]] = set()
+    for i, t in enumerate(cfg.targets):
+        where = f"{path}: targets[{i}]"
+        _check_target(t, where)
+        key = (t.period.strip().upper(), t.region)
+        if key in seen:
+            raise ConfigError(f"{where} repeats the target for period {key[0]} and region {key[1]}.")
+        seen.add(key)
+    return cfg
+
+
+def _targets_frame(cfg: TargetsConfig) -> pd.DataFrame:
+    rows = [{"period": t.period.strip().upper(), "region": t.region,
+             **{k: getattr(t, k) for k in TARGET_KPIS}} for t in cfg.targets]
+    return pd.DataFrame(rows, columns=["period", "region", *TARGET_KPIS])
+
+
+def _resolve_targets(targets: TargetsConfig | str | Path | None) -> TargetsConfig | None:
+    if isinstance(targets, TargetsConfig):
+        return targets
+    if targets is None:
+        default = config_file("targets.yaml")
+        return load_targets(default) if default.exists() else None
+    return load_targets(targets)
