@@ -7,6 +7,7 @@ import os
 import time
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -613,3 +614,24 @@ def test_backend_with_only_partners_and_orders():
     p = F.partner_month_panel(con, start="2026-06-01", end="2026-07-31").to_pandas()
     assert p.net_sales_cny.sum() == 30 and (p.incentive_due_cny == 0).all()
     assert F.churn_labels(con, as_of=AS_OF).to_pandas().churned.tolist() == [True]
+
+
+def test_scoped_tables_by_scope_region_and_manager() -> None:
+    """A Scope selects a region's or a manager's partners; 'all' in any case keeps everyone."""
+    from workbench.vocab import Scope
+
+    con = ibis.duckdb.connect()
+    con.create_table("partners", pd.DataFrame({
+        "partner_id": ["P1", "P2", "P3"], "name": ["a", "b", "c"], "region": ["East", "East", "West"],
+        "manager_id": ["M1", "M2", "M1"], "contact_name": ["x", "y", "z"],
+    }))
+    con.create_table("orders", pd.DataFrame({"partner_id": ["P1", "P2", "P3", "P3"], "net_amount": [1.0, 2.0, 3.0, 4.0]}))
+    ids = lambda t: sorted(t["partners"].partner_id.to_pandas())  # noqa: E731
+    assert ids(F.scoped_tables(con, " ALL ")) == ["P1", "P2", "P3"]
+    assert ids(F.scoped_tables(con, Scope.parse("East"))) == ["P1", "P2"]
+    by_manager = F.scoped_tables(con, Scope.parse(manager="M1"))
+    assert ids(by_manager) == ["P1", "P3"]
+    assert sorted(by_manager["orders"].net_amount.to_pandas()) == [1.0, 3.0, 4.0]
+    assert "contact_name" not in by_manager["partners"].columns
+    with pytest.raises(WorkbenchError, match="no partners"):
+        F.scoped_tables(con, "North")

@@ -29,6 +29,7 @@ import pandas as pd
 
 from workbench.errors import WorkbenchError
 from workbench.store import cached_per_store
+from workbench.vocab import Quarter, QuarterLike, Scope
 
 __all__ = [
     "PERSONAL_COLUMNS",
@@ -38,7 +39,7 @@ __all__ = [
     "KPI_COLUMNS",
     "scoped_tables",
     "partner_snapshot",
-    "partner_snapshots",
+    "partner_snapshot_sets",
     "churn_label_sets",
     "partner_month_panel",
     "quarter_kpis",
@@ -97,18 +98,10 @@ def _days(n: int) -> dt.timedelta:
     return dt.timedelta(days=n)
 
 
-def _is_all(region: str | None) -> bool:
-    return region is None or str(region).strip().lower() in ("", "all")
-
-
-def quarter_bounds(quarter: str | pd.Period) -> tuple[dt.date, dt.date]:
-    """First and last day of a calendar quarter written like ``2026Q3``."""
-    try:
-        p = quarter if isinstance(quarter, pd.Period) else pd.Period(str(quarter).strip().upper(), freq="Q")
-    except (ValueError, TypeError) as exc:
-        raise WorkbenchError(f"quarter must look like 2026Q3, got {quarter!r}.") from exc
-    p = p.asfreq("Q")
-    return p.start_time.date(), p.end_time.date()
+def quarter_bounds(quarter: QuarterLike) -> tuple[dt.date, dt.date]:
+    """First and last day (inclusive) of a calendar quarter written like ``2026Q3``."""
+    q = Quarter.parse(quarter)
+    return q.start, q.end
 
 
 def _month_start(d: dt.date) -> dt.date:
@@ -144,10 +137,11 @@ def _store_regions(con: ibis.BaseBackend) -> tuple[str, ...]:
     return tuple(sorted(regions.dropna().astype(str)))
 
 
-def scoped_tables(con: ibis.BaseBackend, region: str | None = None) -> dict[str, ir.Table]:
-    """Canonical tables restricted to one region's partners, personal contact columns dropped.
+def scoped_tables(con: ibis.BaseBackend, region: str | Scope | None = None) -> dict[str, ir.Table]:
+    """Canonical tables restricted to one region's (or one manager's) partners, personal columns dropped.
 
-    ``region=None`` or ``"all"`` keeps every region. Child tables are semi-joined on partner_id;
+    ``region=None`` or ``"all"`` keeps every region; a :class:`~workbench.vocab.Scope` of kind
+    ``manager`` keeps the partners whose ``manager_id`` is its value. Child tables are semi-joined on partner_id;
     ``conflicts.counterparty_id`` is blanked when the counterparty is outside the region, so a
     region's data names no other region's partner. Optional tables missing from the backend are
     simply absent from the dict.
@@ -160,15 +154,20 @@ def scoped_tables(con: ibis.BaseBackend, region: str | None = None) -> dict[str,
     drop = [c for c in PERSONAL_COLUMNS if c in partners.columns]
     if drop:
         partners = partners.drop(*drop)
-    scoped = not _is_all(region)
-    if scoped:
-        region = str(region).strip()
-        partners = partners.filter(partners.region == region)
+    scope = Scope.parse(region)
+    scoped = not scope.is_all
+    if scope.kind == "region":
+        partners = partners.filter(partners.region == scope.region)
         known = store_regions(con)
-        if region not in known:
+        if scope.region not in known:
             raise WorkbenchError(
-                f"Region {region!r} has no partners in the store; known regions: {', '.join(known) or 'none'}."
+                f"Region {scope.region!r} has no partners in the store; "
+                f"known regions: {', '.join(known) or 'none'}."
             )
+    elif scope.kind == "manager":
+        if "manager_id" not in partners.columns:
+            raise WorkbenchError("The store's partners have no manager_id column, so there is no manager scope.")
+        partners = partners.filter(partners.manager_id.cast("string") == scope.manager)
     out: dict[str, ir.Table] = {"partners": partners}
     ids = partners.select("partner_id")
     for name in ("orders", *OPTIONAL_TABLES):
@@ -184,7 +183,7 @@ def scoped_tables(con: ibis.BaseBackend, region: str | None = None) -> dict[str,
     return out
 
 
-def _tables(con: ibis.BaseBackend, region: str | None) -> dict[str, ir.Table]:
+def _tables(con: ibis.BaseBackend, region: str | Scope | None) -> dict[str, ir.Table]:
     return scoped_tables(con, region)
 
 
@@ -382,18 +381,20 @@ def _action_features(actions: ir.Table, cuts: ir.Table) -> ir.Table:
     )
 
 
-def partner_snapshot(con: ibis.BaseBackend, *, as_of: DateLike, region: str | None = None) -> ir.Table:
+def partner_snapshot(con: ibis.BaseBackend, *, as_of: DateLike, region: str | Scope | None = None) -> ir.Table:
     """One row per partner onboarded by ``as_of`` and not exited by it: point-in-time features.
 
     Reads only rows dated on or before ``as_of``. Columns (see docs/features.md for the glossary):
     ``SNAPSHOT_COLUMNS``. Days are calendar days, money in ``_cny``, rates are fractions; counts
     are 0 when there is nothing, ratios are null when undefined (e.g. no order yet).
     """
-    return partner_snapshots(_tables(con, region), as_of=[_to_date(as_of)])
+    return partner_snapshot_sets(_tables(con, region), as_of=[_to_date(as_of)])
 
 
-def partner_snapshots(tables: dict[str, ir.Table], *, as_of: Iterable[DateLike]) -> ir.Table:
+def partner_snapshot_sets(tables: dict[str, ir.Table], *, as_of: Iterable[DateLike]) -> ir.Table:
     """:func:`partner_snapshot` at several dates in one expression: one row per (as_of, partner).
+
+    The pair of :func:`churn_label_sets`; both take the dict of :func:`scoped_tables`, not a connection.
 
     tables: :func:`scoped_tables` output. Columns ``SNAPSHOT_COLUMNS``, rows ordered by as_of,
     partner_id. Each date reads only rows dated on or before it (a range join with a small table
@@ -484,6 +485,11 @@ def partner_snapshots(tables: dict[str, ir.Table], *, as_of: Iterable[DateLike])
     return out.order_by(_KEYS)
 
 
+def partner_snapshots(tables: dict[str, ir.Table], *, as_of: Iterable[DateLike]) -> ir.Table:
+    """Deprecated name of :func:`partner_snapshot_sets` (kept for callers not yet renamed)."""
+    return partner_snapshot_sets(tables, as_of=as_of)
+
+
 # --------------------------------------------------------------------------------------------
 # churn labels
 # --------------------------------------------------------------------------------------------
@@ -519,7 +525,7 @@ def _churn_labels_at(t: dict[str, ir.Table], as_ofs: Iterable[DateLike], horizon
 
 
 def churn_labels(
-    con: ibis.BaseBackend, *, as_of: DateLike, horizon_days: int = 90, region: str | None = None
+    con: ibis.BaseBackend, *, as_of: DateLike, horizon_days: int = 90, region: str | Scope | None = None
 ) -> ir.Table:
     """Churn labels at ``as_of``: one row per partner active in the 180 days up to it (glossary).
 
@@ -562,7 +568,7 @@ def _months(start: dt.date, end: dt.date) -> list[dt.date]:
 
 
 def partner_month_panel(
-    con: ibis.BaseBackend, *, start: DateLike, end: DateLike, region: str | None = None
+    con: ibis.BaseBackend, *, start: DateLike, end: DateLike, region: str | Scope | None = None
 ) -> ir.Table:
     """Partner × calendar-month panel from ``start``'s month to ``end``'s month, zeros filled.
 
@@ -935,9 +941,9 @@ BY_CHOICES = ("region", "channel_type", "tier")
 def quarter_kpis_expr(
     con: ibis.BaseBackend,
     *,
-    quarter: str | pd.Period,
+    quarter: QuarterLike,
     by: str | None = None,
-    region: str | None = None,
+    region: str | Scope | None = None,
     tiers: pd.DataFrame | ir.Table | None = None,
 ) -> ir.Table:
     """The glossary's quarter KPIs as one Ibis expression (one row, or one row per ``by`` group).
@@ -950,9 +956,9 @@ def quarter_kpis_expr(
 def quarter_kpis(
     con: ibis.BaseBackend,
     *,
-    quarter: str | pd.Period,
+    quarter: QuarterLike,
     by: str | None = None,
-    region: str | None = None,
+    region: str | Scope | None = None,
     tiers: pd.DataFrame | ir.Table | None = None,
 ) -> pd.DataFrame:
     """The glossary's KPIs for one calendar quarter, overall or by region / channel_type / tier.
@@ -971,27 +977,19 @@ def quarter_kpis(
 PERIOD_COLUMNS: tuple[str, ...] = ("quarter", "q_start", "q_end", "prev_start", "prev_end", "n_months", "window_start")
 
 
-def _as_quarter(quarter: str | pd.Period) -> pd.Period:
-    try:
-        p = quarter if isinstance(quarter, pd.Period) else pd.Period(str(quarter).strip().upper(), freq="Q")
-    except (ValueError, TypeError) as exc:
-        raise WorkbenchError(f"quarter must look like 2026Q3, got {quarter!r}.") from exc
-    return p.asfreq("Q")
-
-
-def quarter_periods(quarters: Sequence[str | pd.Period]) -> ir.Table:
+def quarter_periods(quarters: Sequence[QuarterLike]) -> ir.Table:
     """The periods table of `quarters` (deduplicated, in order): one row per quarter.
 
     Columns ``PERIOD_COLUMNS``: quarter ('2026Q3'), its first and last day (q_start, q_end), the
     previous quarter's (prev_start, prev_end), n_months (3) and window_start = prev_end − 179 days,
     the first day any of the quarter's KPIs reads (the churn population's 180-day activity window).
     """
-    qs = sorted({_as_quarter(q) for q in quarters})
+    qs = sorted({Quarter.parse(q) for q in quarters})
     if not qs:
         raise WorkbenchError("quarters is empty: give at least one quarter like 2026Q3.")
     rows = []
     for q in qs:
-        (s, e), (ps, pe) = quarter_bounds(q), quarter_bounds(q - 1)
+        s, e, ps, pe = q.start, q.end, q.prev().start, q.prev().end
         rows.append({"quarter": str(q), "q_start": s, "q_end": e, "prev_start": ps, "prev_end": pe,
                      "n_months": len(_months(s, e)), "window_start": pe - _days(179)})
     frame = pd.DataFrame(rows)
@@ -1062,9 +1060,9 @@ def _churn_label_periods(partners: ir.Table, lines: ir.Table) -> ir.Table:
 def quarters_kpis_expr(
     con: ibis.BaseBackend | None,
     *,
-    quarters: Sequence[str | pd.Period],
+    quarters: Sequence[QuarterLike],
     by: str | None = None,
-    region: str | None = None,
+    region: str | Scope | None = None,
     tiers: pd.DataFrame | ir.Table | None = None,
     tables: dict[str, ir.Table] | None = None,
 ) -> ir.Table:
@@ -1137,9 +1135,9 @@ def quarters_kpis_expr(
 def quarters_kpis(
     con: ibis.BaseBackend | None,
     *,
-    quarters: Sequence[str | pd.Period],
+    quarters: Sequence[QuarterLike],
     by: str | None = None,
-    region: str | None = None,
+    region: str | Scope | None = None,
     tiers: pd.DataFrame | ir.Table | None = None,
     tables: dict[str, ir.Table] | None = None,
 ) -> pd.DataFrame:
@@ -1153,7 +1151,7 @@ def quarters_kpis(
     return quarters_kpis_expr(con, quarters=quarters, by=by, region=region, tiers=tiers, tables=tables).to_pandas()
 
 
-def quarters_concentration(orders: ir.Table, *, quarters: Sequence[str | pd.Period], by=None) -> ir.Table:
+def quarters_concentration(orders: ir.Table, *, quarters: Sequence[QuarterLike], by=None) -> ir.Table:
     """:func:`concentration` of each quarter in `quarters`: quarter, the `by` columns, partners_with_sales,
     top1_share, top5_share, hhi (shares 0–1), ordered by quarter. A quarter without positive net sales has no row."""
     lines = _tagged(_lines(orders), quarter_periods(quarters), "order_date")

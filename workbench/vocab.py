@@ -19,6 +19,7 @@ from workbench.errors import WorkbenchError
 __all__ = [
     "DEFAULT_CURRENCY",
     "Quarter",
+    "QuarterLike",
     "Scope",
     "format_money",
     "money_label",
@@ -114,6 +115,10 @@ class Quarter:
 
     def __str__(self) -> str:
         return f"{self.year}Q{self.number}"
+
+
+QuarterLike = Quarter | pd.Period | str
+"""What every `quarter=` argument accepts: a Quarter, a quarterly pd.Period or text like 2026Q3."""
 
 
 def _as_date(value: dt.date | pd.Timestamp | str) -> dt.date:
