@@ -7,7 +7,7 @@ import pandas as pd
 
 from workbench.charts.base import message_chart
 from workbench.i18n import label
-from workbench.segment import _line_name
+from workbench.present.segment import line_name
 
 __all__ = [
     "chart_segments_2d",
@@ -29,7 +29,7 @@ def _tier_label(tier: str, lang: str) -> str:
 
 def _feature_label(feature: str, lang: str) -> str:
     if feature.startswith("mix_"):
-        return label("seg_share_of", lang) + _line_name(feature[4:], lang)
+        return label("seg_share_of", lang) + line_name(feature[4:], lang)
     return label(feature, lang)
 
 

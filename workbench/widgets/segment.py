@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from workbench import segment as sg
+from workbench.present import segment as ps
 from workbench.charts.segment import chart_k_selection, chart_profile_heatmap, chart_segments_2d
 from workbench.i18n import label
 
@@ -59,8 +60,9 @@ def segment_explorer(
         for out, chart in (
             (k_out, chart_k_selection(seg.selection_, lang=lang)),
             (plot_out, chart_segments_2d(
-                sg.project_2d(seg, features[["partner_id", *cols]], seed=seed, lang=lang), lang=lang)),
-            (prof_out, chart_profile_heatmap(sg.profile_long(seg, lang=lang), lang=lang)),
+                ps.with_cluster_names(sg.project_2d(seg, features[["partner_id", *cols]], seed=seed), seg, lang),
+                lang=lang)),
+            (prof_out, chart_profile_heatmap(ps.with_cluster_names(sg.profile_long(seg), seg, lang), lang=lang)),
         ):
             with out:
                 out.clear_output(wait=True)
