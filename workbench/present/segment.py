@@ -13,6 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.i18n import LABELS as ALL_LABELS
+from workbench.i18n import label as i18n_label
+from workbench.i18n import register_labels
 from workbench.segment import TIERS, TierConfig, load_tier_config, tier_summary as _tier_summary
 from workbench.segment.naming import Trait, render_name, trait_phrase
 
@@ -30,11 +33,110 @@ __all__ = [
     "html_table",
 ]
 
-# key: (English, 简体中文) — labels this page adds (the older ones live in workbench.i18n)
+# key: (English, 简体中文): the segmentation page's labels, registered with workbench.i18n
 LABELS: dict[str, tuple[str, str]] = {
+    "cluster": ("Cluster", "分群"),
+    "cluster_name": ("Segment", "细分群体"),
+    "score": ("Score", "综合得分"),
+    "score_pct": ("Score percentile", "得分百分位"),
+    "sales_score": ("Sales score", "销售得分"),
+    "coverage_score": ("Coverage score", "覆盖得分"),
+    "cooperation_score": ("Cooperation score", "合作深度得分"),
+    "playbook": ("Playbook", "维护策略"),
+    "seg_tier_from": ("Tier before", "原层级"),
+    "seg_tier_to": ("Tier after", "新层级"),
+    "net_sales_365d": ("Net sales, 12 months", "近12个月净销售额"),
+    "order_days_365d": ("Order days, 12 months", "近12个月下单天数"),
+    "avg_order_value": ("Sales per order day", "单日平均订单额"),
+    "line_breadth": ("Product-line breadth", "品类广度"),
+    "active_outlets": ("Active outlets", "活跃网点数"),
+    "product_breadth_365d": ("Product lines bought", "采购品类数"),
+    "tenure_days": ("Tenure (days)", "合作天数"),
+    "trainings_passed_365d": ("Trainings passed", "通过培训次数"),
+    "order_regularity": ("Order regularity", "下单规律性"),
+    "seg_new": ("New", "新增"),
+    "seg_gone": ("Gone", "流失/退出"),
+    "seg_partners": ("Partners", "经销商数"),
+    "seg_share_of_row": ("Share of row", "占原层级比例"),
+    "seg_pc1": ("Component 1", "主成分1"),
+    "seg_pc2": ("Component 2", "主成分2"),
+    "seg_z": ("Difference from typical (scaled)", "与典型值差异（标准化）"),
+    "seg_median": ("Median", "中位数"),
+    "seg_feature": ("Feature", "特征"),
+    "line_phones": ("phones", "手机"),
+    "line_accessories": ("accessories", "配件"),
+    "line_home_appliances": ("home appliances", "家电"),
+    "line_smart_home": ("smart home", "智能家居"),
+    "line_online_bundle": ("online bundle", "线上套装"),
+    "line_parts": ("parts", "零部件"),
+    "seg_algorithm": ("Algorithm", "算法"),
+    "seg_auto": ("auto (silhouette + stability)", "自动（轮廓系数+稳定性）"),
+    "seg_pick_one": ("Pick at least one feature.", "请至少选择一个特征。"),
+    "median_score": ("Median score", "得分中位数"),
+    "median_net_sales_365d": ("Median 12-month net sales", "近12个月净销售额中位数"),
+    "score_gain": ("Score gain", "得分提升"),
+    "gap": ("Points to growth", "距成长层差距"),
+    "partner_share": ("Share of partners", "经销商占比"),
+    "silhouette": ("Silhouette", "轮廓系数"),
+    "stability": ("Stability (mean ARI)", "稳定性（平均ARI）"),
+    "stability_sd": ("Stability sd", "稳定性标准差"),
+    "bic": ("BIC", "BIC"),
+    "chosen": ("Chosen", "选中"),
+    "n_partners": ("Partners", "经销商数"),
+    "seg_share_of": ("Share: ", "占比："),
+    "seg_k": ("Number of clusters k", "分群数 k"),
+    "seg_silhouette": ("Silhouette", "轮廓系数"),
+    "seg_stability": ("Stability (mean ARI)", "稳定性（平均ARI）"),
+    "seg_bic": ("BIC", "BIC"),
+    "seg_chosen": ("Chosen", "选中"),
+    "seg_all_clusters": ("all segments", "全部群体"),
+    "seg_highlight": ("Highlight segment", "突出显示群体"),
+    "seg_no_clusters": ("No partners with recent orders to cluster.", "没有近期下单的经销商可分群。"),
+    "seg_no_partners": ("No partners.", "没有经销商。"),
+    "seg_none": ("None.", "无。"),
+    "seg_no_orders": ("no recent orders", "近期无订单"),
+    "seg_chart_2d": ("Segments on a 2-D projection (PCA)", "细分群体二维投影（PCA）"),
+    "seg_chart_profile": ("Segment profiles", "细分群体画像"),
+    "seg_chart_pyramid": ("Tier pyramid by region", "各区域层级金字塔"),
+    "seg_chart_migration": ("Tier migration", "层级迁移"),
+    "seg_chart_k": ("Choosing k: silhouette and stability", "选择分群数：轮廓系数与稳定性"),
+    "seg_title": ("Segmentation and tiering", "经销商分层与细分"),
+    "seg_question": ("Which partners are core, growth or pilot, and which natural groups exist?",
+                     "哪些经销商属于核心、成长、试点层级？存在哪些自然分群？"),
+    "seg_tiers_text": (
+        "Each partner scores 0–100 on sales (12-month net), customer coverage (active outlets, or product-line "
+        "breadth where outlets are not reported) and cooperation depth (tenure, trainings passed, order "
+        "regularity); weights, cut-offs and the playbook come from config/tiers.yaml.",
+        "每个经销商按销售（近12个月净销售额）、客户覆盖（活跃网点数，未上报时用品类广度）和合作深度（合作时长、通过培训、"
+        "下单规律性）得 0–100 分；权重、分层线和维护策略来自 config/tiers.yaml。"),
+    "seg_why_heading": ("Score components of the top partners", "头部经销商的得分构成"),
+    "seg_why_text": ("The components answer “why is this partner only growth?”.",
+                     "得分构成回答“为什么这个经销商只是成长层？”。"),
+    "seg_clusters_text": (
+        "Clusters of partners with orders in the last 12 months, on volume, order rhythm, order size and product "
+        "mix, defined on the whole network so they are the same in every region; names describe what sets each "
+        "group apart from the typical partner.",
+        "对近12个月有订单的经销商按销量、下单节奏、订单规模和品类结构聚类（在全网定义，各区域一致）；"
+        "名称描述该群体与典型经销商的主要差异。"),
+    "seg_selection_text": (
+        "k is the most separated solution (silhouette) among those that survive resampling (mean adjusted "
+        "Rand index over bootstrap resamples ≥ 0.75).",
+        "k 取在重抽样中稳定（自助重抽样平均调整兰德指数 ≥ 0.75）的方案中分离度（轮廓系数）最高者。"),
+    "seg_ready_text": ("Pilots within reach of the growth threshold whose score rose since last quarter.",
+                       "得分接近成长层门槛且较上季度提升的试点经销商。"),
+    "seg_tiers_heading": ("Tiers and playbook", "层级与维护策略"),
+    "seg_clusters_heading": ("Natural groups (clusters)", "自然分群"),
+    "seg_migration_heading": ("Tier migration", "层级迁移"),
+    "seg_fell_out": ("Fell out of core", "跌出核心层"),
+    "seg_ready": ("Pilots ready for promotion", "可晋升的试点经销商"),
+    "seg_score_gain": ("Score gain", "得分提升"),
+    "seg_gap": ("Points to growth", "距成长层差距"),
+    "seg_selection_heading": ("How k was chosen", "分群数的选择"),
+    "seg_explorer_heading": ("Explore (live notebook)", "交互探索（实时笔记本）"),
     "seg_other_lines": ("other lines", "其他品类"),
     "seg_typical": ("typical", "一般"),
 }
+register_labels("segment", LABELS)
 
 # Chinese phrase per trait code: (when high, when low); English comes from workbench.segment.naming
 _ZH: dict[str, tuple[str, str]] = {
@@ -57,24 +159,17 @@ _ZH: dict[str, tuple[str, str]] = {
 
 
 def label(key: str, lang: str = "en") -> str:
-    """The label of `key` in `lang` from this module's LABELS, else from ``workbench.i18n``."""
-    from workbench.i18n import label as i18n_label
-
-    pair = LABELS.get(key)
-    if pair is not None:
-        return pair[1] if lang == "zh" else pair[0]
-    return i18n_label(key, lang)
+    """The label of `key` in `lang` (this module's LABELS or any other registered block)."""
+    return i18n_label(key, lang)  # type: ignore[arg-type]
 
 
 def line_name(line: str, lang: str = "en") -> str:
     """A product line's display name: the label `line_<name>` where there is one, else the name
     ("__other__" is the lines outside the top N)."""
-    from workbench.i18n import LABELS as I18N
-
     if line == "__other__":
         return label("seg_other_lines", lang)
     key = f"line_{line}"
-    return label(key, lang) if key in I18N or key in LABELS else str(line).replace("_", " ")
+    return label(key, lang) if key in LABELS or key in ALL_LABELS else str(line).replace("_", " ")
 
 
 def phrase(trait: Trait, lang: str = "en") -> str:
