@@ -98,7 +98,7 @@ def test_missing_targets_file_and_bad_settings(tmp_path: Path) -> None:
 
 def test_bad_quarter_is_one_sentence() -> None:
     with pytest.raises(WorkbenchError, match="not a quarter like 2026Q3"):
-        retro.parse_quarter("2026-Q7")
+        retro.attainment(_kpis_by_hand(), retro.TargetsConfig(), quarter="2026-Q7")
 
 
 

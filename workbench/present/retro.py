@@ -11,10 +11,149 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.i18n import LABELS, label
+from workbench.i18n import LABELS as ALL_LABELS
+from workbench.i18n import label, register_labels
 from workbench.retro import KPI_ORDER, RATE_KPIS, Finding, RetroSettings, finding_facts
+from workbench.vocab import symbol
 
-__all__ = ["SENTENCES", "findings", "kpi_wide", "money", "sentences", "table"]
+__all__ = ["LABELS", "SENTENCES", "findings", "kpi_wide", "money", "sentences", "table"]
+
+# labels of the retrospective's tables, charts and headings: key → (English, 中文)
+LABELS: dict[str, tuple[str, str]] = {
+    # KPI names (workbench.retro.KPI_ORDER)
+    "monthly_sales_cny": ("Monthly sales (CNY)", "月销售额（元）"),
+    "core_monthly_sales_cny": ("Core monthly sales (CNY)", "核心经销商月销售额（元）"),
+    "net_sales_cny": ("Net sales (CNY)", "净销售额（元）"),
+    "active_partners": ("Active partners", "活跃经销商"),
+    "new_partners": ("New partners", "新增经销商"),
+    "churned_partners": ("Churned partners", "流失经销商"),
+    "retention_rate": ("Retention", "留存率"),
+    "satisfaction_mean": ("Satisfaction", "满意度"),
+    "incentive_cost_cny": ("Incentive cost (CNY)", "激励成本（元）"),
+    "rebate_shortfall_cny": ("Rebate shortfall (CNY)", "返利欠付（元）"),
+    "conflicts_opened": ("Conflicts opened", "新增冲突"),
+    "conflicts_resolved": ("Conflicts resolved", "已解决冲突"),
+    "trainings": ("Trainings", "培训场次"),
+    "top1_share": ("Top-1 share", "第一大经销商占比"),
+    "top5_share": ("Top-5 share", "前五大经销商占比"),
+    "hhi": ("HHI", "赫芬达尔指数"),
+    "actions_training": ("Actions: training", "动作：培训"),
+    "actions_incentive": ("Actions: incentive", "动作：专项激励"),
+    "actions_marketing_automation": ("Actions: marketing automation", "动作：营销自动化"),
+    "actions_tiering": ("Actions: tiering", "动作：分级调整"),
+    "actions_communication": ("Actions: communication", "动作：沟通会"),
+    "actions_visit": ("Actions: visit", "动作：拜访"),
+    "actions_other": ("Actions: other", "动作：其他"),
+    # action types
+    "act_training": ("Training", "培训"),
+    "act_incentive": ("Incentive", "专项激励"),
+    "act_marketing_automation": ("Marketing automation", "营销自动化"),
+    "act_tiering": ("Tiering", "分级调整"),
+    "act_communication": ("Communication", "沟通会"),
+    "act_visit": ("Visit", "拜访"),
+    "act_other": ("Other", "其他"),
+    # table columns and chart axes
+    "kpi": ("KPI", "指标"),
+    "qoq": ("QoQ", "环比"),
+    "yoy": ("YoY", "同比"),
+    "target": ("Target", "目标"),
+    "attainment": ("Attainment", "达成率"),
+    "actual": ("Actual", "实际"),
+    "basis": ("Basis", "口径"),
+    "period": ("Period", "期间"),
+    "sales_growth": ("Sales growth", "销售增长"),
+    "year_to_date": ("Year to date", "年初至今"),
+    "ci_low_pct": ("95% CI low (%)", "95% 区间下限（%）"),
+    "ci_high_pct": ("95% CI high (%)", "95% 区间上限（%）"),
+    "naive_pct": ("Naive before/after (%)", "简单前后对比（%）"),
+    "n_forecasts": ("Forecasts", "预测次数"),
+    "action_type": ("Action", "维护动作"),
+    "effect_pct": ("Effect on sales (%)", "对销售额的影响（%）"),
+    "effect_log": ("Effect (log points)", "效果（对数点）"),
+    "ci_low": ("95% CI low", "95% 区间下限"),
+    "ci_high": ("95% CI high", "95% 区间上限"),
+    "naive_log": ("Naive before/after (log points)", "简单前后对比（对数点）"),
+    "pretrend_p": ("Pre-trend p-value", "事前趋势检验 p 值"),
+    "n_treated": ("Partners treated", "实施经销商数"),
+    "rel_month": ("Months since action", "距动作月数"),
+    "coef": ("Coefficient (log points)", "系数（对数点）"),
+    "estimator": ("Estimate", "估计方法"),
+    "did": ("Difference-in-differences", "双重差分"),
+    "naive": ("Naive before/after", "简单前后对比"),
+    "share": ("Share of net sales", "净销售额占比"),
+    "measure": ("Measure", "指标"),
+    "threshold": ("Alert threshold", "预警阈值"),
+    "observed": ("Observed", "实际值"),
+    "trend": ("Trend", "趋势"),
+    "seasonal": ("Seasonal", "季节性"),
+    "resid": ("Remainder", "残差"),
+    "component": ("Component", "分量"),
+    "forecast": ("Forecast", "预测"),
+    "interval": ("95% prediction interval", "95% 预测区间"),
+    "method": ("Method", "方法"),
+    "model": ("Seasonal ARIMA", "季节性 ARIMA"),
+    "seasonal_naive": ("Seasonal naive", "季节性朴素预测"),
+    "mape": ("MAPE", "平均绝对百分比误差"),
+    "rmse": ("RMSE (CNY)", "均方根误差（元）"),
+    "interval_coverage": ("Interval coverage", "区间覆盖率"),
+    "conflict_type": ("Conflict type", "冲突类型"),
+    "opened": ("Opened", "新增"),
+    "resolved": ("Resolved", "解决"),
+    "open_at_end": ("Open at quarter end", "季末未解决"),
+    "median_days_to_resolve": ("Median days to resolve", "解决天数中位数"),
+    "party": ("Parties", "涉及方"),
+    "conflicts": ("Conflicts", "冲突数"),
+    "types": ("Types", "类型"),
+    "last_reported": ("Last reported", "最近报告日期"),
+    "price": ("Price", "价格"),
+    "territory": ("Territory", "区域窜货"),
+    "customer_ownership": ("Customer ownership", "客户归属"),
+    "tier_from": ("Tier last quarter", "上季度层级"),
+    "tier_to": ("Tier this quarter", "本季度层级"),
+    "partners": ("Partners", "经销商数"),
+    "new": ("New", "新加入"),
+    "gone": ("Gone", "已退出"),
+    "unassigned": ("Unassigned", "未分层"),
+    "dimension": ("Dimension", "维度"),
+    "group": ("Group", "分组"),
+    "value": ("Value", "数值"),
+    # notebook headings and notes
+    "retro_title": ("Quarterly retrospective", "季度复盘"),
+    "retro_question": (
+        "What happened this quarter, against target, and which maintenance actions actually worked?",
+        "本季度发生了什么、目标达成如何、哪些渠道维护动作真正有效？",
+    ),
+    "retro_kpis": ("KPI table", "关键指标表"),
+    "retro_kpi_trends": ("KPI trends", "指标趋势"),
+    "retro_targets": ("Targets and attainment", "目标与达成率"),
+    "retro_effects": ("Which maintenance actions worked", "哪些维护动作有效"),
+    "retro_effects_note": (
+        "Stacked difference-in-differences: each action's partners against partners not (yet) treated in "
+        "the same months, partner and month fixed effects, errors clustered by partner. The naive "
+        "before/after comparison ignores seasonality and trends; the gap between the two is the bias "
+        "it would have led to.",
+        "堆叠双重差分：每类动作的经销商与同期尚未实施动作的经销商对比，控制经销商和月份固定效应，"
+        "按经销商聚类标准误。简单前后对比忽略了季节性和趋势，两者之差就是它会带来的偏差。",
+    ),
+    "retro_event_study": ("Event study: sales before and after the action", "事件研究：动作前后的销售额"),
+    "retro_pretrend_note": (
+        "Coefficients before month 0 should hover around zero; if they trend, the comparison is not clean.",
+        "第 0 月之前的系数应在零附近波动；若呈趋势，说明对照不干净。",
+    ),
+    "retro_concentration": ("Concentration risk", "集中度风险"),
+    "retro_alerts": ("Alerts", "预警"),
+    "retro_no_alerts": ("No concentration alert.", "无集中度预警。"),
+    "retro_outlook": ("Seasonality and outlook", "季节性与展望"),
+    "retro_backtest": ("Forecast backtest", "预测回测"),
+    "retro_conflicts": ("Conflicts", "渠道冲突"),
+    "retro_repeat_parties": ("Repeat parties", "重复冲突方"),
+    "retro_migration": ("Tier migration since last quarter", "较上季度的层级迁移"),
+    "retro_fell_out_of_core": ("Fell out of core", "跌出核心层"),
+    "retro_ready_for_promotion": ("Pilots ready for promotion", "可晋级的试点经销商"),
+    "retro_findings": ("Findings", "主要发现"),
+    "retro_explore": ("Explore by region and tier", "按区域和层级查看"),
+}
+register_labels("retro", LABELS)
 
 # sentence templates: code → (English, 中文); {placeholders} are filled by :func:`sentences`
 SENTENCES: dict[str, tuple[str, str]] = {
@@ -89,23 +228,15 @@ def _t(key: str, lang: str) -> str:
     return _w(SENTENCES[key], lang)
 
 
-def _symbol(currency: str) -> str:
-    try:
-        from workbench.vocab import symbol
-    except ImportError:  # the shared vocabulary is not installed yet
-        return {"CNY": "¥", "GBP": "£", "USD": "$", "EUR": "€"}.get(currency, f"{currency} ")
-    return symbol(currency)
-
-
 def money(v: float, lang: str, currency: str = "CNY") -> str:
     """A compact amount for a sentence: "¥6.10M", "£12.3k"; in Chinese 万/亿 ("610.0万元" for CNY)."""
     if v is None or not np.isfinite(v):
         return "–"
     if lang == "zh":
         unit = "元" if currency == "CNY" else ""
-        head = "" if currency == "CNY" else _symbol(currency)
+        head = "" if currency == "CNY" else symbol(currency)
         return f"{head}{v / 1e4:,.1f}万{unit}" if abs(v) < 1e8 else f"{head}{v / 1e8:,.2f}亿{unit}"
-    sym = _symbol(currency)
+    sym = symbol(currency)
     return f"{sym}{v / 1e6:,.2f}M" if abs(v) >= 1e6 else f"{sym}{v / 1e3:,.1f}k"
 
 
@@ -243,8 +374,8 @@ def table(frame: pd.DataFrame, lang: str = "en", *, max_rows: int = 30, index: b
     df = frame.head(max_rows).copy()
     for c in df.columns:
         if df[c].dtype == object or str(df[c].dtype).startswith(("string", "str")):
-            df[c] = df[c].map(lambda v: label(f"act_{v}", lang) if f"act_{v}" in LABELS
-                              else (label(v, lang) if isinstance(v, str) and v in LABELS else v))
+            df[c] = df[c].map(lambda v: label(f"act_{v}", lang) if f"act_{v}" in ALL_LABELS
+                              else (label(v, lang) if isinstance(v, str) and v in ALL_LABELS else v))
     df = df.rename(columns={c: label(str(c), lang) for c in df.columns})
     if index:
         df.index = [label(str(i), lang) for i in df.index]

@@ -8,7 +8,7 @@ conflicts, tier changes), ``effects`` (action effects), ``forecast`` (seasonalit
 language-neutral frames and codes.
 """
 
-from workbench.retro._common import ACTION_TYPES, parse_quarter
+from workbench.retro._common import ACTION_TYPES
 from workbench.retro.effects import (
     action_effects,
     action_effects_from_store,
@@ -58,7 +58,6 @@ __all__ = [
     "monthly_sales",
     "naive_before_after",
     "panel_from_store",
-    "parse_quarter",
     "stl_decompose",
     "tier_changes",
 ]

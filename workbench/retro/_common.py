@@ -7,33 +7,27 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.errors import WorkbenchError
+from workbench.vocab import Quarter, Scope
 
 ACTION_TYPES: tuple[str, ...] = (
     "training", "incentive", "marketing_automation", "tiering", "communication", "visit", "other",
 )
 
 
-def parse_quarter(quarter: str | pd.Period) -> pd.Period:
-    """`'2026Q3'` → ``pd.Period('2026Q3', 'Q')``; anything else is a one-sentence WorkbenchError."""
-    if isinstance(quarter, pd.Period):
-        return quarter.asfreq("Q")
-    text = str(quarter).strip().upper()
-    try:
-        if len(text) != 6 or text[4] != "Q" or text[5] not in "1234":
-            raise ValueError(text)
-        return pd.Period(text, freq="Q")
-    except (ValueError, TypeError) as exc:
-        raise WorkbenchError(f"Quarter '{quarter}' is not a quarter like 2026Q3.") from exc
+def _period(quarter: str | pd.Period | Quarter) -> pd.Period:
+    """The quarter (``workbench.vocab.Quarter`` rules) as a ``pd.Period('2026Q3', 'Q')``."""
+    return Quarter.parse(quarter).period
 
 
 def _quarter_bounds(q: pd.Period) -> tuple[date, date]:
-    return q.start_time.date(), q.end_time.date()
+    """First and last day (inclusive) of quarter `q`."""
+    quarter = Quarter.parse(q)
+    return quarter.start, quarter.end
 
 
-
-def _region_arg(region: str | None) -> str | None:
-    return None if region is None or str(region).strip().lower() in ("", "all") else str(region).strip()
+def _region_arg(region: str | Scope | None) -> str | None:
+    """The region of a region argument (``workbench.vocab.Scope`` rules), None for the whole company."""
+    return Scope.parse(region).region
 
 
 def _single_threaded(func: Any) -> Any:

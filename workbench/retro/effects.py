@@ -17,10 +17,10 @@ import pandas as pd
 
 from workbench.retro._common import (
     ACTION_TYPES,
+    _period,
     _quarter_bounds,
     _region_arg,
     _single_threaded,
-    parse_quarter,
 )
 from workbench.retro.settings import RetroSettings, load_settings
 
@@ -551,7 +551,7 @@ def action_effects_from_store(
     :func:`naive_before_after` and ``event_study`` rows in ``.attrs["event_study"]``.
     """
     settings = settings or load_settings()
-    q_end = _quarter_bounds(parse_quarter(quarter))[1]
+    q_end = _quarter_bounds(_period(quarter))[1]
     panel = panel_from_store(con, end=q_end, months=months, region=region)
     acts = actions_from_store(con, end=q_end, region=region)
     eff, es = action_effects(panel, acts, pre=settings.event_pre_months, post=settings.event_post_months)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.retro._common import _quarter_bounds, _region_arg, parse_quarter
+from workbench.retro._common import _period, _quarter_bounds, _region_arg
 from workbench.retro.effects import _actions_until, action_effects, naive_before_after, panel_from_store
 from workbench.retro.forecast import backtest_forecast, forecast_sales, monthly_sales, stl_decompose
 from workbench.retro.kpis import (
@@ -120,7 +120,7 @@ def finding_facts(
     whose 95% interval excludes zero (with the naive figure beside), concentration alerts, the
     next-quarter forecast with its backtest, and the weakest target attainment.
     """
-    q = str(parse_quarter(quarter))
+    q = str(_period(quarter))
     settings = settings or load_settings()
     out: list[Finding] = []
     k = kpis[(kpis["dimension"] == "overall") & (kpis["quarter"] == q)].set_index("kpi")
@@ -202,7 +202,7 @@ def build_retrospective(
     """
     from workbench import features
 
-    q = parse_quarter(quarter)
+    q = _period(quarter)
     cfg = settings if isinstance(settings, RetroSettings) else load_settings(settings)
     q_end = _quarter_bounds(q)[1]
     t = features.scoped_tables(con, _region_arg(region))  # once: each region-scoped call runs a count query

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.retro._common import ACTION_TYPES, _quarter_bounds, _region_arg, parse_quarter
+from workbench.retro._common import ACTION_TYPES, _period, _quarter_bounds, _region_arg
 from workbench.retro.settings import (
     TARGET_KPIS,
     RetroSettings,
@@ -45,7 +45,7 @@ def attainment(kpis: pd.DataFrame, targets: TargetsConfig, *, quarter: str) -> p
     kpi (sales_growth, satisfaction, repeat_rate, new_partners), target, actual, attainment
     (fraction, 1.0 = on target).
     """
-    q = parse_quarter(quarter)
+    q = _period(quarter)
     tf = _targets_frame(targets)
     k = kpis[kpis["dimension"].isin(["overall", "region"])].copy()
     k["region"] = np.where(k["dimension"] == "overall", "all", k["group"])
@@ -278,7 +278,7 @@ def kpi_table(
     """
     from workbench import features
 
-    q = parse_quarter(quarter)
+    q = _period(quarter)
     return _kpi_table(con, features.scoped_tables(con, _region_arg(region)), q, region=region, by_tier=by_tier,
                       targets=targets)
 
@@ -395,7 +395,7 @@ def conflict_summary(conflicts: pd.DataFrame, *, quarter: str, lookback_quarters
     open_at_end, median_days_to_resolve; 'repeat_parties': partners (or partner pairs) in ≥ 2
     conflicts over the lookback: party, conflicts, types, last_reported}.
     """
-    q = parse_quarter(quarter)
+    q = _period(quarter)
     qs = [q - i for i in range(lookback_quarters - 1, -1, -1)]
     c = conflicts.copy()
     c["reported_date"] = pd.to_datetime(c["reported_date"])
@@ -435,6 +435,6 @@ def tier_changes(con: Any, *, quarter: str, region: str | None = "all") -> dict[
     {'migration' (tier_from, tier_to, partners, share), 'fell_out_of_core', 'ready_for_promotion'}."""
     from workbench import segment
 
-    q = parse_quarter(quarter)
+    q = _period(quarter)
     return segment.migration_between(con, as_of_from=_quarter_bounds(q - 1)[1], as_of_to=_quarter_bounds(q)[1],
                                      region=_region_arg(region))

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.config import load as load_config
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, WorkbenchError
 from workbench.paths import config_file
+from workbench.vocab import Quarter
 
 __all__ = ["TARGET_KPIS", "RetroSettings", "Target", "TargetsConfig", "load_settings", "load_targets"]
 
@@ -71,11 +72,17 @@ class TargetsConfig:
     targets: list[Target] = field(default_factory=list)
 
 
+def _period_key(period: str) -> str:
+    """A target period as '2026' (a year) or '2026Q3' (a quarter, ``workbench.vocab.Quarter`` rules)."""
+    p = str(period).strip()
+    return p if len(p) == 4 and p.isdigit() else str(Quarter.parse(p))
+
+
 def _check_target(t: Target, where: str) -> None:
-    p = t.period.strip().upper()
-    if not (len(p) == 4 and p.isdigit()) and not (len(p) == 6 and p[:4].isdigit() and p[4] == "Q"
-                                                  and p[5] in "1234"):
-        raise ConfigError(f"{where} period '{t.period}' is not a year like 2026 or a quarter like 2026Q3.")
+    try:
+        _period_key(t.period)
+    except WorkbenchError as exc:
+        raise ConfigError(f"{where} period '{t.period}' is not a year like 2026 or a quarter like 2026Q3.") from exc
     if all(getattr(t, k) is None for k in TARGET_KPIS):
         raise ConfigError(f"{where} sets no target (give at least one of {', '.join(TARGET_KPIS)}).")
     if t.growth is not None and t.growth <= -1:
@@ -96,7 +103,7 @@ def load_targets(path: str | Path | None = None) -> TargetsConfig:
     for i, t in enumerate(cfg.targets):
         where = f"{path}: targets[{i}]"
         _check_target(t, where)
-        key = (t.period.strip().upper(), t.region)
+        key = (_period_key(t.period), t.region)
         if key in seen:
             raise ConfigError(f"{where} repeats the target for period {key[0]} and region {key[1]}.")
         seen.add(key)
@@ -104,7 +111,7 @@ def load_targets(path: str | Path | None = None) -> TargetsConfig:
 
 
 def _targets_frame(cfg: TargetsConfig) -> pd.DataFrame:
-    rows = [{"period": t.period.strip().upper(), "region": t.region,
+    rows = [{"period": _period_key(t.period), "region": t.region,
              **{k: getattr(t, k) for k in TARGET_KPIS}} for t in cfg.targets]
     return pd.DataFrame(rows, columns=["period", "region", *TARGET_KPIS])
 
