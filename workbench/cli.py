@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quarter", required=True)
     r.add_argument("--out", type=Path, required=True)
 
+    ct = with_db(sub.add_parser("contacts", help="contact cadence: days since each active partner's last visit or call"))
+    ct.add_argument("--as-of", type=_date, required=True)
+    ct.add_argument("--manager", default=None, help="only this channel manager's partners (manager_id)")
+    ct.add_argument("--region", default=None, help="only this region's partners")
+    ct.add_argument("--out", type=Path, required=True)
+
     rp = with_db(sub.add_parser("report", help="render the HTML report pack"))
     rp.add_argument("--quarter", default=None, help="e.g. 2026Q3 (default: latest complete quarter in the store)")
     rp.add_argument("--region", default="all")
@@ -134,6 +140,10 @@ def _run(args: argparse.Namespace) -> int:
         from workbench.retro import kpi_table
 
         frame = kpi_table(con, quarter=args.quarter)
+    elif args.command == "contacts":
+        from workbench.relations import contacts_from_store
+
+        frame = contacts_from_store(con, as_of=args.as_of, region=args.region, manager=args.manager)
     else:  # pragma: no cover - argparse guards this
         raise WorkbenchError(f"Unknown command {args.command}.")
     out = write_table(frame, args.out)

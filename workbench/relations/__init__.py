@@ -29,8 +29,8 @@ from workbench.relations.contacts import (
 from workbench.relations.feedback import (
     FeedbackThemes,
     comment_themes,
-    surveys_from_store,
     load_feedback_themes,
+    surveys_from_store,
     theme_quotes,
     theme_summary,
     top_terms,

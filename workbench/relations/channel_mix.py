@@ -12,6 +12,7 @@ import pandas as pd
 
 from workbench.config import from_dict, load_yaml
 from workbench.paths import config_file
+from workbench.vocab import Scope
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def _quarterly_sales(t: dict, *, start: date, end: date, by: str) -> pd.DataFram
     return frame.groupby(["quarter", by], as_index=False)["net_sales"].sum()
 
 
-def channel_mix_from_store(con: ibis.BaseBackend, *, quarter: str, region: str | None = None,
+def channel_mix_from_store(con: ibis.BaseBackend, *, quarter: str, region: str | Scope | None = None,
                            quarters: int = 8) -> pd.DataFrame:
     """channel_mix over the `quarters` quarters up to `quarter`, read from the store (scoped to `region`)."""
     from workbench import features
@@ -123,7 +124,7 @@ def channel_mix_from_store(con: ibis.BaseBackend, *, quarter: str, region: str |
     return channel_mix(_quarterly_sales(t, start=start, end=end, by="channel_type"))
 
 
-def partner_review_from_store(con: ibis.BaseBackend, *, quarter: str, region: str | None = None,
+def partner_review_from_store(con: ibis.BaseBackend, *, quarter: str, region: str | Scope | None = None,
                               config: ChannelMixConfig | None = None) -> pd.DataFrame:
     """partner_review for `quarter` with sales, latest satisfaction and rebates paid read from the store."""
     from workbench import features

@@ -11,6 +11,7 @@ import pandas as pd
 
 from workbench.config import load_yaml
 from workbench.paths import config_file
+from workbench.vocab import Scope
 
 CONTACT_TYPES: tuple[str, ...] = ("visit", "communication")
 DEFAULT_CADENCE: dict[str, int] = {"core": 30, "growth": 60, "pilot": 90}
@@ -91,17 +92,17 @@ def _active_partners(tables: dict[str, Any], as_of: date) -> pd.DataFrame:
     return frame
 
 
-def contacts_from_store(con: ibis.BaseBackend, *, as_of: date | str, region: str | None = None,
+def contacts_from_store(con: ibis.BaseBackend, *, as_of: date | str, region: str | Scope | None = None,
                         manager: str | None = None, cadence: dict[str, int] | None = None) -> pd.DataFrame:
-    """contact_status for the store's active partners at `as_of` (tiers from the network scorecard)."""
+    """contact_status for the store's active partners at `as_of` in a region or a manager's book
+    (tiers from the network scorecard)."""
     from workbench import features, segment
 
     as_of = pd.Timestamp(as_of).date()
-    tables = features.scoped_tables(con, region)
+    scope = Scope.parse(region, manager)
+    tables = features.scoped_tables(con, scope)
     partners = _active_partners(tables, as_of)
-    if manager is not None:
-        partners = partners[partners["manager_id"].astype("string") == str(manager)]
-    tiers = segment.partner_tiers(con, as_of=as_of, region=region)
+    tiers = segment.partner_tiers(con, as_of=as_of, region=scope.region)
     partners = partners.merge(tiers, on="partner_id", how="left")
     partners["tier"] = partners["tier"].fillna("pilot")
     actions = tables["actions"].to_pandas() if "actions" in tables else pd.DataFrame(

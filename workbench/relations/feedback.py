@@ -12,6 +12,7 @@ import pandas as pd
 
 from workbench.config import from_dict, load_yaml
 from workbench.paths import config_file
+from workbench.vocab import Scope
 
 OTHER = "other"
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -136,7 +137,7 @@ def top_terms(themed: pd.DataFrame, *, theme: str | None = OTHER, n: int = 10,
     return pd.DataFrame(counts.most_common(n), columns=["term", "count"])
 
 
-def surveys_from_store(con, *, as_of, region: str | None = None, days: int = 365) -> pd.DataFrame:
+def surveys_from_store(con, *, as_of, region: str | Scope | None = None, days: int = 365) -> pd.DataFrame:
     """Surveys of the `days` up to `as_of` with the partner's region and network tier: survey_id, partner_id,
     survey_date, satisfaction, comment, region, tier (empty frame when the store has no surveys)."""
     import ibis
@@ -153,7 +154,7 @@ def surveys_from_store(con, *, as_of, region: str | None = None, days: int = 365
     frame = s.join(t["partners"].select("partner_id", "region"), "partner_id").select(cols[:-1]).to_pandas()
     if frame.empty:
         return pd.DataFrame(columns=cols)
-    tiers = segment.partner_tiers(con, as_of=cut, region=region)
+    tiers = segment.partner_tiers(con, as_of=cut, region=Scope.parse(region).region)
     frame = frame.merge(tiers, on="partner_id", how="left")
     frame["tier"] = frame["tier"].fillna("pilot")
     frame["satisfaction"] = frame["satisfaction"].astype(float)

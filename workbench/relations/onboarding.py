@@ -8,6 +8,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from workbench.vocab import Scope
+
 DAYS_PER_MONTH = 30.4375
 ACTIVATION_DAYS = 90  # a new partner counts as activated when its first order comes within 90 days
 
@@ -117,7 +119,7 @@ def ramp_curves(partners: pd.DataFrame, orders: pd.DataFrame, *, as_of: date | s
     return out[["month_since_onboard", "group", "median_sales", "partners"]]
 
 
-def activation_from_store(con: ibis.BaseBackend, *, as_of: date | str, region: str | None = None
+def activation_from_store(con: ibis.BaseBackend, *, as_of: date | str, region: str | Scope | None = None
                           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(partners, orders) frames for the onboarding functions, scoped to `region`, read from the store."""
     from workbench import features
