@@ -9,8 +9,6 @@ from typing import Any
 import ibis
 import pandas as pd
 
-from workbench.config import load_yaml
-from workbench.paths import config_file
 from workbench.vocab import Scope
 
 CONTACT_TYPES: tuple[str, ...] = ("visit", "communication")
@@ -22,11 +20,11 @@ STATUS_COLUMNS = ["partner_id", "tier", "manager_id", "last_contact_date", "days
 
 
 def contact_cadence(source: str | Path | dict | None = None) -> dict[str, int]:
-    """Days between contacts per tier: `contact_every_days` of config/tiers.yaml, else 30/60/90."""
-    data = source if isinstance(source, dict) else load_yaml(source or config_file("tiers.yaml"))
-    given = (data or {}).get("contact_every_days") or {}
-    cadence = {**DEFAULT_CADENCE, **{str(k): int(v) for k, v in given.items()}}
-    return cadence
+    """Days between contacts per tier: `contact_every_days` of the tier config (config/tiers.yaml), else 30/60/90."""
+    from workbench.segment import load_tier_config
+
+    given = load_tier_config(source).contact_every_days or {}
+    return {**DEFAULT_CADENCE, **{str(k): int(v) for k, v in given.items()}}
 
 
 def last_contacts(actions: pd.DataFrame, *, as_of: date | str) -> pd.DataFrame:

@@ -26,6 +26,7 @@ class RetroSettings:
     naive_months: int = 6  # months before / after in the naive comparison
     forecast_horizon_months: int = 3  # next quarter
     backtest_origins: int = 4  # rolling forecast origins in the backtest
+    channel_mix: dict[str, float] | None = None  # channel-dependence thresholds (workbench.relations.ChannelMixConfig)
 
 
 def load_settings(path: str | Path | None = None) -> RetroSettings:

@@ -102,6 +102,7 @@ class TierConfig:
     playbook: dict[str, list[str]]
     promotion: Promotion = field(default_factory=Promotion)
     playbook_zh: dict[str, list[str]] | None = None
+    contact_every_days: dict[str, int] | None = None  # contact cadence per tier (days; workbench.relations)
 
     def actions(self, tier: str) -> str:
         """The playbook of `tier` as one line ('; '-joined); `present.segment.playbook` gives it in a language."""
