@@ -724,7 +724,27 @@ def _partners_table(rng: np.random.Generator, w: _World, pid: pa.Array) -> pd.Da
         "exit_date": _to_datetime(exit_day, ~has_exit),
         "contact_name": pa.array(contact_name.tolist(), type=pa.string()),
         "contact_phone": phone,
+        **_managers(w),
     })
+
+
+MANAGER_SURNAMES = ("王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱")
+
+
+def _managers(w: _World) -> dict[str, pa.Array]:
+    """Channel managers: two per region (three in the largest), partners spread over them by index.
+
+    Deterministic (no draw from the generator), so adding managers leaves every other table unchanged.
+    manager_id is 'M' + region number + letter (e.g. 'M1A'); manager_name is personal data (never shown).
+    """
+    counts = np.bincount(w.region, minlength=len(REGIONS))
+    per_region = np.where(counts == counts.max(), 3, 2)
+    k = (np.arange(w.n) * 7919) % per_region[w.region]
+    ids = np.array([f"M{r + 1}{chr(65 + j)}" for r, j in zip(w.region, k, strict=True)], dtype=object)
+    names = np.array([f"{MANAGER_SURNAMES[(3 * r + j) % len(MANAGER_SURNAMES)]}经理"
+                      for r, j in zip(w.region, k, strict=True)], dtype=object)
+    return {"manager_id": pa.array(ids.tolist(), type=pa.string()),
+            "manager_name": pa.array(names.tolist(), type=pa.string())}
 
 
 def _truth_tables(w: _World, pid: pa.Array, params: dict[str, object]) -> dict[str, pd.DataFrame]:
