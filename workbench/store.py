@@ -65,6 +65,8 @@ TABLES: dict[str, Table] = {
                 C("exit_date", "DATE"),
                 C("contact_name", "VARCHAR", personal=True),
                 C("contact_phone", "VARCHAR", personal=True),
+                C("manager_id", "VARCHAR"),
+                C("manager_name", "VARCHAR", personal=True),
             ),
             ("partner_id",),
         ),
@@ -166,14 +168,35 @@ TABLES: dict[str, Table] = {
 # Load order: parents before children.
 TABLE_ORDER: tuple[str, ...] = tuple(TABLES)
 
+# Every canonical table row carries the id of the load that last wrote it (NULL for rows older than load
+# history). Readers of the contract select contract columns; this one is bookkeeping (see docs/ingest.md).
+LOAD_ID = "_load_id"
+# Partner attributes whose changes are kept with valid_from / valid_to (partner_history).
+HISTORY_COLUMNS: tuple[str, ...] = ("region", "channel_type", "manager_id")
+
 BOOKKEEPING_DDL = [
+    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
     """CREATE TABLE IF NOT EXISTS quarantine (
         table_name VARCHAR, file VARCHAR, row_number BIGINT, "column" VARCHAR,
         value VARCHAR, reason VARCHAR, quarantined_at TIMESTAMP, row_data VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS ingest_log (
-        table_name VARCHAR, file VARCHAR, sha256 VARCHAR, rows_read BIGINT,
-        rows_accepted BIGINT, rows_quarantined BIGINT, ingested_at TIMESTAMP)""",
+    # One row per ingest (a load); never deleted, only marked rolled back.
+    """CREATE TABLE IF NOT EXISTS loads (
+        load_id BIGINT, table_name VARCHAR, file VARCHAR, content_sha256 VARCHAR, mode VARCHAR,
+        rows_read BIGINT, rows_accepted BIGINT, rows_quarantined BIGINT, rows_inserted BIGINT,
+        rows_updated BIGINT, loaded_at TIMESTAMP, rolled_back BOOLEAN, rolled_back_at TIMESTAMP,
+        options VARCHAR)""",
+    # Region, channel type and manager of each partner over time: valid_from inclusive (NULL: since the
+    # partner's first record), valid_to exclusive (NULL: still valid); load_id opened the row, closed_by closed it.
+    """CREATE TABLE IF NOT EXISTS partner_history (
+        partner_id VARCHAR, region VARCHAR, channel_type VARCHAR, manager_id VARCHAR,
+        valid_from DATE, valid_to DATE, load_id BIGINT, closed_by BIGINT)""",
+    "CREATE SCHEMA IF NOT EXISTS history",
 ]
+
+
+def before_table(name: str) -> str:
+    """The table keeping before-images of `name`'s rows (as they were before a load changed them)."""
+    return f"history.before_{name}"
 
 
 def table_ddl(table: Table) -> str:
@@ -185,16 +208,51 @@ def table_ddl(table: Table) -> str:
     used ~60 bytes of memory per row.
     """
     cols = [f'"{c.name}" {c.sql_type}{" NOT NULL" if c.required else ""}' for c in table.columns]
+    cols.append(f'"{LOAD_ID}" BIGINT')
     return f"CREATE TABLE IF NOT EXISTS {table.name} (\n  " + ",\n  ".join(cols) + "\n)"
 
 
 def create_schema(raw: duckdb.DuckDBPyConnection) -> None:
-    """Create every canonical and bookkeeping table that does not exist yet (idempotent)."""
-    for name in TABLE_ORDER:
-        raw.execute(table_ddl(TABLES[name]))
+    """Create every canonical and bookkeeping table that does not exist yet, and bring an older store's
+    tables up to the current contract (new optional columns, load history); idempotent."""
     for ddl in BOOKKEEPING_DDL:
         raw.execute(ddl)
+    for name in TABLE_ORDER:
+        raw.execute(table_ddl(TABLES[name]))
+        have = {r[0] for r in raw.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ? "
+            "AND database_name = current_database()", [name]).fetchall()}
+        for c in TABLES[name].columns:
+            if c.name not in have:  # a store made before the column joined the contract
+                raw.execute(f'ALTER TABLE {name} ADD COLUMN "{c.name}" {c.sql_type}')
+        if LOAD_ID not in have and have:
+            raw.execute(f'ALTER TABLE {name} ADD COLUMN "{LOAD_ID}" BIGINT')
+        cols = ", ".join(f'"{c}"' for c in (*TABLES[name].column_names, LOAD_ID))
+        raw.execute(f"CREATE TABLE IF NOT EXISTS {before_table(name)} AS "
+                    f"SELECT CAST(NULL AS BIGINT) AS _by_load, {cols} FROM {name} LIMIT 0")
+    raw.execute('ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS load_id BIGINT')
+    _migrate_ingest_log(raw)
+    raw.execute("""CREATE VIEW IF NOT EXISTS ingest_log AS
+        SELECT table_name, file, content_sha256 AS sha256, rows_read, rows_accepted, rows_quarantined,
+               loaded_at AS ingested_at, load_id
+        FROM loads WHERE NOT rolled_back""")
+    # Partners older than load history get their current attributes as their history.
+    raw.execute(f"""INSERT INTO partner_history
+        SELECT partner_id, {", ".join(HISTORY_COLUMNS)}, NULL, NULL, NULL, NULL FROM partners AS p
+        WHERE NOT EXISTS (SELECT 1 FROM partner_history AS h WHERE h.partner_id = p.partner_id)""")
     raw.execute("CREATE SCHEMA IF NOT EXISTS truth")
+
+
+def _migrate_ingest_log(raw: duckdb.DuckDBPyConnection) -> None:
+    """A store from before load history kept ingest_log as a table: its rows become loads, it a view."""
+    kind = raw.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'ingest_log' "
+                       "AND table_schema = 'main' AND table_catalog = current_database()").fetchone()
+    if kind is None or kind[0] != "BASE TABLE":
+        return
+    raw.execute("""INSERT INTO loads
+        SELECT row_number() OVER (ORDER BY ingested_at, file), table_name, file, sha256, 'upsert', rows_read,
+               rows_accepted, rows_quarantined, NULL, NULL, ingested_at, false, NULL, NULL FROM ingest_log""")
+    raw.execute("DROP TABLE ingest_log")
 
 
 def connect(db: str | Path | None = None, *, read_only: bool = False) -> ibis.BaseBackend:

@@ -248,8 +248,9 @@ def _frame(table: str, columns: dict[str, object]) -> pd.DataFrame:
     """A canonical table as a DataFrame in store.TABLES column order (via Arrow: fast strings)."""
     names = TABLES[table].column_names
     arrays = {}
+    n_rows = len(next(iter(columns.values())))
     for name in names:
-        col = columns[name]
+        col = columns[name] if name in columns else pa.nulls(n_rows, pa.string())  # optional, not simulated
         if isinstance(col, np.ndarray) and col.dtype.kind == "f":
             col = pa.array(col, from_pandas=True)
         arrays[name] = col

@@ -32,7 +32,14 @@ and log). Import from ``workbench.ingest``; the modules are internal.
 
 from __future__ import annotations
 
-from workbench.ingest.loads import IngestResult, ingest_file, ingest_frame
+from workbench.ingest.loads import (
+    IngestResult,
+    RollbackResult,
+    ingest_file,
+    ingest_frame,
+    list_loads,
+    rollback_load,
+)
 from workbench.ingest.mapping import Mapping, default_mapping, load_mapping, normalize_header
 from workbench.ingest.read import detect_encoding, detect_header_row
 from workbench.ingest.validate import reason_text
@@ -45,6 +52,9 @@ __all__ = [
     "detect_header_row",
     "ingest_file",
     "ingest_frame",
+    "list_loads",
+    "rollback_load",
+    "RollbackResult",
     "load_mapping",
     "normalize_header",
     "reason_text",
