@@ -186,7 +186,7 @@ def generate(db: Path, *, rows: int, partners: int, seed: int = SEED) -> None:
         "amount_due": due, "amount_paid": paid,
         "paid_date": pa.array((pe + rng.integers(10, 80, k)).astype("datetime64[D]"), pa.date32()),
     }))
-    raw.execute("INSERT INTO incentives SELECT * FROM i_src")
+    raw.execute("INSERT INTO incentives BY NAME SELECT * FROM i_src")
     k = n
     ap = rng.integers(0, n, k)
     raw.register("a_src", pa.table({
@@ -202,7 +202,7 @@ def generate(db: Path, *, rows: int, partners: int, seed: int = SEED) -> None:
         "month": pa.array(np.tile(months.values.astype("datetime64[D]"), n), pa.date32()),
         "active_outlets": rng.poisson(6, len(cvp)).astype(float),
     }))
-    raw.execute("INSERT INTO coverage SELECT * FROM v_src")
+    raw.execute("INSERT INTO coverage BY NAME SELECT * FROM v_src")
     raw.execute("CHECKPOINT")
     counts = store.row_counts(con)
     con.disconnect()

@@ -188,16 +188,19 @@ def test_point_in_time_snapshot_ignores_future_rows(example):
     # change, add and delete rows dated after as_of in every table
     raw.execute(f"UPDATE orders SET net_amount = net_amount * 7, is_return = NOT is_return WHERE order_date > {after}")
     raw.execute("DELETE FROM orders WHERE order_id IN (SELECT order_id FROM orders WHERE order_date > DATE '2026-06-30' LIMIT 1)")
-    raw.execute("INSERT INTO orders VALUES ('f1','P1',DATE '2026-07-01','Z',1,999,5,false),"
+    raw.execute("INSERT INTO orders (order_id, partner_id, order_date, product_line, quantity, net_amount, "
+                "list_amount, is_return) VALUES ('f1','P1',DATE '2026-07-01','Z',1,999,5,false),"
                 "('f2','P2',DATE '2026-09-01','Y',1,-50,NULL,true),('f3','P4',DATE '2026-08-02','Y',1,10,10,false)")
     raw.execute("INSERT INTO surveys (survey_id, partner_id, survey_date, satisfaction) VALUES ('fs','P1',DATE '2026-07-01',5)")
     raw.execute("INSERT INTO trainings (training_id, partner_id, training_date, passed) VALUES ('ft','P1',DATE '2026-07-02',true)")
     raw.execute("UPDATE conflicts SET resolved_date = DATE '2026-07-03'")  # resolved after as_of: still open then
-    raw.execute("INSERT INTO conflicts VALUES ('fc',DATE '2026-07-04','P2',NULL,'price',1,NULL)")
-    raw.execute("INSERT INTO incentives VALUES ('fi','P1','q3',DATE '2026-07-01',DATE '2026-09-30',500,0,NULL),"
+    raw.execute("INSERT INTO conflicts (conflict_id, reported_date, partner_id, counterparty_id, conflict_type, "
+                "severity, resolved_date) VALUES ('fc',DATE '2026-07-04','P2',NULL,'price',1,NULL)")
+    raw.execute("INSERT INTO incentives (incentive_id, partner_id, program, period_start, period_end, amount_due, "
+                "amount_paid, paid_date) VALUES ('fi','P1','q3',DATE '2026-07-01',DATE '2026-09-30',500,0,NULL),"
                 "('fj','P2','q1',DATE '2026-01-01',DATE '2026-03-31',80,80,DATE '2026-07-20')")
     raw.execute("INSERT INTO actions (action_id, partner_id, action_date, action_type) VALUES ('fa','P2',DATE '2026-07-01','visit')")
-    raw.execute("INSERT INTO coverage VALUES ('P1', DATE '2026-07-01', 99)")
+    raw.execute("INSERT INTO coverage (partner_id, month, active_outlets) VALUES ('P1', DATE '2026-07-01', 99)")
     now = F.partner_snapshot(example, as_of=AS_OF).to_pandas()
     # the one row dated before as_of with a payment after it: due counts, payment does not yet
     p2 = now.set_index("partner_id").loc["P2"]

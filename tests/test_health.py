@@ -79,7 +79,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory):
          ("orders", "o.csv", 5, "order_id", "O2",
           "order_id appears earlier in the file with different values (the first one was kept)", {"partner_id": "A2"})]
     for t, f, n, c, v, r, d in q:
-        raw.execute("INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, now(), ?)",
+        raw.execute("INSERT INTO quarantine (table_name, file, row_number, \"column\", value, reason, quarantined_at, "
+                    "row_data) VALUES (?, ?, ?, ?, ?, ?, now(), ?)",
                     [t, f, n, c, v, r, json.dumps(d, ensure_ascii=False)])
     con.disconnect()
     return connect(path, read_only=True)

@@ -179,7 +179,8 @@ def pack_db(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copyfile(demo_db, path)
     con = duckdb.connect(str(path))
     (pid,) = con.execute("SELECT partner_id FROM partners WHERE name = ?", [EVIL]).fetchone()
-    con.execute("INSERT INTO incentives VALUES ('I-EVIL', ?, 'volume_rebate', DATE '2026-04-01', DATE '2026-06-30', "
+    con.execute("INSERT INTO incentives (incentive_id, partner_id, program, period_start, period_end, amount_due, "
+                "amount_paid, paid_date) VALUES ('I-EVIL', ?, 'volume_rebate', DATE '2026-04-01', DATE '2026-06-30', "
                 "987654.00, 0, NULL)", [pid])
     con.close()
     return path

@@ -62,7 +62,7 @@ def _tiny_store(path: Path):
         )
     for pid, month, outlets in [("P1", "2026-08-01", 30), ("P1", "2026-09-01", 40), ("P3", "2026-09-01", 10),
                                 ("P1", "2026-10-01", 99)]:
-        raw.execute("INSERT INTO coverage VALUES (?, ?, ?)", [pid, month, outlets])
+        raw.execute("INSERT INTO coverage (partner_id, month, active_outlets) VALUES (?, ?, ?)", [pid, month, outlets])
     for tid, pid, day, passed in [("T1", "P1", "2026-03-01", True), ("T2", "P1", "2026-04-01", True),
                                   ("T3", "P1", "2026-05-01", False), ("T4", "P2", "2025-01-01", True)]:
         raw.execute("INSERT INTO trainings (training_id, partner_id, training_date, passed) VALUES (?, ?, ?, ?)",

@@ -149,7 +149,8 @@ def test_contact_fields_filled_and_fake(net: synth.SynthNetwork) -> None:
     assert p["contact_phone"].str.fullmatch(r"1[3-9]\d-\d{4}-\d{4}").all()
     assert p["contact_phone"].nunique() > 0.95 * len(p)
     assert {c for c in TABLES["partners"].columns if c.personal} == {
-        TABLES["partners"].column("contact_name"), TABLES["partners"].column("contact_phone")}
+        TABLES["partners"].column("contact_name"), TABLES["partners"].column("contact_phone"),
+        TABLES["partners"].column("manager_name")}  # manager names are personal data too (issue 18)
 
 
 def test_regions_and_names_look_chinese(net: synth.SynthNetwork) -> None:

@@ -28,7 +28,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from workbench.errors import WorkbenchError
-from workbench.store import cached_per_store
+from workbench.store import LOAD_ID, TABLES, cached_per_store, partners_at
 from workbench.vocab import Quarter, QuarterLike, Scope
 
 __all__ = [
@@ -64,7 +64,7 @@ __all__ = [
     "action_counts",
 ]
 
-PERSONAL_COLUMNS: tuple[str, ...] = ("contact_name", "contact_phone")
+PERSONAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in TABLES["partners"].columns if c.personal)
 REQUIRED_TABLES: tuple[str, ...] = ("partners", "orders")
 OPTIONAL_TABLES: tuple[str, ...] = ("incentives", "surveys", "trainings", "conflicts", "actions", "coverage")
 ACTION_TYPES: tuple[str, ...] = (
@@ -137,23 +137,27 @@ def _store_regions(con: ibis.BaseBackend) -> tuple[str, ...]:
     return tuple(sorted(regions.dropna().astype(str)))
 
 
-def scoped_tables(con: ibis.BaseBackend, region: str | Scope | None = None) -> dict[str, ir.Table]:
+def scoped_tables(con: ibis.BaseBackend, region: str | Scope | None = None, *,
+                  as_of: dt.date | None = None) -> dict[str, ir.Table]:
     """Canonical tables restricted to one region's (or one manager's) partners, personal columns dropped.
 
     ``region=None`` or ``"all"`` keeps every region; a :class:`~workbench.vocab.Scope` of kind
     ``manager`` keeps the partners whose ``manager_id`` is its value. Child tables are semi-joined on partner_id;
     ``conflicts.counterparty_id`` is blanked when the counterparty is outside the region, so a
     region's data names no other region's partner. Optional tables missing from the backend are
-    simply absent from the dict.
+    simply absent from the dict. ``as_of``: partners carry the region, channel type and manager they had
+    on that date (store.partners_at), and the scope selects by those.
     """
     present = set(con.list_tables())
     missing = [t for t in REQUIRED_TABLES if t not in present]
     if missing:
         raise WorkbenchError(f"The store has no {missing[0]} table; ingest it or run `workbench demo` first.")
     partners = con.table("partners")
-    drop = [c for c in PERSONAL_COLUMNS if c in partners.columns]
+    drop = [c for c in (*PERSONAL_COLUMNS, LOAD_ID) if c in partners.columns]
     if drop:
         partners = partners.drop(*drop)
+    if as_of is not None:
+        partners = partners_at(con, partners, as_of)
     scope = Scope.parse(region)
     scoped = not scope.is_all
     if scope.kind == "region":
@@ -174,6 +178,8 @@ def scoped_tables(con: ibis.BaseBackend, region: str | Scope | None = None) -> d
         if name not in present:
             continue
         t = con.table(name)
+        if LOAD_ID in t.columns:
+            t = t.drop(LOAD_ID)
         if scoped:
             t = t.semi_join(ids, "partner_id")
             if name == "conflicts" and "counterparty_id" in t.columns:

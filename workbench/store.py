@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import ibis
+import ibis.expr.types as ir
 
 from workbench.paths import default_db
 
@@ -336,3 +338,21 @@ def cached_per_store(maxsize: int = 16, *, unkeyed: tuple[str, ...] = ()):
         return inner
 
     return wrap
+
+
+def partners_at(con: ibis.BaseBackend, partners: ir.Table, when: date) -> ir.Table:
+    """`partners` with region, channel_type and manager_id as they were on `when` (from partner_history).
+
+    A partner with no history row covering `when` keeps its current values; a store without history
+    (or another backend lacking the table) returns `partners` unchanged.
+    """
+    if "partner_history" not in con.list_tables():
+        return partners
+    h = con.table("partner_history")
+    d = ibis.literal(when, "date")
+    h = h.filter((h.valid_from.isnull() | (h.valid_from <= d)) & (h.valid_to.isnull() | (h.valid_to > d)))
+    h = h.select(_h_id=h.partner_id, **{f"_h_{c}": h[c] for c in HISTORY_COLUMNS})
+    j = partners.left_join(h, partners.partner_id == h._h_id)
+    hit = j._h_id.notnull()
+    cols = {c: (ibis.ifelse(hit, j[f"_h_{c}"], j[c]) if c in HISTORY_COLUMNS else j[c]) for c in partners.columns}
+    return j.select(**cols)
