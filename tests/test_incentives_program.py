@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from _incentives_cases import CONFIG, TIERS
+from _incentives_cases import CONFIG, TIERS, program
 
 from workbench import incentives as inc
 from workbench.errors import ConfigError
@@ -46,3 +46,19 @@ def test_shipped_programs_load():
 def test_saved_scenario_loads_back_identically(tmp_path):
     p = inc.with_rates(inc.load_program(CONFIG / "tiered_retroactive.yaml"), [1.5, 3.5, 5.0], name="chosen")
     assert inc.load_program(inc.save_program(p, tmp_path / "chosen.yaml")) == p
+
+
+def test_currency_neutral_names_load_like_the_cny_names():
+    # threshold / amount / per_partner / total (and metric new_product_sales) are the same fields as
+    # the historical _cny names; giving both spellings of one field is a one-sentence error.
+    old = program(caps={"per_partner_cny": 20_000, "total_cny": 50_000},
+                  awards=[{"name": "push", "metric": "new_product_sales_cny", "min_value": 1, "amount_cny": 500,
+                           "product_lines": ["x"]}])
+    new = program(volume_rebate={"tiers": [{"threshold": t["threshold_cny"], "rate_pct": t["rate_pct"]} for t in TIERS]},
+                  caps={"per_partner": 20_000, "total": 50_000},
+                  awards=[{"name": "push", "metric": "new_product_sales", "min_value": 1, "amount": 500,
+                           "product_lines": ["x"]}])
+    assert new == old
+    with pytest.raises(ConfigError, match="'total' and 'total_cny' name the same field"):
+        program(caps={"total": 1, "total_cny": 1})
+    assert "threshold" in inc.program_to_dict(old)["volume_rebate"]["tiers"][0]

@@ -133,9 +133,11 @@ def _run(args: argparse.Namespace) -> int:
         frame = risk_list(con, as_of=args.as_of, horizon_days=args.horizon_days)
     elif args.command == "whatif":
         from workbench.incentives import whatif_table
+        from workbench.present.incentives import summary_line
+        from workbench.vocab import store_currency
 
-        frame, line = whatif_table(con, args.program, as_of=args.as_of)
-        print(line)
+        frame, figures = whatif_table(con, args.program, as_of=args.as_of)
+        print(summary_line(figures, "en", currency=store_currency(con)))
     elif args.command == "retro":
         from workbench.retro import kpi_table
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from workbench.charts.base import message_chart
 from workbench.i18n import label
+from workbench.vocab import DEFAULT_CURRENCY, money_label
 
 __all__ = [
     "chart_cost_distribution",
@@ -41,7 +42,7 @@ def _thin(draws: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def chart_roi_distribution(draws: pd.DataFrame, *, margin_pct: float = 30.0, lang: str = "en") -> alt.Chart:
+def chart_roi_distribution(draws: pd.DataFrame, *, margin_pct: float = 30.0, lang: str = "en", currency: str = DEFAULT_CURRENCY) -> alt.Chart:
     """Histogram of ROI per scenario over the draws, with a gross-margin slider (``bind=``) that
     recomputes ROI = (margin × incremental sales − cost) / cost in the page; rule at break-even.
 
@@ -69,8 +70,8 @@ def chart_roi_distribution(draws: pd.DataFrame, *, margin_pct: float = 30.0, lan
     return alt.layer(hist, zero).properties(width=520, height=260)
 
 
-def chart_cost_distribution(draws: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
-    """Histogram of total incentive cost (CNY) per scenario over the draws.
+def chart_cost_distribution(draws: pd.DataFrame, *, lang: str = "en", currency: str = DEFAULT_CURRENCY) -> alt.Chart:
+    """Histogram of total incentive cost (store currency, `currency` names it) per scenario over the draws.
 
     draws: scenario, draw, cost_cny.
     """
@@ -80,7 +81,7 @@ def chart_cost_distribution(draws: pd.DataFrame, *, lang: str = "en") -> alt.Cha
     return alt.Chart(df, title=label("i_chart_cost", lang)).transform_bin(
         "cost_bin", "cost_cny", bin=alt.Bin(maxbins=40)
     ).transform_aggregate(draws="count()", groupby=["scenario", "cost_bin", "cost_bin_end"]).mark_bar(opacity=0.55).encode(
-        x=alt.X("cost_bin:Q", title=label("i_cost", lang), axis=alt.Axis(format="~s")),
+        x=alt.X("cost_bin:Q", title=money_label(label("i_cost", lang), currency), axis=alt.Axis(format="~s")),
         x2="cost_bin_end:Q",
         y=alt.Y("draws:Q", stack=None, title=label("i_draws", lang)),
         y2=alt.datum(0),
@@ -92,7 +93,7 @@ def _group_name(value: str, lang: str) -> str:
     return label(value, lang)
 
 
-def chart_incentive_groups(summary: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
+def chart_incentive_groups(summary: pd.DataFrame, *, lang: str = "en", currency: str = DEFAULT_CURRENCY) -> alt.Chart:
     """Expected net incremental margin per group (bars) with its 90% interval (rules) and P(ROI > 0).
 
     summary: ``SimulationResult.summary(by)`` rows (group, net_margin_cny, net_margin_low_cny,
@@ -105,21 +106,21 @@ def chart_incentive_groups(summary: pd.DataFrame, *, lang: str = "en") -> alt.Ch
     df["group_label"] = df["group"].map(lambda g: _group_name(g, lang))
     dim = summary["dimension"].iloc[0] if "dimension" in summary else "tier"
     title = label("i_chart_by_region" if dim == "region" else "i_chart_by_tier", lang)
-    y = alt.Y("group_label:N", title=None, sort=list(df["group_label"]))
+    y = alt.Y("group_label:N", title=label("i_group", lang), axis=alt.Axis(title=None), sort=list(df["group_label"]))
     bars = alt.Chart(df, title=title).mark_bar().encode(
         y=y,
-        x=alt.X("net_margin_cny:Q", title=label("i_net_margin", lang), axis=alt.Axis(format="~s")),
+        x=alt.X("net_margin_cny:Q", title=money_label(label("i_net_margin", lang), currency), axis=alt.Axis(format="~s")),
         color=alt.condition("datum.net_margin_cny >= 0", alt.value("#3a9e6f"), alt.value("#c8453c")),
         tooltip=[alt.Tooltip("group_label:N", title=label("i_group", lang)),
-                 alt.Tooltip("net_margin_cny:Q", title=label("i_net_margin", lang), format=",.0f"),
-                 alt.Tooltip("cost_cny:Q", title=label("i_cost", lang), format=",.0f"),
+                 alt.Tooltip("net_margin_cny:Q", title=money_label(label("i_net_margin", lang), currency), format=",.0f"),
+                 alt.Tooltip("cost_cny:Q", title=money_label(label("i_cost", lang), currency), format=",.0f"),
                  alt.Tooltip("p_roi_positive:Q", title=label("i_p_roi_positive", lang), format=".0%")],
     )
-    rules = alt.Chart(df).mark_rule(color="#333").encode(y=y, x="net_margin_low_cny:Q", x2="net_margin_high_cny:Q")
+    rules = alt.Chart(df).mark_rule(color="#333", aria=False).encode(y=y, x="net_margin_low_cny:Q", x2="net_margin_high_cny:Q")
     return alt.layer(bars, rules).properties(width=480, height=max(60, 28 * len(df)))
 
 
-def chart_scenarios(comparison: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
+def chart_scenarios(comparison: pd.DataFrame, *, lang: str = "en", currency: str = DEFAULT_CURRENCY) -> alt.Chart:
     """Expected net incremental margin per scenario (bars, current program outlined) with 90% intervals.
 
     comparison: ``compare_scenarios`` rows for dimension 'all' (scenario, net_margin_cny, …, is_current).
@@ -129,21 +130,21 @@ def chart_scenarios(comparison: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
     df = comparison[comparison["dimension"] == "all"] if "dimension" in comparison else comparison
     df = df[["scenario", "cost_cny", "net_margin_cny", "net_margin_low_cny", "net_margin_high_cny",
              "p_roi_positive", "is_current"]].copy()
-    y = alt.Y("scenario:N", title=None, sort=list(df["scenario"]))
+    y = alt.Y("scenario:N", title=label("i_scenario", lang), axis=alt.Axis(title=None), sort=list(df["scenario"]))
     bars = alt.Chart(df, title=label("i_scenarios", lang)).mark_bar().encode(
         y=y,
-        x=alt.X("net_margin_cny:Q", title=label("i_net_margin", lang), axis=alt.Axis(format="~s")),
+        x=alt.X("net_margin_cny:Q", title=money_label(label("i_net_margin", lang), currency), axis=alt.Axis(format="~s")),
         color=alt.condition("datum.is_current", alt.value("#6f7782"), alt.value("#1f5fa8")),
         tooltip=[alt.Tooltip("scenario:N", title=label("i_scenario", lang)),
-                 alt.Tooltip("cost_cny:Q", title=label("i_cost", lang), format=",.0f"),
-                 alt.Tooltip("net_margin_cny:Q", title=label("i_net_margin", lang), format=",.0f"),
+                 alt.Tooltip("cost_cny:Q", title=money_label(label("i_cost", lang), currency), format=",.0f"),
+                 alt.Tooltip("net_margin_cny:Q", title=money_label(label("i_net_margin", lang), currency), format=",.0f"),
                  alt.Tooltip("p_roi_positive:Q", title=label("i_p_roi_positive", lang), format=".0%")],
     )
-    rules = alt.Chart(df).mark_rule(color="#333").encode(y=y, x="net_margin_low_cny:Q", x2="net_margin_high_cny:Q")
+    rules = alt.Chart(df).mark_rule(color="#333", aria=False).encode(y=y, x="net_margin_low_cny:Q", x2="net_margin_high_cny:Q")
     return alt.layer(bars, rules).properties(width=480, height=max(60, 30 * len(df)))
 
 
-def chart_frontier(frontier: pd.DataFrame, *, current: Any = None, lang: str = "en") -> alt.Chart:
+def chart_frontier(frontier: pd.DataFrame, *, current: Any = None, lang: str = "en", currency: str = DEFAULT_CURRENCY) -> alt.Chart:
     """Budget → best expected incremental gross margin (line and points, rates in the tooltip), the
     break-even diagonal (margin = cost: above it the program pays for itself), the current program
     as a grey diamond, and a budget slider (``bind=``) that marks the nearest budget and its rates.
@@ -157,39 +158,41 @@ def chart_frontier(frontier: pd.DataFrame, *, current: Any = None, lang: str = "
     lo, hi = float(df["budget_cny"].min()), float(df["budget_cny"].max())
     step = max((hi - lo) / 50, 1.0)
     pick = alt.param(name="budget", value=float(df["budget_cny"].iloc[len(df) // 2]),
-                     bind=alt.binding_range(min=lo, max=hi, step=step, name=label("i_budget", lang) + " "))
-    x = alt.X("budget_cny:Q", title=label("i_budget", lang), axis=alt.Axis(format="~s"))
-    tips = [alt.Tooltip("budget_cny:Q", title=label("i_budget", lang), format=",.0f"),
-            alt.Tooltip("expected_cost_cny:Q", title=label("i_cost", lang), format=",.0f"),
-            alt.Tooltip("net_margin_cny:Q", title=label("i_net_margin", lang), format=",.0f"),
+                     bind=alt.binding_range(min=lo, max=hi, step=step, name=money_label(label("i_budget", lang), currency) + " "))
+    x = alt.X("budget_cny:Q", title=money_label(label("i_budget", lang), currency), axis=alt.Axis(format="~s"))
+    tips = [alt.Tooltip("budget_cny:Q", title=money_label(label("i_budget", lang), currency), format=",.0f"),
+            alt.Tooltip("expected_cost_cny:Q", title=money_label(label("i_cost", lang), currency), format=",.0f"),
+            alt.Tooltip("net_margin_cny:Q", title=money_label(label("i_net_margin", lang), currency), format=",.0f"),
             alt.Tooltip("rates:N", title=label("i_rates", lang))]
+    ym = alt.Y("incremental_margin_cny:Q", title=money_label(label("i_incremental_margin", lang), currency),
+               axis=alt.Axis(format="~s"))
     line = alt.Chart(df, title=label("i_frontier", lang)).mark_line(point=True).encode(
-        x=x, y=alt.Y("incremental_margin_cny:Q", title=label("i_incremental_margin", lang), axis=alt.Axis(format="~s")),
+        x=x, y=ym,
         tooltip=tips,
     )
     top = float(max(df["budget_cny"].max(), df["incremental_margin_cny"].max()))
     even = alt.Chart(pd.DataFrame({"budget_cny": [0.0, top], "incremental_margin_cny": [0.0, top],
                                    "what": [label("i_break_even", lang)] * 2})).mark_line(
-        color="#999", strokeDash=[5, 4]).encode(x="budget_cny:Q", y="incremental_margin_cny:Q",
+        color="#999", strokeDash=[5, 4], aria=False).encode(x="budget_cny:Q", y="incremental_margin_cny:Q",
                                                 tooltip=[alt.Tooltip("what:N", title=" ")])
     nearest = alt.Chart(df).transform_calculate(
         dist="abs(datum.budget_cny - budget)"
     ).transform_window(rank="rank()", sort=[alt.SortField("dist", order="ascending")]).transform_filter(
         "datum.rank == 1"
     )
-    marker = nearest.mark_point(size=160, filled=True, color="#e07b39").encode(x=x, y="incremental_margin_cny:Q", tooltip=tips)
-    text = nearest.mark_text(align="left", dx=10, dy=-10, color="#e07b39").encode(x=x, y="incremental_margin_cny:Q", text="rates:N")
+    marker = nearest.mark_point(size=160, filled=True, color="#e07b39").encode(x=x, y=ym, tooltip=tips)
+    text = nearest.mark_text(align="left", dx=10, dy=-10, color="#e07b39", aria=False).encode(x=x, y="incremental_margin_cny:Q", text="rates:N")
     layers = [even, line, marker.add_params(pick), text]
     if current is not None:
         cur = pd.DataFrame({"budget_cny": [float(current["cost_cny"])],
                             "incremental_margin_cny": [float(current["incremental_margin_cny"])],
                             "name": [label("i_current", lang)]})
         layers.append(alt.Chart(cur).mark_point(size=120, shape="diamond", filled=True, color="#6f7782").encode(
-            x="budget_cny:Q", y="incremental_margin_cny:Q", tooltip=[alt.Tooltip("name:N", title=label("i_scenario", lang))]))
+            x=x, y=ym, tooltip=[alt.Tooltip("name:N", title=label("i_scenario", lang))]))
     return alt.layer(*layers).properties(width=520, height=280)
 
 
-def incentive_table(summary: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+def incentive_table(summary: pd.DataFrame, *, lang: str = "en", currency: str = DEFAULT_CURRENCY) -> pd.DataFrame:
     """Display table of summary / comparison rows: labelled columns, money rounded, rates as percent.
 
     summary: ``SimulationResult.summary`` or ``compare_scenarios`` rows.
@@ -211,4 +214,4 @@ def incentive_table(summary: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
             out[c] = out[c].round(0)
         elif c in ("roi", "p_roi_positive", "p_better"):
             out[c] = out[c].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
-    return out.rename(columns={c: label(cols[c], lang) for c in keep}).reset_index(drop=True)
+    return out.rename(columns={c: (money_label(label(cols[c], lang), currency) if c.endswith("_cny") else label(cols[c], lang)) for c in keep}).reset_index(drop=True)

@@ -31,7 +31,7 @@ from workbench.incentives.program import (
     validate_program,
     with_rates,
 )
-from workbench.incentives.response import RebateResponseModel, fit_response
+from workbench.incentives.response import AssumedResponse, RebateResponseModel, fit_response
 from workbench.incentives.simulate import (
     SimulationBase,
     SimulationResult,
@@ -42,10 +42,12 @@ from workbench.incentives.simulate import (
 from workbench.incentives.whatif import (
     baseline_sales,
     default_as_of,
+    ledger_rows,
     new_product_lines,
     partner_outcomes,
+    response_model,
     simulation_base,
-    summary_line,
+    summary_figures,
     whatif_table,
 )
 
@@ -82,7 +84,10 @@ __all__ = [
     "save_program",
     "simulate",
     "simulation_base",
-    "summary_line",
+    "ledger_rows",
+    "response_model",
+    "AssumedResponse",
+    "summary_figures",
     "validate_program",
     "volume_rebate_cny",
     "whatif_table",

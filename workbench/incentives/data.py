@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.errors import WorkbenchError
+from workbench.errors import NotEnoughData, WorkbenchError
 
 
 def _quarter_start(q: pd.Period) -> pd.Timestamp:
@@ -64,7 +64,10 @@ def _tiers(con: Any, *, as_of: date, region: str | None = None) -> pd.DataFrame:
         from workbench.segment import partner_tiers
     except ImportError:  # pragma: no cover - segment not there yet
         return pd.DataFrame({"partner_id": pd.Series(dtype=str), "tier": pd.Series(dtype=str)})
-    tiers = partner_tiers(con, as_of=as_of, region=region)
+    try:
+        tiers = partner_tiers(con, as_of=as_of, region=region)
+    except WorkbenchError:  # too little history to tier partners: they stay 'unassigned'
+        return pd.DataFrame({"partner_id": pd.Series(dtype=str), "tier": pd.Series(dtype=str)})
     if not isinstance(tiers, pd.DataFrame):
         tiers = tiers.to_pandas()
     if "partner_id" not in tiers.columns:
@@ -118,8 +121,11 @@ def _history_window(con: Any, *, as_of: date) -> tuple[date, date]:
     o = con.table("orders")
     first = o.order_date.min().to_pandas()
     if first is None or pd.isna(first):
-        raise WorkbenchError("The store has no orders, so there is no sales history to simulate from.")
+        raise NotEnoughData("The store has no orders, so there is no sales history to simulate from.")
     end = _quarter_end(_last_complete_quarter(as_of))
+    if end < pd.Timestamp(first):
+        raise NotEnoughData(f"The orders start on {pd.Timestamp(first).date()}, after the last complete quarter "
+                            f"before {pd.Timestamp(as_of).date()} ended, so there is no complete quarter to simulate from.")
     return pd.Timestamp(first).date(), end.date()
 
 

@@ -99,7 +99,12 @@ class Assumptions:
     push their sales up to the threshold (and earn its rate): sales in
     [t × (1 − window × share), t) become t. pull_share 0 switches the effect off;
     cost_of_capital_pct: annual rate used to discount payouts paid `payment_delay_days` later;
-    baseline_quarters: complete quarters averaged into each partner's baseline sales.
+    baseline_quarters: complete quarters averaged into each partner's baseline sales;
+    prior_response_per_pp / prior_response_se: the program's stated response (d ln quarter sales per
+    rebate point) and its uncertainty, used only when the store's history cannot estimate it (no
+    incentive ledger, a rate that never varied, too little history): the page then says the response
+    is assumed, not estimated; prior_sigma: sd of quarterly log sales used when the history is too
+    short to measure it.
     """
 
     margin_pct: float = 30.0
@@ -109,6 +114,9 @@ class Assumptions:
     pull_share: float = 0.5
     cost_of_capital_pct: float = 0.0
     baseline_quarters: int = 4
+    prior_response_per_pp: float = 0.03
+    prior_response_se: float = 0.015
+    prior_sigma: float = 0.35
 
 
 @dataclass(frozen=True)
@@ -186,13 +194,45 @@ def validate_program(program: Program, *, where: str = "program") -> Program:
     _check(0 <= a.pull_window_pct < 100, f"{aw}: pull_window_pct", f"must be in [0, 100), not {a.pull_window_pct:g}")
     _check(0 <= a.pull_share <= 1, f"{aw}: pull_share", f"must be between 0 and 1, not {a.pull_share:g}")
     _check(a.baseline_quarters >= 1, f"{aw}: baseline_quarters", f"must be at least 1, not {a.baseline_quarters}")
+    _check(-1 < a.prior_response_per_pp < 1, f"{aw}: prior_response_per_pp",
+           f"must be a log-sales change per rebate point between -1 and 1, not {a.prior_response_per_pp:g}")
+    _check(a.prior_response_se >= 0, f"{aw}: prior_response_se", f"must be zero or more, not {a.prior_response_se:g}")
+    _check(a.prior_sigma >= 0, f"{aw}: prior_sigma", f"must be zero or more, not {a.prior_sigma:g}")
     _check(a.cost_of_capital_pct >= 0, f"{aw}: cost_of_capital_pct", f"must be zero or more, not {a.cost_of_capital_pct:g}")
     return program
 
 
+# Currency-neutral field names (the store's currency applies) → the historical ``_cny`` names.
+ALIASES: dict[str, str] = {
+    "threshold": "threshold_cny", "amount": "amount_cny", "per_partner": "per_partner_cny", "total": "total_cny",
+}
+METRIC_ALIASES: dict[str, str] = {"new_product_sales": "new_product_sales_cny"}
+
+
+def _dealias(data: Any, where: str) -> Any:
+    """A copy of parsed YAML with currency-neutral keys renamed to their ``_cny`` names (both → ConfigError)."""
+    if isinstance(data, list):
+        return [_dealias(v, f"{where}[{i}]") for i, v in enumerate(data)]
+    if not isinstance(data, dict):
+        return data
+    out: dict[Any, Any] = {}
+    for key, value in data.items():
+        name = ALIASES.get(key, key) if isinstance(key, str) else key
+        if name != key and name in data:
+            raise ConfigError(f"{where}: '{key}' and '{name}' name the same field; give only one.")
+        if name == "metric" and isinstance(value, str):
+            value = METRIC_ALIASES.get(value, value)
+        out[name] = _dealias(value, f"{where}: {key}")
+    return out
+
+
 def program_from_dict(data: Any, *, where: str = "program") -> Program:
-    """Build and validate a Program from a parsed YAML mapping (ConfigError on any problem)."""
-    return validate_program(config.from_dict(Program, data, where=where), where=where)
+    """Build and validate a Program from a parsed YAML mapping (ConfigError on any problem).
+
+    Money fields may use currency-neutral names (``threshold``, ``amount``, ``per_partner``,
+    ``total``; metric ``new_product_sales``) or the older ``_cny`` ones.
+    """
+    return validate_program(config.from_dict(Program, _dealias(data, where), where=where), where=where)
 
 
 def load_program(path: str | Path) -> Program:
@@ -201,7 +241,7 @@ def load_program(path: str | Path) -> Program:
 
 
 def program_to_dict(program: Program) -> dict[str, Any]:
-    """The program as plain data (tuples → lists), ready for yaml.safe_dump (scenario export)."""
+    """The program as plain data (tuples → lists, currency-neutral names), ready for yaml.safe_dump."""
 
     def plain(value: Any) -> Any:
         if isinstance(value, tuple | list):
@@ -212,7 +252,16 @@ def program_to_dict(program: Program) -> dict[str, Any]:
             return value.item()
         return value
 
-    return plain(dataclasses.asdict(program))
+    def neutral(value: Any) -> Any:  # currency-neutral field names (load_program reads both)
+        if isinstance(value, list):
+            return [neutral(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        back = {v: k for k, v in ALIASES.items()}
+        metrics = {v: k for k, v in METRIC_ALIASES.items()}
+        return {back.get(k, k): (metrics.get(v, v) if k == "metric" else neutral(v)) for k, v in value.items()}
+
+    return neutral(plain(dataclasses.asdict(program)))
 
 
 def save_program(program: Program, path: str | Path) -> Path:

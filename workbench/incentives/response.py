@@ -8,8 +8,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.errors import WorkbenchError
+from workbench.errors import NotEnoughData
 from workbench.incentives.data import _history_window, partner_quarter_panel
+
+
+def _refusal(reason: str, message: str) -> NotEnoughData:
+    """A NotEnoughData carrying `reason` (one of REASONS) for callers that fall back to a prior."""
+    exc = NotEnoughData(message)
+    exc.reason = reason  # type: ignore[attr-defined]
+    return exc
 
 
 class RebateResponseModel:
@@ -42,9 +49,9 @@ class RebateResponseModel:
             d = d[d["in_life"]]
         d = d[d.groupby("partner_id")["quarter"].transform("size") >= self.min_quarters]
         if d["partner_id"].nunique() < 10 or d["quarter"].nunique() < 2:
-            raise WorkbenchError("Too little history to estimate the incentive response (need 10+ partners over 2+ quarters).")
+            raise _refusal("too_little_history", "Too little history to estimate the incentive response (need 10+ partners over 2+ quarters).")
         if d["rate_pct"].std() == 0:
-            raise WorkbenchError("The rebate rate never varies in the history, so its effect on sales cannot be estimated.")
+            raise _refusal("no_variation", "The rebate rate never varies in the history, so its effect on sales cannot be estimated.")
         y = np.log(d["net_sales_cny"].to_numpy(dtype=float))
         quarters = d["quarter"].astype(str)
         dummies = pd.get_dummies(quarters, drop_first=True, dtype=float)
@@ -57,8 +64,8 @@ class RebateResponseModel:
         if other.shape[1]:
             rate_d = rate_d - other @ np.linalg.lstsq(other, rate_d, rcond=None)[0]
         if np.std(rate_d) < 1e-9:
-            raise WorkbenchError("The rebate rate only ever changed for all partners at once, so its effect cannot "
-                                 "be told apart from the quarter's; the response needs pilots or staggered changes.")
+            raise _refusal("no_variation", "The rebate rate only ever changed for all partners at once, so its effect "
+                           "cannot be told apart from the quarter's; the response needs pilots or staggered changes.")
         res = sm.OLS(yd, Xd).fit(cov_type="cluster", cov_kwds={"groups": groups})
         n, k, g = len(yd), Xd.shape[1], groups.max() + 1
         self.beta_ = float(res.params["rate_pct"])
@@ -67,6 +74,7 @@ class RebateResponseModel:
         self.ci_ = (float(lo), float(hi))
         self.sigma_ = float(np.sqrt(np.sum(res.resid**2) / max(n - g - k, 1)))
         self.n_obs_, self.n_partners_, self.n_quarters_ = n, int(g), int(quarters.nunique())
+        self.source_, self.reason_ = "estimated", None
         self.summary_ = pd.DataFrame({
             "term": ["rate_pct"], "estimate": [self.beta_], "std_error": [self.se_],
             "ci_low": [self.ci_[0]], "ci_high": [self.ci_[1]], "p_value": [float(res.pvalues["rate_pct"])],
@@ -84,4 +92,65 @@ def fit_response(con: Any, *, as_of: date, region: str | None = None, **kwargs: 
     start, end = _history_window(con, as_of=as_of)
     panel = partner_quarter_panel(con, start=start, end=end, region=region)
     return RebateResponseModel(**kwargs).fit(panel)
+
+
+
+# Why the history could not estimate the response (codes; workbench.present.incentives words them).
+REASONS = ("no_ledger", "no_variation", "too_little_history")
+
+
+class AssumedResponse:
+    """The program's stated response, used when the store cannot estimate one (no ledger, ...).
+
+    Same learned attributes as a fitted RebateResponseModel: beta_ (d ln sales / d pp), se_, ci_,
+    sigma_, n_obs_ (0), n_partners_, summary_; plus source_ = 'assumed' and reason_ (one of REASONS).
+    """
+
+    def __init__(self, *, beta: float, se: float, sigma: float, reason: str, alpha: float = 0.05) -> None:
+        self.beta = beta
+        self.se = se
+        self.sigma = sigma
+        self.reason = reason
+        self.alpha = alpha
+
+    def __repr__(self) -> str:
+        return f"AssumedResponse(beta={self.beta:.4f} ± {self.se:.4f} per pp, assumed because {self.reason})"
+
+    def fit(self, panel: pd.DataFrame | None = None) -> AssumedResponse:
+        """Set the learned attributes from the stated prior; `panel` (if any) gives sigma_ and counts."""
+        from scipy.stats import norm
+
+        z = float(norm.ppf(1 - self.alpha / 2))
+        self.beta_, self.se_ = float(self.beta), float(self.se)
+        self.ci_ = (self.beta_ - z * self.se_, self.beta_ + z * self.se_)
+        measured = residual_sigma(panel) if panel is not None else None
+        self.sigma_ = float(self.sigma if measured is None else measured)
+        self.n_obs_, self.n_quarters_ = 0, 0
+        self.n_partners_ = int(panel["partner_id"].nunique()) if panel is not None and len(panel) else 0
+        self.source_, self.reason_ = "assumed", self.reason
+        self.summary_ = pd.DataFrame({
+            "term": ["rate_pct"], "estimate": [self.beta_], "std_error": [self.se_], "ci_low": [self.ci_[0]],
+            "ci_high": [self.ci_[1]], "p_value": [np.nan], "n_obs": [0], "n_partners": [self.n_partners_],
+            "n_quarters": [0], "sigma": [self.sigma_], "source": ["assumed"],
+        })
+        return self
+
+    def draw_beta(self, n: int, *, seed: int) -> np.ndarray:
+        """n draws of beta from the stated prior N(beta_, se_²)."""
+        return np.random.default_rng(seed).normal(self.beta_, self.se_, size=n)
+
+
+def residual_sigma(panel: pd.DataFrame, *, min_partners: int = 10) -> float | None:
+    """Sd of quarterly log sales around partner and quarter means (two-way demeaned, balanced-ish);
+    None when fewer than `min_partners` partners have 2+ quarters of positive sales."""
+    d = panel[panel["net_sales_cny"] > 0]
+    d = d[d.groupby("partner_id")["quarter"].transform("size") >= 2]
+    if d["partner_id"].nunique() < min_partners or d["quarter"].nunique() < 2:
+        return None
+    y = np.log(d["net_sales_cny"].to_numpy(dtype=float))
+    r = y - pd.Series(y, index=d.index).groupby(d["partner_id"]).transform("mean").to_numpy()
+    r = r - pd.Series(r, index=d.index).groupby(d["quarter"]).transform("mean").to_numpy()
+    n, g, q = len(r), d["partner_id"].nunique(), d["quarter"].nunique()
+    return float(np.sqrt(np.sum(r**2) / max(n - g - q + 1, 1)))
+
 

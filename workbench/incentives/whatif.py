@@ -9,17 +9,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.errors import WorkbenchError
+from workbench.errors import NotEnoughData, WorkbenchError
 from workbench.incentives.data import (
     _history_window,
     _last_complete_quarter,
     _quarter_end,
+    _region_partner_ids,
     partner_attributes,
     partner_quarter_panel,
 )
 from workbench.incentives.payouts import _eligible
-from workbench.incentives.program import Program, load_program
-from workbench.incentives.response import RebateResponseModel
+from workbench.incentives.program import Assumptions, Program, load_program
+from workbench.incentives.response import AssumedResponse, RebateResponseModel
 from workbench.incentives.simulate import SimulationBase, SimulationResult, prepare_simulation, simulate
 
 
@@ -27,7 +28,7 @@ def default_as_of(con: Any) -> pd.Timestamp:
     """Last day of the last complete quarter covered by the store's orders."""
     last = con.table("orders").order_date.max().to_pandas()
     if last is None or pd.isna(last):
-        raise WorkbenchError("The store has no orders, so there is no sales history to simulate from.")
+        raise NotEnoughData("The store has no orders, so there is no sales history to simulate from.")
     return _quarter_end(_last_complete_quarter(pd.Timestamp(last)))
 
 
@@ -72,38 +73,73 @@ def simulation_base(
     draws: int = 1000,
     seed: int = 0,
     baseline_quarters: int = 4,
-    model: RebateResponseModel | None = None,
+    model: RebateResponseModel | AssumedResponse | None = None,
     programs: tuple[Program, ...] = (),
+    prior: Assumptions | None = None,
 ) -> SimulationBase:
     """Fit the response model on the store's history up to as_of and draw the simulation base for the
     next quarter (partners active in the last complete quarter; `programs` name the award metrics).
 
     With a region, the response is estimated on that region's partners; when the region has too little
-    history for it, on the whole network (`base.model.scope_` says which).
+    history for it, on the whole network (`base.model.scope_` says which). When neither can estimate it
+    (no incentive ledger, a rate that never varied, too little history) the response is the stated
+    prior of `prior` (default: the first program's assumptions): ``base.model.source_ == 'assumed'``.
+    Payouts stay exact either way.
     """
     as_of = default_as_of(con) if as_of is None else pd.Timestamp(as_of)
     start, end = _history_window(con, as_of=as_of)
     panel = partner_quarter_panel(con, start=start, end=end, region=region)
     if model is None:
-        try:
-            model = RebateResponseModel().fit(panel)
-            model.scope_ = "all" if region in (None, "all") else region
-        except WorkbenchError:
-            if region in (None, "all"):
-                raise
-            # Too little history in one region: estimate the one coefficient on the whole network
-            # (only the coefficient is used; no other region's partner appears anywhere).
-            network = partner_quarter_panel(con, start=start, end=end, region=None)
-            model = RebateResponseModel().fit(network)
-            model.scope_ = "all"
+        stated = prior if prior is not None else (programs[0].assumptions if programs else Assumptions())
+        model = response_model(con, panel, start=start, end=end, region=region, prior=stated)
     base = baseline_sales(panel, beta=model.beta_, as_of=as_of, quarters=baseline_quarters)
     attrs = partner_attributes(con, as_of=as_of, region=region, new_product_lines=new_product_lines(*programs))
     frame = attrs.merge(base, on="partner_id", how="inner")
     if frame.empty:
-        raise WorkbenchError(f"No partner had sales in the quarter before {pd.Timestamp(as_of).date()}, so there is nothing to simulate.")
+        raise NotEnoughData(f"No partner had sales in the quarter that ended by {pd.Timestamp(as_of).date()}, "
+                            "so there is no next quarter to simulate.")
     target = _last_complete_quarter(as_of) + 1
     return prepare_simulation(frame, beta=model.beta_, beta_se=model.se_, sigma=model.sigma_, draws=draws,
                               seed=seed, period_end=_quarter_end(target), model=model)
+
+
+def ledger_rows(con: Any, *, region: str | None = None, end: date | None = None) -> int:
+    """Rows of the incentive ledger (of `region`'s partners, periods ending by `end`); 0 without the table."""
+    if "incentives" not in con.list_tables():
+        return 0
+    i = con.table("incentives")
+    if end is not None:
+        i = i.filter(i.period_end <= pd.Timestamp(end).date())
+    if region not in (None, "all"):
+        i = i.semi_join(_region_partner_ids(con, region), "partner_id")
+    return int(i.count().to_pandas())
+
+
+def response_model(
+    con: Any, panel: pd.DataFrame, *, start: date, end: date, region: str | None, prior: Assumptions
+) -> RebateResponseModel | AssumedResponse:
+    """The fitted response on `region`'s panel, else on the whole network, else the stated prior.
+
+    The result's ``scope_`` is where it was estimated ('all' or the region), ``source_`` is 'estimated'
+    or 'assumed' and ``reason_`` says why a prior was used (no_ledger, no_variation, too_little_history).
+    """
+    reason = None
+    for scope in (region, None) if region not in (None, "all") else (None,):
+        rows = panel if scope == region else partner_quarter_panel(con, start=start, end=end, region=None)
+        if ledger_rows(con, region=scope, end=end) == 0:
+            reason = reason or "no_ledger"
+            continue
+        try:
+            model = RebateResponseModel().fit(rows)
+        except NotEnoughData as exc:
+            reason = reason or getattr(exc, "reason", "too_little_history")
+            continue
+        model.scope_ = "all" if scope in (None, "all") else scope
+        return model
+    assumed = AssumedResponse(beta=prior.prior_response_per_pp, se=prior.prior_response_se,
+                              sigma=prior.prior_sigma, reason=reason or "too_little_history").fit(panel)
+    assumed.scope_ = "all" if region in (None, "all") else region
+    return assumed
 
 
 def partner_outcomes(base: SimulationBase, result: SimulationResult, *, level: float = 0.90) -> pd.DataFrame:
@@ -127,49 +163,35 @@ def partner_outcomes(base: SimulationBase, result: SimulationResult, *, level: f
     return out.sort_values("partner_id", ignore_index=True)
 
 
-def _money(x: float, lang: str = "en") -> str:
-    if lang == "zh":
-        for unit, div in (("亿", 1e8), ("万", 1e4)):
-            if abs(x) >= div:
-                return f"¥{x / div:,.2f}{unit}"
-        return f"¥{x:,.0f}"
-    for unit, div in (("bn", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= div:
-            return f"¥{x / div:,.2f}{unit}"
-    return f"¥{x:,.0f}"
+def summary_figures(program: Program, result: SimulationResult, base: SimulationBase) -> dict[str, Any]:
+    """The figures a what-if summary sentence states (language-neutral; money in the store's currency).
 
-
-def summary_line(program: Program, result: SimulationResult, base: SimulationBase, *, lang: str = "en") -> str:
-    """One sentence (en or zh): cost, incremental sales and margin with 90% intervals, ROI, P(ROI > 0)."""
+    program, quarter, partners, cost / incremental sales / incremental margin with 90% intervals,
+    margin_pct, roi, p_roi_positive and the response: beta, beta_se, response_source ('estimated' or
+    'assumed'), response_reason (why assumed), response_scope.
+    """
     s = result.summary("all").iloc[0]
     m = base.model
-
-    def money(x: float) -> str:
-        return _money(x, lang)
-
-    quarter = str(pd.Period(base.period_end, "Q")) if base.period_end is not None else ""
-    if lang == "zh":
-        beta = f"；销量响应 {m.beta_:.4f} ± {m.se_:.4f}（每个返利百分点的对数销售额变化）" if m is not None else ""
-        return (
-            f"{program.name}（{quarter}）：{len(base.partners):,} 家经销商，预期成本 {money(s.cost_cny)}"
-            f"（90% 区间 {money(s.cost_low_cny)} 至 {money(s.cost_high_cny)}），增量销售额 "
-            f"{money(s.incremental_sales_cny)}（90% 区间 {money(s.incremental_sales_low_cny)} 至 "
-            f"{money(s.incremental_sales_high_cny)}），毛利率 {result.margin_pct:g}% 时增量毛利 "
-            f"{money(s.incremental_margin_cny)}，投资回报率 {s.roi:+.0%}，回报为正的概率 {s.p_roi_positive:.0%}{beta}。"
-        )
-    beta = f"; response {m.beta_:.4f} ± {m.se_:.4f} ln-sales per pp" if m is not None else ""
-    return (
-        f"{program.name}{' in ' + quarter if quarter else ''}: {len(base.partners):,} partners, expected cost "
-        f"{money(s.cost_cny)} (90% {money(s.cost_low_cny)} to {money(s.cost_high_cny)}), incremental sales "
-        f"{money(s.incremental_sales_cny)} (90% {money(s.incremental_sales_low_cny)} to "
-        f"{money(s.incremental_sales_high_cny)}), incremental gross margin {money(s.incremental_margin_cny)} "
-        f"at {result.margin_pct:g}% margin, ROI {s.roi:+.0%} with P(ROI > 0) = {s.p_roi_positive:.0%}{beta}."
-    )
+    out: dict[str, Any] = {
+        "program": program.name,
+        "quarter": str(pd.Period(base.period_end, "Q")) if base.period_end is not None else "",
+        "partners": len(base.partners),
+        "margin_pct": float(result.margin_pct),
+        **{k: float(s[k]) for k in ("cost_cny", "cost_low_cny", "cost_high_cny", "incremental_sales_cny",
+                                    "incremental_sales_low_cny", "incremental_sales_high_cny",
+                                    "incremental_margin_cny", "roi", "p_roi_positive")},
+    }
+    if m is not None:
+        out.update(beta=float(m.beta_), beta_se=float(m.se_), response_source=getattr(m, "source_", "estimated"),
+                   response_reason=getattr(m, "reason_", None), response_scope=getattr(m, "scope_", "all"))
+    return out
 
 
-def whatif_table(con: Any, program_path: str | Path, *, as_of: date | None = None) -> tuple[pd.DataFrame, str]:
-    """Per-partner expected payout, incremental sales and 90% intervals of a program file, plus a
-    summary line (the `workbench whatif` command). The program is validated before anything runs."""
+def whatif_table(
+    con: Any, program_path: str | Path, *, as_of: date | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Per-partner expected payout, incremental sales and 90% intervals of a program file, plus the
+    summary figures (the `workbench whatif` command). The program is validated before anything runs."""
     program = load_program(program_path)
     a = program.assumptions
     base = simulation_base(con, as_of=as_of, draws=a.draws, seed=a.seed, baseline_quarters=a.baseline_quarters,
@@ -180,4 +202,4 @@ def whatif_table(con: Any, program_path: str | Path, *, as_of: date | None = Non
     table.insert(table.columns.get_loc("baseline_sales_cny"), "eligible",
                  pd.Series(eligible, index=base.partners["partner_id"]).reindex(table["partner_id"]).to_numpy())
     table["payment_date"] = (base.period_end + pd.Timedelta(days=program.payment_delay_days)).date()
-    return table, summary_line(program, result, base)
+    return table, summary_figures(program, result, base)

@@ -1,0 +1,238 @@
+"""Words for the incentive what-if and the rebate audit: labels, sentences and tables in en / zh.
+
+Analysis (``workbench.incentives``, ``workbench.rebates``) returns language-neutral frames, figures and
+codes; this module turns them into what notebook 04, the rebate audit and the CLI show. Money is in the
+store's currency (``workbench.vocab.store_currency``); column names never reach a page untranslated.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from workbench.i18n import label
+from workbench.present import Html, Markdown, display_table, register_labels
+from workbench.vocab import DEFAULT_CURRENCY, money_label, symbol
+
+__all__ = [
+    "LABELS",
+    "MONEY_COLUMNS",
+    "money",
+    "partner_table",
+    "response_sentence",
+    "scenario_table",
+    "summary_line",
+]
+
+LABELS: dict[str, tuple[str, str]] = {
+    # headings and text (money labels carry no currency: money_label adds the store's)
+    "i_title": ("Incentive what-if", "激励方案模拟"),
+    "i_question": ("Will this rebate program pay for itself, and what is the best use of the budget?",
+                   "这个返利方案能否回本？预算怎样用效果最好？"),
+    "i_response": ("Estimated sales response", "销量响应估计"),
+    "i_response_assumed": ("Assumed sales response", "假定的销量响应"),
+    "i_response_text": ("Each extra rebate point moves quarter sales by", "每增加一个返利百分点，季度销售额变化"),
+    "i_program": ("Program", "方案"),
+    "i_scenario": ("Scenario", "方案"),
+    "i_scenarios": ("Scenarios side by side", "方案对比"),
+    "i_current": ("Current program", "现行方案"),
+    "i_group": ("Group", "分组"),
+    "i_partners": ("Partners", "经销商数"),
+    "i_eligible": ("Eligible", "符合条件"),
+    "i_cost": ("Incentive cost", "激励成本"),
+    "i_incremental_sales": ("Incremental sales", "增量销售额"),
+    "i_incremental_margin": ("Incremental gross margin", "增量毛利"),
+    "i_net_margin": ("Net incremental margin", "净增量毛利"),
+    "i_roi": ("ROI", "投资回报率"),
+    "i_p_roi_positive": ("P(ROI > 0)", "回报为正的概率"),
+    "i_low": ("low (5%)", "下限（5%）"),
+    "i_high": ("high (95%)", "上限（95%）"),
+    "i_delta_net_margin": ("Net margin vs current", "相对现行方案的净毛利"),
+    "i_p_better": ("P(better than current)", "优于现行方案的概率"),
+    "i_margin_pct": ("Gross margin (%)", "毛利率（%）"),
+    "i_budget": ("Budget", "预算"),
+    "i_frontier": ("Budget → incremental margin frontier", "预算—增量毛利前沿"),
+    "i_break_even": ("break-even (margin = cost)", "盈亏平衡（毛利 = 成本）"),
+    "i_optimized": ("Optimized for the budget", "预算内最优方案"),
+    "i_rates": ("Rates per volume tier", "各量级返利率"),
+    "i_rate": ("Rate (%)", "返利率（%）"),
+    "i_threshold": ("Threshold", "门槛"),
+    "i_tier_k": ("Volume tier", "量级"),
+    "i_chart_roi": ("ROI distribution over the simulation draws", "模拟抽样的投资回报率分布"),
+    "i_chart_cost": ("Cost distribution over the simulation draws", "模拟抽样的激励成本分布"),
+    "i_chart_by_tier": ("Expected net incremental margin by partner tier", "各层级预期净增量毛利"),
+    "i_chart_by_region": ("Expected net incremental margin by region", "各区域预期净增量毛利"),
+    "i_draws": ("Draws", "抽样次数"),
+    "i_by_tier": ("By partner tier", "按经销商层级"),
+    "i_by_region": ("By region", "按区域"),
+    "i_top_partners": ("Largest expected payouts", "预期返利最高的经销商"),
+    "i_expected_payout": ("Expected payout", "预期返利"),
+    "i_baseline_sales": ("Baseline sales", "基线销售额"),
+    "i_expected_sales": ("Expected sales", "预期销售额"),
+    "i_export": ("Export scenario", "导出方案"),
+    "i_exported": ("Scenario written to", "方案已保存至"),
+    "i_explorer": ("Try other rates, thresholds and margin (live notebook only)",
+                   "调整返利率、门槛和毛利率（仅交互式笔记本）"),
+    "i_chosen": ("Chosen scenario (YAML)", "选定方案（YAML）"),
+    "i_summary": ("Summary", "概要"),
+    "i_no_data": ("Nothing to show", "暂无数据"),
+    "i_partner_quarters": ("partner-quarters", "个经销商季度"),
+    "i_network_fit": ("estimated on the whole network, the region has too little history",
+                      "因本区域历史数据不足，按全网估计"),
+    "unassigned": ("Unassigned", "未分层"),
+    # what-if frame columns (partner_outcomes, whatif_table)
+    "baseline_sales_cny": ("Baseline sales", "基线销售额"),
+    "expected_sales_cny": ("Expected sales", "预期销售额"),
+    "incremental_sales_cny": ("Incremental sales", "增量销售额"),
+    "incremental_sales_low_cny": ("Incremental sales, low (5%)", "增量销售额下限（5%）"),
+    "incremental_sales_high_cny": ("Incremental sales, high (95%)", "增量销售额上限（95%）"),
+    "expected_payout_cny": ("Expected payout", "预期返利"),
+    "payout_low_cny": ("Payout, low (5%)", "返利下限（5%）"),
+    "payout_high_cny": ("Payout, high (95%)", "返利上限（95%）"),
+    "payout_cny": ("Payout", "返利"),
+    "eligible": ("Eligible", "符合条件"),
+    "payment_date": ("Payment date", "支付日期"),
+    "cost_cny": ("Incentive cost", "激励成本"),
+    "incremental_margin_cny": ("Incremental gross margin", "增量毛利"),
+    "net_margin_cny": ("Net incremental margin", "净增量毛利"),
+    "delta_net_margin_cny": ("Net margin vs current", "相对现行方案的净毛利"),
+    "roi": ("ROI", "投资回报率"),
+    "p_roi_positive": ("P(ROI > 0)", "回报为正的概率"),
+    "p_better": ("P(better than current)", "优于现行方案的概率"),
+    "scenario": ("Scenario", "方案"),
+    "group": ("Group", "分组"),
+}
+register_labels("incentives", LABELS)
+
+# Columns of the what-if frames that hold money (shown with the store's currency symbol).
+MONEY_COLUMNS: tuple[str, ...] = (
+    "baseline_sales_cny", "expected_sales_cny", "incremental_sales_cny", "incremental_sales_low_cny",
+    "incremental_sales_high_cny", "expected_payout_cny", "payout_low_cny", "payout_high_cny", "payout_cny",
+    "cost_cny", "incremental_margin_cny", "net_margin_cny", "delta_net_margin_cny",
+)
+
+_REASONS: dict[str, tuple[str, str]] = {
+    "no_ledger": ("the store has no incentive ledger", "数据库中没有返利台账"),
+    "no_variation": ("the rebate rate in the ledger never varied between partners",
+                     "台账中的返利率在经销商之间从未变化"),
+    "too_little_history": ("the history is too short to estimate it", "历史数据太短，无法估计"),
+}
+
+
+def money(x: float, currency: str = DEFAULT_CURRENCY, lang: str = "en") -> str:
+    """A compact amount for sentences: '£1.23M' / '¥1.23万'; NaN → '–'."""
+    if x is None or pd.isna(x):
+        return "–"
+    sym, v = symbol(currency), float(x)
+    sign = "-" if v < 0 else ""
+    units = (("亿", 1e8), ("万", 1e4)) if lang == "zh" else (("bn", 1e9), ("M", 1e6), ("k", 1e3))
+    for unit, div in units:
+        if abs(v) >= div:
+            return f"{sign}{sym}{abs(v) / div:,.2f}{unit}"
+    return f"{sign}{sym}{abs(v):,.0f}"
+
+
+def response_sentence(model: Any, lang: str = "en", *, region: str | None = None) -> Markdown:
+    """The response section: estimate with its interval and sample, or the stated prior, labelled assumed.
+
+    model: a fitted RebateResponseModel or AssumedResponse (beta_, ci_, source_, reason_, scope_, …).
+    """
+    zh = lang == "zh"
+    lo, hi = model.ci_
+    if getattr(model, "source_", "estimated") == "assumed":
+        why = _REASONS.get(getattr(model, "reason_", None) or "too_little_history", _REASONS["too_little_history"])
+        if zh:
+            text = (f"## {label('i_response_assumed', lang)}\n\n**假定值，并非根据您的数据估计**：{why[1]}，"
+                    f"因此采用方案设定的先验响应：每增加一个返利百分点，季度销售额变化 **{model.beta_:+.1%}**"
+                    f"（95% 区间 {lo:+.1%} … {hi:+.1%}）。返利金额仍按方案规则精确计算；增量销售额与回报率取决于这一假定。")
+        else:
+            text = (f"## {label('i_response_assumed', lang)}\n\n**Assumed, not estimated from your data**: {why[0]}, "
+                    f"so the response is the program's stated prior — each extra rebate point moves quarter sales by "
+                    f"**{model.beta_:+.1%}** (95% interval {lo:+.1%} … {hi:+.1%}). Payouts are still computed "
+                    "exactly from the program's rules; incremental sales and ROI rest on this assumption.")
+        return Markdown(text)
+    scope = getattr(model, "scope_", "all")
+    network = region not in (None, "", "all") and scope == "all"
+    tail = f"; {label('i_network_fit', lang)}" if network else ""
+    return Markdown(
+        f"## {label('i_response', lang)}\n\n{label('i_response_text', lang)} **{model.beta_:+.1%}** "
+        f"(95% CI {lo:+.1%} … {hi:+.1%}; {model.n_obs_:,} {label('i_partner_quarters', lang)}, "
+        f"{label('i_partners', lang)} {model.n_partners_:,}){tail}."
+    )
+
+
+def summary_line(figures: Mapping[str, Any], lang: str = "en", *, currency: str = DEFAULT_CURRENCY) -> str:
+    """One sentence: cost, incremental sales and margin with 90% intervals, ROI, P(ROI > 0), the response.
+
+    figures: ``workbench.incentives.summary_figures`` (plain text; escape it for HTML, Markdown-safe
+    program names are the caller's concern via :func:`summary_markdown`).
+    """
+    f = figures
+
+    def m(key: str) -> str:
+        return money(f[key], currency, lang)
+
+    assumed = f.get("response_source") == "assumed"
+    q = f.get("quarter") or ""
+    if lang == "zh":
+        beta = ""
+        if "beta" in f:
+            beta = (f"；销量响应 {f['beta']:.4f} ± {f['beta_se']:.4f}（每个返利百分点的对数销售额变化"
+                    f"{'，假定值，并非根据您的数据估计' if assumed else ''}）")
+        return (
+            f"{f['program']}（{q}）：{f['partners']:,} 家经销商，预期成本 {m('cost_cny')}"
+            f"（90% 区间 {m('cost_low_cny')} 至 {m('cost_high_cny')}），增量销售额 {m('incremental_sales_cny')}"
+            f"（90% 区间 {m('incremental_sales_low_cny')} 至 {m('incremental_sales_high_cny')}），毛利率 "
+            f"{f['margin_pct']:g}% 时增量毛利 {m('incremental_margin_cny')}，投资回报率 {f['roi']:+.0%}，"
+            f"回报为正的概率 {f['p_roi_positive']:.0%}{beta}。"
+        )
+    beta = ""
+    if "beta" in f:
+        beta = (f"; response {f['beta']:.4f} ± {f['beta_se']:.4f} ln-sales per pp"
+                f"{' (assumed, not estimated from your data)' if assumed else ''}")
+    return (
+        f"{f['program']}{' in ' + q if q else ''}: {f['partners']:,} partners, expected cost "
+        f"{m('cost_cny')} (90% {m('cost_low_cny')} to {m('cost_high_cny')}), incremental sales "
+        f"{m('incremental_sales_cny')} (90% {m('incremental_sales_low_cny')} to {m('incremental_sales_high_cny')}), "
+        f"incremental gross margin {m('incremental_margin_cny')} at {f['margin_pct']:g}% margin, "
+        f"ROI {f['roi']:+.0%} with P(ROI > 0) = {f['p_roi_positive']:.0%}{beta}."
+    )
+
+
+def summary_markdown(figures: Mapping[str, Any], lang: str = "en", *, currency: str = DEFAULT_CURRENCY) -> Markdown:
+    """The summary section: heading plus :func:`summary_line`, HTML-escaped (program names are user text)."""
+    return Markdown(f"## {label('i_summary', lang)}\n\n" + html.escape(summary_line(figures, lang, currency=currency)))
+
+
+def scenario_table(summary: pd.DataFrame, lang: str = "en", *, currency: str = DEFAULT_CURRENCY) -> Html:
+    """Summary / comparison rows as an escaped table: scenario or group, cost, sales, margins, ROI.
+
+    summary: ``SimulationResult.summary`` or ``compare_scenarios`` rows.
+    """
+    cols = ["scenario", "group", "cost_cny", "incremental_sales_cny", "incremental_margin_cny", "net_margin_cny",
+            "roi", "p_roi_positive", "delta_net_margin_cny", "p_better"]
+    keep = [c for c in cols if c in summary.columns]
+    if "group" in keep and summary["group"].eq("all").all():
+        keep.remove("group")
+    elif "group" in keep and "scenario" in keep and summary["scenario"].nunique() == 1:
+        keep.remove("scenario")
+    return display_table(summary[keep], lang, currency=currency, money=[c for c in keep if c in MONEY_COLUMNS],
+                         percent=[c for c in ("roi", "p_roi_positive", "p_better") if c in keep],
+                         codes=["group"] if "group" in keep else ())
+
+
+def partner_table(outcomes: pd.DataFrame, lang: str = "en", *, currency: str = DEFAULT_CURRENCY, n: int = 15) -> Html:
+    """The `n` partners with the largest expected payout (partner_outcomes rows), escaped and translated."""
+    cols = ["partner_id", "name", "region", "tier", "baseline_sales_cny", "expected_payout_cny", "payout_low_cny",
+            "payout_high_cny", "incremental_sales_cny"]
+    top = outcomes.nlargest(n, "expected_payout_cny")[[c for c in cols if c in outcomes.columns]]
+    return display_table(top, lang, currency=currency, money=[c for c in top.columns if c in MONEY_COLUMNS],
+                         codes=[c for c in ("region", "tier") if c in top.columns])
+
+
+def money_title(key: str, lang: str = "en", currency: str = DEFAULT_CURRENCY) -> str:
+    """A money label with its currency: 'Incentive cost (GBP)'."""
+    return money_label(label(key, lang), currency)
