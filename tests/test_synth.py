@@ -454,7 +454,7 @@ def test_dirty_exports_quarantine_every_defect_and_land_every_good_row(
         key = TABLES[t].primary_key[0]
         stored = raw.execute(f"SELECT * FROM {t} ORDER BY {key}").df()
         clean = ex.clean[t].sort_values(key).reset_index(drop=True)
-        for col in TABLES[t].column_names:
+        for col in [c for c in TABLES[t].column_names if c in synth.DIRTY_HEADERS[t]]:  # the columns exported
             a, b = stored[col], clean[col]
             if pd.api.types.is_datetime64_any_dtype(b):
                 assert (pd.to_datetime(a).fillna(pd.Timestamp(0)) == b.fillna(pd.Timestamp(0))).all(), (t, col)
