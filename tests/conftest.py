@@ -6,20 +6,22 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not SHARED_DATA.exists():  # CI lays shared/ beside the clone
-    SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REAL_DATA = Path(__file__).resolve().parent / "data"  # vendored real data sets with their licences
 
 DEMO_PARTNERS = 400
 DEMO_SEED = 7
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """../shared/data: the real CDNOW and online-retail exports."""
-    if not SHARED_DATA.exists():
-        pytest.fail(f"shared data folder {SHARED_DATA} is missing; it holds the real data sets the tests use")
-    return SHARED_DATA
+def real_data() -> Path:
+    """tests/data: the real CDNOW and Online Retail exports, vendored with their licences."""
+    return REAL_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_data(real_data: Path) -> Path:
+    """Old name of :func:`real_data` (the data sets used to live outside the repository)."""
+    return real_data
 
 
 @pytest.fixture(scope="session")
