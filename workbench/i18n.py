@@ -40,6 +40,14 @@ _COMMON: dict[str, tuple[str, str]] = {
     "Southwest": ("Southwest", "西南"),
     "Northeast": ("Northeast", "东北"),
     "Northwest": ("Northwest", "西北"),
+    # channel types (values of partners.channel_type)
+    "distributor": ("Distributor", "分销商"),
+    "wholesaler": ("Wholesaler", "批发商"),
+    "dealer": ("Dealer", "经销商"),
+    "retailer": ("Retailer", "零售商"),
+    "ecommerce": ("E-commerce", "电商"),
+    "key_account": ("Key account", "大客户"),
+    "other": ("Other", "其他"),
 }
 
 _HEALTH: dict[str, tuple[str, str]] = {
@@ -115,14 +123,6 @@ _HEALTH: dict[str, tuple[str, str]] = {
     "h_scope_note": ("Quarantined rows count for a region when their partner id belongs to it.",
                      "隔离数据按其经销商编号归属区域统计。"),
     "surveyed_note": ("Active = at least one order in the quarter.", "活跃：本季度至少有一笔订单。"),
-    # channel types (values of partners.channel_type)
-    "distributor": ("distributor", "分销商"),
-    "wholesaler": ("wholesaler", "批发商"),
-    "dealer": ("dealer", "经销商"),
-    "retailer": ("retailer", "零售商"),
-    "ecommerce": ("e-commerce", "电商"),
-    "key_account": ("key account", "大客户"),
-    "other": ("other", "其他"),
     "volume_rebate": ("volume rebate", "销量返利"),
 }
 _CHURN: dict[str, tuple[str, str]] = {
@@ -246,16 +246,33 @@ def _load_present() -> None:
             importlib.import_module(f"workbench.present.{mod.name}")
 
 
-def _lookup(key: str) -> tuple[str, str] | None:
+COMMON_KEYS: frozenset[str] = frozenset(_COMMON)
+"""Keys of the shared vocabulary (regions, tiers, channel types, …): one text everywhere, never redefined."""
+
+
+def _lookup(key: str, owner: str | None = None) -> tuple[str, str] | None:
+    """The (en, zh) pair of `key`: common vocabulary, then `owner`'s dict, then the other blocks and dicts.
+
+    Registered dicts are searched in owner-name order, so the answer never depends on import order.
+    """
+    pair = _COMMON.get(key)
+    if pair is not None:
+        return pair
+    if owner is not None:
+        if owner not in _REGISTERED and not _present_loaded:
+            _load_present()
+        own = _REGISTERED.get(owner, {})
+        if key in own:
+            return own[key]
     pair = _BUILTIN.get(key)
     if pair is not None:
         return pair
-    for labels in _REGISTERED.values():
-        if key in labels:
-            return labels[key]
+    for name in sorted(_REGISTERED):
+        if key in _REGISTERED[name]:
+            return _REGISTERED[name][key]
     if not _present_loaded:
         _load_present()
-        return _lookup(key)
+        return _lookup(key, owner)
     return None
 
 
@@ -268,7 +285,7 @@ def label_sources() -> dict[str, dict[str, tuple[str, str]]]:
 class _Labels(Mapping[str, tuple[str, str]]):
     """Read-only view of every label: the built-in blocks plus all registered present modules."""
 
-    def __getitem__(self, key: str) -> tuple[str, str]:
+    def __getitem__(self, key: str) -> tuple[str, str]:  # noqa: D105
         pair = _lookup(key)
         if pair is None:
             raise KeyError(key)
@@ -280,9 +297,10 @@ class _Labels(Mapping[str, tuple[str, str]]):
     def _all(self) -> dict[str, tuple[str, str]]:
         _load_present()
         merged: dict[str, tuple[str, str]] = {}
-        for labels in _REGISTERED.values():
-            merged.update(labels)
+        for name in sorted(_REGISTERED, reverse=True):
+            merged.update(_REGISTERED[name])
         merged.update(_BUILTIN)
+        merged.update(_COMMON)
         return merged
 
     def __iter__(self) -> Iterator[str]:
@@ -295,14 +313,18 @@ class _Labels(Mapping[str, tuple[str, str]]):
 LABELS: Mapping[str, tuple[str, str]] = _Labels()
 
 
-def label(key: str, lang: Lang = "en") -> str:
-    """The display label of `key` in `lang` ('en' or 'zh'); unknown keys come back unchanged."""
-    pair = _lookup(key)
+def label(key: str, lang: Lang = "en", *, owner: str | None = None) -> str:
+    """The display label of `key` in `lang` ('en' or 'zh'); unknown keys come back unchanged.
+
+    `owner` (e.g. 'relations') looks in that present module's dict before the other jobs' dicts, for
+    keys two jobs use with different meanings ('share', 'hhi'); the common vocabulary always wins.
+    """
+    pair = _lookup(key, owner)
     if pair is None:
         return key
     return pair[1] if lang == "zh" else pair[0]
 
 
-def relabel(columns: list[str], lang: Lang = "en") -> dict[str, str]:
+def relabel(columns: list[str], lang: Lang = "en", *, owner: str | None = None) -> dict[str, str]:
     """Mapping column name → display label, for DataFrame.rename before showing a table."""
-    return {c: label(c, lang) for c in columns}
+    return {c: label(c, lang, owner=owner) for c in columns}

@@ -44,11 +44,12 @@ class Markdown(str):
         return str(self)
 
 
-def header(column: str, lang: str = "en", labels: Mapping[str, str] | None = None) -> str:
+def header(column: str, lang: str = "en", labels: Mapping[str, str] | None = None, *,
+           owner: str | None = None) -> str:
     """The display title of `column`: `labels[column]`, else its registered label, else 'Snake case'."""
     if labels and column in labels:
         return str(labels[column])
-    text = label(str(column), lang)  # type: ignore[arg-type]
+    text = label(str(column), lang, owner=owner)  # type: ignore[arg-type]
     if text == column and "_" in text:
         text = text.replace("_", " ").strip()
         text = text[:1].upper() + text[1:]
@@ -98,6 +99,7 @@ def display_table(
     labels: Mapping[str, str] | None = None,
     codes: Iterable[str] = (),
     index: bool = False,
+    owner: str | None = None,
 ) -> Html:
     """An escaped HTML table of `df` with translated headers, ready for a report page.
 
@@ -111,6 +113,7 @@ def display_table(
     labels : {column: header text} overriding the registered labels.
     codes : columns whose values are label keys (e.g. tier 'core'), shown translated.
     index : also show the index as the first column.
+    owner : the job whose LABELS dict is searched first (e.g. 'relations'), see ``i18n.label``.
 
     Missing values (None, NaN, NaT) show as "–"; unknown snake_case headers become "Snake case".
     The result is a ``str`` that renders in a notebook.
@@ -120,7 +123,7 @@ def display_table(
     frame = df.reset_index() if index else df
     heads = []
     for c in frame.columns:
-        h = header(str(c), lang, labels)
+        h = header(str(c), lang, labels, owner=owner)
         if c in money_cols and not (labels and c in labels):
             h = money_label(h, cur)
         heads.append(h)
@@ -130,7 +133,7 @@ def display_table(
         for c, v in zip(frame.columns, values, strict=True):
             kind = "money" if c in money_cols else "percent" if c in pct_cols else "plain"
             if c in code_cols and not _missing(v):
-                text = label(str(v), lang)  # type: ignore[arg-type]
+                text = label(str(v), lang, owner=owner)  # type: ignore[arg-type]
             else:
                 text = _cell(v, kind=kind, currency=cur, lang=lang)
             align = ' style="text-align:right"' if kind != "plain" or _numeric(v) else ""

@@ -74,9 +74,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "relationship": ("Relationship", "合作关系"),
     "other": ("Other", "其他"),
     # channel types
-    "distributor": ("Distributor", "经销商"),
     "wholesaler": ("Wholesaler", "批发商"),
-    "dealer": ("Dealer", "代理商"),
     "retailer": ("Retailer", "零售商"),
     "ecommerce": ("E-commerce", "电商"),
     "key_account": ("Key account", "大客户"),
