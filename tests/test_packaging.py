@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,3 +68,42 @@ def test_readme_starts_with_the_two_commands() -> None:
     first = text.index("make report")
     assert first < text.index("make test") < 1500
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_package_data_globs_match_files() -> None:
+    """Every package-data pattern names files that exist (a stale pattern ships nothing, silently)."""
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for package, patterns in data.items():
+        for pattern in patterns:
+            assert list((ROOT / package.replace(".", "/")).glob(pattern)), f"{package}: {pattern} matches nothing"
+
+
+def test_config_file_override_then_shipped(tmp_path: Path, monkeypatch) -> None:
+    from workbench import paths
+
+    assert paths.config_file("tiers.yaml") == paths.CONFIG_DIR / "tiers.yaml"
+    assert paths.config_file("tiers.yaml").is_file()
+    (tmp_path / "tiers.yaml").write_text("mine: true\n")
+    monkeypatch.setenv("WORKBENCH_CONFIG_DIR", str(tmp_path))
+    assert paths.config_file("tiers.yaml") == tmp_path / "tiers.yaml"
+    assert paths.config_file("mapping.yaml") == paths.CONFIG_DIR / "mapping.yaml"  # not overridden
+    assert paths.config_file("nope.yaml") == paths.CONFIG_DIR / "nope.yaml"  # loading it names this path
+
+
+def test_default_mapping_is_never_silently_empty(monkeypatch) -> None:
+    from workbench.errors import ConfigError
+    from workbench.ingest import mapping
+
+    assert len(mapping.default_mapping().columns) > 10
+    monkeypatch.setattr(mapping, "DEFAULT_MAPPING_FILE", ROOT / "config" / "no_such_mapping.yaml")
+    with pytest.raises(ConfigError, match="no_such_mapping"):
+        mapping.default_mapping()
+
+
+def test_setup_py_ships_the_folders_paths_reads() -> None:
+    from workbench import paths
+
+    text = (ROOT / "setup.py").read_text()
+    for top, packaged in paths.PACKAGED.items():
+        assert f'"{top}": "{packaged}"' in text
+        assert (ROOT / top).is_dir()

@@ -62,10 +62,8 @@ def load_mapping(mapping: Mapping | dict | str | Path | None = None) -> Mapping:
 
 
 def default_mapping() -> Mapping:
-    """The shipped config/mapping.yaml (common Chinese ERP headers), or an empty mapping if it is absent."""
-    if DEFAULT_MAPPING_FILE.exists():
-        return load_mapping(DEFAULT_MAPPING_FILE)
-    return Mapping()
+    """The shipped config/mapping.yaml (common Chinese ERP headers); a missing file is a ConfigError naming it."""
+    return load_mapping(DEFAULT_MAPPING_FILE)
 
 
 def _resolve_headers(headers: list[str], table: Table, mapping: Mapping, where: str) -> dict[str, str]:
