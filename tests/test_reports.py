@@ -155,17 +155,32 @@ def test_failing_notebook_does_not_stop_the_others(demo_db: Path, tmp_path: Path
     pack = out / "2026Q3" / "East"
     assert "region East as_of 2026-09-30" in (pack / "01_good.html").read_text(encoding="utf-8")
     failed_page = (pack / "02_bad.html").read_text(encoding="utf-8")
-    assert "planted failure" in failed_page  # the error cell is kept
+    # one sentence says what failed and what to do; no traceback, no error output, no ANSI colour codes
+    assert "This page is incomplete because one step failed (ValueError: planted failure)" in failed_page
+    assert "02_bad.failed.ipynb" in failed_page and "report.log" in failed_page
+    for noise in ("Traceback", "Cell In[", "\x1b[", "jp-OutputArea-error", "papermill-error", "An Exception was"):
+        assert noise not in failed_page, noise
+    assert "Traceback" in (pack / "report.log").read_text(encoding="utf-8")  # the traceback goes to the log
     assert (pack / "02_bad.failed.ipynb").exists()
+    assert res.failed[0].produced and not res.missing
     index = (pack / "index.html").read_text(encoding="utf-8")
     assert "02_bad.html" in index and "planted failure" in index
-    # the command exits non-zero and names the notebook and the cell
+    # the command names the notebook and the cell, and exits 0: every page was produced
     from workbench.cli import main
 
     monkeypatch.setattr(reports.runner, "curated_notebooks", lambda *a, **k: [good, bad])
     code = main(["report", "--db", str(demo_db), "--quarter", "2026Q3", "--region", "East", "--out", str(out)])
-    assert code == 1
+    assert code == 0  # every page was produced: the failed one says what failed
     assert "FAILED East/02_bad at cell 3" in capsys.readouterr().out
+    # a notebook that cannot even be read: its page says so in one sentence, and the command exits 1
+    broken = nbs / "03_broken.ipynb"
+    broken.write_text("not a notebook", encoding="utf-8")
+    monkeypatch.setattr(reports.runner, "curated_notebooks", lambda *a, **k: [broken])
+    code = main(["report", "--db", str(demo_db), "--quarter", "2026Q3", "--region", "East", "--out", str(out)])
+    assert code == 1
+    assert "NO PAGE" in capsys.readouterr().out
+    page = (pack / "03_broken.html").read_text(encoding="utf-8")
+    assert "This page could not be produced" in page and "Traceback" not in page
 
 
 # ---------------------------------------------------------------------------------------------- slow: the real pack

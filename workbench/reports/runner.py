@@ -7,12 +7,14 @@ import html
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from typing import Any
 from workbench.errors import WorkbenchError
 from workbench.i18n import label
 from workbench.paths import NOTEBOOKS_DIR
+from workbench.present.reports import page_failed, page_missing, stopped_here
 from workbench.reports.html import _nav, _page, notebook_html, notebook_title
 from workbench.reports.index import _pack_index, _snapshot, write_top_index
 from workbench.reports.params import COMPANY, RunParams, _folder, curated_notebooks, validate_params
@@ -30,6 +33,8 @@ __all__ = ["NotebookRun", "PackResult", "register_engine", "render_pack"]
 
 DEFAULT_JOBS = 2
 EXECUTION_TIMEOUT_S = 600
+LOG_NAME = "report.log"  # per pack folder: the tracebacks of the notebooks that failed
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @dataclass
@@ -42,6 +47,8 @@ class NotebookRun:
     seconds: float
     error: str = ""  # one line: cell and exception, empty when it ran
     error_cell: int | None = None  # 1-based cell number in the source notebook
+    produced: bool = True  # False: the page only says that the notebook could not run at all
+    traceback: str = ""  # the full traceback of a failure (written to the pack's report.log, never a page)
 
     @property
     def ok(self) -> bool:
@@ -170,7 +177,7 @@ def _run_one(job: dict[str, Any], kernel: _Kernel | None = None) -> dict[str, An
     t0 = time.perf_counter()
     src, html_path = Path(job["notebook"]), Path(job["html"])
     executed = Path(job["workdir"]) / f"{job['pack']}__{src.name}"
-    error, cell_no = "", None
+    error, cell_no, what, trace = "", None, "", ""
     extra: dict[str, Any] = {"resources": {"metadata": {"path": str(src.parent)}},  # the kernel's cwd
                              "engine_name": register_engine()}
     if kernel is not None:
@@ -187,21 +194,56 @@ def _run_one(job: dict[str, Any], kernel: _Kernel | None = None) -> dict[str, An
     except PapermillExecutionError as exc:
         cell_no = _source_cell_number(src, exc.source)
         where = f"cell {cell_no}" if cell_no else f"cell [{exc.exec_count}]"
-        error = f"{where}: {exc.ename}: {str(exc.evalue).splitlines()[0] if exc.evalue else ''}".rstrip(": ")
+        what = f"{exc.ename}: {str(exc.evalue).splitlines()[0] if exc.evalue else ''}".rstrip(": ")
+        error = f"{where}: {what}"
+        trace = _ANSI.sub("", "\n".join(exc.traceback or []))
     except Exception as exc:  # noqa: BLE001 - kernel death, timeout, bad notebook: report, don't stop the pack
-        error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
-    if executed.exists():
+        what = error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+        trace = traceback.format_exc()
+    produced = executed.exists()
+    alert = ""
+    if produced:
         nb = nbformat.read(executed, as_version=4)
-    else:  # papermill did not even start: show the error on an otherwise empty page
+        if error:
+            _mark_stop(nb, job["lang"])
+            alert = page_failed(what, failed_file=html_path.with_suffix(".failed.ipynb").name,
+                                log_file=LOG_NAME, lang=job["lang"])
+    else:  # papermill did not even start: a page that says so
         nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_markdown_cell(f"**{src.stem}** could not run: `{error}`")]
-    page = notebook_html(nb, title=job["title"], lang=job["lang"], nav_html=job["nav"])
-    html_path.write_text(page, encoding="utf-8")
+        alert = page_missing(what, log_file=LOG_NAME, lang=job["lang"])
+    try:
+        page = notebook_html(nb, title=job["title"], lang=job["lang"], nav_html=job["nav"], alert=alert)
+        html_path.write_text(page, encoding="utf-8")
+    except Exception as exc:  # noqa: BLE001 - an unrenderable notebook still gets a page that says so
+        produced = False
+        what = error = error or f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        trace = trace or traceback.format_exc()
+        _write_missing(job, page_missing(what, log_file=LOG_NAME, lang=job["lang"]))
     if error and executed.exists():
         shutil.copyfile(executed, html_path.with_suffix(".failed.ipynb"))
     return {"pack": job["pack"], "notebook": src.stem, "html": str(html_path),
-            "seconds": time.perf_counter() - t0, "error": error, "error_cell": cell_no}
+            "seconds": time.perf_counter() - t0, "error": error, "error_cell": cell_no,
+            "produced": produced, "traceback": trace}
 
+
+def _mark_stop(nb: Any, lang: str) -> None:
+    """Put a 'the page stops here' note in place of the error output of the cell that failed."""
+    import nbformat
+
+    for cell in nb.cells:
+        outs = cell.get("outputs", []) if cell.get("cell_type") == "code" else []
+        if any(o.get("output_type") == "error" for o in outs):
+            outs.append(nbformat.v4.new_output("display_data", data={"text/markdown": stopped_here(lang)}))
+            return
+
+
+def _write_missing(job: dict[str, Any], sentence: str) -> None:
+    """Write a page holding only its title and `sentence` (the notebook produced nothing)."""
+    try:
+        body = f"<h1>{html.escape(job['title'])}</h1><p class=failed>{html.escape(sentence)}</p>"
+        Path(job["html"]).write_text(_page(job["title"], body, job["lang"]), encoding="utf-8")
+    except OSError:
+        pass
 
 
 @dataclass
@@ -220,8 +262,13 @@ class PackResult:
 
     @property
     def failed(self) -> list[NotebookRun]:
-        """The notebook runs that failed."""
+        """The notebook runs that failed (their page says so in one sentence)."""
         return [r for r in self.runs if not r.ok]
+
+    @property
+    def missing(self) -> list[NotebookRun]:
+        """The runs whose page could not be produced at all (`workbench report` then exits non-zero)."""
+        return [r for r in self.runs if not r.produced]
 
     def summary(self) -> str:
         """One line of counts and where to look, then one line per failed notebook."""
@@ -232,7 +279,9 @@ class PackResult:
                 f"open {self.out / 'index.html'}.")
         lines = [head]
         for r in bad:
-            lines.append(f"FAILED {r.pack}/{r.notebook} at {r.error} (page kept: {r.html})")
+            what = "page kept" if r.produced else "NO PAGE"
+            lines.append(f"FAILED {r.pack}/{r.notebook} at {r.error} ({what}: {r.html}; traceback in "
+                         f"{r.html.parent / LOG_NAME})")
         return "\n".join(lines)
 
 
@@ -272,7 +321,9 @@ def render_pack(
     for pack in params.packs:
         folder = out / params.quarter / _folder(pack)
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in [*folder.glob("[0-9][0-9]_*.html"), *folder.glob("*.failed.ipynb")]:
+        for stale in [*folder.glob("[0-9][0-9]_*.html"), *folder.glob("*.failed.ipynb"), folder / LOG_NAME]:
+            if not stale.exists():
+                continue
             stale.unlink()
         for nb in nbs:
             job_list.append({
@@ -293,6 +344,7 @@ def render_pack(
     for pack in params.packs:
         folder = out / params.quarter / _folder(pack)
         runs = [r for r in result.runs if r.pack == pack]
+        _write_log(folder / LOG_NAME, params, pack, runs)
         (folder / "index.html").write_text(
             _pack_index(params, pack, runs, snapshots[pack], rendered_at), encoding="utf-8")
         manifest = {"quarter": params.quarter, "pack": pack, "folder": _folder(pack), "lang": lang,
@@ -303,6 +355,16 @@ def render_pack(
     write_top_index(out)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _write_log(path: Path, params: RunParams, pack: str, runs: list[NotebookRun]) -> None:
+    """Write the pack's report.log: one block per failed notebook with its full traceback (none: no file)."""
+    bad = [r for r in runs if not r.ok]
+    if not bad:
+        return
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    blocks = [f"{stamp} {params.quarter} {pack} {r.notebook}: {r.error}\n{r.traceback.rstrip()}\n" for r in bad]
+    path.write_text("\n".join(blocks), encoding="utf-8")
 
 
 def _expected_seconds(out: Path) -> dict[str, float]:
@@ -343,7 +405,7 @@ def _run_sequence(jobs: Any, *, reuse: bool, emit: Any) -> None:
             try:
                 res = _run_one(job, kernel=use)
             except Exception as exc:  # noqa: BLE001 - a crashed job is one failed notebook
-                res = _crashed(job, f"{type(exc).__name__}: {exc}")
+                res = _crashed(job, f"{type(exc).__name__}: {exc}", traceback.format_exc())
             if res["error"] and kernel is not None:
                 kernel.shutdown()  # never reuse a kernel after a failure
             emit(res)
@@ -352,15 +414,11 @@ def _run_sequence(jobs: Any, *, reuse: bool, emit: Any) -> None:
             kernel.shutdown()
 
 
-def _crashed(job: dict[str, Any], error: str) -> dict[str, Any]:
+def _crashed(job: dict[str, Any], error: str, trace: str = "") -> dict[str, Any]:
     """The result of a job whose worker crashed; writes a page that says so (the index links to it)."""
-    try:
-        body = f"<h1>{html.escape(job['title'])}</h1><p class=failed>{html.escape(error)}</p>"
-        Path(job["html"]).write_text(_page(job["title"], body, job["lang"]), encoding="utf-8")
-    except OSError:
-        pass
+    _write_missing(job, page_missing(error, log_file=LOG_NAME, lang=job["lang"]))
     return {"pack": job["pack"], "notebook": Path(job["notebook"]).stem, "html": job["html"], "seconds": 0.0,
-            "error": error, "error_cell": None}
+            "error": error, "error_cell": None, "produced": False, "traceback": trace}
 
 
 def _serve(reuse: bool) -> int:
@@ -456,6 +514,7 @@ def _execute(job_list: list[dict[str, Any]], *, jobs: int, progress: bool, reuse
         bar.close()
     order = {(j["pack"], Path(j["notebook"]).stem): i for i, j in enumerate(job_list)}
     runs = [NotebookRun(pack=d["pack"], notebook=d["notebook"], html=Path(d["html"]), seconds=d["seconds"],
-                        error=d["error"], error_cell=d["error_cell"]) for d in done]
+                        error=d["error"], error_cell=d["error_cell"], produced=d.get("produced", True),
+                        traceback=d.get("traceback", "")) for d in done]
     return sorted(runs, key=lambda r: order.get((r.pack, r.notebook), 0))
 
