@@ -11,7 +11,7 @@ import pytest
 
 from workbench import churn
 
-# Fader, Hardie & Lee (2005), table in section 4; full-precision MLE in ../shared/data/README.md
+# Fader, Hardie & Lee (2005), table in section 4; full-precision MLE in tests/data/cdnow/README.md
 PAPER = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 PAPER_LL = -9582.4
 

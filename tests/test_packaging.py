@@ -107,3 +107,32 @@ def test_setup_py_ships_the_folders_paths_reads() -> None:
     for top, packaged in paths.PACKAGED.items():
         assert f'"{top}": "{packaged}"' in text
         assert (ROOT / top).is_dir()
+
+
+def test_data_contract_doc_lists_every_table_and_column() -> None:
+    """docs/data-contract.md describes store.TABLES; a new column needs a row there."""
+    from workbench.store import TABLES
+
+    doc = (ROOT / "docs" / "data-contract.md").read_text(encoding="utf-8")
+    for table in TABLES.values():
+        assert f"### {table.name}" in doc, f"docs/data-contract.md has no section for table {table.name}"
+        for col in table.column_names:
+            assert f"| {col} |" in doc, f"docs/data-contract.md does not list {table.name}.{col}"
+
+
+def test_nothing_names_a_path_outside_the_repository() -> None:
+    """README, docs, code and tests read only files inside the clone (tests/data holds the real data)."""
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    offenders = []
+    for name in files:
+        path = ROOT / name
+        if path.suffix not in {".py", ".md", ".ipynb", ".yaml", ".yml", ".toml", ".cfg", ".txt", ""} \
+                or not path.is_file() or name.startswith("tests/data/"):
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for bad in ("../shared", "shared/data", "SHARED_DATA", "shared/DESIGN", "../DESIGN.md"):
+            if bad in text and name != "tests/test_packaging.py":
+                offenders.append(f"{name}: {bad}")
+    assert not offenders, offenders

@@ -1,4 +1,4 @@
-"""The `workbench` command (stable contract in DESIGN.md); each subcommand calls one package function."""
+"""The `workbench` command (stable contract in docs/CONTRIBUTING.md, "Command line"); each subcommand calls one package function."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Every function builds an Ibis expression over the store's canonical tables, so t
 the data lives (DuckDB by default; Spark, Trino, a warehouse … through another Ibis backend). Only
 the small partner-level (or KPI-level) result comes back to pandas, via ``.to_pandas()``.
 
-Definitions follow the glossary in ../shared/DESIGN.md:
+Definitions follow docs/glossary.md (columns: docs/features.md):
 
 - an *order* is a partner's order day: the distinct dates with at least one non-return order line;
 - a *return* is a line with ``is_return`` true or a negative ``net_amount``; returns count in net

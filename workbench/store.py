@@ -1,4 +1,4 @@
-"""Open or create the DuckDB store; the schema of the data contract (../DESIGN.md) lives here."""
+"""Open or create the DuckDB store; the schema of the data contract (docs/data-contract.md) lives here."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ A line that repeats an earlier line of the same invoice exactly gets the LineId 
 so ingest quarantines it as a duplicate line instead of counting the sale twice. Lines without a
 CustomerID are written unchanged; ingest quarantines them with their reason.
 
-    python examples/online_retail/prepare.py ../shared/data/online_retail/online_retail.csv.gz out/
+    python examples/online_retail/prepare.py tests/data/online_retail/online_retail.csv.gz out/
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Read an export → map its headers → validate every row in DuckDB → upsert good rows | quarantine bad ones.
 
-Guarantees (DESIGN.md, "Ingestion guarantees"):
+Guarantees (docs/data-contract.md, "Guarantees"):
 
 * every data row of a file is either accepted (upserted by primary key) or written once to ``quarantine``
   with the file, its row number, the column, the value and a reason a person understands;
