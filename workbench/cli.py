@@ -128,9 +128,12 @@ def _run(args: argparse.Namespace) -> int:
 
         frame = segment_table(con, as_of=args.as_of)
     elif args.command == "churn":
-        from workbench.churn import risk_list
+        from workbench import churn
+        from workbench.present.churn import risk_table
+        from workbench.vocab import store_currency
 
-        frame = risk_list(con, as_of=args.as_of, horizon_days=args.horizon_days)
+        detail = churn.risk_list(con, as_of=args.as_of, horizon_days=args.horizon_days, detail=True)
+        frame = risk_table(detail, "en", currency=store_currency(con))
     elif args.command == "whatif":
         from workbench.incentives import whatif_table
         from workbench.present.incentives import summary_line

@@ -13,6 +13,7 @@ import pandas as pd
 
 from workbench.charts.base import message_chart
 from workbench.i18n import label
+from workbench.vocab import DEFAULT_CURRENCY, money_label, symbol
 
 __all__ = [
     "chart_calibration",
@@ -122,7 +123,9 @@ def chart_km(curves: pd.DataFrame, *, by: str = "tier", lang: str = "en") -> alt
     return (band + line).properties(width=420, height=300)
 
 
-def chart_risk_threshold(table: pd.DataFrame, *, threshold: float = 0.5, lang: str = "en") -> alt.Chart:
+def chart_risk_threshold(
+    table: pd.DataFrame, *, threshold: float = 0.5, lang: str = "en", currency: str = DEFAULT_CURRENCY
+) -> alt.Chart:
     """Partners flagged and sales at risk as the risk threshold moves, with an in-page slider
     (``bind=``) whose rule and text show the counts at the chosen threshold.
 
@@ -134,6 +137,7 @@ def chart_risk_threshold(table: pd.DataFrame, *, threshold: float = 0.5, lang: s
     df = table.copy()
     if "share_churners_captured" not in df:
         df["share_churners_captured"] = float("nan")
+    sym = symbol(currency).replace("\\", "").replace("'", "")  # inside a Vega expression string
     th = alt.param(name="risk_threshold", value=float(threshold),
                    bind=alt.binding_range(min=0, max=1, step=0.02, name=label("c_threshold", lang) + " "))
     x = alt.X("threshold:Q", title=label("c_threshold", lang), scale=alt.Scale(domain=[0, 1]))
@@ -144,7 +148,7 @@ def chart_risk_threshold(table: pd.DataFrame, *, threshold: float = 0.5, lang: s
                  alt.Tooltip("share_churners_captured:Q", format=".0%")],
     )
     sales = alt.Chart(df).mark_line(color="#e45756").encode(
-        x=x, y=alt.Y("sales_at_risk_flagged:Q", title=label("c_sales_at_risk", lang) + " (¥)",
+        x=x, y=alt.Y("sales_at_risk_flagged:Q", title=money_label(label("c_sales_at_risk", lang), currency),
                      axis=alt.Axis(format="~s")),
     )
     rule = alt.Chart(df).mark_rule(color="#333", strokeDash=[3, 3]).encode(
@@ -153,7 +157,7 @@ def chart_risk_threshold(table: pd.DataFrame, *, threshold: float = 0.5, lang: s
         "abs(datum.threshold - risk_threshold) < 0.0101"
     ).transform_calculate(
         text=f"'{label('c_partners_flagged', lang)}: ' + datum.partners_flagged + ' · "
-             f"{label('c_sales_at_risk', lang)}: ¥' + format(datum.sales_at_risk_flagged, ',.0f') + ' · "
+             f"{label('c_sales_at_risk', lang)}: {sym}' + format(datum.sales_at_risk_flagged, ',.0f') + ' · "
              f"{label('c_share_captured', lang)}: ' + "
              "(isValid(datum.share_churners_captured) ? format(datum.share_churners_captured, '.0%') : '–')"
     ).mark_text(align="left", dx=6, dy=-8, fontSize=12).encode(

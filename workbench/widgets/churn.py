@@ -1,15 +1,20 @@
 """Churn widgets: a risk-threshold slider (partners flagged, sales at risk, share of churners the
-backtest captured) and a per-partner drill-down. Wiring only: the numbers come from ``workbench.churn``."""
+backtest captured) and a per-partner drill-down. Wiring only: the numbers come from ``workbench.churn``,
+the words from ``workbench.present.churn``."""
 
 from __future__ import annotations
+
+import html
 
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from workbench import churn
-from workbench.i18n import label, relabel
+from workbench.i18n import label
+from workbench.present import churn as words
+from workbench.present import display_table
+from workbench.vocab import DEFAULT_CURRENCY, format_money
 
 __all__ = ["partner_drilldown", "threshold_explorer", "threshold_summary"]
 
@@ -17,7 +22,7 @@ __all__ = ["partner_drilldown", "threshold_explorer", "threshold_summary"]
 def threshold_summary(
     risk: pd.DataFrame, threshold: float, *, predictions: pd.DataFrame | None = None, model: str | None = None
 ) -> dict[str, float]:
-    """Partners flagged (risk >= threshold), their sales at risk (CNY) and the share of churners the
+    """Partners flagged (risk >= threshold), their sales at risk (store currency) and the share of churners the
     backtest's `model` captured at that threshold (NaN without predictions)."""
     r = risk["risk"].to_numpy(float)
     flagged = r >= threshold
@@ -29,23 +34,24 @@ def threshold_summary(
     return {
         "partners_flagged": int(flagged.sum()),
         "share_flagged": float(flagged.mean()) if len(r) else 0.0,
-        "sales_at_risk_cny": float(risk["sales_at_risk"].to_numpy(float)[flagged].sum()),
+        "sales_at_risk_flagged": float(risk["sales_at_risk"].to_numpy(float)[flagged].sum()),
         "share_churners_captured": captured,
     }
 
 
-def _summary_html(s: dict[str, float], lang: str) -> str:
+def _summary_html(s: dict[str, float], lang: str, currency: str) -> str:
     cap = "–" if np.isnan(s["share_churners_captured"]) else f"{s['share_churners_captured']:.0%}"
+    money = html.escape(format_money(s["sales_at_risk_flagged"], currency, lang=lang))
     return (
         f"<b>{label('c_partners_flagged', lang)}</b>: {s['partners_flagged']:,} ({s['share_flagged']:.0%}) · "
-        f"<b>{label('c_sales_at_risk', lang)}</b>: ¥{s['sales_at_risk_cny']:,.0f} · "
+        f"<b>{label('c_sales_at_risk', lang)}</b>: {money} · "
         f"<b>{label('c_share_captured', lang)}</b>: {cap}"
     )
 
 
-def _table_html(df: pd.DataFrame, lang: str, rows: int = 15) -> str:
-    show = df.head(rows).rename(columns=relabel(list(df.columns), lang))
-    return show.to_html(index=False, escape=True, float_format=lambda v: f"{v:,.2f}")
+def _table_html(df: pd.DataFrame, lang: str, currency: str, rows: int = 15) -> str:
+    return display_table(df.head(rows), lang, currency=currency, money=["sales_at_risk"], percent=["risk"],
+                         codes=[c for c in ("tier",) if c in df.columns])
 
 
 def threshold_explorer(
@@ -55,11 +61,12 @@ def threshold_explorer(
     model: str | None = None,
     threshold: float = 0.5,
     lang: str = "en",
+    currency: str = DEFAULT_CURRENCY,
 ) -> Any:
     """A VBox: risk-threshold slider, the flagged counts / sales at risk / churners captured, and the
     top flagged partners (names escaped). Rendered with the default threshold from the start.
 
-    risk: risk_list output; predictions/model: Backtest.predictions and the winner's name.
+    risk: present.churn.risk_table output; predictions/model: Backtest.predictions and the winner's name.
     """
     import ipywidgets as w
 
@@ -67,25 +74,25 @@ def threshold_explorer(
                            continuous_update=False, style={"description_width": "initial"},
                            layout=w.Layout(width="420px"))
     summary, table = w.HTML(), w.HTML()
-    cols = [c for c in churn.RISK_COLUMNS if c in risk.columns]
+    cols = [c for c in words.RISK_COLUMNS if c in risk.columns]
 
     def update(_: Any = None) -> None:
         s = threshold_summary(risk, slider.value, predictions=predictions, model=model)
-        summary.value = _summary_html(s, lang)
-        table.value = _table_html(risk.loc[risk["risk"] >= slider.value, cols], lang)
+        summary.value = _summary_html(s, lang, currency)
+        table.value = _table_html(risk.loc[risk["risk"] >= slider.value, cols], lang, currency)
 
     slider.observe(update, names="value")
     update()
     return w.VBox([slider, summary, table])
 
 
-def partner_drilldown(detail: pd.DataFrame, *, lang: str = "en", top: int = 50) -> Any:
+def partner_drilldown(
+    detail: pd.DataFrame, *, lang: str = "en", top: int = 50, currency: str = DEFAULT_CURRENCY
+) -> Any:
     """A VBox: dropdown over the `top` riskiest partners, showing risk, reasons, actions and drivers.
 
     detail: risk_list(..., detail=True) output. Partner names are HTML-escaped.
     """
-    import html
-
     import ipywidgets as w
 
     head = detail.head(top)
@@ -99,7 +106,7 @@ def partner_drilldown(detail: pd.DataFrame, *, lang: str = "en", top: int = 50) 
         if pick.value is None:
             out.value = html.escape(label("c_no_data", lang))
             return
-        t = churn.drilldown_table(detail, pick.value, lang=lang)
+        t = words.drilldown_table(detail, pick.value, lang=lang, currency=currency)
         out.value = t.to_html(index=False, header=False, escape=True)
 
     pick.observe(update, names="value")

@@ -1,0 +1,280 @@
+"""Rolling-origin backtest over cutoffs: which cutoffs train the model scored at each cutoff, the
+candidates and baselines scored out of time, and the metrics (ROC AUC, PR AUC, Brier, top-10%
+capture), calibration, ROC and gains tables that compare them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.churn.drivers import ACTIVE_DAYS, DatesLike, _data_span, _day, _tables, cutoff_frames
+from workbench.churn.models import (
+    CANDIDATES,
+    PROBABILISTIC,
+    ConstantRate,
+    _fit_candidate,
+    _predict,
+    baseline_scores,
+    design_matrix,
+    odds_ratios,
+    usable_columns,
+)
+from workbench.errors import WorkbenchError
+
+__all__ = [
+    "MAX_TRAIN_CUTOFFS",
+    "Backtest",
+    "backtest",
+    "backtest_plan",
+    "calibration_table",
+    "default_cutoffs",
+    "gains_table",
+    "metrics_table",
+    "paired_wins",
+    "quarterly_cutoffs",
+    "roc_points",
+    "run_backtest",
+    "top_capture",
+    "winner",
+]
+
+
+def quarterly_cutoffs(*, first: DatesLike, last: DatesLike) -> list[date]:
+    """Calendar quarter-end dates d with first <= d <= last."""
+    q = pd.period_range(pd.Timestamp(_day(first)).to_period("Q"), pd.Timestamp(_day(last)).to_period("Q"), freq="Q")
+    ends = [p.end_time.date() for p in q]
+    return [d for d in ends if _day(first) <= d <= _day(last)]
+
+
+MAX_TRAIN_CUTOFFS = 4  # sliding window: the latest four observable quarters (a year of seasons)
+
+
+def backtest_plan(
+    cutoffs: Iterable[DatesLike], *, horizon_days: int = 90, n_scored: int = 6, max_train: int = MAX_TRAIN_CUTOFFS
+) -> pd.DataFrame:
+    """Which cutoffs train the model scored at each cutoff: rows scored_cutoff, train_cutoffs, n_train.
+
+    A cutoff t may train the model scored at s only if its labels were observable at s:
+    t + horizon_days <= s; the latest `max_train` such cutoffs are used. The last `n_scored`
+    cutoffs with at least one such t are scored.
+    """
+    cs = sorted({_day(c) for c in cutoffs})
+    rows = []
+    for s in cs:
+        train = tuple(t for t in cs if t + timedelta(days=horizon_days) <= s)[-max_train:]
+        if train:
+            rows.append({"scored_cutoff": s, "train_cutoffs": train, "n_train": len(train)})
+    return pd.DataFrame(rows[-n_scored:], columns=["scored_cutoff", "train_cutoffs", "n_train"])
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """Result of `run_backtest`.
+
+    predictions: cutoff, partner_id, churned, model, score (one row per partner x cutoff x model).
+    metrics: per cutoff and model (roc_auc, pr_auc, brier, top10_capture, n, churn_rate).
+    summary: metrics averaged over cutoffs per model, best ROC AUC first.
+    plan: the training plan (backtest_plan). odds: odds ratios of the last logit fitted.
+    winner: name of the model with the best mean ROC AUC; margin: its lead over the runner-up.
+    """
+
+    predictions: pd.DataFrame
+    metrics: pd.DataFrame
+    summary: pd.DataFrame
+    plan: pd.DataFrame
+    odds: pd.DataFrame
+    winner: str
+    margin: float
+    horizon_days: int
+
+
+def paired_wins(metrics: pd.DataFrame, a: str, b: str) -> int:
+    """Number of cutoffs at which model `a` has a higher ROC AUC than model `b`."""
+    m = metrics.pivot_table(index="cutoff", columns="model", values="roc_auc")
+    return int((m[a] > m[b]).sum())
+
+
+def run_backtest(
+    frames: dict[date, pd.DataFrame],
+    *,
+    horizon_days: int = 90,
+    n_scored: int = 6,
+    seed: int = 0,
+    candidates: Sequence[str] = CANDIDATES,
+) -> Backtest:
+    """Rolling-origin backtest over labelled cutoff frames (cutoff_frame output keyed by cutoff date).
+
+    Each scored cutoff s gets models trained only on cutoffs t with t + horizon_days <= s (expanding
+    window of the latest MAX_TRAIN_CUTOFFS), and the baselines computed from s's own drivers.
+    """
+    frames = {_day(k): v for k, v in frames.items()}
+    plan = backtest_plan(frames, horizon_days=horizon_days, n_scored=n_scored)
+    if plan.empty:
+        raise WorkbenchError(
+            f"A backtest needs two cutoffs at least {horizon_days} days apart with labels; the store has too little history."
+        )
+    preds: list[pd.DataFrame] = []
+    odds = pd.DataFrame(columns=["feature", "coef_per_sd", "odds_ratio_per_sd"])
+    for s, train in zip(plan["scored_cutoff"], plan["train_cutoffs"], strict=True):
+        test = frames[s]
+        tr = pd.concat([frames[t] for t in train], ignore_index=True)
+        cols = usable_columns(tr)
+        Xtr, ytr = design_matrix(tr, cols), tr["churned"].to_numpy(bool).astype(int)
+        Xte = design_matrix(test, cols)
+        scores: dict[str, np.ndarray] = {}
+        for name in candidates:
+            model = _fit_candidate(name, Xtr, ytr, seed=seed, cutoffs=tr["cutoff"].to_numpy())
+            scores[name] = _predict(model, Xte)
+            if name == "logit" and not isinstance(model, ConstantRate):
+                odds = odds_ratios(model, cols)
+        scores.update(baseline_scores(test, seed=seed))
+        for name, sc in scores.items():
+            preds.append(
+                pd.DataFrame(
+                    {
+                        "cutoff": pd.Timestamp(s),
+                        "partner_id": test["partner_id"].to_numpy(),
+                        "churned": test["churned"].to_numpy(bool),
+                        "model": name,
+                        "score": sc,
+                    }
+                )
+            )
+    predictions = pd.concat(preds, ignore_index=True)
+    metrics = metrics_table(predictions)
+    summary = _summary(metrics)
+    margin = float(summary["roc_auc"].iloc[0] - summary["roc_auc"].iloc[1])
+    return Backtest(predictions, metrics, summary, plan, odds, str(summary["model"].iloc[0]), margin, horizon_days)
+
+
+def top_capture(y: Any, score: Any, share: float = 0.10) -> float:
+    """Share of all churners found among the `share` highest-risk partners (ties broken by order)."""
+    y = np.asarray(y, dtype=bool)
+    score = np.nan_to_num(np.asarray(score, dtype=float), nan=-np.inf)
+    if y.sum() == 0:
+        return float("nan")
+    k = max(1, int(math.ceil(share * len(y))))
+    top = np.argsort(-score, kind="stable")[:k]
+    return float(y[top].sum() / y.sum())
+
+
+def metrics_table(predictions: pd.DataFrame) -> pd.DataFrame:
+    """ROC AUC, PR AUC, Brier (probability models only), top-10% capture per cutoff and model."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    rows = []
+    for (cutoff, model), g in predictions.groupby(["cutoff", "model"], sort=True):
+        y = g["churned"].to_numpy(bool)
+        sc = np.nan_to_num(g["score"].to_numpy(float), nan=np.nanmin(g["score"]) if g["score"].notna().any() else 0)
+        both = 0 < y.sum() < len(y)
+        rows.append(
+            {
+                "cutoff": cutoff,
+                "model": model,
+                "n": len(g),
+                "churn_rate": float(y.mean()),
+                "roc_auc": roc_auc_score(y, sc) if both else np.nan,
+                "pr_auc": average_precision_score(y, sc) if both else np.nan,
+                "brier": brier_score_loss(y, np.clip(sc, 0, 1)) if model in PROBABILISTIC else np.nan,
+                "top10_capture": top_capture(y, sc, 0.10),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _summary(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Metrics averaged over cutoffs per model, best mean ROC AUC first, with the kind (candidate/baseline)."""
+    s = (
+        metrics.groupby("model", sort=False)[["roc_auc", "pr_auc", "brier", "top10_capture", "churn_rate"]]
+        .mean()
+        .reset_index()
+    )
+    s["roc_auc_sd"] = metrics.groupby("model", sort=False)["roc_auc"].std().to_numpy()
+    s["kind"] = np.where(s["model"].isin(CANDIDATES), "candidate", "baseline")
+    s = s.sort_values("roc_auc", ascending=False).reset_index(drop=True)
+    return s[["model", "kind", "roc_auc", "roc_auc_sd", "pr_auc", "brier", "top10_capture", "churn_rate"]]
+
+
+def winner(bt: Backtest) -> str:
+    """Name of the backtest winner (best mean ROC AUC over the scored cutoffs)."""
+    return bt.winner
+
+
+def calibration_table(predictions: pd.DataFrame, *, model: str, bins: int = 10) -> pd.DataFrame:
+    """Predicted vs observed churn rate by risk decile (pooled over cutoffs): bin, n, mean_predicted, observed."""
+    g = predictions[predictions["model"] == model]
+    q = pd.qcut(g["score"].rank(method="first"), q=min(bins, len(g)), labels=False)
+    out = (
+        g.assign(bin=q + 1)
+        .groupby("bin")
+        .agg(n=("churned", "size"), mean_predicted=("score", "mean"), observed=("churned", "mean"))
+        .reset_index()
+    )
+    out["model"] = model
+    return out
+
+
+def roc_points(predictions: pd.DataFrame, *, models: Sequence[str] | None = None, max_points: int = 200) -> pd.DataFrame:
+    """ROC curve points per model pooled over cutoffs: model, fpr, tpr (at most max_points per model)."""
+    from sklearn.metrics import roc_curve
+
+    out = []
+    for m, g in predictions.groupby("model", sort=False):
+        if models is not None and m not in models:
+            continue
+        sc = g["score"].fillna(g["score"].min())
+        fpr, tpr, _ = roc_curve(g["churned"], sc)
+        idx = np.unique(np.linspace(0, len(fpr) - 1, min(max_points, len(fpr))).astype(int))
+        out.append(pd.DataFrame({"model": m, "fpr": fpr[idx], "tpr": tpr[idx]}))
+    return pd.concat(out, ignore_index=True)
+
+
+def gains_table(predictions: pd.DataFrame, *, models: Sequence[str] | None = None, steps: int = 20) -> pd.DataFrame:
+    """Cumulative gains and lift per model: model, share_flagged, share_captured, lift (per cutoff, averaged)."""
+    rows = []
+    shares = np.linspace(1 / steps, 1.0, steps)
+    for (m, _c), g in predictions.groupby(["model", "cutoff"], sort=False):
+        if models is not None and m not in models:
+            continue
+        y = g["churned"].to_numpy(bool)
+        if y.sum() == 0:
+            continue
+        sc = np.nan_to_num(g["score"].to_numpy(float), nan=-np.inf)
+        for s in shares:
+            cap = top_capture(y, sc, s)
+            rows.append({"model": m, "share_flagged": round(float(s), 4), "share_captured": cap, "lift": cap / s})
+    out = pd.DataFrame(rows).groupby(["model", "share_flagged"], sort=False).mean().reset_index()
+    return out
+
+
+def default_cutoffs(con: Any, *, as_of: DatesLike | None = None, horizon_days: int = 90, region: str | None = None) -> list[date]:
+    """Quarter ends whose labels are observable by `as_of` (or by the last order in the store),
+    from the first quarter end with 180 days of order history."""
+    start, last = _data_span(_tables(con, region))
+    end = last if as_of is None else min(_day(as_of), last)
+    first = start + timedelta(days=ACTIVE_DAYS - 1)
+    return quarterly_cutoffs(first=first, last=end - timedelta(days=horizon_days))
+
+
+def backtest(
+    con: Any,
+    *,
+    as_of: DatesLike | None = None,
+    horizon_days: int = 90,
+    n_scored: int = 6,
+    region: str | None = None,
+    seed: int = 0,
+    frames: dict[date, pd.DataFrame] | None = None,
+) -> Backtest:
+    """Rolling-origin backtest on the store: quarterly cutoffs whose labels are observable by `as_of`
+    (default: the last order in the store), the last `n_scored` of them scored."""
+    if frames is None:
+        cuts = default_cutoffs(con, as_of=as_of, horizon_days=horizon_days, region=region)
+        frames = cutoff_frames(con, cuts, horizon_days=horizon_days, region=region)
+    return run_backtest(frames, horizon_days=horizon_days, n_scored=n_scored, seed=seed)

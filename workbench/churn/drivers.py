@@ -1,0 +1,287 @@
+"""Point-in-time order history and churn drivers per partner (Ibis over the store), and the cutoff
+frames (drivers + snapshot features + glossary labels) that models are trained and scored on.
+
+Churn is the glossary's (docs/glossary.md): a partner active in the ACTIVE_DAYS up to `as_of`
+churns with horizon H when it places no non-return order in (`as_of`, `as_of` + H].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import WorkbenchError
+
+__all__ = [
+    "ACTIVE_DAYS",
+    "DRIVER_ORDER_COLUMNS",
+    "DatesLike",
+    "cutoff_frame",
+    "cutoff_frames",
+    "data_span",
+    "order_drivers",
+]
+
+ACTIVE_DAYS = 180  # glossary: active in the 180 days up to as_of
+
+DatesLike = date | str | pd.Timestamp
+
+
+def _day(value: DatesLike) -> date:
+    """A date from a date, Timestamp or 'YYYY-MM-DD' string."""
+    return pd.Timestamp(value).date()
+
+
+def _tables(con: Any, region: str | None) -> dict[str, Any]:
+    """Canonical tables scoped to one region (features.scoped_tables)."""
+    from workbench import features
+
+    return features.scoped_tables(con, region=None if region in (None, "", "all") else region)
+
+
+DRIVER_ORDER_COLUMNS: tuple[str, ...] = (
+    "partner_id", "name", "region", "channel_type", "onboard_date", "exit_date",
+    "first_order", "last_order", "n_order_days", "median_gap_days", "order_days_90d", "order_days_prev_90d",
+    "sales_90d_cny", "sales_prev_90d_cny", "sales_365d_cny", "rebate_overdue_cny",
+    "sat_last", "sat_prev", "open_conflicts", "conflicts_365d", "trainings_365d",
+)
+
+
+def _driver_cutoffs(cutoffs: Sequence[date]) -> Any:
+    """Small Ibis table of the cutoffs and their window bounds: cutoff, _d60, _d90, _d180, _d365 (dates)."""
+    import ibis
+
+    df = pd.DataFrame({"cutoff": list(cutoffs)})
+    for k in (60, 90, 180, 365):
+        df[f"_d{k}"] = [c - timedelta(days=k) for c in cutoffs]
+    return ibis.memtable(df, schema={c: "date" for c in df.columns})
+
+
+def _drivers_expr(t: dict[str, Any], cutoffs: Sequence[date]) -> Any:
+    """Ibis expression of the order drivers at every cutoff: one row per (cutoff, partner onboarded by it).
+
+    Each row of a fact table joins every cutoff it precedes (a range join with the small cutoff
+    table), so all cutoffs cost one query. Columns: cutoff, DRIVER_ORDER_COLUMNS (before _derive_drivers).
+    """
+    import ibis
+
+    cuts = _driver_cutoffs(cutoffs)
+    keys = ["cutoff", "partner_id"]
+
+    o = t["orders"]
+    c = cuts.select("cutoff", "_d90", "_d180", "_d365")
+    o = o.inner_join(c, [o.order_date <= c.cutoff, o.order_date > c._d365])  # every window is within 365 days
+    sales = o.group_by(keys).aggregate(
+        sales_90d_cny=o.net_amount.sum(where=o.order_date > o._d90).cast("float64"),
+        sales_prev_90d_cny=o.net_amount.sum(where=(o.order_date > o._d180) & (o.order_date <= o._d90)).cast("float64"),
+        sales_365d_cny=o.net_amount.sum().cast("float64"),
+    )
+    # order days and the gap to the previous order day: the same for every cutoff at or after the
+    # day, so the window runs once over the whole history before the join with the cutoffs
+    nr = t["orders"].filter(~t["orders"].is_return.fill_null(False) & (t["orders"].net_amount >= 0))
+    days = nr.select("partner_id", "order_date").distinct()
+    w = ibis.window(group_by="partner_id", order_by="order_date")
+    days = days.mutate(gap=days.order_date.delta(days.order_date.lag().over(w), unit="day"))
+    days = days.inner_join(c, days.order_date <= c.cutoff)
+    hist = days.group_by(keys).aggregate(
+        first_order=days.order_date.min(),
+        last_order=days.order_date.max(),
+        n_order_days=days.order_date.count(),
+        median_gap_days=days.gap.median().cast("float64"),
+        order_days_90d=days.order_date.count(where=days.order_date > days._d90),
+        order_days_prev_90d=days.order_date.count(where=(days.order_date > days._d180) & (days.order_date <= days._d90)),
+    )
+
+    parts = [hist, sales]
+    if "incentives" in t:
+        inc = t["incentives"]
+        c = cuts.select("cutoff", "_d60")
+        inc = inc.inner_join(c, inc.period_end <= c._d60)
+        paid = ibis.cases(
+            (inc.paid_date.isnull(), inc.amount_paid.fill_null(0)),
+            (inc.paid_date <= inc.cutoff, inc.amount_paid.fill_null(0)),
+            else_=0,
+        )
+        inc = inc.mutate(short=ibis.greatest(inc.amount_due - paid, 0).cast("float64"))
+        parts.append(inc.group_by(keys).aggregate(rebate_overdue_cny=inc.short.sum()))
+    if "surveys" in t:
+        sv = t["surveys"]
+        c = cuts.select("cutoff")
+        sv = sv.inner_join(c, sv.survey_date <= c.cutoff)
+        sv = sv.mutate(rn=ibis.row_number().over(
+            ibis.window(group_by=keys, order_by=[ibis.desc("survey_date"), ibis.desc("survey_id")])
+        ))
+        parts.append(sv.group_by(keys).aggregate(
+            sat_last=sv.satisfaction.max(where=sv.rn == 0).cast("float64"),
+            sat_prev=sv.satisfaction.max(where=sv.rn == 1).cast("float64"),
+        ))
+    if "conflicts" in t:
+        cf = t["conflicts"]
+        c = cuts.select("cutoff", "_d365")
+        cf = cf.inner_join(c, cf.reported_date <= c.cutoff)
+        parts.append(cf.group_by(keys).aggregate(
+            open_conflicts=cf.conflict_id.count(where=cf.resolved_date.isnull() | (cf.resolved_date > cf.cutoff)),
+            conflicts_365d=cf.conflict_id.count(where=cf.reported_date > cf._d365),
+        ))
+    if "trainings" in t:
+        tr = t["trainings"]
+        c = cuts.select("cutoff", "_d365")
+        tr = tr.inner_join(c, [tr.training_date <= c.cutoff, tr.training_date > c._d365])
+        parts.append(tr.group_by(keys).aggregate(trainings_365d=tr.training_id.count()))
+
+    p = t["partners"]
+    c = cuts.select("cutoff")
+    p = p.inner_join(c, p.onboard_date <= c.cutoff)
+    out = p.select("cutoff", "partner_id", "name", "region", "channel_type", "onboard_date", "exit_date")
+    for k, part in enumerate(parts):
+        out = out.left_join(part, keys, rname=f"{{name}}_r{k}")
+    return out.select("cutoff", *[
+        out[col] if col in out.columns else ibis.null("float64").name(col) for col in DRIVER_ORDER_COLUMNS
+    ])
+
+
+def _drivers(t: dict[str, Any], cutoffs: Sequence[date]) -> pd.DataFrame:
+    """Order drivers at every cutoff as one frame (column cutoff first), sorted by cutoff, partner_id."""
+    df = _drivers_expr(t, cutoffs).to_pandas()
+    df["cutoff"] = pd.to_datetime(df["cutoff"]).astype("datetime64[s]")
+    df = df.sort_values(["cutoff", "partner_id"], kind="stable").reset_index(drop=True)
+    return _derive_drivers(df)
+
+
+def order_drivers(con: Any, *, as_of: DatesLike, region: str | None = None) -> pd.DataFrame:
+    """Point-in-time order history and churn drivers per partner, one row per partner (rows <= as_of).
+
+    Columns: partner_id, name, region, channel_type, onboard_date, exit_date, first_order, last_order,
+    n_order_days, median_gap_days, sales_90d_cny, sales_prev_90d_cny, sales_365d_cny,
+    order_days_90d, order_days_prev_90d, rebate_overdue_cny (due - paid on ledger rows more than
+    60 days past period_end), sat_last, sat_prev, open_conflicts, conflicts_365d, trainings_365d;
+    derived in pandas: recency_days, tenure_days, cycle_ratio, sales_change_pct, sat_change,
+    and BG/NBD inputs in weeks bg_frequency, bg_recency_w, bg_T_w.
+    """
+    return _drivers(_tables(con, region), [_day(as_of)]).drop(columns="cutoff")
+
+
+def _derive_drivers(df: pd.DataFrame) -> pd.DataFrame:
+    """Fill counts with 0 and add recency, tenure, cycle ratio, trends and BG/NBD inputs (days, weeks),
+    each row at its own `cutoff`."""
+    df = df.copy()
+    for c in ("first_order", "last_order", "onboard_date", "exit_date"):
+        df[c] = pd.to_datetime(df[c])
+    zero = [
+        "n_order_days", "order_days_90d", "order_days_prev_90d", "sales_90d_cny", "sales_prev_90d_cny",
+        "sales_365d_cny", "rebate_overdue_cny", "open_conflicts", "conflicts_365d", "trainings_365d",
+    ]
+    for c in zero:
+        df[c] = pd.to_numeric(df[c], errors="coerce").fillna(0).astype(float)
+    for c in ("median_gap_days", "sat_last", "sat_prev"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    ts = df["cutoff"]
+    df["recency_days"] = (ts - df["last_order"]).dt.days.astype(float)
+    df["tenure_days"] = (ts - df["onboard_date"]).dt.days.astype(float)
+    gap = df["median_gap_days"].where(df["median_gap_days"] > 0)
+    df["cycle_ratio"] = df["recency_days"] / gap.fillna(90.0)
+    prev = df["sales_prev_90d_cny"]
+    df["sales_change_pct"] = np.where(prev > 0, (df["sales_90d_cny"] / prev.where(prev > 0) - 1) * 100, np.nan)
+    df["sat_change"] = df["sat_last"] - df["sat_prev"]
+    df["bg_frequency"] = (df["n_order_days"] - 1).clip(lower=0)
+    df["bg_recency_w"] = ((df["last_order"] - df["first_order"]).dt.days / 7.0).fillna(0.0)
+    df["bg_T_w"] = ((ts - df["first_order"]).dt.days / 7.0).fillna(0.0)
+    return df
+
+
+def _region(region: str | None) -> str | None:
+    return None if region in (None, "", "all") else region
+
+
+SNAPSHOT_DROP = {
+    "partner_id", "name", "region", "province", "city", "channel_type", "churned",
+    # the same quantities as order_drivers columns (kept once, under the drivers' names)
+    "recency_days", "tenure_days", "net_sales_90d_cny", "net_sales_prev_90d_cny", "net_sales_365d_cny",
+    "order_cycle_median_days", "overdue_ratio", "satisfaction_last", "satisfaction_change",
+    "trainings_365d", "conflicts_open", "conflicts_365d",
+}
+
+
+def cutoff_frame(
+    con: Any,
+    *,
+    as_of: DatesLike,
+    horizon_days: int = 90,
+    region: str | None = None,
+    labels: bool = True,
+) -> pd.DataFrame:
+    """One row per partner in the churn population at `as_of` (active in the 180 days up to it,
+    not exited): drivers, snapshot features (prefixed `snap_`) and, when `labels`, `churned`.
+
+    Features use rows dated <= as_of only; the label uses rows after it (features.churn_labels).
+    A one-cutoff call of cutoff_frames.
+    """
+    d = _day(as_of)
+    return cutoff_frames(con, [d], horizon_days=horizon_days, region=region, labels=labels)[d]
+
+
+def cutoff_frames(
+    con: Any,
+    cutoffs: Iterable[DatesLike],
+    *,
+    horizon_days: int = 90,
+    region: str | None = None,
+    labels: bool = True,
+) -> dict[date, pd.DataFrame]:
+    """Cutoff frames keyed by cutoff date, in the order given (see cutoff_frame).
+
+    All cutoffs are built together: one query each for the drivers (order_drivers), the snapshot
+    features (features.partner_snapshots) and the labels (features.churn_label_sets), on tables
+    scoped to the region once.
+    """
+    from workbench import features
+
+    keys = list(dict.fromkeys(_day(c) for c in cutoffs))
+    if not keys:
+        return {}
+    t = _tables(con, region)
+    drv = _drivers(t, keys)
+    active = drv["last_order"].notna() & (drv["recency_days"] < ACTIVE_DAYS)
+    exited = drv["exit_date"].notna() & (drv["exit_date"] <= drv["cutoff"])
+    drv = drv[active & ~exited]
+
+    snap = features.partner_snapshots(t, as_of=keys).to_pandas()
+    num = [
+        c for c in snap.columns
+        if c not in SNAPSHOT_DROP and (pd.api.types.is_numeric_dtype(snap[c]) or pd.api.types.is_bool_dtype(snap[c]))
+    ]
+    snap = pd.DataFrame(
+        {"cutoff": pd.to_datetime(snap["as_of"]).astype("datetime64[s]"), "partner_id": snap["partner_id"]}
+        | {f"snap_{c}": snap[c].astype(float) for c in num}
+    )
+    frame = drv.merge(snap, on=["cutoff", "partner_id"], how="left")
+    if labels:
+        lab = features.churn_label_sets(t, as_of=keys, horizon_days=horizon_days).to_pandas()
+        lab = pd.DataFrame({
+            "cutoff": pd.to_datetime(lab["as_of"]).astype("datetime64[s]"),
+            "partner_id": lab["partner_id"].astype(str),
+            "churned": lab["churned"].astype(bool),
+        })
+        frame = frame.merge(lab, on=["cutoff", "partner_id"], how="inner")
+    frame = frame.sort_values(["cutoff", "partner_id"], kind="stable")
+    by_cut = {_day(k): g.reset_index(drop=True) for k, g in frame.groupby("cutoff", sort=False)}
+    empty = frame.iloc[:0].reset_index(drop=True)
+    return {k: by_cut.get(k, empty) for k in keys}
+
+
+def _data_span(t: dict[str, Any]) -> tuple[date, date]:
+    """Dates of the first and the latest order in scoped tables `t` (one query)."""
+    o = t["orders"]
+    v = o.aggregate(lo=o.order_date.min(), hi=o.order_date.max()).to_pandas().iloc[0]
+    if v["hi"] is None or pd.isna(v["hi"]):
+        raise WorkbenchError("The store holds no orders; ingest orders before scoring churn.")
+    return _day(v["lo"]), _day(v["hi"])
+
+
+def data_span(con: Any, *, region: str | None = None) -> tuple[date, date]:
+    """Dates of the first and the latest order in the store (scoped to `region`)."""
+    return _data_span(_tables(con, region))
