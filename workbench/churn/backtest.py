@@ -25,17 +25,23 @@ from workbench.churn.models import (
     odds_ratios,
     usable_columns,
 )
-from workbench.errors import WorkbenchError
+from workbench.errors import NotEnoughData
 
 __all__ = [
     "MAX_TRAIN_CUTOFFS",
+    "SHORT_ACTIVE_DAYS",
     "Backtest",
+    "BacktestDesign",
     "backtest",
+    "backtest_design",
     "backtest_plan",
     "calibration_table",
+    "calibration_tables",
     "default_cutoffs",
     "gains_table",
     "metrics_table",
+    "min_history_days",
+    "monthly_cutoffs",
     "paired_wins",
     "quarterly_cutoffs",
     "roc_points",
@@ -49,6 +55,13 @@ def quarterly_cutoffs(*, first: DatesLike, last: DatesLike) -> list[date]:
     """Calendar quarter-end dates d with first <= d <= last."""
     q = pd.period_range(pd.Timestamp(_day(first)).to_period("Q"), pd.Timestamp(_day(last)).to_period("Q"), freq="Q")
     ends = [p.end_time.date() for p in q]
+    return [d for d in ends if _day(first) <= d <= _day(last)]
+
+
+def monthly_cutoffs(*, first: DatesLike, last: DatesLike) -> list[date]:
+    """Calendar month-end dates d with first <= d <= last."""
+    m = pd.period_range(pd.Timestamp(_day(first)).to_period("M"), pd.Timestamp(_day(last)).to_period("M"), freq="M")
+    ends = [p.end_time.date() for p in m]
     return [d for d in ends if _day(first) <= d <= _day(last)]
 
 
@@ -93,10 +106,17 @@ class Backtest:
     margin: float
     horizon_days: int
 
+    @property
+    def ranked(self) -> bool:
+        """False when no scored cutoff had both churners and stayers (every ROC AUC undefined)."""
+        return bool(self.summary["roc_auc"].notna().any())
+
 
 def paired_wins(metrics: pd.DataFrame, a: str, b: str) -> int:
     """Number of cutoffs at which model `a` has a higher ROC AUC than model `b`."""
-    m = metrics.pivot_table(index="cutoff", columns="model", values="roc_auc")
+    m = metrics.pivot_table(index="cutoff", columns="model", values="roc_auc", dropna=False)
+    if a not in m.columns or b not in m.columns:
+        return 0
     return int((m[a] > m[b]).sum())
 
 
@@ -116,14 +136,17 @@ def run_backtest(
     frames = {_day(k): v for k, v in frames.items()}
     plan = backtest_plan(frames, horizon_days=horizon_days, n_scored=n_scored)
     if plan.empty:
-        raise WorkbenchError(
-            f"A backtest needs two cutoffs at least {horizon_days} days apart with labels; the store has too little history."
+        raise NotEnoughData(
+            f"A backtest needs two cutoffs at least {horizon_days} days apart with labels; the store has too "
+            "little history, so the risk list is ranked without a backtest."
         )
     preds: list[pd.DataFrame] = []
     odds = pd.DataFrame(columns=["feature", "coef_per_sd", "odds_ratio_per_sd"])
     for s, train in zip(plan["scored_cutoff"], plan["train_cutoffs"], strict=True):
         test = frames[s]
         tr = pd.concat([frames[t] for t in train], ignore_index=True)
+        if test.empty or tr.empty:  # nobody active at the cutoff or on its training cutoffs
+            continue
         cols = usable_columns(tr)
         Xtr, ytr = design_matrix(tr, cols), tr["churned"].to_numpy(bool).astype(int)
         Xte = design_matrix(test, cols)
@@ -146,7 +169,11 @@ def run_backtest(
                     }
                 )
             )
+    if not preds:
+        raise NotEnoughData("No partner was active at the backtest's cut-offs, so the risk list is ranked without a backtest.")
     predictions = pd.concat(preds, ignore_index=True)
+    scored = {_day(c) for c in predictions["cutoff"].unique()}
+    plan = plan[plan["scored_cutoff"].isin(scored)].reset_index(drop=True)
     metrics = metrics_table(predictions)
     summary = _summary(metrics)
     margin = float(summary["roc_auc"].iloc[0] - summary["roc_auc"].iloc[1])
@@ -220,6 +247,15 @@ def calibration_table(predictions: pd.DataFrame, *, model: str, bins: int = 10) 
     return out
 
 
+def calibration_tables(predictions: pd.DataFrame, *, models: Sequence[str], bins: int = 10) -> pd.DataFrame:
+    """calibration_table for each of `models` present in the predictions, stacked (empty when none is)."""
+    have = set(predictions["model"])
+    parts = [calibration_table(predictions, model=m, bins=bins) for m in models if m in have]
+    if not parts:
+        return pd.DataFrame(columns=["bin", "n", "mean_predicted", "observed", "model"])
+    return pd.concat(parts, ignore_index=True)
+
+
 def roc_points(predictions: pd.DataFrame, *, models: Sequence[str] | None = None, max_points: int = 200) -> pd.DataFrame:
     """ROC curve points per model pooled over cutoffs: model, fpr, tpr (at most max_points per model)."""
     from sklearn.metrics import roc_curve
@@ -262,6 +298,71 @@ def default_cutoffs(con: Any, *, as_of: DatesLike | None = None, horizon_days: i
     return quarterly_cutoffs(first=first, last=end - timedelta(days=horizon_days))
 
 
+SHORT_ACTIVE_DAYS = 90  # activity window when the history is too short for the glossary's 180 days
+
+
+def min_history_days(horizon_days: int = 90) -> int:
+    """Least order history (days) for an honest out-of-time backtest: a SHORT_ACTIVE_DAYS activity
+    window before a training cutoff, whose label (horizon_days) is known by a scored cutoff, whose
+    own label is known by the last order: SHORT_ACTIVE_DAYS + 2 × horizon_days."""
+    return SHORT_ACTIVE_DAYS + 2 * int(horizon_days)
+
+
+@dataclass(frozen=True)
+class BacktestDesign:
+    """How the backtest is cut for this store's history (see backtest_design).
+
+    cutoffs: the labelled cutoffs (ascending); cadence: 'quarterly' or 'monthly'; active_days:
+    the activity window defining the churn population; first_order/last_order: the history;
+    horizon_days: the churn horizon.
+    """
+
+    cutoffs: tuple[date, ...]
+    cadence: str
+    active_days: int
+    first_order: date
+    last_order: date
+    horizon_days: int
+
+    @property
+    def history_days(self) -> int:
+        """Days from the first to the last order, both included."""
+        return (self.last_order - self.first_order).days + 1
+
+    @property
+    def short(self) -> bool:
+        """True when the history forced monthly cutoffs or a shorter activity window."""
+        return self.cadence != "quarterly" or self.active_days != ACTIVE_DAYS
+
+
+def backtest_design(
+    con: Any, *, as_of: DatesLike | None = None, horizon_days: int = 90, region: str | None = None
+) -> BacktestDesign:
+    """Cutoffs and activity window for the backtest, adapted to the history up to `as_of`.
+
+    The glossary's design first: quarter ends from the first one with 180 days of history. When that
+    gives no cutoff pair horizon_days apart, month ends with the 180-day window, then month ends
+    with a SHORT_ACTIVE_DAYS window. Below min_history_days(horizon_days) of orders no honest
+    out-of-time test exists: raises NotEnoughData saying so.
+    """
+    from workbench.errors import NotEnoughData
+
+    start, last = _data_span(_tables(con, region))
+    end = last if as_of is None else min(_day(as_of), last)
+    h = int(horizon_days)
+    for cadence, active in (("quarterly", ACTIVE_DAYS), ("monthly", ACTIVE_DAYS), ("monthly", SHORT_ACTIVE_DAYS)):
+        make = quarterly_cutoffs if cadence == "quarterly" else monthly_cutoffs
+        cuts = make(first=start + timedelta(days=active - 1), last=end - timedelta(days=h))
+        if not backtest_plan(cuts, horizon_days=h).empty:
+            return BacktestDesign(tuple(cuts), cadence, active, start, end, h)
+    days = (end - start).days + 1
+    raise NotEnoughData(
+        f"The orders span {days} days ({start} to {end}); an out-of-time backtest with a {h}-day horizon "
+        f"needs at least {min_history_days(h)}, so the risk list below is ranked by the BG/NBD model "
+        "alone, without a backtest."
+    )
+
+
 def backtest(
     con: Any,
     *,
@@ -272,9 +373,10 @@ def backtest(
     seed: int = 0,
     frames: dict[date, pd.DataFrame] | None = None,
 ) -> Backtest:
-    """Rolling-origin backtest on the store: quarterly cutoffs whose labels are observable by `as_of`
-    (default: the last order in the store), the last `n_scored` of them scored."""
+    """Rolling-origin backtest on the store: the cutoffs of backtest_design (quarterly when the history
+    allows, else monthly) whose labels are observable by `as_of` (default: the last order in the
+    store), the last `n_scored` of them scored."""
     if frames is None:
-        cuts = default_cutoffs(con, as_of=as_of, horizon_days=horizon_days, region=region)
-        frames = cutoff_frames(con, cuts, horizon_days=horizon_days, region=region)
+        d = backtest_design(con, as_of=as_of, horizon_days=horizon_days, region=region)
+        frames = cutoff_frames(con, d.cutoffs, horizon_days=horizon_days, region=region, active_days=d.active_days)
     return run_backtest(frames, horizon_days=horizon_days, n_scored=n_scored, seed=seed)

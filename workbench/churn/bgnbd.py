@@ -72,6 +72,10 @@ class BetaGeoFitter:
 
     def _summary(self, nll: Callable[[np.ndarray], float], logp: np.ndarray) -> pd.DataFrame:
         """Estimates with standard errors from a numerical Hessian in log space (delta method)."""
+        with np.errstate(all="ignore"):  # a flat likelihood (a handful of customers) gives inf bounds, not noise
+            return self._summary_at(nll, logp)
+
+    def _summary_at(self, nll: Callable[[np.ndarray], float], logp: np.ndarray) -> pd.DataFrame:
         h = 1e-4
         k = len(logp)
         hess = np.zeros((k, k))
@@ -107,6 +111,19 @@ class BetaGeoFitter:
         )
         odds = np.where(x > 0, np.exp(np.minimum(log_ratio, 700.0)), 0.0)
         return 1.0 / (1.0 + odds)
+
+    def conditional_probability_no_purchase(self, t: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """P(no transaction in (T, T + t] | history): dead, or alive with no purchase in t.
+
+        1 - P(alive) + P(alive) × ((alpha + T) / (alpha + T + t))^(r + x): the Gamma posterior of the
+        purchase rate integrated over e^(-lambda t); an alive customer cannot die without buying.
+        """
+        r, alpha = self.params_["r"], self.params_["alpha"]
+        x = np.asarray(frequency, dtype=float)
+        big_t = np.asarray(T, dtype=float)
+        alive = self.conditional_probability_alive(frequency, recency, T)
+        quiet = np.exp((r + x) * (np.log(alpha + big_t) - np.log(alpha + big_t + float(t))))
+        return 1.0 - alive + alive * quiet
 
     def conditional_expected_number_of_purchases_up_to_time(
         self, t: float, frequency: Any, recency: Any, T: Any

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.errors import WorkbenchError
+from workbench.errors import NotEnoughData
 
 __all__ = [
     "ACTIVE_DAYS",
@@ -40,7 +40,7 @@ def _tables(con: Any, region: str | None) -> dict[str, Any]:
     """Canonical tables scoped to one region (features.scoped_tables)."""
     from workbench import features
 
-    return features.scoped_tables(con, region=None if region in (None, "", "all") else region)
+    return features.scoped_tables(con, region=_region(region))
 
 
 DRIVER_ORDER_COLUMNS: tuple[str, ...] = (
@@ -193,8 +193,11 @@ def _derive_drivers(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _region(region: str | None) -> str | None:
-    return None if region in (None, "", "all") else region
+def _region(region: Any) -> str | None:
+    """The region name of a region argument (None, '', 'all' and a whole-company Scope mean None)."""
+    from workbench.vocab import Scope
+
+    return Scope.parse(region).region
 
 
 SNAPSHOT_DROP = {
@@ -213,15 +216,18 @@ def cutoff_frame(
     horizon_days: int = 90,
     region: str | None = None,
     labels: bool = True,
+    active_days: int = ACTIVE_DAYS,
 ) -> pd.DataFrame:
-    """One row per partner in the churn population at `as_of` (active in the 180 days up to it,
-    not exited): drivers, snapshot features (prefixed `snap_`) and, when `labels`, `churned`.
+    """One row per partner in the churn population at `as_of` (active in the `active_days` up to it,
+    180 by the glossary; not exited): drivers, snapshot features (prefixed `snap_`) and, when
+    `labels`, `churned`.
 
     Features use rows dated <= as_of only; the label uses rows after it (features.churn_labels).
     A one-cutoff call of cutoff_frames.
     """
     d = _day(as_of)
-    return cutoff_frames(con, [d], horizon_days=horizon_days, region=region, labels=labels)[d]
+    return cutoff_frames(con, [d], horizon_days=horizon_days, region=region, labels=labels,
+                         active_days=active_days)[d]
 
 
 def cutoff_frames(
@@ -231,6 +237,7 @@ def cutoff_frames(
     horizon_days: int = 90,
     region: str | None = None,
     labels: bool = True,
+    active_days: int = ACTIVE_DAYS,
 ) -> dict[date, pd.DataFrame]:
     """Cutoff frames keyed by cutoff date, in the order given (see cutoff_frame).
 
@@ -245,7 +252,7 @@ def cutoff_frames(
         return {}
     t = _tables(con, region)
     drv = _drivers(t, keys)
-    active = drv["last_order"].notna() & (drv["recency_days"] < ACTIVE_DAYS)
+    active = drv["last_order"].notna() & (drv["recency_days"] < min(int(active_days), ACTIVE_DAYS))
     exited = drv["exit_date"].notna() & (drv["exit_date"] <= drv["cutoff"])
     drv = drv[active & ~exited]
 
@@ -278,7 +285,7 @@ def _data_span(t: dict[str, Any]) -> tuple[date, date]:
     o = t["orders"]
     v = o.aggregate(lo=o.order_date.min(), hi=o.order_date.max()).to_pandas().iloc[0]
     if v["hi"] is None or pd.isna(v["hi"]):
-        raise WorkbenchError("The store holds no orders; ingest orders before scoring churn.")
+        raise NotEnoughData("The store holds no orders in this scope, so there is no churn risk to show.")
     return _day(v["lo"]), _day(v["hi"])
 
 

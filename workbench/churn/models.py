@@ -20,6 +20,7 @@ __all__ = [
     "PROBABILISTIC",
     "ConstantRate",
     "baseline_scores",
+    "bgnbd_scores",
     "calibrate",
     "design_matrix",
     "feature_columns",
@@ -120,6 +121,36 @@ def odds_ratios(logit: Any, columns: Sequence[str]) -> pd.DataFrame:
 BGNBD_FIT_ROWS = 5000  # BG/NBD has four parameters: a seeded sample of 5,000 partners pins them down
 
 
+def _bgnbd_fit(frame: pd.DataFrame, *, seed: int = 0) -> BetaGeoFitter:
+    """BG/NBD fitted (in weeks) on a cutoff frame's partners (a seeded sample of BGNBD_FIT_ROWS when more)."""
+    from threadpoolctl import threadpool_limits
+
+    from workbench.errors import NotEnoughData
+
+    if frame.empty:
+        raise NotEnoughData("No partner was active before the cut-off, so there is nobody to score.")
+    fit = frame if len(frame) <= BGNBD_FIT_ROWS else frame.sample(BGNBD_FIT_ROWS, random_state=seed)
+    with threadpool_limits(limits=1):  # a four-parameter fit: BLAS threads only add overhead (6x CPU)
+        return BetaGeoFitter(penalizer=1e-3, tol=1e-9).fit(
+            fit["bg_frequency"], fit["bg_recency_w"], fit["bg_T_w"].clip(lower=1e-3)
+        )
+
+
+def bgnbd_scores(frame: pd.DataFrame, *, horizon_days: int = 90, seed: int = 0) -> pd.DataFrame:
+    """BG/NBD per partner of a cutoff frame, fitted on the same frame: p_alive, expected_orders (order
+    days in the next horizon_days) and p_no_order (no order in the horizon: the churn label's event)."""
+    x, tx, t = frame["bg_frequency"], frame["bg_recency_w"], frame["bg_T_w"].clip(lower=1e-3)
+    if frame.empty:
+        return pd.DataFrame({"p_alive": [], "expected_orders": [], "p_no_order": []}, index=frame.index)
+    bg = _bgnbd_fit(frame, seed=seed)
+    w = horizon_days / 7.0
+    return pd.DataFrame({
+        "p_alive": bg.conditional_probability_alive(x, tx, t),
+        "expected_orders": bg.conditional_expected_number_of_purchases_up_to_time(w, x, tx, t),
+        "p_no_order": bg.conditional_probability_no_purchase(w, x, tx, t),
+    }, index=frame.index)
+
+
 def baseline_scores(frame: pd.DataFrame, *, seed: int = 0) -> dict[str, np.ndarray]:
     """Baseline risk scores (higher = more likely to churn) from the drivers at one cutoff.
 
@@ -127,14 +158,12 @@ def baseline_scores(frame: pd.DataFrame, *, seed: int = 0) -> dict[str, np.ndarr
     bgnbd: 1 - P(alive) from a BG/NBD model fitted (in weeks) on the same cutoff's partners
     (a seeded sample of BGNBD_FIT_ROWS when there are more).
     """
-    from threadpoolctl import threadpool_limits
-
-    fit = frame if len(frame) <= BGNBD_FIT_ROWS else frame.sample(BGNBD_FIT_ROWS, random_state=seed)
-    with threadpool_limits(limits=1):  # a four-parameter fit: BLAS threads only add overhead (6x CPU)
-        bg = BetaGeoFitter(penalizer=1e-3, tol=1e-9).fit(
-            fit["bg_frequency"], fit["bg_recency_w"], fit["bg_T_w"].clip(lower=1e-3)
-        )
-    p_alive = bg.conditional_probability_alive(frame["bg_frequency"], frame["bg_recency_w"], frame["bg_T_w"].clip(lower=1e-3))
+    if frame.empty:
+        p_alive = np.zeros(0)
+    else:
+        bg = _bgnbd_fit(frame, seed=seed)
+        p_alive = bg.conditional_probability_alive(
+            frame["bg_frequency"], frame["bg_recency_w"], frame["bg_T_w"].clip(lower=1e-3))
     return {
         "recency_rule": frame["recency_days"].to_numpy(float),
         "cycle_rule": frame["cycle_ratio"].to_numpy(float),

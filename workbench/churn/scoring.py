@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.churn.backtest import MAX_TRAIN_CUTOFFS, Backtest, default_cutoffs, run_backtest
+from workbench.churn.backtest import MAX_TRAIN_CUTOFFS, Backtest, backtest_design, run_backtest
 from workbench.churn.drivers import DatesLike, _day, _region, cutoff_frame, cutoff_frames
 from workbench.churn.models import (
     CANDIDATES,
@@ -23,12 +23,15 @@ from workbench.churn.models import (
     _fit_candidate,
     _predict,
     baseline_scores,
+    bgnbd_scores,
     design_matrix,
     usable_columns,
 )
+from workbench.errors import NotEnoughData
 
 __all__ = [
     "RISK_COLUMNS",
+    "UNVALIDATED",
     "ChurnActions",
     "ReasonRule",
     "Scorer",
@@ -42,13 +45,17 @@ __all__ = [
 ]
 
 
+UNVALIDATED = "bgnbd_horizon"  # the scorer when no backtest is possible: BG/NBD P(no order in the horizon)
+
+
 @dataclass(frozen=True)
 class Scorer:
     """The backtest winner refitted on every labelled cutoff, plus a logit used to rank reasons.
 
-    model: name of the winning model; fitted: the fitted estimator, or for a baseline an isotonic
-    map from its score to the churn rate observed on the training cutoffs; explainer: fitted logit
-    (reason ranking); columns: model inputs; trained_on: cutoffs used.
+    model: name of the winning model (UNVALIDATED when the history allows no backtest); fitted: the
+    fitted estimator, or for a baseline an isotonic map from its score to the churn rate observed on
+    the training cutoffs; explainer: fitted logit (reason ranking) or None; columns: model inputs;
+    trained_on: cutoffs used; horizon_days: the churn horizon.
     """
 
     model: str
@@ -57,18 +64,29 @@ class Scorer:
     columns: tuple[str, ...]
     trained_on: tuple[date, ...]
     backtest: Backtest | None = None
+    horizon_days: int = 90
+
+    @property
+    def validated(self) -> bool:
+        """True when the model won an out-of-time backtest (False: BG/NBD alone, no labels to test on)."""
+        return self.model != UNVALIDATED
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Risk of churn within the horizon per row of a cutoff frame (probability for the candidates)."""
+        if frame.empty:
+            return np.zeros(0)
         if self.model in CANDIDATES:
             return _predict(self.fitted, design_matrix(frame, self.columns))
+        if self.model == UNVALIDATED:
+            return bgnbd_scores(frame, horizon_days=self.horizon_days)["p_no_order"].to_numpy(float)
         raw = np.nan_to_num(baseline_scores(frame)[self.model], nan=0.0)
         return self.fitted.predict(raw) if self.fitted is not None else raw
 
-    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Per-row logit contributions coef × standardized value (log-odds units), one column per input."""
-        if isinstance(self.explainer, ConstantRate):
-            return pd.DataFrame(0.0, columns=list(self.columns), index=frame.index)
+    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame | None:
+        """Per-row logit contributions coef × standardized value (log-odds units), one column per input;
+        None when there is no fitted logit to explain with (reasons then follow the config order)."""
+        if self.explainer is None or isinstance(self.explainer, ConstantRate):
+            return None
         X = design_matrix(frame, self.columns).to_numpy(float)
         imp, sc, lr = self.explainer[0], self.explainer[1], self.explainer[-1]
         z = sc.transform(imp.transform(X))
@@ -85,15 +103,30 @@ def fit_scorer(
     bt: Backtest | None = None,
     frames: dict[date, pd.DataFrame] | None = None,
 ) -> Scorer:
-    """Run the backtest (unless given) and refit its winner on every cutoff labelled by `as_of`."""
+    """Run the backtest (unless given) and refit its winner on every cutoff labelled by `as_of`.
+
+    When the history allows no backtest (NotEnoughData from backtest_design or run_backtest), the
+    scorer is BG/NBD's P(no order within the horizon), fitted at scoring time: `validated` is False.
+    """
+    unvalidated = Scorer(UNVALIDATED, None, None, (), (), None, int(horizon_days))
     if frames is None:
-        cuts = default_cutoffs(con, as_of=as_of, horizon_days=horizon_days, region=region)
-        frames = cutoff_frames(con, cuts, horizon_days=horizon_days, region=region)
+        try:
+            d = backtest_design(con, as_of=as_of, horizon_days=horizon_days, region=region)
+        except NotEnoughData:
+            return unvalidated
+        frames = cutoff_frames(con, d.cutoffs, horizon_days=horizon_days, region=region, active_days=d.active_days)
     frames = {k: v for k, v in frames.items() if k + timedelta(days=horizon_days) <= _day(as_of)}
     if bt is None:
-        bt = run_backtest(frames, horizon_days=horizon_days, seed=seed)
+        try:
+            bt = run_backtest(frames, horizon_days=horizon_days, seed=seed)
+        except NotEnoughData:
+            return unvalidated
+    if not bt.ranked:  # no scored cutoff had both churners and stayers: no winner out of time
+        return unvalidated
     frames = {k: frames[k] for k in sorted(frames)[-MAX_TRAIN_CUTOFFS:]}
     tr = pd.concat(list(frames.values()), ignore_index=True)
+    if tr.empty:
+        return unvalidated
     cols = tuple(usable_columns(tr))
     X, y = design_matrix(tr, cols), tr["churned"].to_numpy(bool).astype(int)
     explainer = _fit_candidate("logit", X, y, seed=seed)
@@ -104,10 +137,11 @@ def fit_scorer(
     else:  # a baseline won: turn its score into a probability on the training cutoffs
         from sklearn.isotonic import IsotonicRegression
 
-        raw = np.concatenate([np.nan_to_num(baseline_scores(f, seed=seed)[bt.winner], nan=0.0) for f in frames.values()])
-        lab = np.concatenate([f["churned"].to_numpy(bool) for f in frames.values()]).astype(float)
+        raw = np.concatenate([np.nan_to_num(baseline_scores(f, seed=seed)[bt.winner], nan=0.0)
+                              for f in frames.values() if len(f)])
+        lab = np.concatenate([f["churned"].to_numpy(bool) for f in frames.values() if len(f)]).astype(float)
         fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, lab)
-    return Scorer(bt.winner, fitted, explainer, cols, tuple(sorted(frames)), bt)
+    return Scorer(bt.winner, fitted, explainer, cols, tuple(sorted(frames)), bt, int(horizon_days))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from workbench.churn.drivers import ACTIVE_DAYS, DatesLike, _data_span, _day, _drivers, _tables
 from workbench.churn.scoring import _tiers
+from workbench.errors import NotEnoughData
 
 __all__ = ["churn_durations", "landmark_date", "survival_curves", "survival_view"]
 
@@ -37,7 +38,13 @@ def churn_durations(
     """
     d = _day(as_of)
     t = _tables(con, region)
-    lm = _day(landmark) if landmark is not None else _landmark(_data_span(t)[0], d)
+    first = _data_span(t)[0]
+    lm = _day(landmark) if landmark is not None else _landmark(first, d)
+    if lm >= d:
+        raise NotEnoughData(
+            f"The survival view follows partners from a start date with {ACTIVE_DAYS} days of orders before it; "
+            f"the orders start on {first}, too late for a start date before {d}."
+        )
     both = _drivers(t, sorted({lm, d}))  # the drivers at the landmark and at as_of in one query
     start = both[both["cutoff"] == pd.Timestamp(lm)]
     active = start["last_order"].notna() & (start["recency_days"] < ACTIVE_DAYS)

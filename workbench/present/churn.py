@@ -20,8 +20,15 @@ __all__ = [
     "RISK_COLUMNS",
     "backtest_sentence",
     "backtest_table",
+    "design_sentence",
+    "scorer_sentence",
     "driver_label",
+    "drilldown_display",
     "drilldown_table",
+    "per_cutoff_table",
+    "risk_display",
+    "risk_heading",
+    "threshold_display",
     "model_name",
     "odds_table",
     "reason_words",
@@ -36,10 +43,12 @@ MODELS: dict[str, tuple[str, str]] = {
     "recency_rule": ("Recency rule", "最近下单规则"),
     "cycle_rule": ("Order-cycle rule", "订货周期规则"),
     "bgnbd": ("BG/NBD 1 - P(alive)", "BG/NBD 1 − 存活概率"),
+    "bgnbd_horizon": ("BG/NBD P(no order within the horizon)", "BG/NBD 预测期内不下单概率"),
 }
 
 # Every model input a page can show: the order drivers and the snapshot features (prefix snap_,
-# money suffix _cny dropped before the look-up), so no snake_case reaches a reader.
+# money suffix _cny dropped before the look-up), so no snake_case reaches a reader. Looked up by
+# driver_label, not registered with i18n (other jobs label some of the same columns their own way).
 DRIVERS: dict[str, tuple[str, str]] = {
     "recency_days": ("Days since last order", "距上次下单天数"),
     "tenure_days": ("Tenure (days)", "合作天数"),
@@ -157,10 +166,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "candidate": ("candidate", "候选模型"),
     "baseline": ("baseline", "基准"),
     "cutoff": ("Cut-off", "截点"),
+    "c_no_partners": ("No partner was active in the 180 days before the scoring date, so nobody is scored.",
+                      "评分日前180天内没有活跃经销商，无人可评分。"),
     "c_default_action": ("keep the regular contact rhythm", "保持常规拜访节奏"),
     "c_unexplained_action": ("call to check in: no single warning sign explains the risk",
                              "电话回访：风险较高但没有单一预警信号"),
-    **DRIVERS,
 }
 register_labels("churn", LABELS)
 
@@ -190,6 +200,11 @@ def backtest_sentence(bt: Any, lang: str = "en") -> str:
     from workbench.churn import paired_wins
 
     s = bt.summary
+    if not bt.ranked:
+        if lang == "zh":
+            return "回测的每个截点上经销商要么全部流失、要么全部留存，无法在样本外比较模型；风险名单改用 BG/NBD 模型。"
+        return ("At every backtest cut-off either every partner churned or none did, so no model can be ranked "
+                "out of time; the risk list uses the BG/NBD model instead.")
     top, second = s.iloc[0], s.iloc[1]
     wins = paired_wins(bt.metrics, top["model"], second["model"])
     n = len(bt.plan)
@@ -207,12 +222,53 @@ def backtest_sentence(bt: Any, lang: str = "en") -> str:
     )
 
 
+def design_sentence(design: Any, lang: str = "en") -> str:
+    """One sentence on how a short history changed the backtest ('' when the glossary's design held).
+
+    design: workbench.churn.backtest_design output.
+    """
+    from workbench.churn import min_history_days
+
+    if not design.short:
+        return ""
+    least = min_history_days(design.horizon_days)
+    if lang == "zh":
+        return (f"订单历史较短（{design.history_days} 天），回测改用月末截点、{design.active_days} 天活跃窗口；"
+                f"可做样本外回测的最短历史为 {least} 天。")
+    return (f"The order history is short ({design.history_days} days), so the backtest uses month-end cut-offs "
+            f"and a {design.active_days}-day activity window; the least history for an out-of-time test is "
+            f"{least} days.")
+
+
+def scorer_sentence(scorer: Any, lang: str = "en") -> str:
+    """One sentence saying which model scores the risk list and whether it was tested out of time."""
+    h = scorer.horizon_days
+    if not scorer.validated:
+        if lang == "zh":
+            return f"风险按 BG/NBD 模型估计的未来 {h} 天不下单概率排序，未经样本外回测检验。"
+        return (f"Risk is BG/NBD's probability of no order in the next {h} days; it could not be tested "
+                "out of time on this history.")
+    if lang == "zh":
+        return f"风险由回测胜出的模型（{model_name(scorer.model, 'zh')}）给出，已在最近的截点上重新拟合。"
+    return f"Risk comes from the backtest winner ({model_name(scorer.model)}), refitted on the latest cut-offs."
+
+
 def backtest_table(bt: Any, lang: str = "en") -> pd.DataFrame:
     """The backtest summary for display: model name and kind in `lang`, mean metrics rounded to 3 places."""
     out = bt.summary[["model", "kind", "roc_auc", "pr_auc", "brier", "top10_capture", "churn_rate"]].copy()
     out.insert(0, "label", out.pop("model").map(lambda m: model_name(m, lang)))
     out["kind"] = out["kind"].map(lambda k: _pick(LABELS[k], lang) if k in LABELS else k)
     return out.round(3)
+
+
+def per_cutoff_table(bt: Any, lang: str = "en") -> pd.DataFrame:
+    """ROC AUC per backtest cutoff (rows) and model (columns named in `lang`), rounded to 3 places."""
+    m = bt.metrics.pivot_table(index="cutoff", columns="model", values="roc_auc", dropna=False).round(3)
+    order = [c for c in bt.summary["model"] if c in m.columns]
+    m = m[order]
+    m.columns = [model_name(c, lang) for c in m.columns]
+    m.index = pd.to_datetime(m.index).strftime("%Y-%m-%d")
+    return m.rename_axis("cutoff").reset_index()
 
 
 def odds_table(bt: Any, *, lang: str = "en", top: int = 12) -> pd.DataFrame:
@@ -333,6 +389,50 @@ def risk_table(
     return with_words(detail, lang, currency=currency, actions=actions)[RISK_COLUMNS]
 
 
+def risk_heading(risk: pd.DataFrame, scorer: Any, lang: str = "en", *, currency: str = DEFAULT_CURRENCY) -> str:
+    """Markdown: the risk-list heading, which model scores it, partners scored and total sales at risk."""
+    from workbench.i18n import label
+
+    total = format_money(float(risk["sales_at_risk"].sum()) if len(risk) else 0.0, currency, lang=lang)
+    return (f"## {label('c_risk_list', lang)}\n\n{scorer_sentence(scorer, lang)} "  # type: ignore[arg-type]
+            f"{label('c_partners_scored', lang)}: {len(risk):,} · "  # type: ignore[arg-type]
+            f"{label('c_expected_sar', lang)}: {format_money_md(total)}")  # type: ignore[arg-type]
+
+
+def format_money_md(text: str) -> str:
+    """A formatted amount made safe inside Markdown ('$' would open LaTeX in a notebook)."""
+    return text.replace("$", "\\$")
+
+
+def risk_display(risk: pd.DataFrame, lang: str = "en", *, currency: str = DEFAULT_CURRENCY) -> Any:
+    """The risk list as an escaped HTML table: risk in %, sales at risk in the store currency, tier and region named."""
+    from workbench.present import display_table
+
+    return display_table(risk, lang, currency=currency, money=["sales_at_risk"], percent=["risk"],
+                         codes=[c for c in ("tier", "region") if c in risk.columns])
+
+
+def threshold_display(summary: pd.DataFrame, thresholds: list[float], lang: str = "en", *,
+                      currency: str = DEFAULT_CURRENCY) -> Any:
+    """widgets.churn.threshold_summary rows at `thresholds` as an escaped HTML table."""
+    from workbench.present import display_table
+
+    out = summary.copy()
+    out.insert(0, "threshold", thresholds)
+    return display_table(out, lang, currency=currency, money=["sales_at_risk_flagged"],
+                         percent=["share_flagged", "share_churners_captured"],
+                         labels={"threshold": _pick(LABELS["c_threshold"], lang)})
+
+
+def drilldown_display(detail: pd.DataFrame, partner_id: str, lang: str = "en", *,
+                      currency: str = DEFAULT_CURRENCY) -> Any:
+    """drilldown_table as an escaped two-column HTML table without a header row."""
+    from workbench.present import Html
+
+    t = drilldown_table(detail, partner_id, lang=lang, currency=currency)
+    return Html(t.to_html(index=False, header=False, escape=True, na_rep="–"))
+
+
 DRILL_FIELDS: tuple[str, ...] = (
     "partner_id", "name", "region", "risk", "sales_at_risk", "tier", "reasons", "action",
     "recency_days", "median_gap_days", "cycle_ratio", "sales_90d_cny", "sales_prev_90d_cny",
@@ -389,7 +489,7 @@ def drilldown_table(
         elif col in _MONEY_FIELDS:
             text = format_money(v, currency, lang=lang)
         elif isinstance(v, float | np.floating):
-            text = "–" if pd.isna(v) else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.1f}")
+            text = "–" if pd.isna(v) else (f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.1f}")
         else:
             text = "–" if v is None or (isinstance(v, float) and pd.isna(v)) or v == "" else str(v)
         out.append({"field": _field_name(col, lang, currency), "value": text})

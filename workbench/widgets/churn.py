@@ -5,7 +5,6 @@ the words from ``workbench.present.churn``."""
 from __future__ import annotations
 
 import html
-
 from typing import Any
 
 import numpy as np
