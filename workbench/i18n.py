@@ -125,6 +125,7 @@ _HEALTH: dict[str, tuple[str, str]] = {
     "surveyed_note": ("Active = at least one order in the quarter.", "活跃：本季度至少有一笔订单。"),
     "volume_rebate": ("volume rebate", "销量返利"),
 }
+# The incentive labels live in workbench/present/incentives.py (registered at import).
 _REPORTS: dict[str, tuple[str, str]] = {
     "rep_title": ("Channel Workbench report", "渠道工作台报告"),
     "rep_pack_index": ("Report index", "报告目录"),
