@@ -22,8 +22,8 @@ def _check_cdnow(fit: churn.BetaGeoFitter) -> None:
     assert fit.log_likelihood_ == pytest.approx(PAPER_LL, abs=0.1)
 
 
-def test_bgnbd_reproduces_cdnow_from_summary(shared_data: Path) -> None:
-    s = pd.read_csv(shared_data / "cdnow" / "cdnow_customers_summary.csv")
+def test_bgnbd_reproduces_cdnow_from_summary(real_data: Path) -> None:
+    s = pd.read_csv(real_data / "cdnow" / "cdnow_customers_summary.csv")
     assert len(s) == 2357
     fit = churn.BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
     _check_cdnow(fit)
@@ -32,9 +32,9 @@ def test_bgnbd_reproduces_cdnow_from_summary(shared_data: Path) -> None:
     assert "2,357 customers" in repr(fit)
 
 
-def test_bgnbd_reproduces_cdnow_from_transactions(shared_data: Path) -> None:
+def test_bgnbd_reproduces_cdnow_from_transactions(real_data: Path) -> None:
     tx = pd.read_csv(
-        shared_data / "cdnow" / "CDNOW_sample.txt",
+        real_data / "cdnow" / "CDNOW_sample.txt",
         sep=r"\s+",
         header=None,
         names=["master_id", "customer_id", "date", "cds", "dollars"],
@@ -43,7 +43,7 @@ def test_bgnbd_reproduces_cdnow_from_transactions(shared_data: Path) -> None:
     tx["date"] = pd.to_datetime(tx["date"], format="%Y%m%d")
     summ = churn.cdnow_summary(tx, calibration_end=date(1997, 9, 30))
     assert len(summ) == 2357
-    ref = pd.read_csv(shared_data / "cdnow" / "cdnow_customers_summary.csv")
+    ref = pd.read_csv(real_data / "cdnow" / "cdnow_customers_summary.csv")
     assert summ["frequency"].sum() == ref["frequency"].sum() == 2457  # repeat purchase days
     np.testing.assert_allclose(summ["T"].to_numpy(), ref["T"].to_numpy(), atol=0.006)
     np.testing.assert_allclose(summ["recency"].to_numpy(), ref["recency"].to_numpy(), atol=0.006)

@@ -13,18 +13,18 @@ from workbench import churn
 from workbench.churn.gammagamma import GammaGammaFitter, cdnow_spend_summary, discounted_value, monthly_rate
 
 
-def _cdnow(shared_data: Path) -> pd.DataFrame:
-    tx = pd.read_csv(shared_data / "cdnow" / "CDNOW_sample.txt", sep=r"\s+", header=None,
+def _cdnow(real_data: Path) -> pd.DataFrame:
+    tx = pd.read_csv(real_data / "cdnow" / "CDNOW_sample.txt", sep=r"\s+", header=None,
                      names=["master_id", "customer_id", "date", "cds", "dollars"], dtype={"date": str})
     tx["date"] = pd.to_datetime(tx["date"], format="%Y%m%d")
     return tx
 
 
-def test_gamma_gamma_reproduces_the_published_cdnow_fit(shared_data: Path) -> None:
+def test_gamma_gamma_reproduces_the_published_cdnow_fit(real_data: Path) -> None:
     """Fader, Hardie & Lee (2005, 'RFM and CLV'): p 6.25, q 3.74, gamma 15.44 on the 946 repeat buyers
     of the CDNOW sample (calibration to 1997-09-30, same-day purchases summed); conditional expected
     spend per transaction of the first customers 24.65, 18.91, 35.17, 35.17, 35.17, 71.46, ..."""
-    s = cdnow_spend_summary(_cdnow(shared_data), calibration_end=date(1997, 9, 30))
+    s = cdnow_spend_summary(_cdnow(real_data), calibration_end=date(1997, 9, 30))
     assert len(s) == 2357 and (s["frequency"] > 0).sum() == 946
     assert s.loc[1, "monetary_value"] == pytest.approx((29.73 + 14.96) / 2)  # the first buy is left out
     gg = GammaGammaFitter().fit(s["frequency"], s["monetary_value"])
@@ -41,10 +41,10 @@ def test_gamma_gamma_reproduces_the_published_cdnow_fit(shared_data: Path) -> No
     assert "946 repeat customers" in repr(gg)
 
 
-def test_value_from_bgnbd_times_gamma_gamma(shared_data: Path) -> None:
+def test_value_from_bgnbd_times_gamma_gamma(real_data: Path) -> None:
     """12-month discounted value = monthly expected orders × expected spend, discounted; at a zero
     rate it equals expected orders over 52.18 weeks × spend."""
-    tx = _cdnow(shared_data)
+    tx = _cdnow(real_data)
     summ = churn.cdnow_summary(tx, calibration_end=date(1997, 9, 30))
     s = cdnow_spend_summary(tx, calibration_end=date(1997, 9, 30))
     bg = churn.BetaGeoFitter().fit(summ["frequency"], summ["recency"], summ["T"])
