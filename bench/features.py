@@ -5,8 +5,9 @@ Usage: .venv/bin/python bench/features.py [--rows 10000000] [--partners 20000] [
 
 Generates a store with --rows order lines (numpy, written straight into DuckDB) plus proportionate
 partners, surveys, trainings, conflicts, rebate ledger, actions and coverage; then, in one run,
-computes the same partner snapshot three ways, each in a fresh subprocess so that its peak memory
-(max RSS of that process) is its own:
+computes the same partner snapshot three ways, each in a fresh subprocess whose peak memory is its
+own (VmHWM read by the worker after exec; the store is generated in another subprocess, so the parent
+stays small too):
 
   ibis      workbench.features.partner_snapshot(con, as_of=...).to_pandas()
   sql       one hand-written DuckDB query computing the same columns -> .df()  (the practical limit)
@@ -24,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -468,7 +468,27 @@ def worker(method: str, db: Path, out: Path | None) -> None:
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     if out is not None:
         df.to_parquet(out)
-    print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": len(df)}))
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": len(df), "peak_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory in MB: VmHWM of /proc/self/status (Linux).
+
+    Not ``ru_maxrss``: after fork+exec a child's ru_maxrss starts at the parent's high-water mark, so
+    a worker started from a parent that once held a big store reports the parent's peak. VmHWM
+    belongs to the address space exec created, so it is the worker's own. Falls back to ru_maxrss
+    where /proc is absent.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_worker(method: str, db: Path, out: Path | None) -> tuple[float, float, float, int]:
@@ -476,14 +496,11 @@ def run_worker(method: str, db: Path, out: Path | None) -> tuple[float, float, f
     cmd = [sys.executable, __file__, "--worker", method, "--db", str(db)]
     if out is not None:
         cmd += ["--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    stdout, stderr = proc.stdout.read(), proc.stderr.read()
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SystemExit(f"{method} worker failed:\n{stderr[-3000:]}")
-    res = json.loads(stdout.strip().splitlines()[-1])
-    return res["seconds"], res["cpu"], usage.ru_maxrss / 1024, res["rows"]
+        raise SystemExit(f"{method} worker failed:\n{proc.stderr[-3000:]}")
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    return res["seconds"], res["cpu"], res["peak_mb"], res["rows"]
 
 
 def compare(frames: dict[str, pd.DataFrame]) -> list[str]:
@@ -520,7 +537,11 @@ def main() -> None:
     ap.add_argument("--methods", default="ibis,sql,pandas")
     ap.add_argument("--worker")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.generate:
+        generate(args.db, rows=args.rows, partners=args.partners)
+        return
     if args.worker:
         worker(args.worker, args.db, args.out)
         return
@@ -535,7 +556,9 @@ def main() -> None:
         except duckdb.Error:
             have = 0
     if have != args.rows:
-        generate(args.db, rows=args.rows, partners=args.partners)
+        # in a subprocess, so this parent stays small (its workers' memory figures are their own anyway)
+        subprocess.run([sys.executable, __file__, "--generate", "--rows", str(args.rows),
+                        "--partners", str(args.partners), "--db", str(args.db)], check=True)
     else:
         print(f"reusing {args.db} ({have:,} order lines)")
 
@@ -564,7 +587,7 @@ def main() -> None:
     cpu_best = {m: min(v) for m, v in cpus.items()}
     peak = {m: max(v) for m, v in mems.items()}
     print(f"\npartner_snapshot on {args.rows:,} order lines, {args.partners:,} partners, as_of {AS_OF}"
-          f" (best of each method's runs; peak = max RSS of the worker process)")
+          f" (best of each method's runs; peak = the worker's own VmHWM)")
     for m in methods:
         print(f"  {m:<7} {best[m]:7.2f} s   cpu {cpu_best[m]:7.2f} s   peak {peak[m]:7.0f} MB   wall runs: "
               + ", ".join(f"{x:.2f}" for x in times[m]))

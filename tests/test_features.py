@@ -638,3 +638,19 @@ def test_scoped_tables_by_scope_region_and_manager() -> None:
     assert "contact_name" not in by_manager["partners"].columns
     with pytest.raises(WorkbenchError, match="no partners"):
         F.scoped_tables(con, "North")
+
+
+def test_snapshot_sets_equal_stacked_single_snapshots(demo_db: Path) -> None:
+    """partner_snapshot_sets at several dates (one query) equals partner_snapshot at each date, stacked."""
+    con = store.connect(demo_db, read_only=True)
+    dates = [D(2025, 3, 31), D(2025, 12, 31), D(2026, 6, 30)]  # windows that overlap and ones that don't
+    t = F.scoped_tables(con, "East")
+    multi = F.partner_snapshot_sets(t, as_of=dates).to_pandas()
+    single = pd.concat([F.partner_snapshot(con, as_of=d, region="East").to_pandas() for d in dates],
+                       ignore_index=True)
+    assert list(multi.columns) == list(F.SNAPSHOT_COLUMNS)
+    assert multi["as_of"].nunique() == 3 and len(multi) == len(single)
+    pd.testing.assert_frame_equal(multi, single, check_dtype=False)
+    # a partner whose last order is older than the earliest window still has its last order date
+    old = single[single.orders_365d.eq(0) & single.last_order_date.notna()]
+    assert (old.recency_days > 365).all()

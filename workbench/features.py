@@ -263,20 +263,41 @@ def _population_at(partners: ir.Table, cuts: ir.Table) -> ir.Table:
 _KEYS = ["as_of", "partner_id"]  # the key of every multi-date feature table
 
 
-def _order_features(lines: ir.Table, cuts: ir.Table) -> list[ir.Table]:
+def _order_features(lines: ir.Table, cuts: ir.Table, *, lo: dt.date, hi: dt.date) -> list[ir.Table]:
     """Per (as_of, partner) order features at each as_of of `cuts` from order lines dated on or before it.
 
-    Order days (distinct dates with a non-return line) carry the gap to the previous order day
-    and whether they open a month; neither depends on as_of (the previous order day of a day
-    on or before as_of is too), so both are computed once over the history before the range join
-    with the small cut-off table. Per as_of: counts, active months (a month counts when one of
-    its order days in the window is its first, or follows an order day before the window) and the
-    median gap of the order days in the last 365 days. Money comes straight from the lines of the
-    last 365 days; product-line breadth is a distinct count over them.
+    ``lo`` / ``hi``: the earliest window start (min as_of − 365 days) and the latest as_of, as plain
+    dates, so the scans of the lines are bounded by constants (a store keeps lines roughly in date
+    order, so the engine skips the blocks outside the range) before the range join with `cuts`.
+
+    Order days (distinct dates with a non-return line) in (lo, hi] carry the gap to the previous
+    order day and whether they open a month; neither depends on as_of, so both are computed once
+    before the range join. The previous order day of the first day after ``lo`` is the partner's
+    last order day on or before ``lo`` (``_before``, one cheap maximum over the older history),
+    which also stands in for ``last_order_date`` when a partner has no order day in (lo, as_of].
+    Per as_of: counts, active months (a month counts when one of its order days in the window is
+    its first, or follows an order day before the window) and the median gap of the order days in
+    the last 365 days. Money comes straight from the lines of the last 365 days; product-line
+    breadth is a distinct count over them.
     """
-    days = lines.filter(~lines.is_return).select("partner_id", "order_date").distinct()
-    prev = days.order_date.lag().over(ibis.window(group_by="partner_id", order_by="order_date"))
-    days = days.mutate(
+    lo_lit, hi_lit = _lit_date(lo), _lit_date(hi)
+    nonret = lines.filter(~lines.is_return)
+    before = (
+        nonret.filter(nonret.order_date <= lo_lit)
+        .group_by("partner_id")
+        .aggregate(_before=nonret.order_date.max())
+    )
+    days = (
+        nonret.filter(nonret.order_date > lo_lit, nonret.order_date <= hi_lit)
+        .select("partner_id", "order_date")
+        .distinct()
+    )
+    prev_in = days.order_date.lag().over(ibis.window(group_by="partner_id", order_by="order_date"))
+    days = days.mutate(_prev_in=prev_in)
+    days = days.left_join(before, "partner_id")
+    prev = ibis.coalesce(days._prev_in, days._before)
+    days = days.select(
+        "partner_id", "order_date",
         _prev=prev,
         _gap=_f(days.order_date.delta(prev, unit="day")),
         _new_month=prev.isnull() | (prev.truncate("M") != days.order_date.truncate("M")),
@@ -302,6 +323,7 @@ def _order_features(lines: ir.Table, cuts: ir.Table) -> list[ir.Table]:
         order_cycle_median_days=o._gap_365.median(),
     )
 
+    lines = lines.filter(lines.order_date > lo_lit, lines.order_date <= hi_lit)
     r = lines.inner_join(cuts, [lines.order_date <= cuts.as_of, lines.order_date > cuts._b365])
     nr = ~r.is_return
     listed = nr & (r.list_amount_cny > 0)  # a missing list amount compares as null: not listed
@@ -324,7 +346,8 @@ def _order_features(lines: ir.Table, cuts: ir.Table) -> list[ir.Table]:
     )
     recent = r.filter(nr).select("as_of", "partner_id", "product_line").distinct()
     breadth = recent.group_by(_KEYS).aggregate(product_lines_365d=recent.product_line.count())
-    return [hist, per_partner, breadth]
+    last_before = before.cross_join(cuts.select("as_of"))  # per (as_of, partner): the order day before lo
+    return [hist, last_before, per_partner, breadth]
 
 
 def _survey_features(surveys: ir.Table, cuts: ir.Table) -> ir.Table:
@@ -407,7 +430,10 @@ def partner_snapshot_sets(tables: dict[str, ir.Table], *, as_of: Iterable[DateLi
     of the dates and their window bounds), so many dates cost one query, not one each.
     """
     t = tables
-    cuts = _cutoff_table(as_of)
+    dates = sorted({_to_date(a) for a in as_of})
+    if not dates:
+        raise WorkbenchError("as_of is empty: give at least one date like 2026-06-30.")
+    cuts = _cutoff_table(dates)
     pop = _population_at(t["partners"], cuts)
     cols = ["partner_id", "name", "region", "province", "city", "channel_type", "onboard_date"]
     base = pop.select("as_of", *[c for c in cols if c in pop.columns])
@@ -415,7 +441,7 @@ def partner_snapshot_sets(tables: dict[str, ir.Table], *, as_of: Iterable[DateLi
         if c not in base.columns:
             base = base.mutate(**{c: ibis.null("string")})
 
-    feats = _order_features(_order_lines(t["orders"]), cuts)
+    feats = _order_features(_order_lines(t["orders"]), cuts, lo=dates[0] - _days(365), hi=dates[-1])
     makers = {
         "surveys": _survey_features,
         "trainings": _training_features,
@@ -440,7 +466,8 @@ def partner_snapshot_sets(tables: dict[str, ir.Table], *, as_of: Iterable[DateLi
         return ibis.ifelse(den > 0, _f(num) / _f(den), ibis.null("float64"))
 
     asof = j.as_of
-    recency = asof.delta(j.last_order_date, unit="day")
+    last_order = ibis.coalesce(j.last_order_date, j._before)
+    recency = asof.delta(last_order, unit="day")
     net90, prev90 = col("net_sales_90d_cny", 0.0), col("net_sales_prev_90d_cny", 0.0)
     gross, rets = col("gross_sales_365d_cny", 0.0), col("returns_365d_cny", 0.0)
     due, paid = col("rebate_due_cny", 0.0), col("rebate_paid_cny", 0.0)
@@ -449,7 +476,7 @@ def partner_snapshot_sets(tables: dict[str, ir.Table], *, as_of: Iterable[DateLi
         "partner_id", "name", "region", "province", "city", "channel_type", "onboard_date",
         as_of=asof,
         tenure_days=asof.delta(j.onboard_date, unit="day"),
-        last_order_date=j.last_order_date,
+        last_order_date=last_order,
         recency_days=recency,
         active_180d=recency.fill_null(10**9) < 180,
         orders_90d=col("orders_90d", 0).cast("int64"),
