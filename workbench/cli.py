@@ -73,6 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quarter", required=True)
     r.add_argument("--out", type=Path, required=True)
 
+    rb = with_db(sub.add_parser("rebates", help="audit the rebate ledger: recompute every row, classify, never net"))
+    rb.add_argument("--quarter", required=True, help="ledger periods ending in this quarter, e.g. 2026Q2")
+    rb.add_argument("--programs", type=Path, default=None, help="folder of program YAML files (default config/incentives/)")
+    rb.add_argument("--region", default=None, help="only this region's partners")
+    rb.add_argument("--out", type=Path, required=True, help="audit table, .csv or .xlsx")
+    rb.add_argument("--statements", type=Path, default=None, help="also write one statement (HTML + XLSX) per partner here")
+    rb.add_argument("--lang", choices=["en", "zh", "both"], default="both", help="language of the statements")
+
     ct = with_db(sub.add_parser("contacts", help="contact cadence: days since each active partner's last visit or call"))
     ct.add_argument("--as-of", type=_date, required=True)
     ct.add_argument("--manager", default=None, help="only this channel manager's partners (manager_id)")
@@ -141,6 +149,21 @@ def _run(args: argparse.Namespace) -> int:
 
         frame, figures = whatif_table(con, args.program, as_of=args.as_of)
         print(summary_line(figures, "en", currency=store_currency(con)))
+    elif args.command == "rebates":
+        from workbench.present.rebates import audit_file_frame, audit_summary_line
+        from workbench.rebates import audit_store
+        from workbench.vocab import store_currency
+
+        audit = audit_store(con, quarter=args.quarter, programs_dir=args.programs, region=args.region)
+        currency = store_currency(con)
+        print(audit_summary_line(audit, "en", currency=currency))
+        if args.statements is not None:
+            from workbench.present.rebates import write_statements
+
+            written = write_statements(con, audit, args.statements, quarter=args.quarter, lang=args.lang,
+                                       currency=currency, programs_dir=args.programs)
+            print(f"Wrote {len(written):,} partner statements to {args.statements}.")
+        frame = audit_file_frame(audit)
     elif args.command == "retro":
         from workbench.retro import kpi_table
 

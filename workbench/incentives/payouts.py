@@ -30,13 +30,19 @@ def volume_rebate_cny(sales_cny: Any, thresholds_cny: Any, rates_pct: Any, mode:
     return out
 
 
+def growth_bar(last_year: Any, min_growth_pct: float) -> np.ndarray:
+    """Sales needed for the growth bonus: last year × (1 + min growth), rounded to the cent (so that
+    exactly +10 % qualifies despite binary floating point)."""
+    return np.round(np.asarray(last_year, dtype=float) * (1 + min_growth_pct / 100.0), 2)
+
+
 def growth_bonus_cny(sales_cny: Any, last_year_cny: Any, bonus: GrowthBonus | None) -> np.ndarray:
     """Growth bonus (CNY): paid when sales ≥ last year × (1 + min_growth); 0 without last-year sales."""
     s = np.asarray(sales_cny, dtype=float)
     if bonus is None:
         return np.zeros_like(s)
     ly = np.asarray(last_year_cny, dtype=float)
-    ok = (ly > 0) & (s >= ly * (1 + bonus.min_growth_pct / 100.0))
+    ok = (ly > 0) & (s >= growth_bar(ly, bonus.min_growth_pct))
     base = np.maximum(s - ly, 0.0) if bonus.base == "increment" else np.maximum(s, 0.0)
     return np.where(ok, bonus.rate_pct / 100.0 * base, 0.0)
 

@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import WorkbenchError
-from workbench.incentives.payouts import _award_amounts, _eligible, growth_bonus_cny, volume_rebate_cny
+from workbench.incentives.payouts import (
+    _award_amounts,
+    _eligible,
+    growth_bar,
+    growth_bonus_cny,
+    volume_rebate_cny,
+)
 from workbench.incentives.program import Program
 from workbench.incentives.response import RebateResponseModel
 
@@ -238,7 +244,7 @@ def _prepare(base: SimulationBase, program: Program, *, pull_window_pct: float, 
     bar = ly = None
     if gb is not None:
         ly_f = partners["last_year_sales_cny"].to_numpy(dtype=float)
-        bar = np.where((ly_f > 0) & eligible, ly_f * (1 + gb.min_growth_pct / 100.0), np.inf).astype(_F)
+        bar = np.where((ly_f > 0) & eligible, growth_bar(ly_f, gb.min_growth_pct), np.inf).astype(_F)
         ly = ly_f.astype(_F)
     vr = program.volume_rebate
     return _Prepared(

@@ -1,0 +1,269 @@
+"""Rebate audit: recompute every ledger row with the exact payout engine and classify it, never netting.
+
+A ledger row (table ``incentives``: partner_id, program, period_start, period_end, amount_due,
+amount_paid, paid_date) is recomputed from the program file whose ``name`` equals its ``program`` and the
+partner's orders in period_start..period_end (net of returns). Money is in the store's currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import ConfigError, NotEnoughData, WorkbenchError
+from workbench.incentives import Program, compute_payouts, load_program
+from workbench.incentives.data import partner_attributes
+
+__all__ = [
+    "STATUSES",
+    "audit_ledger",
+    "audit_store",
+    "classify",
+    "load_programs",
+    "period_sales",
+    "recompute",
+    "totals",
+]
+
+# Status codes, in precedence order (workbench.present.rebates words them).
+STATUSES: tuple[str, ...] = ("due_misstated", "unpaid_overdue", "pending", "underpaid", "overpaid", "ok")
+CENT = 0.01
+DEFAULT_DELAY_DAYS = Program(name="default").payment_delay_days
+
+
+SALES_COLUMNS = ("net_sales_cny", "last_year_sales_cny", "orders_counted", "returns_counted")
+
+
+def load_programs(folder: str | Path) -> dict[str, Program]:
+    """Program name → Program for every ``*.yaml`` in `folder` (a malformed file raises one ConfigError)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: the programs folder does not exist.")
+    programs: dict[str, Program] = {}
+    for path in sorted(folder.glob("*.y*ml")):
+        program = load_program(path)
+        if program.name in programs:
+            raise ConfigError(f"{path}: name '{program.name}' is also used by another program file in {folder}.")
+        programs[program.name] = program
+    return programs
+
+
+def period_sales(con: Any, ledger: pd.DataFrame) -> pd.DataFrame:
+    """Net sales (returns deducted) of each ledger row's partner in its period and in the same period a
+    year earlier, and the order lines counted. Returns the ledger's index with SALES_COLUMNS."""
+    if ledger.empty:
+        return pd.DataFrame({c: [] for c in SALES_COLUMNS}, index=ledger.index)
+    keys = ledger[["partner_id", "period_start", "period_end"]].drop_duplicates().reset_index(drop=True)
+    keys["period_start"] = pd.to_datetime(keys["period_start"])
+    keys["period_end"] = pd.to_datetime(keys["period_end"])
+    keys["ly_start"] = keys["period_start"] - pd.DateOffset(years=1)
+    keys["ly_end"] = keys["period_end"] - pd.DateOffset(years=1)
+    raw = _raw(con)
+    raw.register("_audit_keys", keys)
+    try:
+        got = raw.execute("""
+            SELECT k.partner_id, k.period_start, k.period_end,
+                   coalesce(sum(CASE WHEN o.order_date BETWEEN CAST(k.period_start AS DATE) AND CAST(k.period_end AS DATE)
+                                     THEN o.net_amount END), 0)::DOUBLE AS net_sales_cny,
+                   coalesce(sum(CASE WHEN o.order_date BETWEEN CAST(k.ly_start AS DATE) AND CAST(k.ly_end AS DATE)
+                                     THEN o.net_amount END), 0)::DOUBLE AS last_year_sales_cny,
+                   count(DISTINCT CASE WHEN o.order_date BETWEEN CAST(k.period_start AS DATE) AND CAST(k.period_end AS DATE)
+                                       AND NOT coalesce(o.is_return, false) THEN o.order_id END) AS orders_counted,
+                   count(DISTINCT CASE WHEN o.order_date BETWEEN CAST(k.period_start AS DATE) AND CAST(k.period_end AS DATE)
+                                       AND coalesce(o.is_return, false) THEN o.order_id END) AS returns_counted
+            FROM _audit_keys k LEFT JOIN orders o
+              ON o.partner_id = k.partner_id AND o.order_date BETWEEN CAST(k.ly_start AS DATE) AND CAST(k.period_end AS DATE)
+            GROUP BY 1, 2, 3""").df()
+    finally:
+        raw.unregister("_audit_keys")
+    left = ledger[["partner_id"]].assign(period_start=pd.to_datetime(ledger["period_start"]),
+                                         period_end=pd.to_datetime(ledger["period_end"]))
+    got["period_start"] = pd.to_datetime(got["period_start"])
+    got["period_end"] = pd.to_datetime(got["period_end"])
+    out = left.reset_index().merge(got, on=["partner_id", "period_start", "period_end"], how="left").set_index("index")
+    out = out[list(SALES_COLUMNS)].reindex(ledger.index).fillna(0)
+    return out.astype({"orders_counted": int, "returns_counted": int})
+
+
+def _raw(con: Any) -> Any:
+    import duckdb
+
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        return con
+    inner = getattr(con, "con", None)
+    if isinstance(inner, duckdb.DuckDBPyConnection):
+        return inner
+    raise WorkbenchError("The rebate audit reads the store through DuckDB; connect with workbench.store.connect.")
+
+
+def _needs_attributes(program: Program) -> bool:
+    el = program.eligibility
+    return bool(program.awards or el.tiers or el.regions or el.channel_types or el.min_tenure_months > 0)
+
+
+def recompute(
+    ledger: pd.DataFrame, programs: Mapping[str, Program], *, sales: pd.DataFrame,
+    attributes: Any = None,
+) -> pd.DataFrame:
+    """The ledger with recomputed_due_cny (the exact engine's payout) per row; NaN where no program file.
+
+    ledger: incentives rows (partner_id, program, period_start, period_end, amount_due, amount_paid, …).
+    sales: ``period_sales`` for the same index. attributes: callable (program, period_end, partner_ids)
+    → partner frame with the eligibility / award columns, needed only for programs that use them.
+    Rows of one program and period are computed together, so a total cap is prorated over them.
+    Adds program_found (bool), net_sales_cny, last_year_sales_cny, rebate_cny, growth_bonus_cny,
+    awards_cny, payout_uncapped_cny, recomputed_due_cny, payment_delay_days.
+    """
+    out = ledger.copy()
+    for col in sales.columns:
+        out[col] = sales[col].to_numpy()
+    out["program_found"] = out["program"].isin(list(programs))
+    for col in ("rebate_cny", "growth_bonus_cny", "awards_cny", "payout_uncapped_cny", "recomputed_due_cny"):
+        out[col] = np.nan
+    out["payment_delay_days"] = out["program"].map(
+        lambda p: programs[p].payment_delay_days if p in programs else DEFAULT_DELAY_DAYS).astype(int)
+    found = out[out["program_found"]]
+    for (name, _, end), rows in found.groupby(["program", "period_start", "period_end"], sort=False):
+        program = programs[name]
+        frame = rows[["partner_id", "net_sales_cny", "last_year_sales_cny"]].reset_index()
+        if _needs_attributes(program):
+            if attributes is None:
+                raise WorkbenchError(f"Program '{name}' has awards or eligibility rules; the audit needs partner attributes.")
+            extra = attributes(program, pd.Timestamp(end), list(frame["partner_id"]))
+            frame = frame.merge(extra, on="partner_id", how="left")
+        paid = compute_payouts(program, frame)
+        idx = frame["index"].to_numpy()
+        for col, src in (("rebate_cny", "rebate_cny"), ("growth_bonus_cny", "growth_bonus_cny"),
+                         ("awards_cny", "awards_cny"), ("payout_uncapped_cny", "payout_uncapped_cny"),
+                         ("recomputed_due_cny", "payout_cny")):
+            out.loc[idx, col] = paid[src].to_numpy()
+    return out
+
+
+def classify(rows: pd.DataFrame, *, as_of: date) -> pd.DataFrame:
+    """Status of every row, never netting one row against another.
+
+    due_misstated: the ledger's due differs from the recomputed due by more than a cent (first);
+    then against the true due (recomputed, else the ledger's, when the program has no file):
+    unpaid_overdue — nothing paid and the payment date (period_end + the program's payment delay) is
+    before `as_of`; pending — nothing paid, not yet due; underpaid — paid something, but less than
+    due; overpaid — paid more than due; ok — paid within a cent of due. Adds ledger_due_cny, paid_cny, due_cny, difference_cny (paid − due), payment_due_date, status.
+    """
+    out = rows.copy()
+    out["ledger_due_cny"] = out["amount_due"].astype(float)
+    out["paid_cny"] = out["amount_paid"].astype(float).fillna(0.0)
+    due = out["recomputed_due_cny"].where(out["recomputed_due_cny"].notna(), out["ledger_due_cny"])
+    out["due_cny"] = due.round(2)
+    out["difference_cny"] = (out["paid_cny"] - out["due_cny"]).round(2)
+    out["payment_due_date"] = pd.to_datetime(out["period_end"]) + pd.to_timedelta(out["payment_delay_days"], unit="D")
+    late = out["payment_due_date"] < pd.Timestamp(as_of)
+    misstated = out["recomputed_due_cny"].notna() & ((out["ledger_due_cny"] - out["recomputed_due_cny"]).abs() > CENT + 1e-9)
+    short = out["difference_cny"] < -CENT + 1e-9
+    over = out["difference_cny"] > CENT - 1e-9
+    nothing_paid = out["paid_cny"] <= 0
+    out["status"] = np.select(
+        [misstated, short & nothing_paid & late, short & nothing_paid, short, over],
+        ["due_misstated", "unpaid_overdue", "pending", "underpaid", "overpaid"], default="ok")
+    return out
+
+
+COLUMNS = ["incentive_id", "partner_id", "program", "period_start", "period_end", "recomputed_due_cny",
+           "ledger_due_cny", "paid_cny", "difference_cny", "status", "payment_due_date", "program_found",
+           "net_sales_cny", "last_year_sales_cny"]
+
+
+def audit_ledger(
+    ledger: pd.DataFrame, programs: Mapping[str, Program], *, sales: pd.DataFrame, as_of: date,
+    attributes: Any = None,
+) -> pd.DataFrame:
+    """recompute + classify on frames: one row per ledger row (COLUMNS first, then the payout parts)."""
+    rows = classify(recompute(ledger, programs, sales=sales, attributes=attributes), as_of=as_of)
+    rest = [c for c in rows.columns if c not in COLUMNS and c not in ("amount_due", "amount_paid")]
+    return rows[[c for c in COLUMNS if c in rows.columns] + rest].reset_index(drop=True)
+
+
+def audit_store(
+    con: Any, *, quarter: Any = None, programs_dir: str | Path | None = None, region: str | None = None,
+    as_of: date | None = None,
+) -> pd.DataFrame:
+    """Audit the store's ledger rows whose period ends in `quarter` (all rows when None), for `region`'s
+    partners (whole company when None / 'all'). Adds region, manager_id and the partner name.
+
+    Programs come from `programs_dir` (default config/incentives/); as_of defaults to the day the
+    store's last order was placed (what counts as overdue).
+    """
+    from workbench.paths import config_file
+    from workbench.vocab import Quarter
+
+    programs = load_programs(programs_dir if programs_dir is not None else config_file("incentives"))
+    raw = _raw(con)
+    if "incentives" not in con.list_tables():
+        raise NotEnoughData("The store has no incentive ledger, so there is nothing to audit.")
+    ledger = raw.execute("SELECT * FROM incentives").df()
+    if ledger.empty:
+        raise NotEnoughData("The store has no incentive ledger, so there is nothing to audit "
+                            "(payouts can still be computed in the what-if from orders and a program).")
+    if quarter is not None:
+        q = Quarter.parse(str(quarter))
+        ends = pd.to_datetime(ledger["period_end"]).dt.date
+        ledger = ledger[(ends >= q.start) & (ends <= q.end)]
+    if as_of is None:  # the data snapshot: the last order, else the last ledger period
+        last = raw.execute("SELECT max(order_date) FROM orders").fetchone()[0]
+        last = last if last is not None else raw.execute("SELECT max(period_end) FROM incentives").fetchone()[0]
+        as_of = pd.Timestamp(last).date() if last is not None else None
+    cols = [c for c in ("partner_id", "name", "region", "manager_id") if c in _columns(raw, "partners")]
+    partners = raw.execute(f"SELECT {', '.join(cols)} FROM partners").df()
+    if ledger.empty or as_of is None:
+        raise NotEnoughData(f"The incentive ledger has no rows for {quarter}, so there is nothing to audit."
+                            if quarter is not None else "The incentive ledger is empty, so there is nothing to audit.")
+    ledger = ledger.reset_index(drop=True)
+
+    def attributes(program: Program, end: pd.Timestamp, ids: list[str]) -> pd.DataFrame:
+        from workbench.incentives import new_product_lines
+
+        frame = partner_attributes(con, as_of=end.date(), new_product_lines=new_product_lines(program))
+        return frame[frame["partner_id"].isin(ids)].drop(columns=["name"], errors="ignore")
+
+    out = audit_ledger(ledger, programs, sales=period_sales(con, ledger), as_of=as_of, attributes=attributes)
+    out = out.merge(partners, on="partner_id", how="left")
+    if region not in (None, "", "all") and "region" in out:
+        out = out[out["region"] == region]  # after recomputing: a total cap spans every region
+    return out.sort_values(["program", "period_end", "partner_id"], ignore_index=True)
+
+
+def _columns(raw: Any, table: str) -> set[str]:
+    return {r[0] for r in raw.execute(f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'").fetchall()}
+
+
+def totals(audit: pd.DataFrame, by: str | Iterable[str] = "program") -> pd.DataFrame:
+    """Per group: rows, due, paid, overpaid (Σ positive differences) and underpaid (Σ shortfalls of rows
+    already due, a positive amount) kept apart, pending (not yet due), misstated dues (Σ |ledger − recomputed|)
+    and rows per status (n_<status>). Never nets an overpayment against an underpayment."""
+    keys = [by] if isinstance(by, str) else list(by)
+    a = audit.copy()
+    for k in keys:
+        a[k] = a[k].fillna("–") if k in a else "–"
+    a["overpaid_cny"] = a["difference_cny"].clip(lower=0)
+    pending = a["status"] == "pending"
+    a["underpaid_cny"] = (-a["difference_cny"]).clip(lower=0).where(~pending, 0.0)
+    a["pending_cny"] = (-a["difference_cny"]).clip(lower=0).where(pending, 0.0)
+    a["misstated_cny"] = (a["ledger_due_cny"] - a["recomputed_due_cny"]).abs().where(a["status"] == "due_misstated", 0.0)
+    g = a.groupby(keys, dropna=False)
+    out = g.agg(rows=("status", "size"), due_cny=("due_cny", "sum"), paid_cny=("paid_cny", "sum"),
+                overpaid_cny=("overpaid_cny", "sum"), underpaid_cny=("underpaid_cny", "sum"),
+                pending_cny=("pending_cny", "sum"),
+                misstated_cny=("misstated_cny", "sum"))
+    counts = pd.crosstab([a[k] for k in keys], a["status"]).reindex(columns=list(STATUSES), fill_value=0)
+    counts.index.names = keys
+    out = out.join(counts.add_prefix("n_"), how="left").fillna(0)
+    for c in out.columns:
+        if c.startswith("n_") or c == "rows":
+            out[c] = out[c].astype(int)
+        else:
+            out[c] = out[c].round(2)
+    return out.reset_index()
