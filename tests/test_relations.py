@@ -171,7 +171,7 @@ def test_contacts_command_writes_one_row_per_active_partner(realstore, tmp_path)
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("store", "lang"), [("markup", "en"), ("one_partner_region", "zh")])
-def test_notebook_06_renders_on_real_stores(realstore, tmp_path, store, lang):
+def test_notebook_07_renders_on_real_stores(realstore, tmp_path, store, lang):
     import papermill as pm
 
     from tests.realstores import ONE_PARTNER_REGION
@@ -179,8 +179,8 @@ def test_notebook_06_renders_on_real_stores(realstore, tmp_path, store, lang):
     from workbench.reports import register_engine
 
     region = ONE_PARTNER_REGION if store == "one_partner_region" else "all"
-    out = tmp_path / "06.ipynb"
-    pm.execute_notebook(str(NOTEBOOKS_DIR / "06_relationships.ipynb"), str(out), kernel_name="python3",
+    out = tmp_path / "07.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS_DIR / "07_relationships.ipynb"), str(out), kernel_name="python3",
                         parameters={"db": str(realstore(store)), "quarter": "2026Q3", "lang": lang,
                                     "region": region},
                         engine_name=register_engine(), progress_bar=False, cwd=str(NOTEBOOKS_DIR),
