@@ -114,3 +114,61 @@ def test_region_view_uses_network_segments(demo_db: Path) -> None:
     seg, feats = sg.network_segments(con, as_of=AS_OF, region="East", segmenter=quick)
     profiles, _ = sg.cluster_profiles(seg, feats)
     assert int(profiles["n_partners"].sum()) == len(feats) == int((east["cluster"] >= 0).sum())
+
+
+@pytest.mark.parametrize("name", ["many_lines_3000", "no_product_line", "one_partner_region", "returns_only_region"])
+def test_thin_stores_degrade_with_one_sentence(realstore, name: str) -> None:
+    """Thousands of lines segment on the top lines plus "other"; no product line means no mix columns;
+    a region without clusterable partners raises NotEnoughData (one sentence), never anything else."""
+    from workbench.errors import NotEnoughData
+    from workbench.store import connect
+    from tests import realstores
+
+    con = connect(realstore(name), read_only=True)
+    quick = sg.make_segmenter(seed=0, n_bootstrap=2)
+    seg, feats = sg.network_segments(con, as_of=AS_OF, segmenter=quick)
+    mix_cols = [c for c in feats.columns if c.startswith("clr_")]
+    if name == "many_lines_3000":
+        assert len(mix_cols) == sg.DEFAULT_TOP_LINES + 1 and f"clr_{sg.OTHER_LINE}" in mix_cols
+    if name == "no_product_line":
+        assert mix_cols == [] and "line_breadth" not in feats.columns
+    table = sg.segment_table(con, as_of=AS_OF, segmenter=quick)
+    assert table["partner_id"].is_unique and (table["cluster"] >= 0).any()
+    if name == "one_partner_region":
+        seg, island = sg.network_segments(con, as_of=AS_OF, region=realstores.ONE_PARTNER_REGION, segmenter=quick)
+        assert len(island) == 1
+        points = sg.project_2d(seg, island)
+        assert points[["pc1", "pc2"]].to_numpy().tolist() == [[0.0, 0.0]]
+        assert ps.with_cluster_names(points, seg, "zh")["cluster_name"].str.len().gt(0).all()
+    if name == "returns_only_region":
+        with pytest.raises(NotEnoughData) as info:
+            sg.network_segments(con, as_of=AS_OF, region=realstores.RETURNS_ONLY_REGION, segmenter=quick)
+        msg = str(info.value)
+        assert "\n" not in msg and msg.endswith(".") and realstores.RETURNS_ONLY_REGION in msg
+        region = sg.segment_table(con, as_of=AS_OF, region=realstores.RETURNS_ONLY_REGION, segmenter=quick)
+        assert (region["cluster"] == -1).all() and (region["cluster_name"] == sg.NO_ORDERS).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "region", "lang"), [("one_partner_region", "Island", "en"),
+                                                      ("returns_only_region", "Returns only", "zh")])
+def test_notebook_renders_on_thin_stores(realstore, tmp_path: Path, name: str, region: str, lang: str) -> None:
+    import json
+
+    import papermill as pm
+
+    from workbench.paths import NOTEBOOKS_DIR
+    from workbench.reports import register_engine
+
+    out = tmp_path / "02.ipynb"
+    pm.execute_notebook(
+        str(NOTEBOOKS_DIR / "02_segmentation.ipynb"), str(out), cwd=str(NOTEBOOKS_DIR), progress_bar=False,
+        parameters={"db": str(realstore(name)), "quarter": "2026Q3", "region": region, "lang": lang},
+        kernel_name="python3", execution_timeout=600, engine_name=register_engine(),
+    )
+    nb = json.loads(out.read_text(encoding="utf-8"))
+    outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error" or o.get("name") == "stderr"]
+    if name == "returns_only_region":
+        notes = ["".join(o.get("data", {}).get("text/markdown", "")) for o in outputs]
+        assert any("Returns only" in n and "none is placed in a segment" in n for n in notes)

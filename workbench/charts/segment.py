@@ -8,6 +8,7 @@ import pandas as pd
 from workbench.charts.base import message_chart
 from workbench.i18n import label
 from workbench.present.segment import line_name
+from workbench.vocab import money_label
 
 __all__ = [
     "chart_segments_2d",
@@ -27,10 +28,16 @@ def _tier_label(tier: str, lang: str) -> str:
     return label(tier, lang) if tier in TIER_ORDER else label(f"seg_{tier}", lang)
 
 
-def _feature_label(feature: str, lang: str) -> str:
-    if feature.startswith("mix_"):
-        return label("seg_share_of", lang) + line_name(feature[4:], lang)
-    return label(feature, lang)
+_MIX_LABELS = {"mix_": "seg_share_of", "clr_": "seg_clr_of", "lspend_": "seg_lspend_of"}
+_MONEY_FEATURES = ("net_sales_365d", "avg_order_value")
+
+
+def _feature_label(feature: str, lang: str, currency: str | None = None) -> str:
+    for prefix, key in _MIX_LABELS.items():
+        if feature.startswith(prefix):
+            return label(key, lang) + line_name(feature[len(prefix):], lang)
+    text = label(feature, lang)
+    return money_label(text, currency) if currency and feature in _MONEY_FEATURES else text
 
 
 def chart_segments_2d(points: pd.DataFrame, *, lang: str = "en", seed: int = 0) -> alt.Chart:
@@ -75,18 +82,19 @@ def chart_segments_2d(points: pd.DataFrame, *, lang: str = "en", seed: int = 0) 
     )
 
 
-def chart_profile_heatmap(profile: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
+def chart_profile_heatmap(profile: pd.DataFrame, *, lang: str = "en", currency: str | None = None) -> alt.Chart:
     """Heatmap of cluster (rows) × feature (columns): colour = how far the cluster's mean sits from the
     typical partner in scaled units (z, clipped to ±3); the label is the cluster's median in original units.
 
-    profile: ``segment.profile_long`` (cluster, cluster_name, feature, z, median).
+    profile: ``segment.profile_long`` (cluster, cluster_name, feature, z, median); currency: ISO code
+    the money features are labelled in (the store's).
     """
     if profile.empty:
         return message_chart(label("seg_no_clusters", lang))
     df = profile.copy()
     df["z_clipped"] = df["z"].clip(-3, 3).round(2)
     df["median_text"] = df["median"].map(lambda v: f"{v:,.2f}" if abs(v) < 10 else f"{v:,.0f}")
-    df["feature_label"] = df["feature"].map(lambda f: _feature_label(str(f), lang))
+    df["feature_label"] = df["feature"].map(lambda f: _feature_label(str(f), lang, currency))
     base = alt.Chart(df, title=label("seg_chart_profile", lang)).encode(
         x=alt.X("feature_label:N", title=None, sort=None, axis=alt.Axis(labelAngle=-35, labelLimit=160)),
         y=alt.Y("cluster_name:N", title=None, axis=alt.Axis(labelLimit=260)),

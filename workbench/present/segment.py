@@ -31,6 +31,9 @@ __all__ = [
     "localize_playbook",
     "tier_summary",
     "html_table",
+    "escape_md",
+    "profile_table",
+    "MONEY_COLUMNS",
 ]
 
 # key: (English, 简体中文): the segmentation page's labels, registered with workbench.i18n
@@ -134,6 +137,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "seg_selection_heading": ("How k was chosen", "分群数的选择"),
     "seg_explorer_heading": ("Explore (live notebook)", "交互探索（实时笔记本）"),
     "seg_other_lines": ("other lines", "其他品类"),
+    "seg_too_few": ("Fewer than 3 partners with recent orders here: nothing to explore.",
+                    "此范围内近期有订单的经销商少于 3 家，无法探索分群。"),
+    "seg_clr_of": ("Log-ratio: ", "对数比："),
+    "seg_lspend_of": ("Log spend: ", "对数采购额："),
     "seg_typical": ("typical", "一般"),
 }
 register_labels("segment", LABELS)
@@ -243,21 +250,44 @@ def tier_summary(
     return localize_playbook(_tier_summary(card, config), config, lang)
 
 
-def html_table(frame: pd.DataFrame, *, lang: str = "en", max_rows: int | None = 20) -> str:
-    """`frame` as an HTML table with translated headers and tier names; every cell is HTML-escaped
-    (an empty frame gives a short "none" note)."""
-    from workbench.i18n import relabel
+def escape_md(text: str) -> str:
+    """`text` safe inside Markdown (HTML-escaped, Markdown punctuation backslashed), e.g. a region name."""
+    out = html.escape(str(text), quote=False)
+    for ch in "\\`*_[]#|":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+def profile_table(seg: Any, feats: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """Per cluster of the rows `feats`: cluster, name in `lang`, partners, median 12-month net sales and
+    order days (``segment.cluster_profiles``), for ``html_table``."""
+    from workbench.segment import cluster_profiles
+
+    prof = cluster_profiles(seg, feats)[0]
+    prof = prof.assign(cluster_name=cluster_names(seg, lang)).reset_index()
+    cols = ["cluster", "cluster_name", "n_partners", "net_sales_365d", "order_days_365d"]
+    return prof[[c for c in cols if c in prof.columns]].round(2)
+
+
+MONEY_COLUMNS: tuple[str, ...] = ("net_sales_365d", "median_net_sales_365d", "avg_order_value")
+_TIER_COLUMNS = ("tier", "tier_to", "tier_from")
+
+
+def html_table(
+    frame: pd.DataFrame, *, lang: str = "en", max_rows: int | None = 20, currency: str | None = None
+) -> str:
+    """`frame` as an escaped HTML table (``present.display_table``) with translated headers and tier
+    names, money columns in `currency` (the store's; default CNY); an empty frame gives a "none" note."""
+    from workbench.present import display_table
 
     if frame.empty:
         return f"<p><i>{html.escape(label('seg_none', lang))}</i></p>"
-    df = frame.head(max_rows) if max_rows is not None else frame
-    df = df.copy()
+    df = (frame.head(max_rows) if max_rows is not None else frame).copy()
     for col in df.columns:
         if pd.api.types.is_bool_dtype(df[col]):
             df[col] = df[col].map({True: "✓", False: ""})
-    for col in ("tier", "tier_to", "tier_from"):
+    for col in _TIER_COLUMNS:
         if col in df.columns:
             df[col] = df[col].map(lambda t: label(t, lang) if t in TIERS else label(f"seg_{t}", lang))
-    return df.rename(columns=relabel(list(df.columns), lang)).to_html(
-        index=False, escape=True, float_format=lambda v: f"{v:,.2f}", na_rep=""
-    )
+    money = [c for c in MONEY_COLUMNS if c in df.columns]
+    return str(display_table(df, lang, currency=currency, money=money))

@@ -16,6 +16,10 @@ Words for pages (English and Chinese) live in ``workbench.present.segment``.
 
 from workbench.segment.features import (
     DEFAULT_CLUSTER_FEATURES,
+    DEFAULT_TOP_LINES,
+    OTHER_LINE,
+    line_breadth,
+    mix_features,
     SNAPSHOT_EXTRA_FEATURES,
     cluster_features,
     product_mix,
@@ -76,6 +80,10 @@ __all__ = [
     "snapshot_features",
     "SNAPSHOT_EXTRA_FEATURES",
     "DEFAULT_CLUSTER_FEATURES",
+    "DEFAULT_TOP_LINES",
+    "OTHER_LINE",
+    "line_breadth",
+    "mix_features",
     "cluster_traits",
     "name_clusters",
     "tier_migration",

@@ -22,7 +22,10 @@ from threadpoolctl import threadpool_limits
 
 from workbench.segment.naming import cluster_traits, name_clusters
 
-__all__ = ["Segmenter", "make_segmenter"]
+__all__ = ["Segmenter", "make_segmenter", "COMPOSITION_PREFIXES"]
+
+# columns holding one product-mix composition on a log scale (never logged again; scaled as one block)
+COMPOSITION_PREFIXES: tuple[str, ...] = ("clr_", "ilr_", "lspend_")
 
 
 def _signed_log(x: np.ndarray) -> np.ndarray:
@@ -44,7 +47,9 @@ class Segmenter(ClusterMixin, BaseEstimator):
     log : "auto" applies log1p to non-negative columns with values above 1 (amounts, counts; shares
         in 0–1 are left as they are); True to every column (signed log), False to none.
     scaler : "robust" ((x − median) / IQR), "standard" ((x − mean) / sd) or "none". Share columns
-        (all values in 0–1, e.g. product mix) are scaled together by their pooled sd, as one composition.
+        (all values in 0–1, e.g. product mix) and columns named clr_*, ilr_*, lspend_* (product-mix
+        log-ratios or per-line log spend, never logged again) are scaled together by their pooled sd,
+        as one composition.
     n_bootstrap : resamples per k for the stability check.
     resample_size : rows per resample (bootstrap, with replacement); at most the number of rows.
     silhouette_size : rows sampled to compute the silhouette (its cost is quadratic).
@@ -106,9 +111,17 @@ class Segmenter(ClusterMixin, BaseEstimator):
 
     # --- scaling ---------------------------------------------------------------------------------
 
+    def _named_blocks(self, d: int) -> np.ndarray:
+        """Columns named as product-mix coordinates (clr_, ilr_, lspend_): already on a log scale."""
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            return np.zeros(d, dtype=bool)
+        return np.array([str(c).startswith(COMPOSITION_PREFIXES) for c in names], dtype=bool)
+
     def _fit_scaling(self, X: np.ndarray) -> None:
-        if self.log == "auto":  # amounts and counts (ratio scale, ≥ 0, beyond 0–1); not shares
-            self.log_columns_ = (X >= 0).all(axis=0) & (X > 1 + 1e-9).any(axis=0)
+        logged = self._named_blocks(X.shape[1])
+        if self.log == "auto":  # amounts and counts (ratio scale, ≥ 0, beyond 0–1); not shares, not log-ratios
+            self.log_columns_ = (X >= 0).all(axis=0) & (X > 1 + 1e-9).any(axis=0) & ~logged
         elif self.log is True:
             self.log_columns_ = np.ones(X.shape[1], dtype=bool)
         elif self.log is False:
@@ -118,7 +131,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         Z = self._log(X)
         # shares (every value in 0–1, e.g. product mix) form one composition: they share one scale,
         # so a 10-point shift counts the same in every line and a rare line is not blown up
-        self.share_columns_ = ~self.log_columns_ & (X >= 0).all(axis=0) & (X <= 1 + 1e-9).all(axis=0)
+        self.share_columns_ = (~self.log_columns_ & (X >= 0).all(axis=0) & (X <= 1 + 1e-9).all(axis=0)) | logged
         if self.scaler == "robust":
             center = np.median(Z, axis=0)
             q75, q25 = np.percentile(Z, [75, 25], axis=0)

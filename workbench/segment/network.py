@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
+from workbench.errors import NotEnoughData
 from workbench.segment._common import _as_date, _is_all, _population
 from workbench.segment.features import cluster_features
 from workbench.segment.models import Segmenter, make_segmenter
@@ -52,15 +54,21 @@ def project_2d(
     feats = X.drop(columns="partner_id") if ids is not None else X
     Z = seg.transform_features(feats)
     labels = seg.predict(feats)
-    pca = PCA(n_components=2, random_state=seed).fit(Z)
-    xy = pca.transform(Z)
+    n_comp = min(2, Z.shape[0], Z.shape[1])
+    if n_comp >= 1 and Z.shape[0] >= 2:
+        pca = PCA(n_components=n_comp, random_state=seed).fit(Z)
+        xy, explained = pca.transform(Z), [float(v) for v in pca.explained_variance_ratio_]
+    else:  # one partner: it sits at the origin
+        xy, explained = np.zeros((Z.shape[0], 0)), []
+    if xy.shape[1] < 2:
+        xy = np.column_stack([xy, np.zeros((Z.shape[0], 2 - xy.shape[1]))])
     out = pd.DataFrame({"pc1": xy[:, 0], "pc2": xy[:, 1], "cluster": labels})
     out["cluster_name"] = out["cluster"].map(cluster_names(seg))
     if ids is not None:
         out.insert(0, "partner_id", ids.to_numpy())
     if len(out) > max_points:
         out = out.sample(n=max_points, random_state=seed).sort_index()
-    out.attrs["explained"] = [float(v) for v in pca.explained_variance_ratio_]
+    out.attrs["explained"] = explained
     return out.reset_index(drop=True)
 
 
@@ -119,13 +127,26 @@ def network_segments(
     """Segments fitted on the whole network at `as_of`, and the `cluster_features` rows of `region`.
 
     Fitting network-wide keeps segments and names the same in every regional report (a small region
-    alone cannot support a k search); only the region's rows come back for display.
+    alone cannot support a k search); only the region's rows come back for display. Raises
+    NotEnoughData (one sentence) when fewer than 3 partners network-wide, or none in `region`, had
+    positive net sales in the 365 days to `as_of`.
     """
+    day = _as_date(as_of)
     seg = clone(segmenter) if segmenter is not None else make_segmenter()
-    seg, feats = _network_fit(con, as_of=_as_date(as_of), params=f"{type(seg).__name__}{seg.get_params()!r}", segmenter=seg)
+    seg, feats = _network_fit(con, as_of=day, params=f"{type(seg).__name__}{seg.get_params()!r}", segmenter=seg)
+    if not hasattr(seg, "model_"):
+        raise NotEnoughData(
+            f"Fewer than 3 partners had positive net sales in the 12 months to {day}, so no segments are "
+            "formed; the tiers still show."
+        )
     if not _is_all(region):
-        ids = _population(con, _as_date(as_of), region).select("partner_id").to_pandas()["partner_id"]
+        ids = _population(con, day, region).select("partner_id").to_pandas()["partner_id"]
         feats = feats[feats["partner_id"].isin(ids)]
+        if feats.empty:
+            raise NotEnoughData(
+                f"No partner in {region} had positive net sales in the 12 months to {day}, so none is placed "
+                "in a segment; the tiers still show."
+            )
     return seg, feats.reset_index(drop=True)
 
 
@@ -147,11 +168,14 @@ def segment_table(
     card = tier_scorecard(inputs, cfg)
     if not _is_all(region):
         card = card[card["region"] == region]
-    seg, feats = network_segments(con, as_of=as_of, region=region, segmenter=segmenter)
+    try:
+        seg, feats = network_segments(con, as_of=as_of, region=region, segmenter=segmenter)
+    except NotEnoughData:
+        seg, feats = None, pd.DataFrame()
     out = card.copy()
     out["cluster"] = -1
     out["cluster_name"] = NO_ORDERS
-    if hasattr(seg, "model_") and len(feats):
+    if seg is not None and len(feats):
         lab = pd.Series(seg.predict(feats.drop(columns="partner_id")), index=feats["partner_id"].to_numpy())
         out["cluster"] = out["partner_id"].map(lab).fillna(-1).astype("int64")
         out["cluster_name"] = out["cluster"].map(seg.cluster_names_).fillna(NO_ORDERS)

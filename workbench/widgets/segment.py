@@ -45,6 +45,9 @@ def segment_explorer(
 
     def update(_: Any = None) -> None:
         cols = list(pick.value)
+        if len(features) < 3:
+            status.value = f"<i>{html.escape(label('seg_too_few', lang))}</i>"
+            return
         if not cols:
             status.value = f"<b style='color:#c8453c'>{html.escape(label('seg_pick_one', lang))}</b>"
             return
