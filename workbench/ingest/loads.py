@@ -40,6 +40,7 @@ class _Options:
     mode: str = "upsert"
     effective: date | None = None
     mapping_digest: str = ""
+    currency: str | None = None
 
     def key(self) -> str:
         """What must match (beside table and content) for a re-ingest to be the same load."""
@@ -49,7 +50,7 @@ class _Options:
 def _options(maps: Mapping, *, replace: bool, effective: date | None, run_date: date | None) -> _Options:
     digest = hashlib.sha256(repr(maps).encode()).hexdigest()[:16]
     when = effective if effective is not None else (run_date if run_date is not None else date.today())
-    return _Options("replace" if replace else "upsert", when, digest)
+    return _Options("replace" if replace else "upsert", when, digest, maps.currency)
 
 
 @dataclass
@@ -305,6 +306,10 @@ def _write(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked, where
         read, accepted, quarantined, lid = same
         return IngestResult(spec.name, where, digest, read, accepted, quarantined, {}, checked.ignored,
                             load_id=lid, skipped=True, mode=opts.mode)
+    if opts.currency:
+        from workbench.vocab import set_store_currency
+
+        set_store_currency(raw, opts.currency)
     stamp = datetime.now().replace(microsecond=0)
     load_id = raw.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchone()[0]
     written = _upsert(raw, spec, load_id=load_id, replace=opts.mode == "replace", effective=opts.effective)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from workbench.config import from_dict, load_yaml
 from workbench.errors import ConfigError, IngestError
 from workbench.ingest._sql import _TRIM
+from workbench.ingest.numbers import NumberFormat
 from workbench.paths import config_file
 from workbench.store import TABLES, Table
 
@@ -23,13 +24,27 @@ class Mapping:
 
     columns: header → column for every table; tables: per-table overrides (take precedence);
     values: contract column → {value in the file: contract value} (e.g. 经销商 → distributor);
-    date_formats: extra strptime formats tried after ISO dates (e.g. "%d/%m/%Y").
+    date_format: the strptime format of the export's dates (e.g. "%d/%m/%Y"); date_formats: several, for
+    exports that mix them (a value two of them read differently is quarantined as ambiguous);
+    number_format: {decimal: ",", thousands: "."} for European numbers (default "." and ",");
+    currency: the ISO 4217 code of the export's money, recorded in the store's ``meta`` table;
+    product_line_map: a CSV (path relative to the mapping file) whose first column holds the export's
+    product lines (e.g. SKUs) and second their category: orders store the category (unlisted lines stay).
     """
 
     columns: dict[str, str] = field(default_factory=dict)
     tables: dict[str, dict[str, str]] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     date_formats: list[str] = field(default_factory=list)
+    date_format: str | None = None
+    number_format: dict[str, str] = field(default_factory=dict)
+    currency: str | None = None
+    product_line_map: str | None = None
+
+    @property
+    def numbers(self) -> NumberFormat:
+        """The number format (checked when the mapping is loaded)."""
+        return NumberFormat.parse(self.number_format, "mapping")
 
 
 def normalize_header(text: Any) -> str:
@@ -58,6 +73,19 @@ def load_mapping(mapping: Mapping | dict | str | Path | None = None) -> Mapping:
         for header, col in cols.items():
             if col not in known:
                 raise ConfigError(f"{where}: header '{header}' maps to '{col}', which is not a contract column.")
+    NumberFormat.parse(result.number_format, where)
+    if result.currency is not None:
+        code = str(result.currency).strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", code):
+            raise ConfigError(f"{where}: currency must be a three-letter ISO 4217 code such as GBP, not "
+                              f"'{result.currency}'.")
+        result = replace(result, currency=code)
+    if result.product_line_map:
+        base = Path(mapping).parent if not isinstance(mapping, dict) else Path.cwd()
+        plm = (base / result.product_line_map).resolve()
+        if not plm.is_file():
+            raise ConfigError(f"{where}: product_line_map {plm} does not exist.")
+        result = replace(result, product_line_map=str(plm))
     return result
 
 

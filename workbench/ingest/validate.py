@@ -10,8 +10,15 @@ import duckdb
 import pandas as pd
 
 from workbench.errors import IngestError
-from workbench.ingest._sql import _FULL, _HALF, _TRIM, _in_list, _lit, _q, _tq
+from workbench.ingest._sql import _FULL, _HALF, _TRIM, _first_line, _in_list, _lit, _q, _tq
 from workbench.ingest.mapping import Mapping, _resolve_headers
+from workbench.ingest.numbers import (
+    EARLIEST_DATE,
+    ambiguous_date_sql,
+    date_sql,
+    number_sql,
+    user_date_formats,
+)
 from workbench.store import TABLES, Column, Table
 
 _TRUE = ("true", "t", "yes", "y", "1", "是", "对", "return", "退货", "退", "x")
@@ -36,6 +43,8 @@ def reason_text(kind: str, column: str = "", table: str = "") -> str:
         return f"{column} is empty but required"
     if kind == "not_date":
         return f"{column} is not a date"
+    if kind == "ambiguous_date":
+        return f"{column} could be day/month or month/day; set date_format in the mapping"
     if kind == "not_number":
         return f"{column} is not a number"
     if kind == "not_whole":
@@ -118,14 +127,7 @@ def _col_sql(col: Column, src: str | None, src_type: str, maps: Mapping) -> _Col
                 tidy = _is_tidy(s) + (f" AND {s} NOT IN {_in_list(value_map)}" if value_map else "")
                 typed = f"(CASE WHEN {tidy} THEN {s} ELSE {slow} END)"
     elif t == "DATE":
-        if text:
-            fmts = ["%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d", *maps.date_formats]
-            typed = (
-                f"COALESCE(TRY_CAST({s} AS DATE), TRY_CAST({clean} AS DATE), "
-                f"CAST(TRY_STRPTIME({clean}, [{', '.join(_lit(f) for f in fmts)}]) AS DATE))"
-            )
-        else:
-            typed = f"TRY_CAST({s} AS DATE)"
+        typed = date_sql(s, clean, user_date_formats(maps.date_format, maps.date_formats), text=text)
     elif t == "BOOLEAN":
         extra_t = [k.strip().lower() for k, v in value_map.items() if str(v).lower() in ("true", "1", "yes")]
         extra_f = [k.strip().lower() for k, v in value_map.items() if str(v).lower() in ("false", "0", "no")]
@@ -139,17 +141,12 @@ def _col_sql(col: Column, src: str | None, src_type: str, maps: Mapping) -> _Col
         else:
             typed = f"COALESCE(TRY_CAST({s} AS BOOLEAN), {slow})"
     else:  # numbers
-        if t == "INTEGER":
-            d = f"COALESCE(TRY_CAST({s} AS DOUBLE), TRY_CAST(translate({clean}, ',¥$￥', '') AS DOUBLE))"
-            typed = f"(CASE WHEN {d} = round({d}) THEN CAST({d} AS INTEGER) END)"
-        elif text:
-            typed = f"COALESCE(TRY_CAST({s} AS {col.sql_type}), TRY_CAST(translate({clean}, ',¥$￥', '') AS {col.sql_type}))"
-        else:
-            typed = f"TRY_CAST({s} AS {col.sql_type})"
+        typed = number_sql(s, clean, col.sql_type, maps.numbers, text=text)
     return _ColSQL(col, clean, typed, True, s)
 
 
-def _checks(spec: Table, cols: dict[str, _ColSQL], run_date: date) -> list[tuple[str, str, str, str]]:
+def _checks(spec: Table, cols: dict[str, _ColSQL], run_date: date,
+            date_formats: list[str] | None = None) -> list[tuple[str, str, str, str]]:
     """(condition, column, value expression, reason) in priority order, over the typed columns and raw text."""
     out: list[tuple[str, str, str, str]] = []
     for c in spec.columns:
@@ -161,9 +158,14 @@ def _checks(spec: Table, cols: dict[str, _ColSQL], run_date: date) -> list[tuple
             "not_enum" if c.enum else "not_date" if t == "DATE" else "not_bool" if t == "BOOLEAN"
             else "not_whole" if t == "INTEGER" else None if t == "VARCHAR" else "not_number"
         )
+        if kind == "not_date" and cs.present:
+            out.append((f"{typed} IS NULL AND {cs.clean} IS NOT NULL AND {ambiguous_date_sql(cs.clean, date_formats or [])}",
+                        c.name, cs.clean, reason_text("ambiguous_date", c.name, spec.name)))
         if kind and cs.present:
             out.append((f"{typed} IS NULL AND {cs.clean} IS NOT NULL", c.name, cs.clean,
                         reason_text(kind, c.name, spec.name)))
+        if kind == "not_date" and cs.present:
+            out.append((f"{typed} < DATE {_lit(EARLIEST_DATE)}", c.name, cs.clean, reason_text(kind, c.name, spec.name)))
     for c in spec.columns:
         typed = _tq(c.name)
         conds = []
@@ -316,7 +318,7 @@ def _check(
     typed_select = ", ".join(f"{cs.typed} AS {_tq(n)}" for n, cs in cols.items())
     # Columns the file lacks are not stored (all NULL): the upsert supplies them.
     typed_out = ", ".join(f"{_tq(n)} AS {_q(n)}" for n, cs in cols.items() if cs.present)
-    checks = _checks(spec, cols, run_date)
+    checks = _checks(spec, cols, run_date, user_date_formats(maps.date_format, maps.date_formats))
     last = spec.primary_key[-1]
     key = ", ".join(_tq(k) for k in spec.primary_key)
     problems = [(col, r) for _, col, _, r in checks]
@@ -335,6 +337,8 @@ def _check(
             CASE WHEN _wb_bad IS NOT NULL THEN {row_data} || coalesce(chr(1) || {value}, '') END AS _wb_info
         FROM _wb_r
     """)
+    if maps.product_line_map and "product_line" in cols and cols["product_line"].present:
+        _roll_up_product_lines(raw, maps.product_line_map, where)
     # Without its own numbers, a row's number is its position: the table was written in file order.
     row = "_wb_row" if numbered else "(rowid + 1)"
     checked = _Checked(spec, row, problems, ignored, row_data, numbered, source)
@@ -343,6 +347,25 @@ def _check(
     _confirm_foreign_keys(raw, spec, checked, fk_codes)
     _mark_duplicates(raw, spec, checked)
     return checked
+
+
+def _roll_up_product_lines(raw: duckdb.DuckDBPyConnection, path: str, where: str) -> None:
+    """Replace each product line listed in the mapping's product_line_map CSV (first column) by its category
+    (second column), in place in `_wb_checked` (row order kept); unlisted lines stay as they are."""
+    try:
+        pairs = raw.execute(f"SELECT * FROM read_csv({_lit(path)}, header=true, all_varchar=true)").fetchall()
+    except duckdb.Error as exc:
+        raise IngestError(f"{where}: the product_line_map {path} could not be read ({_first_line(exc)}).") from exc
+    if pairs and len(pairs[0]) < 2:
+        raise IngestError(f"{where}: the product_line_map {path} needs two columns: product line, category.")
+    frame = pd.DataFrame([(str(p[0]).strip(), str(p[1]).strip()) for p in pairs if p[0] is not None and p[1] is not None],
+                         columns=["_wb_line", "_wb_category"]).drop_duplicates("_wb_line")
+    raw.register("_wb_plmap", frame)
+    try:
+        raw.execute("UPDATE _wb_checked SET product_line = m._wb_category FROM _wb_plmap AS m "
+                    "WHERE _wb_checked.product_line = m._wb_line")
+    finally:
+        raw.unregister("_wb_plmap")
 
 
 def _confirm_foreign_keys(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked,
