@@ -161,8 +161,8 @@ def scoped_tables(con: ibis.BaseBackend, region: str | Scope | None = None, *,
     scope = Scope.parse(region)
     scoped = not scope.is_all
     if scope.kind == "region":
+        known = store_regions(con) if as_of is None else sorted(partners.select("region").distinct().to_pandas()["region"].dropna())
         partners = partners.filter(partners.region == scope.region)
-        known = store_regions(con)
         if scope.region not in known:
             raise WorkbenchError(
                 f"Region {scope.region!r} has no partners in the store; "
