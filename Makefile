@@ -36,8 +36,8 @@ sysdeps: fonts  ## Debian chromium + CJK font for the browser tests, a Java runt
 $(DB): | $(STAMP)  # order-only: a reinstall does not rebuild an existing demo store
 	$(WB) demo --db $(DB)
 
-demo: $(STAMP)  ## (re)generate the synthetic demo store
-	rm -f $(DB) && $(WB) demo --db $(DB)
+demo: $(STAMP)  ## (re)generate the synthetic demo store (refuses a store holding your own loads; FORCE=1 replaces it)
+	$(WB) demo --db $(DB) $(if $(FORCE),--force)
 
 report: $(STAMP) fonts $(DB)  ## render the demo report pack into reports/
 	$(WB) report --db $(DB) --region all --out reports
@@ -66,5 +66,6 @@ lab: $(STAMP) $(DB)  ## open JupyterLab on notebooks/ with the project's kernel
 lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check .
 
-clean:  ## remove generated data and reports (keeps .venv)
+clean:  ## remove generated data and reports (keeps .venv; refuses a store holding your own loads unless FORCE=1)
+	@if [ -f $(DB) ] && [ -x $(WB) ]; then $(WB) demo --db $(DB) --check $(if $(FORCE),--force) >/dev/null; fi
 	rm -rf reports $(DB) .pytest_cache

@@ -48,12 +48,25 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--dirty", type=Path, default=None, metavar="DIR",
                    help="instead of a store, write the network as messy ERP exports (gb18030 CSV with Chinese "
                         "headers, an XLSX under a title row, planted defects) to DIR, to try `workbench ingest` on")
+    d.add_argument("--force", action="store_true", help="replace the store even if it holds loads other than the demo's")
+    d.add_argument("--check", action="store_true", help="only check that the store may be replaced (make clean)")
 
     i = with_db(sub.add_parser("ingest", help="validate and load a CSV / XLSX / Parquet export into a table"))
     i.add_argument("table")
     i.add_argument("file", type=Path)
     i.add_argument("--map", dest="mapping", type=Path, default=None, help="header mapping YAML (default config/mapping.yaml)")
     i.add_argument("--strict", action="store_true", help="exit non-zero if any row was quarantined")
+    i.add_argument("--replace", action="store_true",
+                   help="each row of the file is the whole record: columns it lacks become empty (default: "
+                        "update only the file's columns)")
+    i.add_argument("--effective", type=_date, default=None,
+                   help="date partner region/channel/manager changes take effect (default: today)")
+
+    ld = with_db(sub.add_parser("loads", help="list every load (ingest) of the store"))
+    ld.add_argument("--out", type=Path, default=None, help="write the list to .csv or .xlsx instead of printing it")
+
+    rl = with_db(sub.add_parser("rollback", help="undo one load: restore every row it inserted or changed"))
+    rl.add_argument("load_id", type=int)
 
     s = with_db(sub.add_parser("segment", help="tier scorecard and clusters per partner"))
     s.add_argument("--as-of", type=_date, required=True)
@@ -97,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     db = args.db if args.db is not None else default_db()
+    out = getattr(args, "out", None)
+    if out is not None and args.command != "report" and Path(out).suffix.lower() not in (".csv", ".xlsx"):
+        raise WorkbenchError(f"Output file {out} must end in .csv or .xlsx.")  # before any work
     if args.command == "demo" and args.dirty is not None:
         from workbench.synth import generate, write_dirty_exports
 
@@ -109,8 +125,13 @@ def _run(args: argparse.Namespace) -> int:
               "lands in quarantine with its reason, every other row in the store.")
         return 0
     if args.command == "demo":
+        from workbench.ingest import check_demo_may_replace
         from workbench.synth import build_demo_store
 
+        check_demo_may_replace(db, force=args.force)
+        if args.check:
+            print(f"{db} holds no loads but the demo's (or --force): it may be replaced.")
+            return 0
         summary = build_demo_store(db, partners=args.partners, months=args.months, seed=args.seed)
         print(summary)
         return 0
@@ -118,9 +139,32 @@ def _run(args: argparse.Namespace) -> int:
         from workbench.ingest import ingest_file
         from workbench.store import connect
 
-        result = ingest_file(connect(db), args.table, args.file, mapping=args.mapping, progress=True)
+        effective = args.effective.date() if args.effective is not None else None
+        con = connect(db)
+        try:
+            result = ingest_file(con, args.table, args.file, mapping=args.mapping, progress=True,
+                                 replace=args.replace, effective=effective)
+        finally:
+            con.disconnect()
         print(result.summary())
         return 1 if args.strict and result.rows_quarantined else 0
+    if args.command in ("loads", "rollback"):
+        from workbench.ingest import list_loads, rollback_load
+        from workbench.store import connect
+
+        con = connect(db, read_only=args.command == "loads")
+        try:
+            if args.command == "rollback":
+                print(rollback_load(con, args.load_id).summary())
+                return 0
+            loads = list_loads(con)
+        finally:
+            con.disconnect()
+        if args.out is not None:
+            print(f"Wrote {len(loads):,} loads to {write_table(loads, args.out)}.")
+        else:
+            print(loads.to_string(index=False) if len(loads) else f"The store {db} has no loads yet.")
+        return 0
     if args.command == "report":
         from workbench.reports import render_pack
 
@@ -187,9 +231,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # what a user's machine can cause (lock, permission, disk full): one sentence
+        sentence = _environment_error(exc, args.db if args.db is not None else default_db())
+        if sentence is None:
+            raise
+        print(f"error: {sentence}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("error: interrupted.", file=sys.stderr)
         return 130
+
+
+def _environment_error(exc: BaseException, db: Path) -> str | None:
+    """One sentence for an error the machine raised (store locked, permission, disk full), else None."""
+    import errno
+    import re
+
+    import duckdb
+
+    text = str(exc)
+    if isinstance(exc, duckdb.Error) and "lock" in text.lower():
+        pid = re.search(r"PID (\d+)", text)
+        who = f"process {pid.group(1)}" if pid else "another process"
+        return (f"The store {db} is open in {who} (a Jupyter kernel or another workbench command); close it there "
+                f"(shut the kernel down, or con.disconnect()) or stop that process, then run this again.")
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "no space left" in text.lower():
+        return (f"The disk is full (writing {getattr(exc, 'filename', None) or db}); nothing was changed: free some "
+                f"space and run this again.")
+    if isinstance(exc, PermissionError) or "permission denied" in text.lower():
+        where = getattr(exc, "filename", None) or db
+        return f"Permission denied for {where}: run as a user who may write there, or choose another --db / --out."
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or type(exc).__name__}: {exc.filename or db}."
+    return None
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from __future__ import annotations
 from workbench.ingest.loads import (
     IngestResult,
     RollbackResult,
+    check_demo_may_replace,
     ingest_file,
     ingest_frame,
     list_loads,
@@ -46,6 +47,7 @@ from workbench.ingest.validate import reason_text
 
 __all__ = [
     "IngestResult",
+    "check_demo_may_replace",
     "Mapping",
     "default_mapping",
     "detect_encoding",

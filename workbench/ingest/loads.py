@@ -469,3 +469,36 @@ def rollback_load(con: Any, load_id: int) -> RollbackResult:
         _rollback(raw)
         raise
     return RollbackResult(lid, table, file, int(removed), int(restored))
+
+
+DEMO_SOURCE_PREFIX = "synth:"  # what build_demo_store names its loads
+
+
+def check_demo_may_replace(db: str | Path, *, force: bool = False) -> None:
+    """Raise WorkbenchError (one sentence) unless `db` is absent, empty of loads, or holds only the demo's
+    loads; `force` skips the check. For `workbench demo`, `make demo` and `make clean`."""
+    from workbench.errors import WorkbenchError
+
+    path = Path(db)
+    if force or not path.exists():
+        return
+    try:
+        raw = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException:
+        raise
+    except duckdb.Error as exc:
+        raise WorkbenchError(f"{path} is not a workbench store ({_first_line(exc)}); choose another --db or pass "
+                             "--force to replace it.") from exc
+    try:
+        names = {r[0] for r in raw.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+        files: list[str] = []
+        for table, col in (("loads", "file"), ("ingest_log", "file")):
+            if table in names:
+                files += [r[0] for r in raw.execute(f"SELECT {col} FROM {table}").fetchall()]
+    finally:
+        raw.close()
+    foreign = [f for f in files if not str(f).startswith(DEMO_SOURCE_PREFIX)]
+    if foreign:
+        raise WorkbenchError(f"The store {path} holds {len(set(foreign)):,} loaded file(s) that are not the demo's "
+                             f"(e.g. {foreign[-1]}); choose another --db, or pass --force to replace it anyway.")
