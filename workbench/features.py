@@ -193,10 +193,15 @@ def _tables(con: ibis.BaseBackend, region: str | Scope | None) -> dict[str, ir.T
     return scoped_tables(con, region)
 
 
+def _is_return(orders: ir.Table) -> ir.BooleanValue:
+    """A line is a return when is_return is true or its net amount is negative (glossary)."""
+    return orders.is_return.fill_null(False) | (orders.net_amount < 0)
+
+
 def _order_lines(orders: ir.Table) -> ir.Table:
     """Order lines with float amounts and a return flag (is_return, or a negative net amount)."""
     amount = _f(orders.net_amount)
-    is_ret = orders.is_return.fill_null(False) | (amount < 0)
+    is_ret = _is_return(orders)
     return orders.select(
         "partner_id",
         "order_date",
@@ -263,7 +268,7 @@ def _population_at(partners: ir.Table, cuts: ir.Table) -> ir.Table:
 _KEYS = ["as_of", "partner_id"]  # the key of every multi-date feature table
 
 
-def _order_features(lines: ir.Table, cuts: ir.Table, *, lo: dt.date, hi: dt.date) -> list[ir.Table]:
+def _order_features(orders: ir.Table, cuts: ir.Table, *, lo: dt.date, hi: dt.date) -> list[ir.Table]:
     """Per (as_of, partner) order features at each as_of of `cuts` from order lines dated on or before it.
 
     ``lo`` / ``hi``: the earliest window start (min as_of − 365 days) and the latest as_of, as plain
@@ -277,10 +282,11 @@ def _order_features(lines: ir.Table, cuts: ir.Table, *, lo: dt.date, hi: dt.date
     which also stands in for ``last_order_date`` when a partner has no order day in (lo, as_of].
     Per as_of: counts, active months (a month counts when one of its order days in the window is
     its first, or follows an order day before the window) and the median gap of the order days in
-    the last 365 days. Money comes straight from the lines of the last 365 days; product-line
-    breadth is a distinct count over them.
+    the last 365 days. Money and product-line breadth (a distinct count) come straight from the lines of the last 365
+    days, in one aggregation.
     """
     lo_lit, hi_lit = _lit_date(lo), _lit_date(hi)
+    lines = _order_lines(orders)
     nonret = lines.filter(~lines.is_return)
     before = (
         nonret.filter(nonret.order_date <= lo_lit)
@@ -344,7 +350,13 @@ def _order_features(lines: ir.Table, cuts: ir.Table, *, lo: dt.date, hi: dt.date
         _net_listed_365=r.amount_cny.sum(where=listed),
         sales_slope_6m_cny_per_month=(r.amount_cny * slope_w).sum(where=in6m),
     )
-    recent = r.filter(nr).select("as_of", "partner_id", "product_line").distinct()
+    # product-line breadth straight from the orders table: a second consumer of `r` would make the
+    # engine materialise the joined lines
+    pl = orders.filter(orders.order_date > lo_lit, orders.order_date <= hi_lit, ~_is_return(orders))
+    pl = pl.select("partner_id", "order_date", "product_line")
+    k = cuts.select("as_of", "_b365")
+    recent = pl.inner_join(k, [pl.order_date <= k.as_of, pl.order_date > k._b365])
+    recent = recent.select("as_of", "partner_id", "product_line").distinct()
     breadth = recent.group_by(_KEYS).aggregate(product_lines_365d=recent.product_line.count())
     last_before = before.cross_join(cuts.select("as_of"))  # per (as_of, partner): the order day before lo
     return [hist, last_before, per_partner, breadth]
@@ -441,7 +453,7 @@ def partner_snapshot_sets(tables: dict[str, ir.Table], *, as_of: Iterable[DateLi
         if c not in base.columns:
             base = base.mutate(**{c: ibis.null("string")})
 
-    feats = _order_features(_order_lines(t["orders"]), cuts, lo=dates[0] - _days(365), hi=dates[-1])
+    feats = _order_features(t["orders"], cuts, lo=dates[0] - _days(365), hi=dates[-1])
     makers = {
         "surveys": _survey_features,
         "trainings": _training_features,
