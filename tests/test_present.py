@@ -122,3 +122,11 @@ def test_owner_scoped_lookup_for_keys_two_jobs_share() -> None:
 def test_every_label_has_english_and_chinese() -> None:
     for key, (en, zh) in i18n.LABELS.items():
         assert en.strip() and zh.strip(), key
+
+
+def test_notebooks_reach_the_vocabulary_through_the_package() -> None:
+    import workbench as wb
+
+    assert wb.present.notice is present.notice
+    assert str(wb.vocab.Quarter.parse("2026Q3")) == "2026Q3"
+    assert issubclass(wb.errors.NotEnoughData, wb.errors.WorkbenchError)

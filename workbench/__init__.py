@@ -1,7 +1,8 @@
 """Channel Workbench: decision tools for companies that sell through channel partners.
 
 Submodules are imported on first use (nothing runs at import):
-ingest, store, features, health, segment, churn, incentives, retro, synth, charts, widgets, reports, cli.
+vocab, errors, store, ingest, features, health, segment, churn, incentives, rebates, retro, relations, synth,
+present, charts, widgets, reports, cli.
 """
 
 from __future__ import annotations
@@ -15,17 +16,22 @@ __all__ = [
     "charts",
     "churn",
     "config",
+    "errors",
     "features",
     "health",
     "i18n",
     "incentives",
     "ingest",
     "paths",
+    "present",
+    "rebates",
+    "relations",
     "reports",
     "retro",
     "segment",
     "store",
     "synth",
+    "vocab",
     "widgets",
 ]
 
