@@ -11,6 +11,7 @@ import pandas as pd
 
 from workbench.charts.base import message_chart
 from workbench.i18n import label
+from workbench.present.retro import kpi_label
 
 __all__ = [
     "chart_action_effects",
@@ -30,16 +31,20 @@ def _group_label(dimension: str, group: str, lang: str) -> str:
     return label(group, lang)
 
 
-def chart_kpi_trend(kpis: pd.DataFrame, *, kpi: str = "monthly_sales_cny", lang: str = "en") -> alt.Chart:
+def chart_kpi_trend(kpis: pd.DataFrame, *, kpi: str = "monthly_sales_cny", lang: str = "en",
+                    currency: str = "CNY") -> alt.Chart:
     """KPI over the table's quarters, one line per group, with dropdowns for the KPI and the dimension
     (overall / region / tier) that keep working in shared HTML.
 
-    kpis: ``retro.kpi_table`` (dimension, group, kpi, quarter, value). `kpi` is the default choice.
+    kpis: ``retro.kpi_table`` (dimension, group, kpi, quarter, value). `kpi` is the default choice;
+    money KPIs are titled in `currency` (ISO 4217).
     """
     if kpis.empty:
         return message_chart(label("retro_kpis", lang))
     df = kpis.loc[:, ["dimension", "group", "kpi", "quarter", "value"]].dropna(subset=["value"]).copy()
-    df["kpi_label"] = df["kpi"].map(lambda k: label(k, lang))
+    if df.empty:
+        return message_chart(label("retro_kpis", lang))
+    df["kpi_label"] = df["kpi"].map(lambda k: kpi_label(k, lang, currency))
     scope = kpis.attrs.get("region", "all")
     df["group_label"] = [_group_label(d, g, lang) if d != "overall" or scope in (None, "", "all") else label(scope, lang)
                          for d, g in zip(df["dimension"], df["group"], strict=True)]
@@ -47,7 +52,8 @@ def chart_kpi_trend(kpis: pd.DataFrame, *, kpi: str = "monthly_sales_cny", lang:
                                                 if d != "tier" else label("tier", lang))
     kpi_opts = list(dict.fromkeys(df["kpi_label"]))
     dim_opts = list(dict.fromkeys(df["dimension_label"]))
-    default_kpi = label(kpi, lang) if label(kpi, lang) in kpi_opts else kpi_opts[0]
+    default_kpi = kpi_label(kpi, lang, currency)
+    default_kpi = default_kpi if default_kpi in kpi_opts else kpi_opts[0]
     kpi_param = alt.param(name="kpi_choice", value=default_kpi,
                           bind=alt.binding_select(options=kpi_opts, name=label("kpi", lang) + " "))
     dim_param = alt.param(name="dim_choice", value=dim_opts[0],
@@ -146,7 +152,7 @@ def chart_concentration(conc: pd.DataFrame, *, lang: str = "en", top1_alert: flo
                         top5_alert: float | None = None) -> alt.Chart:
     """Top-1 and top-5 shares and HHI of net sales per period, with the alert thresholds as dashed rules.
 
-    conc: ``retro.concentration`` (period, top1_share, top5_share, hhi, …).
+    conc: ``retro.concentration_by_period`` (period, top1_share, top5_share, hhi, …).
     """
     if conc is None or conc.empty:
         return message_chart(label("retro_concentration", lang))
@@ -192,26 +198,35 @@ def chart_stl(stl: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
     ).resolve_scale(y="independent").properties(title=label("retro_outlook", lang))
 
 
-def chart_forecast(history: pd.Series, forecast: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
-    """Monthly sales history and the next months' forecast with its 95% prediction interval.
+def chart_forecast(history: pd.Series, forecast: pd.DataFrame, *, lang: str = "en",
+                   currency: str = "CNY") -> alt.Chart:
+    """Monthly sales history and the next months' forecast with its 95% prediction interval (none when
+    `forecast` is empty).
 
-    history: ``retro.monthly_sales`` (Period-indexed CNY); forecast: ``retro.forecast_sales``.
+    history: ``retro.monthly_sales`` (Period-indexed, in `currency`); forecast: ``retro.forecast_sales``.
     """
     if history is None or len(history) == 0:
         return message_chart(label("forecast", lang))
     h = pd.DataFrame({"month": history.index.to_timestamp(), "value": history.to_numpy(),
                       "kind": label("observed", lang)})
-    f = forecast.rename(columns={"forecast": "value"}).assign(kind=label("forecast", lang))
-    # join the forecast line to the last observed month
-    f_line = pd.concat([h.tail(1), f[["month", "value", "kind"]]], ignore_index=True).assign(kind=label("forecast", lang))
-    data = pd.concat([h, f_line], ignore_index=True)
+    has_forecast = forecast is not None and len(forecast) > 0
+    if has_forecast:
+        f = forecast.rename(columns={"forecast": "value"}).assign(kind=label("forecast", lang))
+        # join the forecast line to the last observed month
+        f_line = pd.concat([h.tail(1), f[["month", "value", "kind"]]], ignore_index=True).assign(
+            kind=label("forecast", lang))
+        data = pd.concat([h, f_line], ignore_index=True)
+    else:
+        data = h
     color = alt.Color("kind:N", title=None)
     tip_month = alt.Tooltip("month:T", title=label("month", lang), format="%Y-%m")
     lines = alt.Chart(data, title=label("forecast", lang)).mark_line(point=True).encode(
         x=alt.X("month:T", title=label("month", lang)),
-        y=alt.Y("value:Q", title=label("monthly_sales_cny", lang), scale=alt.Scale(zero=False),
+        y=alt.Y("value:Q", title=kpi_label("monthly_sales_cny", lang, currency), scale=alt.Scale(zero=False),
                 axis=alt.Axis(format=",.3~s")),
         color=color, tooltip=[tip_month, alt.Tooltip("value:Q", title=label("value", lang), format=",.0f")])
+    if not has_forecast:
+        return lines.properties(width=560, height=280)
     band = alt.Chart(forecast).mark_area(opacity=0.2, color="#e07b39").encode(
         x="month:T", y="lower:Q", y2="upper:Q",
         tooltip=[tip_month, alt.Tooltip("lower:Q", title=label("ci_low", lang), format=",.0f"),

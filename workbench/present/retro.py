@@ -6,17 +6,19 @@ records; this module turns them into display tables and sentences for `lang` ('e
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from workbench.i18n import LABELS as ALL_LABELS
 from workbench.i18n import label, register_labels
+from workbench.present import Html, Markdown, _md_escape, notice
 from workbench.retro import KPI_ORDER, RATE_KPIS, Finding, RetroSettings, finding_facts
-from workbench.vocab import symbol
+from workbench.vocab import Scope, money_label, symbol
 
-__all__ = ["LABELS", "SENTENCES", "findings", "kpi_wide", "money", "sentences", "table"]
+__all__ = [
+    "LABELS", "MONEY_BASE", "NOTES", "SENTENCES", "findings", "findings_markdown", "heading", "kpi_label",
+    "kpi_wide", "money", "note", "sentences", "table",
+]
 
 # labels of the retrospective's tables, charts and headings: key → (English, 中文)
 LABELS: dict[str, tuple[str, str]] = {
@@ -155,6 +157,34 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 register_labels("retro", LABELS)
 
+# money columns: the label without its currency; :func:`kpi_label` adds the store's
+MONEY_BASE: dict[str, tuple[str, str]] = {
+    "monthly_sales_cny": ("Monthly sales", "月销售额"),
+    "core_monthly_sales_cny": ("Core monthly sales", "核心经销商月销售额"),
+    "net_sales_cny": ("Net sales", "净销售额"),
+    "incentive_cost_cny": ("Incentive cost", "激励成本"),
+    "rebate_shortfall_cny": ("Rebate shortfall", "返利欠付"),
+    "rmse": ("RMSE", "均方根误差"),
+}
+
+# why a section shows less (``Retrospective.notes``): code → (English, 中文)
+NOTES: dict[str, tuple[str, str]] = {
+    "empty_tables": ("The store holds no {tables}, so their rows show –.", "数据库中没有{tables}记录，相关行显示为 –。"),
+    "no_actions": ("No maintenance actions are recorded.", "未记录任何维护动作。"),
+    "no_comparable_actions": (
+        "Maintenance actions are recorded here ({actions}), but none has sales before and after it beside "
+        "partners not yet treated, so no effect can be estimated.",
+        "已记录 {actions} 次维护动作，但没有动作前后都有销售且有同期未实施经销商可对照的情况，无法估计效果。"),
+    "no_sales": ("No partner here has positive net sales in the period, so there is no concentration to show.",
+                 "本范围内没有经销商在此期间有正的净销售额，无集中度可展示。"),
+    "no_forecast": ("A forecast needs at least {needed} months of sales and there are {months} here, so the outlook "
+                    "shows the history only.",
+                    "预测至少需要 {needed} 个月的销售数据，这里只有 {months} 个月，因此只展示历史数据。"),
+    "no_conflicts": ("No conflicts are recorded.", "未记录任何渠道冲突。"),
+    "no_backtest": ("A forecast backtest needs at least {needed} months of sales and there are {months} here.",
+                    "预测回测至少需要 {needed} 个月的销售数据，这里只有 {months} 个月。"),
+}
+
 # sentence templates: code → (English, 中文); {placeholders} are filled by :func:`sentences`
 SENTENCES: dict[str, tuple[str, str]] = {
     "sales": ("Monthly sales in {quarter} were {value}{parts}.", "{quarter} 月销售额 {value}{parts}。"),
@@ -218,6 +248,23 @@ _TARGET_WORDS: dict[str, tuple[str, str]] = {
     "repeat_rate": ("repeat rate", "返单率"),
     "new_partners": ("new partners", "新增经销商"),
 }
+
+
+def kpi_label(key: str, lang: str = "en", currency: str = "CNY") -> str:
+    """The label of a KPI or column; money ones carry `currency` ("Monthly sales (GBP)", "月销售额（元）")."""
+    if key in MONEY_BASE and str(currency).upper() != "CNY":
+        return money_label(_w(MONEY_BASE[key], lang), currency)
+    return label(key, lang)
+
+
+def note(finding: Finding, lang: str = "en") -> Markdown:
+    """One section note (``Retrospective.notes``) as a Markdown line in `lang`."""
+    v = dict(finding.values)
+    if "tables" in v:
+        names = [label(f"tbl_{x}", lang) for x in v["tables"]]
+        v["tables"] = "、".join(names) if lang == "zh" else (
+            ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0])
+    return notice(_w(NOTES[finding.code], lang).format(**v), lang)
 
 
 def _w(pair: tuple[str, str], lang: str) -> str:
@@ -288,6 +335,21 @@ def _sentence(f: Finding, lang: str, currency: str) -> str:
     return _t(f.code, lang)
 
 
+def findings_markdown(facts: list[Finding], lang: str = "en", *, currency: str = "CNY") -> Markdown:
+    """The findings section: its heading and one escaped bullet per sentence."""
+    bullets = "\n".join(f"- {_md_escape(x)}" for x in sentences(facts, lang, currency=currency))
+    return Markdown(f"## {label('retro_findings', lang)}\n\n{bullets}")
+
+
+def heading(quarter: str, region: str, lang: str = "en", *, as_of: str = "") -> Markdown:
+    """The page title: quarter and scope (the region name escaped), the question it answers, the as-of date."""
+    scope = Scope.parse(region)
+    name = label("all", lang) if scope.is_all else _md_escape(label(str(scope.value), lang))
+    when = f" ({_md_escape(as_of)})" if as_of else ""
+    return Markdown(f"# {label('retro_title', lang)} · {_md_escape(str(quarter))} · {name}\n\n"
+                    f"*{label('retro_question', lang)}*{when}")
+
+
 def sentences(facts: list[Finding], lang: str = "en", *, currency: str = "CNY") -> list[str]:
     """The findings as plain sentences in `lang` (en or zh), money in `currency` (ISO 4217)."""
     return [_sentence(f, lang, currency) for f in facts]
@@ -329,7 +391,7 @@ def _fmt_change(kpi: str, change: float, pct: float) -> str:
 
 
 def kpi_wide(kpis: pd.DataFrame, *, dimension: str = "overall", group: str = "all",
-             lang: str = "en", formatted: bool = True) -> pd.DataFrame:
+             lang: str = "en", formatted: bool = True, currency: str = "CNY") -> pd.DataFrame:
     """Display form of ``workbench.retro.kpi_table`` for one group: a row per KPI (labelled in `lang`), a column
     per quarter, then the last quarter's QoQ and YoY change, target and attainment (达成率).
 
@@ -358,7 +420,7 @@ def kpi_wide(kpis: pd.DataFrame, *, dimension: str = "overall", group: str = "al
         out[label("yoy", lang)] = np.where(is_rate, last["yoy_change"], last["yoy_pct"])
         out[label("target", lang)] = last["target"]
         out[label("attainment", lang)] = last["attainment"]
-    out.index = [label(x, lang) for x in order]
+    out.index = [kpi_label(x, lang, currency) for x in order]
     out.index.name = None
     out.columns.name = None
     return out
@@ -366,19 +428,21 @@ def kpi_wide(kpis: pd.DataFrame, *, dimension: str = "overall", group: str = "al
 
 
 
-def table(frame: pd.DataFrame, lang: str = "en", *, max_rows: int = 30, index: bool = False) -> Any:
-    """An HTML table (IPython display object) of `frame` for `lang`: column names and known values
-    (regions, tiers, action and conflict types) labelled, values HTML-escaped, numbers formatted."""
-    from IPython.display import HTML
-
+def table(frame: pd.DataFrame, lang: str = "en", *, max_rows: int = 30, index: bool = False,
+          currency: str = "CNY") -> Html:
+    """An HTML table of `frame` for `lang` (shown rendered in a notebook): column names and known values
+    (regions, tiers, action and conflict types) labelled, money columns titled in `currency`, values
+    HTML-escaped, numbers formatted; an empty frame is one dash."""
+    if frame is None or frame.empty:
+        return Html("<p>–</p>")
     df = frame.head(max_rows).copy()
     for c in df.columns:
         if df[c].dtype == object or str(df[c].dtype).startswith(("string", "str")):
             df[c] = df[c].map(lambda v: label(f"act_{v}", lang) if f"act_{v}" in ALL_LABELS
                               else (label(v, lang) if isinstance(v, str) and v in ALL_LABELS else v))
-    df = df.rename(columns={c: label(str(c), lang) for c in df.columns})
+    df = df.rename(columns={c: kpi_label(str(c), lang, currency) for c in df.columns})
     if index:
         df.index = [label(str(i), lang) for i in df.index]
-    return HTML(df.to_html(index=index, escape=True, border=0, classes="dataframe wb-table", na_rep="–",
+    return Html(df.to_html(index=index, escape=True, border=0, classes="dataframe wb-table", na_rep="–",
                            float_format=lambda x: f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"))
 

@@ -494,7 +494,7 @@ def naive_before_after(
     m = m[(m["rel"] >= -months) & (m["rel"] < months)]
     m = m.assign(after=m["rel"] >= 0)
     means = m.groupby(["action_type", "partner_id", "after"])["log_sales"].mean().unstack("after")
-    means = means.dropna()
+    means = means.reindex(columns=[False, True]).dropna()  # a partner needs months on both sides
     if means.empty:
         return pd.DataFrame(columns=["action_type", "naive_log", "naive_se", "naive_ci_low",
                                      "naive_ci_high", "n_partners"])

@@ -15,9 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.errors import NotEnoughData
 from workbench.retro._common import _period, _quarter_bounds, _region_arg
 from workbench.retro.effects import _actions_until, action_effects, naive_before_after, panel_from_store
-from workbench.retro.forecast import backtest_forecast, forecast_sales, monthly_sales, stl_decompose
+from workbench.retro.forecast import (
+    MIN_BACKTEST_MONTHS,
+    MIN_FORECAST_MONTHS,
+    backtest_forecast,
+    forecast_sales,
+    monthly_sales,
+    stl_decompose,
+)
 from workbench.retro.kpis import (
     RATE_KPIS,
     _kpi_table,
@@ -174,6 +182,7 @@ class Retrospective:
     conflicts: dict[str, pd.DataFrame]
     migration: dict[str, pd.DataFrame]
     settings: RetroSettings = field(default_factory=RetroSettings)
+    notes: dict[str, Finding] = field(default_factory=dict)  # section → why it shows less (see build)
 
     def findings(self) -> list[Finding]:
         """3–6 findings (:func:`finding_facts`); ``workbench.present.retro.sentences`` words them."""
@@ -199,6 +208,10 @@ def build_retrospective(
 
     Data are read region-scoped through the feature layer, up to the quarter's last day; the panel
     covers the `months` months ending there (actions, concentration, seasonality, forecast).
+    A part the store cannot support degrades instead of raising: ``notes`` maps the section ('kpis',
+    'effects', 'concentration', 'forecast', 'backtest', 'conflicts') to a :class:`Finding` saying why it shows less
+    (codes ``empty_tables``, ``no_actions``, ``no_comparable_actions``, ``no_sales``, ``no_forecast``,
+    ``no_conflicts``, ``no_backtest``).
     """
     from workbench import features
 
@@ -212,23 +225,43 @@ def build_retrospective(
         columns=["region", "period", "basis", "kpi", "target", "actual", "attainment"])
     if _region_arg(region) is not None:
         att = att[att["region"] == _region_arg(region)].reset_index(drop=True)
+    notes: dict[str, Finding] = {}
+    empty = kpis.attrs.get("empty_tables", [])
+    if [x for x in empty if x != "actions"]:
+        notes["kpis"] = Finding("empty_tables", {"tables": [x for x in empty if x != "actions"]})
     panel = panel_from_store(con, end=q_end, months=months, region=region)
     acts = _actions_until(t, q_end)
     eff, es = action_effects(panel, acts, pre=cfg.event_pre_months, post=cfg.event_post_months)
     eff = eff.merge(naive_before_after(panel, acts, months=cfg.naive_months), on="action_type", how="left")
+    if acts.empty:
+        notes["effects"] = Finding("no_actions")
+    elif eff.empty:
+        notes["effects"] = Finding("no_comparable_actions", {"actions": len(acts)})
     conc = concentration_by_period(panel, settings=cfg)
     sales = monthly_sales(panel)
+    if conc.empty:
+        notes["concentration"] = Finding("no_sales")
     stl = stl_decompose(sales) if len(sales) >= 24 else None
-    fc = forecast_sales(sales, horizon=cfg.forecast_horizon_months)
-    bt = backtest_forecast(sales, horizon=cfg.forecast_horizon_months, origins=cfg.backtest_origins)
+    try:
+        fc = forecast_sales(sales, horizon=cfg.forecast_horizon_months)
+        bt = backtest_forecast(sales, horizon=cfg.forecast_horizon_months, origins=cfg.backtest_origins)
+        if not int(bt["n_forecasts"].sum()):
+            notes["backtest"] = Finding("no_backtest", {"months": len(sales),
+                                                        "needed": MIN_BACKTEST_MONTHS + cfg.forecast_horizon_months})
+    except NotEnoughData:
+        notes["forecast"] = Finding("no_forecast", {"months": len(sales), "needed": MIN_FORECAST_MONTHS})
+        fc = pd.DataFrame(columns=["month", "forecast", "lower", "upper"])
+        bt = pd.DataFrame(columns=["method", "mape", "rmse", "n_forecasts", "interval_coverage"])
     conflicts = (t["conflicts"].filter(t["conflicts"].reported_date <= q_end).to_pandas()
                  if "conflicts" in t else pd.DataFrame(columns=["conflict_id", "reported_date", "partner_id",
                                                                 "counterparty_id", "conflict_type", "resolved_date"]))
+    if "conflicts" in empty:
+        notes["conflicts"] = Finding("no_conflicts")
     return Retrospective(
         quarter=str(q), region=region, kpis=kpis, attainment=att, effects=eff, event_study=es,
         concentration=conc, alerts=concentration_alerts(conc, settings=cfg), monthly_sales=sales, stl=stl,
         forecast=fc, backtest=bt, conflicts=conflict_summary(conflicts, quarter=str(q)),
-        migration=tier_changes(con, quarter=str(q), region=region), settings=cfg,
+        migration=tier_changes(con, quarter=str(q), region=region), settings=cfg, notes=notes,
     )
 
 

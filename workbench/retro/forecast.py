@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.errors import WorkbenchError
+from workbench.errors import NotEnoughData, WorkbenchError
 from workbench.retro._common import _single_threaded
 
-__all__ = ["backtest_forecast", "forecast_sales", "monthly_sales", "stl_decompose"]
+__all__ = ["MIN_BACKTEST_MONTHS", "MIN_FORECAST_MONTHS", "backtest_forecast", "forecast_sales", "monthly_sales", "stl_decompose"]
 
 
 
@@ -78,6 +78,10 @@ def _sarimax_forecast(y: pd.Series, horizon: int, alpha: float) -> pd.DataFrame:
     })
 
 
+MIN_FORECAST_MONTHS = 6  # fewer months of sales give no forecast
+MIN_BACKTEST_MONTHS = 12  # months of training data before the first backtest origin
+
+
 @_single_threaded
 def forecast_sales(series: pd.Series, *, horizon: int = 3, alpha: float = 0.05) -> pd.DataFrame:
     """Forecast the next `horizon` months of total sales with a (1 − alpha) prediction interval.
@@ -86,8 +90,9 @@ def forecast_sales(series: pd.Series, *, horizon: int = 3, alpha: float = 0.05) 
     with a Spring Festival month regressor; without two years of history, a non-seasonal (0,1,1).
     Returns month, forecast, lower, upper (CNY).
     """
-    if len(series) < 6:
-        raise WorkbenchError(f"A forecast needs at least 6 months of sales, the store has {len(series)}.")
+    if len(series) < MIN_FORECAST_MONTHS:
+        raise NotEnoughData(f"A forecast needs at least {MIN_FORECAST_MONTHS} months of sales and the store has "
+                            f"{len(series)}, so the outlook shows the history only.")
     return _sarimax_forecast(series, horizon, alpha)
 
 
@@ -112,7 +117,7 @@ def backtest_forecast(series: pd.Series, *, horizon: int = 3, origins: int = 4,
     detail = []
     for k in range(origins, 0, -1):
         cut = n - k * horizon
-        if cut < 12:
+        if cut < MIN_BACKTEST_MONTHS:
             continue
         train, test = series.iloc[:cut], series.iloc[cut:cut + horizon]
         fc = forecast_sales(train, horizon=len(test), alpha=alpha)

@@ -22,10 +22,12 @@ from workbench.retro.settings import (
 __all__ = [
     "KPI_ORDER",
     "RATE_KPIS",
+    "SOURCE_KPIS",
     "attainment",
     "concentration_alerts",
     "concentration_by_period",
     "conflict_summary",
+    "empty_source_tables",
     "kpi_table",
     "tier_changes",
 ]
@@ -330,9 +332,30 @@ def _kpi_table(con: Any, t: dict[str, Any], q: pd.Period, *, region: str, by_tie
             tgt = out.loc[m, "value"] / a["attainment"] if a["kpi"] == "sales_growth" else a["target"]
             out.loc[m, "target"] = tgt
             out.loc[m, "attainment"] = a["attainment"]
+    empty = empty_source_tables(con)
+    blank = out["kpi"].isin([k for tab in empty for k in SOURCE_KPIS[tab]])
+    out.loc[blank, ["value", "qoq_change", "qoq_pct", "yoy_change", "yoy_pct", "target", "attainment"]] = np.nan
     out = out.reset_index(drop=True)
     out.attrs["region"] = region
+    out.attrs["empty_tables"] = empty
     return out
+
+
+# the KPIs each optional table feeds: shown as "–" (not 0) when the store holds none of its rows
+SOURCE_KPIS: dict[str, tuple[str, ...]] = {
+    "surveys": ("satisfaction_mean",),
+    "trainings": ("trainings",),
+    "conflicts": ("conflicts_opened", "conflicts_resolved"),
+    "incentives": ("incentive_cost_cny", "rebate_shortfall_cny"),
+    "actions": tuple(f"actions_{a}" for a in ACTION_TYPES),
+}
+
+
+def empty_source_tables(con: Any) -> list[str]:
+    """The optional tables of :data:`SOURCE_KPIS` that are absent from the store or hold no row (whole store,
+    not the scope: a region without conflicts in a store that records them has 0, not "–")."""
+    present = set(con.list_tables())
+    return [name for name in SOURCE_KPIS if name not in present or int(con.table(name).count().execute()) == 0]
 
 
 # --------------------------------------------------------------------------------------------------
