@@ -242,7 +242,7 @@ def cutoff_frames(
     """Cutoff frames keyed by cutoff date, in the order given (see cutoff_frame).
 
     All cutoffs are built together: one query each for the drivers (order_drivers), the snapshot
-    features (features.partner_snapshots) and the labels (features.churn_label_sets), on tables
+    features (features.partner_snapshot_sets) and the labels (features.churn_label_sets), on tables
     scoped to the region once.
     """
     from workbench import features
@@ -256,7 +256,7 @@ def cutoff_frames(
     exited = drv["exit_date"].notna() & (drv["exit_date"] <= drv["cutoff"])
     drv = drv[active & ~exited]
 
-    snap = features.partner_snapshots(t, as_of=keys).to_pandas()
+    snap = features.partner_snapshot_sets(t, as_of=keys).to_pandas()
     num = [
         c for c in snap.columns
         if c not in SNAPSHOT_DROP and (pd.api.types.is_numeric_dtype(snap[c]) or pd.api.types.is_bool_dtype(snap[c]))
