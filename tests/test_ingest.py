@@ -549,8 +549,8 @@ def _prepare_module():
     return mod
 
 
-def test_online_retail_glue_on_a_slice(shared_data: Path, tmp_path: Path) -> None:
-    raw = pd.read_csv(shared_data / "online_retail" / "online_retail.csv.gz", dtype=str, keep_default_na=False,
+def test_online_retail_glue_on_a_slice(real_data: Path, tmp_path: Path) -> None:
+    raw = pd.read_csv(real_data / "online_retail" / "online_retail.csv.gz", dtype=str, keep_default_na=False,
                       nrows=3000)
     raw = pd.concat([raw, raw.iloc[[5, 6]]], ignore_index=True)  # two exact duplicate lines at the end
     src = tmp_path / "slice.csv"
@@ -575,8 +575,8 @@ def test_online_retail_glue_on_a_slice(shared_data: Path, tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_online_retail_every_line_lands_or_is_quarantined(shared_data: Path, tmp_path: Path) -> None:
-    paths = _prepare_module().prepare(shared_data / "online_retail" / "online_retail.csv.gz", tmp_path / "out")
+def test_online_retail_every_line_lands_or_is_quarantined(real_data: Path, tmp_path: Path) -> None:
+    paths = _prepare_module().prepare(real_data / "online_retail" / "online_retail.csv.gz", tmp_path / "out")
     db = str(tmp_path / "retail.duckdb")
     mapping = str(EXAMPLE / "mapping.yaml")
     assert cli.main(["ingest", "partners", str(paths["partners"]), "--map", mapping, "--db", db]) == 0
