@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from workbench import store
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, IngestError
 from workbench.ingest import ingest_file, load_mapping, reason_text
 
 RUN = date(2026, 11, 27)
@@ -124,3 +124,54 @@ def test_mapping_currency_and_product_line_map(con, tmp_path: Path) -> None:
 def test_online_retail_example_declares_gbp() -> None:
     example = Path(__file__).resolve().parents[1] / "examples" / "online_retail" / "mapping.yaml"
     assert load_mapping(example).currency == "GBP"
+
+
+# ---- every physical record is accounted for (issue 13, point 5) ------------------------------------------
+
+
+def test_record_counter_is_independent_of_chunking() -> None:
+    from workbench.ingest.read import RecordCounter
+
+    text = (b'a,b\r\n1,"x\ny"\r\n\r\n2,3\n\n\n"q""q",4\n  \n5,6')
+    whole = RecordCounter()
+    whole.feed(text)
+    assert whole.finish() == 6  # header, 1, 2, "q""q", the blank-looking "  " line, 5
+    for size in (1, 2, 3, 7):
+        c = RecordCounter()
+        for i in range(0, len(text), size):
+            c.feed(text[i:i + size])
+        assert c.finish() == 6, size
+
+
+def test_lines_with_too_many_or_too_few_fields_are_quarantined_with_their_line(con, tmp_path: Path) -> None:
+    text = ("order_id,partner_id,order_date,net_amount\n"
+            "O1,P1,2026-01-05,5\n"
+            "O2,P1,2026-01-05,6,surplus\n"
+            "\n"
+            "O3,P1,2026-01-05\n"
+            '"O4",P1,2026-01-05,"1,234.50"\n'
+            '"O\n5",P1,2026-01-05,7\n'
+            "O6,P1,2026-01-05,8\n")
+    path = tmp_path / "fields.csv"
+    path.write_text(text, encoding="utf-8")
+    r = ingest_file(con, "orders", path, run_date=RUN)
+    assert (r.rows_read, r.rows_accepted, r.rows_quarantined) == (6, 4, 2)
+    raw = store.raw_connection(con)
+    got = raw.execute("SELECT row_number, value, reason FROM quarantine WHERE table_name = 'orders' "
+                      "ORDER BY row_number").fetchall()
+    assert got == [(2, "line 3 has 5 fields, the header has 4", reason_text("fields")),
+                   (3, "line 5 has 3 fields, the header has 4", reason_text("fields"))]
+    assert raw.execute("SELECT order_id, net_amount FROM orders ORDER BY 1").fetchall() == [
+        ("O\n5", Decimal("7.00")), ("O1", Decimal("5.00")), ("O4", Decimal("1234.50")), ("O6", Decimal("8.00"))]
+
+
+def test_a_count_that_still_differs_loads_nothing(con, tmp_path: Path, monkeypatch) -> None:
+    import workbench.ingest.read as read_mod
+
+    path = write_csv(tmp_path / "o.csv", [["order_id", "partner_id", "order_date", "net_amount"],
+                                          ["O1", "P1", "2026-01-05", "5"]])
+    real_finish = read_mod.RecordCounter.finish
+    monkeypatch.setattr(read_mod.RecordCounter, "finish", lambda self: real_finish(self) + 1)  # a record lost
+    with pytest.raises(IngestError, match="independent count finds 2 records but the reader returned 1"):
+        ingest_file(con, "orders", path, run_date=RUN)
+    assert store.raw_connection(con).execute("SELECT count(*) FROM orders").fetchone() == (0,)

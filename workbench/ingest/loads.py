@@ -18,6 +18,7 @@ from workbench.errors import IngestError
 from workbench.ingest._sql import _first_line, _lit, _raw, _table_spec
 from workbench.ingest.mapping import Mapping, load_mapping
 from workbench.ingest.read import (
+    CsvNeedsCare,
     _file_kind,
     _frame_sha256,
     _load_csv,
@@ -122,13 +123,12 @@ def ingest_file(
     maps = load_mapping(mapping)
     opts = _options(maps, replace=replace, effective=effective, run_date=run_date)
     raw = _raw(con)
-    hasher = _Sha256Thread(path)
+    kind = _file_kind([s.lower() for s in path.suffixes], where)
+    hasher = _Sha256Thread(path, count_records=kind == "csv")
     hasher.start()
     bar = _bar(progress and path.stat().st_size >= LARGE_FILE_BYTES, where)
     tmp_files: list[Path] = []
     try:
-        suffixes = [s.lower() for s in path.suffixes]
-        kind = _file_kind(suffixes, where)
         with _fast_settings(raw):
             result = _ingest_file_txn(raw, path, spec, maps, where, kind, hasher, run_date, bar, tmp_files, opts)
     finally:
@@ -152,13 +152,19 @@ def _ingest_file_txn(
     tmp_files: list[Path],
     opts: _Options,
 ) -> IngestResult:
-    """Validate one file into temporary tables, then write the store in one transaction."""
-    for attempt in range(2):
+    """Validate one file into temporary tables, then write the store in one transaction.
+
+    A CSV is read by DuckDB's strict reader first; if it refuses the file, or the rows it returns differ from
+    the independent record count, the file is read again carefully (mis-sized lines quarantined); a count
+    that still differs is a file-level error.
+    """
+    gb18030 = careful = False
+    for _attempt in range(4):
         checked: _Checked | None = None
         try:
             source = ""
             if kind == "csv":
-                source = _load_csv(raw, path, where, tmp_files, force_gb18030=attempt > 0)
+                source = _load_csv(raw, path, where, tmp_files, force_gb18030=gb18030, careful=careful)
             elif kind == "xlsx":
                 _load_xlsx(raw, path, spec, maps, where)
             else:
@@ -167,15 +173,26 @@ def _ingest_file_txn(
             try:
                 checked = _check(raw, spec, maps, where, run_date, source)
             except duckdb.InvalidInputException as exc:  # the file is parsed here, while validating
-                if kind == "csv" and attempt == 0 and "unicode" in str(exc).lower():
+                if kind == "csv" and not gb18030 and "unicode" in str(exc).lower():
                     raise _NotUtf8 from exc
+                if kind == "csv" and not careful:
+                    raise CsvNeedsCare from exc
                 raise IngestError(f"{where} could not be read ({_first_line(exc)}).") from exc
             _step(bar, "validate")
             hasher.join()
             if hasher.error is not None:
                 raise IngestError(f"{where} could not be read ({hasher.error}).")
+            if hasher.records is not None:
+                _check_record_count(raw, hasher.records, where, careful)
         except _NotUtf8:
             _drop_temp(raw)
+            gb18030 = True
+            continue
+        except CsvNeedsCare:
+            if checked is not None and checked.fetch is not None:
+                checked.fetch.join()
+            _drop_temp(raw)
+            careful = True
             continue
         except BaseException:
             if checked is not None and checked.fetch is not None:
@@ -184,6 +201,18 @@ def _ingest_file_txn(
             raise
         return _store_checked(raw, spec, checked, where, hasher.hexdigest, bar, opts)
     raise IngestError(f"{where} is neither UTF-8 nor GB18030 text.")
+
+
+def _check_record_count(raw: duckdb.DuckDBPyConnection, records: int, where: str, careful: bool) -> None:
+    """Every physical record is a row: the reader's rows must equal the independent count (header aside)."""
+    rows = raw.execute("SELECT count(*) FROM _wb_checked").fetchone()[0]
+    expected = max(records - 1, 0)
+    if rows == expected:
+        return
+    if not careful:
+        raise CsvNeedsCare
+    raise IngestError(f"{where}: an independent count finds {expected:,} records but the reader returned {rows:,} "
+                      "rows, so nothing was loaded (look for an unbalanced double quote).")
 
 
 def _store_checked(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Checked, where: str, digest: str,

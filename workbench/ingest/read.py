@@ -79,23 +79,92 @@ def _read_csv_sql(source: Path) -> str:
     """SQL reading the CSV `source` as text, the same from any connection."""
     return (
         f"SELECT * FROM read_csv({_lit(str(source))}, header=true, "
-        "all_varchar=true, auto_detect=true, quote='\"', escape='\"', null_padding=true, strict_mode=false, "
+        "all_varchar=true, auto_detect=true, quote='\"', escape='\"', null_padding=false, strict_mode=true, "
         "sample_size=20480)"
     )
 
 
 def _load_csv(raw: duckdb.DuckDBPyConnection, path: Path, where: str, tmp_files: list[Path],
-              *, force_gb18030: bool = False) -> str:
-    """Define the view `_wb_raw` over the CSV (transcoding GB18030 first); return the SQL reading it."""
+              *, force_gb18030: bool = False, careful: bool = False) -> str:
+    """Define the view `_wb_raw` over the CSV (transcoding GB18030 first); return the SQL reading it.
+
+    DuckDB's strict reader is the fast path. `careful` (after it refused the file: a line with more or
+    fewer fields than the header, a line break inside quotes, a dialect it cannot sniff) reads the file
+    with Python's csv module into numbered rows instead, marking each mis-sized line (returns "").
+    """
     enc = "gb18030" if force_gb18030 else detect_encoding(path)
+    if careful:
+        _load_csv_careful(raw, path, enc, where)
+        return ""
     source = _transcode(path, tmp_files) if enc == "gb18030" else path
     try:
         raw.execute(f"CREATE OR REPLACE TEMP VIEW _wb_raw AS {_read_csv_sql(source)}")
     except duckdb.Error as exc:
         if enc != "gb18030" and "unicode" in str(exc).lower():
             raise _NotUtf8 from exc
-        raise IngestError(f"{where} could not be read as CSV ({_first_line(exc)}).") from exc
+        raise CsvNeedsCare from exc
     return _read_csv_sql(source)
+
+
+class CsvNeedsCare(Exception):
+    """DuckDB's strict reader refused the file, or its rows disagree with the record count: read carefully."""
+
+
+def _load_csv_careful(raw: duckdb.DuckDBPyConnection, path: Path, enc: str, where: str) -> None:
+    """Read the CSV with Python's csv module into temp table `_wb_sheet` (view `_wb_raw`): text columns,
+    `_wb_rownum` (data rows counted as a person does) and `_wb_fieldnote` (set on a line whose field count
+    differs from the header's: that row is quarantined, never padded or merged)."""
+    import csv
+
+    try:
+        with (gzip.open(path, "rt", encoding=enc, newline="") if path.suffix.lower() in (".gz", ".gzip")
+              else path.open("r", encoding=enc, newline="")) as fh:
+            sample = fh.read(1 << 16)
+            fh.seek(0)
+            try:
+                dialect = csv.Sniffer().sniff(sample.split("\n", 1)[0] or ",", delimiters=",;\t|")
+                delim = dialect.delimiter
+            except csv.Error:
+                delim = ","
+            reader = csv.reader(fh, delimiter=delim, quotechar='"', doublequote=True, strict=False)
+            header: list[str] | None = None
+            data: list[list[str | None]] = []
+            numbers: list[int] = []
+            notes: list[str | None] = []
+            prev_line = 0
+            for rec in reader:
+                first_line, prev_line = prev_line + 1, reader.line_num
+                if not rec or rec == [""] and header is not None:
+                    continue  # an empty line is not a data row
+                if header is None:
+                    header = [h.strip() or f"column_{j + 1}" for j, h in enumerate(rec)]
+                    continue
+                numbers.append(len(numbers) + 1)
+                if len(rec) != len(header):
+                    notes.append(f"line {first_line} has {len(rec)} fields, the header has {len(header)}")
+                    rec = (rec + [""] * len(header))[: len(header)]
+                else:
+                    notes.append(None)
+                data.append([v if v != "" else None for v in rec])
+    except (UnicodeDecodeError, csv.Error, OSError) as exc:
+        raise IngestError(f"{where} could not be read as CSV ({_first_line(exc)}).") from exc
+    if header is None:
+        raise IngestError(f"{where} holds no header line.")
+    names: list[str] = []
+    for h in header:
+        while h in names:
+            h += "_"
+        names.append(h)
+    frame = pd.DataFrame(data, columns=names, dtype="string") if data else pd.DataFrame(
+        {n: pd.array([], dtype="string") for n in names})
+    frame["_wb_rownum"] = pd.array(numbers, dtype="int64")
+    frame["_wb_fieldnote"] = pd.array(notes, dtype="string")
+    raw.register("_wb_frame", frame)
+    try:
+        raw.execute("CREATE OR REPLACE TEMP TABLE _wb_sheet AS SELECT * FROM _wb_frame")
+    finally:
+        raw.unregister("_wb_frame")
+    raw.execute("CREATE OR REPLACE TEMP VIEW _wb_raw AS SELECT * FROM _wb_sheet")
 
 
 class _NotUtf8(Exception):
@@ -185,23 +254,86 @@ def _load_xlsx(raw: duckdb.DuckDBPyConnection, path: Path, table: Table, mapping
     raw.execute("CREATE OR REPLACE TEMP VIEW _wb_raw AS SELECT * FROM _wb_sheet")
 
 
-class _Sha256Thread(threading.Thread):
-    """sha256 of a file computed beside the DuckDB read (hashlib releases the GIL on large buffers)."""
+class RecordCounter:
+    """Counts a CSV's records from its bytes, independently of any CSV parser.
 
-    def __init__(self, path: Path):
+    A record ends at a newline outside double quotes; empty lines (or a lone carriage return) are not
+    records, as DuckDB's reader skips them. Chunks without quotes or empty lines are counted with
+    bytes.count; the others with numpy (quote parity at each newline). Works on UTF-8 and GB18030 bytes
+    alike (neither puts 0x0A or 0x22 inside a multi-byte character).
+    """
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.in_quote = False
+        self.carry = False  # the unfinished line so far holds something
+
+    def feed(self, chunk: bytes) -> None:
+        """Count the records that end in `chunk`."""
+        if not chunk:
+            return
+        if (not self.in_quote and b'"' not in chunk and b"\n\n" not in chunk and b"\n\r\n" not in chunk
+                and not chunk.startswith((b"\n", b"\r\n"))):
+            self.records += chunk.count(b"\n")
+            last = chunk.rfind(b"\n")
+            tail = chunk[last + 1:]
+            self.carry = tail not in (b"", b"\r") if last >= 0 else (self.carry or tail not in (b"", b"\r"))
+            return
+        import numpy as np
+
+        a = np.frombuffer(chunk, dtype=np.uint8)
+        nl = np.flatnonzero(a == 10)
+        qs = np.flatnonzero(a == 34)
+        parity = (int(self.in_quote) + np.searchsorted(qs, nl)) % 2
+        ends = nl[parity == 0]
+        self.in_quote = bool((int(self.in_quote) + len(qs)) % 2)
+        if len(ends):
+            starts = np.concatenate(([0], ends[:-1] + 1))
+            lens = ends - starts
+            blank = (lens == 0) | ((lens == 1) & (a[np.maximum(ends - 1, 0)] == 13))
+            if self.carry:
+                blank[0] = False
+            self.records += int(len(ends) - blank.sum())
+            tail = chunk[int(ends[-1]) + 1:]
+            self.carry = tail not in (b"", b"\r")
+        else:
+            self.carry = self.carry or chunk not in (b"", b"\r")
+
+    def finish(self) -> int:
+        """Records in the whole input (a last line without a newline counts)."""
+        return self.records + (1 if self.carry else 0)
+
+
+class _Sha256Thread(threading.Thread):
+    """sha256 of a file computed beside the DuckDB read (hashlib releases the GIL on large buffers); for a
+    CSV also its independent record count (`records`, header included)."""
+
+    def __init__(self, path: Path, *, count_records: bool = False):
         super().__init__(daemon=True)
         self.path = path
+        self.count_records = count_records
         self.hexdigest = ""
+        self.records: int | None = None
         self.error: Exception | None = None
 
     def run(self) -> None:
         try:
             h = hashlib.sha256()
+            gz = self.path.suffix.lower() in (".gz", ".gzip")
+            counter = RecordCounter() if self.count_records else None
             with self.path.open("rb") as fh:
                 while chunk := fh.read(8 << 20):
                     h.update(chunk)
+                    if counter is not None and not gz:
+                        counter.feed(chunk)
             self.hexdigest = h.hexdigest()
-        except OSError as exc:
+            if counter is not None and gz:
+                with gzip.open(self.path, "rb") as fh:
+                    while chunk := fh.read(8 << 20):
+                        counter.feed(chunk)
+            if counter is not None:
+                self.records = counter.finish()
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
             self.error = exc
 
 

@@ -68,6 +68,8 @@ def reason_text(kind: str, column: str = "", table: str = "") -> str:
         return f"{column} is negative but the line is not marked as a return"
     if kind == "fk":
         return f"{column} is not a known partner"
+    if kind == "fields":
+        return "the line has more or fewer fields than the header (the value says which line)"
     if kind == "duplicate":
         return "duplicate line: identical to an earlier line in the file"
     if kind == "pk_conflict":
@@ -302,7 +304,8 @@ def _check(
     described = raw.execute("DESCRIBE _wb_raw").fetchall()
     src_types = {r[0]: r[1] for r in described}
     numbered = "_wb_rownum" in src_types
-    headers = [h for h in src_types if h != "_wb_rownum"]
+    noted = "_wb_fieldnote" in src_types  # read carefully: lines with the wrong number of fields are marked
+    headers = [h for h in src_types if h not in ("_wb_rownum", "_wb_fieldnote")]
     found = _resolve_headers(headers, spec, maps, where)
     missing = [c.name for c in spec.columns if c.required and c.name not in found]
     if missing:
@@ -321,6 +324,8 @@ def _check(
     # Columns the file lacks are not stored (all NULL): the upsert supplies them.
     typed_out = ", ".join(f"{_tq(n)} AS {_q(n)}" for n, cs in cols.items() if cs.present)
     checks = _checks(spec, cols, run_date, user_date_formats(maps.date_format, maps.date_formats))
+    if noted:
+        checks.insert(0, ("_wb_fieldnote IS NOT NULL", "", "_wb_fieldnote", reason_text("fields")))
     last = spec.primary_key[-1]
     key = ", ".join(_tq(k) for k in spec.primary_key)
     problems = [(col, r) for _, col, _, r in checks]
@@ -328,7 +333,7 @@ def _check(
     bad = "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _, _) in enumerate(checks, 1)) + " END"
     bad = f"CASE WHEN {_surely_good(spec, cols, checks)} THEN NULL ELSE {bad} END"
     value = "CASE _wb_bad " + " ".join(f"WHEN {i} THEN {v}" for i, (_, _, v, _) in enumerate(checks, 1)) + " END"
-    rownum = "_wb_rownum AS _wb_row, " if numbered else ""
+    rownum = ("_wb_rownum AS _wb_row, " if numbered else "") + ("_wb_fieldnote, " if noted else "")
     raw.execute(f"""
         CREATE OR REPLACE TEMP TABLE _wb_checked AS
         WITH _wb_t AS (SELECT {rownum}{raw_cols}, {typed_select} FROM _wb_raw),
