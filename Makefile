@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup sysdeps fonts demo report test test-fast test-slow test-spark bench lab lint clean
+.PHONY: help setup sysdeps fonts demo report test test-fast test-slow test-spark bench stress-notebooks lab lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -48,7 +48,7 @@ $(SPARK_STAMP): $(STAMP)
 	@touch $(SPARK_STAMP)
 
 test: $(STAMP) sysdeps $(SPARK_STAMP)  ## the whole suite: slow cases, browser and DuckDB-vs-Spark included (what CI runs)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not spark"  # a module per worker: its fixtures (the report pack) are built once
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not spark" --durations=15  # a module per worker: its fixtures (the report pack) are built once
 	$(PY) -m pytest -m spark
 
 test-fast: $(STAMP)  ## the suite without slow cases (notebooks, browser)
@@ -58,7 +58,10 @@ test-spark: $(SPARK_STAMP)  ## DuckDB vs Spark comparison only (installs the [sp
 	$(PY) -m pytest -m spark
 
 bench: $(STAMP)  ## run every benchmark in bench/ and print its figures
-	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+	@for f in $(filter-out bench/stress_notebooks.py,$(wildcard bench/*.py)); do echo "== $$f"; $(PY) $$f || exit 1; done
+
+stress-notebooks: $(STAMP)  ## notebooks 03 and 04, 30 runs each under the report engine and the papermill command, 2 at a time: no run may take 3x its median
+	$(PY) bench/stress_notebooks.py
 
 lab: $(STAMP) $(DB)  ## open JupyterLab on notebooks/ with the project's kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )

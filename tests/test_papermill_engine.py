@@ -98,3 +98,30 @@ def test_the_papermill_command_runs_03_and_04_with_the_workbench_engine(demo_db,
     out = nbformat.read(tmp_path / "1.ipynb", as_version=4)  # 04 ran its live widget cell too
     assert out.metadata["papermill"]["exception"] is False
     assert any("report-skip" in c.metadata.get("tags", []) and c.get("outputs") for c in out.cells)
+
+
+@pytest.mark.slow
+def test_a_pack_with_a_stuck_notebook_names_it_and_renders_the_others(demo_db, tmp_path, monkeypatch):
+    from workbench.reports import render_pack
+
+    monkeypatch.setenv("WORKBENCH_CELL_TIMEOUT_S", "4")  # read by the report worker processes
+    params = 'db: str = ""\nquarter: str = ""\nregion: str = "all"\nlang: str = "en"\nas_of: str = ""'
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    stuck = _notebook(nbs / "02_stuck.ipynb", params, "x = 1", "import time\ntime.sleep(600)", "y = 2")
+    good = _notebook(nbs / "01_good.ipynb", params, "print('region', region)")
+    for p in (stuck, good):
+        nb = nbformat.read(p, as_version=4)
+        nb.cells[0].metadata["tags"] = ["parameters"]
+        nbformat.write(nb, p)
+    t0 = time.monotonic()
+    res = render_pack(demo_db, quarter="2026Q3", region="East", out=tmp_path / "reports", notebooks=[stuck, good],
+                      progress=False)
+    assert time.monotonic() - t0 < 180
+    assert [(r.notebook, r.error) for r in res.failed] == [
+        ("02_stuck", "cell 3: did not finish within 4 s and was stopped")]
+    assert "FAILED East/02_stuck at cell 3: did not finish within 4 s and was stopped" in res.summary()
+    ok = next(r for r in res.runs if r.notebook == "01_good")
+    assert ok.ok and "region East" in ok.html.read_text(encoding="utf-8")
+    assert "did not finish within 4 s" in (tmp_path / "reports" / "2026Q3" / "East" / "02_stuck.html").read_text(
+        encoding="utf-8")

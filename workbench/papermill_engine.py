@@ -36,12 +36,13 @@ POLL_S = 0.5  # longest single wait on the shell socket, in seconds
 class NotebookTimeout(WorkbenchError, TimeoutError):
     """A cell did not finish within the cell timeout, or its kernel died; the message names notebook and cell.
 
-    cell_index: 1-based position in the executed notebook; source: that cell's code.
+    cell_index: 1-based position in the executed notebook; source: that cell's code; reason: what happened
+    ("did not finish within 600 s and was stopped").
     """
 
-    def __init__(self, message: str, *, notebook: str, cell_index: int | None, source: str) -> None:
+    def __init__(self, message: str, *, notebook: str, cell_index: int | None, source: str, reason: str) -> None:
         super().__init__(message)
-        self.notebook, self.cell_index, self.source = notebook, cell_index, source
+        self.notebook, self.cell_index, self.source, self.reason = notebook, cell_index, source, reason
 
 
 class PollingShell:
@@ -133,4 +134,4 @@ class WorkbenchEngine(NBClientEngine):
             what = (f"did not finish within {execution_timeout:.0f} s and was stopped"
                     if isinstance(exc, CellTimeoutError) else "stopped because its kernel died")
             raise NotebookTimeout(f"{name}: {where} {what}.", notebook=name, cell_index=index,
-                                  source=source) from None
+                                  source=source, reason=what) from None

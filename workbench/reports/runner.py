@@ -32,7 +32,7 @@ from workbench.reports.params import COMPANY, RunParams, _folder, curated_notebo
 __all__ = ["NotebookRun", "PackResult", "register_engine", "render_pack"]
 
 DEFAULT_JOBS = 2
-EXECUTION_TIMEOUT_S = 600
+EXECUTION_TIMEOUT_S = int(os.environ.get("WORKBENCH_CELL_TIMEOUT_S") or 600)  # bound on one cell (runner)
 LOG_NAME = "report.log"  # per pack folder: the tracebacks of the notebooks that failed
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -174,6 +174,8 @@ def _run_one(job: dict[str, Any], kernel: _Kernel | None = None) -> dict[str, An
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    from workbench.papermill_engine import NotebookTimeout
+
     t0 = time.perf_counter()
     src, html_path = Path(job["notebook"]), Path(job["html"])
     executed = Path(job["workdir"]) / f"{job['pack']}__{src.name}"
@@ -197,6 +199,9 @@ def _run_one(job: dict[str, Any], kernel: _Kernel | None = None) -> dict[str, An
         what = f"{exc.ename}: {str(exc.evalue).splitlines()[0] if exc.evalue else ''}".rstrip(": ")
         error = f"{where}: {what}"
         trace = _ANSI.sub("", "\n".join(exc.traceback or []))
+    except NotebookTimeout as exc:  # runner: a cell that never finished, or a dead kernel (bounded wait)
+        cell_no = _source_cell_number(src, exc.source) or exc.cell_index
+        what, error, trace = f"cell {cell_no} {exc.reason}", f"cell {cell_no}: {exc.reason}", str(exc)
     except Exception as exc:  # noqa: BLE001 - kernel death, timeout, bad notebook: report, don't stop the pack
         what = error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
         trace = traceback.format_exc()
