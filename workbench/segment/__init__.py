@@ -44,7 +44,7 @@ from workbench.segment.network import (
     project_2d,
     segment_table,
 )
-from workbench.segment.selection import selection_table
+from workbench.segment.selection import compare_baselines, selection_table
 from workbench.segment.tiers import (
     TIERS,
     TierConfig,
@@ -100,4 +100,5 @@ __all__ = [
     "cluster_profiles",
     "network_segments",
     "selection_table",
+    "compare_baselines",
 ]

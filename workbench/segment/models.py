@@ -55,8 +55,10 @@ class Segmenter(ClusterMixin, BaseEstimator):
     silhouette_size : rows sampled to compute the silhouette (its cost is quadratic).
     n_init : KMeans restarts; a Gaussian mixture gets n_init // 10 (at least 1) k-means initialisations.
     covariance_type : GMM covariance ("full", "diag", "tied", "spherical").
-    share_weight : how many ordinary features the share columns weigh together (their total variance
-        after scaling); None weighs each share column like one feature.
+    share_weight : how many ordinary features the composition block (share or clr_/ilr_/lspend_
+        columns) weighs together (its total variance after scaling); None weighs each column like one
+        feature. Default 4: the mix counts as much as the volume, rhythm and order-size features
+        together (chosen on the synthetic worlds, see docs/segment.md).
     clip : scaled values are clipped to ±clip (outliers cannot form clusters of their own); None: no clip.
     n_jobs : processes for the k search (joblib); each runs single-threaded. Results do not depend on it.
     random_state : seed of every random step.
@@ -87,7 +89,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
         silhouette_size: int = 2000,
         n_init: int = 10,
         covariance_type: str = "full",
-        share_weight: float | None = 2.0,
+        share_weight: float | None = 4.0,
         clip: float | None = 5.0,
         n_jobs: int | None = None,
         random_state: int | None = 0,
