@@ -53,9 +53,9 @@ def optimize_budget(
             p = with_rates(program, rates)
             prep = _prepare(sub, p, pull_window_pct=a.pull_window_pct, pull_share=a.pull_share,
                             eligible=eligible, awards=awards)
-            sales_g, pay_g, _, _ = _run(sub, prep, sub.cell_groups[:, :1])
+            sales_g, pay_g, _, _, lift_g, _ = _run(sub, prep, sub.cell_groups[:, :1])
             cost = float(pay_g.mean())
-            incr = float(sales_g.mean() - sub.s0_groups[:, 0].mean())
+            incr = float(sales_g.mean() - sub.s0_groups[:, 0].mean() - lift_g.mean())  # net of pulled-forward
             gross = margin / 100.0 * incr
             cache[key] = (gross - cost if objective == "net_margin" else gross, cost, incr)
         return cache[key]

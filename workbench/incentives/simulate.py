@@ -122,6 +122,8 @@ class SimulationResult:
     incremental_sales_cny: np.ndarray
     partner_payout_cny: np.ndarray | None = None
     partner_sales_cny: np.ndarray | None = None
+    pulled_forward_cny: np.ndarray | None = None  # (draws, groups): threshold lift, netted out of incremental
+    partner_pulled_cny: np.ndarray | None = None  # (draws, partners), with keep_partner_draws
 
     @property
     def incremental_margin_cny(self) -> np.ndarray:
@@ -150,6 +152,8 @@ class SimulationResult:
         roi = self.roi
         for i in idx:
             row: dict[str, Any] = {"scenario": self.program, "dimension": by, "group": self.group_labels[i][1]}
+            pulled = self.pulled_forward_cny if self.pulled_forward_cny is not None else np.zeros_like(self.cost_cny)
+            row["pulled_forward_cny"] = float(pulled[:, i].mean())
             for name, arr in (("cost_cny", self.cost_cny), ("incremental_sales_cny", self.incremental_sales_cny),
                               ("incremental_margin_cny", self.incremental_margin_cny),
                               ("net_margin_cny", self.net_margin_cny)):
@@ -231,6 +235,7 @@ class _Prepared:
     awards: np.ndarray | None
     cap_partner: float | None
     cap_total: float | None
+    pulls: bool = True  # a threshold pull is on (window × share > 0)
 
 
 def _prepare(base: SimulationBase, program: Program, *, pull_window_pct: float, pull_share: float,
@@ -265,11 +270,12 @@ def _prepare(base: SimulationBase, program: Program, *, pull_window_pct: float, 
         awards=None if awards is None else np.where(eligible, awards, 0.0).astype(_F),
         cap_partner=program.caps.per_partner_cny,
         cap_total=program.caps.total_cny,
+        pulls=pull_window_pct * pull_share > 0,
     )
 
 
-def _block(s0: np.ndarray, beta: np.ndarray, p: _Prepared) -> tuple[np.ndarray, np.ndarray]:
-    """(sales, payout) for a block of draws (rows) × all partners; float32, in cache-sized pieces."""
+def _block(s0: np.ndarray, beta: np.ndarray, p: _Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(sales, payout, pulled-forward lift or None) for a block of draws (rows) × all partners; float32."""
     s1 = np.multiply(beta[:, None], p.rate_pct[None, :])
     np.exp(s1, out=s1)
     s1 *= s0
@@ -282,7 +288,9 @@ def _block(s0: np.ndarray, beta: np.ndarray, p: _Prepared) -> tuple[np.ndarray, 
         rate = np.empty_like(s1)
         rate[...] = base_rate * e if not p.all_eligible else base_rate
     # Threshold pull: sales landing in [pull_lo, t) are lifted to t: s = max(s, t × 1[s ≥ pull_lo]).
-    # The same indicator then switches the tier's rate step on (retroactive).
+    # The same indicator then switches the tier's rate step on (retroactive). The lift is sales pulled
+    # forward from the next quarter: it is paid for but not incremental (returned apart).
+    pre = s1.copy() if p.pulls and any(t > 0 for t, _, _ in steps) else None
     for t, d, lo in steps:
         if t <= 0:
             continue
@@ -293,6 +301,7 @@ def _block(s0: np.ndarray, beta: np.ndarray, p: _Prepared) -> tuple[np.ndarray, 
         if p.retroactive and d != 0:
             lifted *= (_F(d / t) * e) if not p.all_eligible else _F(d / t)
             rate += lifted
+    lift = None if pre is None else np.subtract(s1, pre, out=pre)
     if p.retroactive:
         pay = rate
         pay *= s1
@@ -320,7 +329,7 @@ def _block(s0: np.ndarray, beta: np.ndarray, p: _Prepared) -> tuple[np.ndarray, 
         pay += p.awards[None, :]
     if p.cap_partner is not None:
         np.minimum(pay, _F(p.cap_partner), out=pay)
-    return s1, pay
+    return s1, pay, lift
 
 
 _BLOCK_ELEMENTS = 1 << 16  # ~64k floats (256 KB) per array: the passes stay in cache
@@ -335,20 +344,27 @@ def _group_sums(x: np.ndarray, starts: np.ndarray, cell_groups: np.ndarray) -> n
 
 
 def _run(base: SimulationBase, p: _Prepared, cell_groups: np.ndarray, *, keep: bool = False
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Group sums of sales and payout per draw ((draws, groups) each), optionally the full arrays."""
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """Group sums of sales, payout and pulled-forward lift per draw ((draws, groups) each), optionally
+    the full (draws, partners) arrays of sales, payout and lift."""
     d, n = base.s0.shape
     rows = max(1, _BLOCK_ELEMENTS // max(n, 1))
     sales_g = np.empty((d, cell_groups.shape[1]), dtype=np.float64)
     pay_g = np.empty_like(sales_g)
     full_s = np.empty((d, n), dtype=_F) if keep else None
     full_p = np.empty((d, n), dtype=_F) if keep else None
+    lift_g = np.zeros_like(sales_g)
+    full_l = np.zeros((d, n), dtype=_F) if keep else None
 
     def work(chunk: range) -> None:
         for i in chunk:
             j = min(d, i + rows)
-            s1, pay = _block(base.s0[i:j], base.beta[i:j], p)
+            s1, pay, lift = _block(base.s0[i:j], base.beta[i:j], p)
             sales_g[i:j] = _group_sums(s1, base.cell_starts, cell_groups)
+            if lift is not None:
+                lift_g[i:j] = _group_sums(lift, base.cell_starts, cell_groups)
+                if keep:
+                    full_l[i:j] = lift
             pay_g[i:j] = _group_sums(pay, base.cell_starts, cell_groups)
             if p.cap_total is not None:  # prorate per draw: total is the first ('all') group
                 total = pay_g[i:j, 0] if cell_groups[:, 0].all() else pay.sum(axis=1, dtype=np.float64)
@@ -368,7 +384,7 @@ def _run(base: SimulationBase, p: _Prepared, cell_groups: np.ndarray, *, keep: b
             list(pool.map(work, chunks))
     else:
         work(range(0, d, rows))
-    return sales_g, pay_g, full_s, full_p
+    return sales_g, pay_g, full_s, full_p, lift_g, full_l
 
 
 def simulate(
@@ -386,7 +402,9 @@ def simulate(
     Sales respond as s = s0 × exp(beta × rate the partner expects to earn, in pp, see
     _effective_rate_pct), then the threshold pull lifts sales just below a volume threshold to it
     (Assumptions); the payout is computed exactly (tiers, growth bonus, awards, eligibility, caps)
-    on every draw. Incremental sales and cost are relative to no incentive at all.
+    on every draw. Incremental sales and cost are relative to no incentive at all; the lift to a
+    threshold is sales pulled forward from the next quarter, so it is netted out of incremental sales
+    and reported apart (``pulled_forward_cny``; the payout on it stays in the cost).
     """
     a = program.assumptions
     margin = a.margin_pct if margin_pct is None else margin_pct
@@ -394,10 +412,11 @@ def simulate(
     share = a.pull_share if pull_share is None else pull_share
     coc = a.cost_of_capital_pct if cost_of_capital_pct is None else cost_of_capital_pct
     prep = _prepare(base, program, pull_window_pct=window, pull_share=share)
-    sales_g, cost, s1, pay = _run(base, prep, base.cell_groups, keep=keep_partner_draws)
+    sales_g, cost, s1, pay, lift_g, lift = _run(base, prep, base.cell_groups, keep=keep_partner_draws)
     if coc > 0:
         cost /= (1 + coc / 100.0) ** (program.payment_delay_days / 365.0)
-    return SimulationResult(program.name, float(margin), base.group_labels, cost, sales_g - base.s0_groups, pay, s1)
+    return SimulationResult(program.name, float(margin), base.group_labels, cost,
+                            sales_g - base.s0_groups - lift_g, pay, s1, lift_g, lift)
 
 
 def compare_scenarios(

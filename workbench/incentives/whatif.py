@@ -149,7 +149,7 @@ def partner_outcomes(base: SimulationBase, result: SimulationResult, *, level: f
         raise WorkbenchError("Simulate with keep_partner_draws=True to get per-partner outcomes.")
     lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
     pay, sales = result.partner_payout_cny, result.partner_sales_cny
-    incr = sales - base.s0
+    incr = sales - base.s0 - (result.partner_pulled_cny if result.partner_pulled_cny is not None else 0.0)
     keep = [c for c in ("partner_id", "name", "region", "channel_type", "tier") if c in base.partners]
     out = base.partners[keep].copy()
     out["baseline_sales_cny"] = base.partners["baseline_sales_cny"].to_numpy()
@@ -167,7 +167,8 @@ def summary_figures(program: Program, result: SimulationResult, base: Simulation
     """The figures a what-if summary sentence states (language-neutral; money in the store's currency).
 
     program, quarter, partners, cost / incremental sales / incremental margin with 90% intervals,
-    margin_pct, roi, p_roi_positive and the response: beta, beta_se, response_source ('estimated' or
+    margin_pct, roi, p_roi_positive, pulled_forward_cny (sales pulled forward to reach a threshold,
+    already netted out of incremental sales) and the response: beta, beta_se, response_source ('estimated' or
     'assumed'), response_reason (why assumed), response_scope.
     """
     s = result.summary("all").iloc[0]
@@ -179,7 +180,7 @@ def summary_figures(program: Program, result: SimulationResult, base: Simulation
         "margin_pct": float(result.margin_pct),
         **{k: float(s[k]) for k in ("cost_cny", "cost_low_cny", "cost_high_cny", "incremental_sales_cny",
                                     "incremental_sales_low_cny", "incremental_sales_high_cny",
-                                    "incremental_margin_cny", "roi", "p_roi_positive")},
+                                    "incremental_margin_cny", "roi", "p_roi_positive", "pulled_forward_cny")},
     }
     if m is not None:
         out.update(beta=float(m.beta_), beta_se=float(m.se_), response_source=getattr(m, "source_", "estimated"),

@@ -182,10 +182,12 @@ def summary_line(figures: Mapping[str, Any], lang: str = "en", *, currency: str 
         if "beta" in f:
             beta = (f"；销量响应 {f['beta']:.4f} ± {f['beta_se']:.4f}（每个返利百分点的对数销售额变化"
                     f"{'，假定值，并非根据您的数据估计' if assumed else ''}）")
+        pulled = (f"（已扣除从下季度提前拉动的 {m('pulled_forward_cny')}）"
+                  if f.get("pulled_forward_cny", 0) > 0.5 else "")
         return (
             f"{f['program']}（{q}）：{f['partners']:,} 家经销商，预期成本 {m('cost_cny')}"
             f"（90% 区间 {m('cost_low_cny')} 至 {m('cost_high_cny')}），增量销售额 {m('incremental_sales_cny')}"
-            f"（90% 区间 {m('incremental_sales_low_cny')} 至 {m('incremental_sales_high_cny')}），毛利率 "
+            f"（90% 区间 {m('incremental_sales_low_cny')} 至 {m('incremental_sales_high_cny')}）{pulled}，毛利率 "
             f"{f['margin_pct']:g}% 时增量毛利 {m('incremental_margin_cny')}，投资回报率 {f['roi']:+.0%}，"
             f"回报为正的概率 {f['p_roi_positive']:.0%}{beta}。"
         )
@@ -193,10 +195,13 @@ def summary_line(figures: Mapping[str, Any], lang: str = "en", *, currency: str 
     if "beta" in f:
         beta = (f"; response {f['beta']:.4f} ± {f['beta_se']:.4f} ln-sales per pp"
                 f"{' (assumed, not estimated from your data)' if assumed else ''}")
+    pulled = (f" after removing {m('pulled_forward_cny')} pulled forward from the next quarter"
+              if f.get("pulled_forward_cny", 0) > 0.5 else "")
     return (
         f"{f['program']}{' in ' + q if q else ''}: {f['partners']:,} partners, expected cost "
         f"{m('cost_cny')} (90% {m('cost_low_cny')} to {m('cost_high_cny')}), incremental sales "
-        f"{m('incremental_sales_cny')} (90% {m('incremental_sales_low_cny')} to {m('incremental_sales_high_cny')}), "
+        f"{m('incremental_sales_cny')} (90% {m('incremental_sales_low_cny')} to {m('incremental_sales_high_cny')})"
+        f"{pulled}, "
         f"incremental gross margin {m('incremental_margin_cny')} at {f['margin_pct']:g}% margin, "
         f"ROI {f['roi']:+.0%} with P(ROI > 0) = {f['p_roi_positive']:.0%}{beta}."
     )
