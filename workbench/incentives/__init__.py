@@ -12,6 +12,7 @@ Flow: ``load_program`` → ``compute_payouts`` (exact, per partner) and, for wha
 from __future__ import annotations
 
 from workbench.incentives.data import partner_attributes, partner_quarter_panel, quarterly_rate_panel
+from workbench.incentives.heterogeneity import GroupResponseModel, response_by_group, size_classes
 from workbench.incentives.optimize import budget_frontier, optimize_budget
 from workbench.incentives.payouts import compute_payouts, growth_bonus_cny, volume_rebate_cny
 from workbench.incentives.program import (
@@ -31,6 +32,7 @@ from workbench.incentives.program import (
     validate_program,
     with_rates,
 )
+from workbench.incentives.pull_forward import PullForward, pull_forward, pull_forward_from_store
 from workbench.incentives.response import AssumedResponse, RebateResponseModel, fit_response
 from workbench.incentives.simulate import (
     SimulationBase,
@@ -52,6 +54,12 @@ from workbench.incentives.whatif import (
 )
 
 __all__ = [
+    "GroupResponseModel",
+    "PullForward",
+    "pull_forward",
+    "pull_forward_from_store",
+    "response_by_group",
+    "size_classes",
     "AWARD_METRICS",
     "Assumptions",
     "Award",

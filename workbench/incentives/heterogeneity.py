@@ -8,13 +8,15 @@ precisely keeps its own slope, a thin one borrows from the network.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
 from workbench.errors import NotEnoughData
 
-__all__ = ["GroupResponseModel", "size_classes"]
+__all__ = ["GroupResponseModel", "response_by_group", "size_classes"]
 
 
 def size_classes(panel: pd.DataFrame, *, labels: tuple[str, ...] = ("small", "mid", "large")) -> pd.Series:
@@ -117,3 +119,19 @@ class GroupResponseModel:
             }))
         self.summary_ = pd.concat(frames, ignore_index=True)
         return self
+
+
+def response_by_group(con: Any, *, as_of: Any, region: str | None = None,
+                      by: tuple[str, ...] = ("tier", "size_class")) -> GroupResponseModel:
+    """GroupResponseModel on the store's history up to as_of: tiers as of as_of (segment), size classes
+    from mean quarterly sales. NotEnoughData when there is no ledger or too few partners per group."""
+    from workbench.incentives.data import _history_window, _tiers, partner_quarter_panel
+    from workbench.incentives.whatif import ledger_rows
+
+    start, end = _history_window(con, as_of=as_of)
+    if ledger_rows(con, region=region, end=end) == 0:
+        raise NotEnoughData("The response by tier and size class needs an incentive ledger; the store has none.")
+    panel = partner_quarter_panel(con, start=start, end=end, region=region)
+    tiers = _tiers(con, as_of=pd.Timestamp(as_of).date(), region=region).set_index("partner_id")["tier"]
+    panel = panel.assign(tier=panel["partner_id"].map(tiers), size_class=panel["partner_id"].map(size_classes(panel)))
+    return GroupResponseModel(by=by).fit(panel)

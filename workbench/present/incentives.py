@@ -23,6 +23,9 @@ __all__ = [
     "money",
     "partner_table",
     "response_sentence",
+    "group_response_markdown",
+    "group_response_table",
+    "pull_forward_markdown",
     "scenario_table",
     "summary_line",
 ]
@@ -83,6 +86,24 @@ LABELS: dict[str, tuple[str, str]] = {
     "i_network_fit": ("estimated on the whole network, the region has too little history",
                       "因本区域历史数据不足，按全网估计"),
     "unassigned": ("Unassigned", "未分层"),
+    "i_by_group": ("Response by tier and size class", "按层级和规模的销量响应"),
+    "i_by_group_text": (
+        "Each group's response is estimated in one fixed-effects regression and then pulled toward the network "
+        "response in proportion to its uncertainty (partial pooling): thin groups borrow from the network.",
+        "各组响应在同一个固定效应回归中估计，再按其不确定性向全网响应收缩（部分汇总）：样本少的组更多借用全网估计。"),
+    "i_pull_forward": ("Pull-forward check", "提前拉货检查"),
+    "dimension": ("Grouped by", "分组方式"),
+    "size_class": ("Size class", "规模等级"),
+    "small": ("Small", "小"),
+    "mid": ("Mid", "中"),
+    "large": ("Large", "大"),
+    "n_partners": ("Partners", "经销商数"),
+    "n_obs": ("Partner-quarters", "经销商季度数"),
+    "estimate_raw": ("Own estimate", "本组估计"),
+    "estimate": ("Response (pooled)", "响应（部分汇总）"),
+    "ci_low": ("95% low", "95% 下限"),
+    "ci_high": ("95% high", "95% 上限"),
+    "weight": ("Weight on own estimate", "本组估计权重"),
     # what-if frame columns (partner_outcomes, whatif_table)
     "baseline_sales_cny": ("Baseline sales", "基线销售额"),
     "expected_sales_cny": ("Expected sales", "预期销售额"),
@@ -157,6 +178,12 @@ def response_sentence(model: Any, lang: str = "en", *, region: str | None = None
     scope = getattr(model, "scope_", "all")
     network = region not in (None, "", "all") and scope == "all"
     tail = f"; {label('i_network_fit', lang)}" if network else ""
+    if zh:
+        return Markdown(
+            f"## {label('i_response', lang)}\n\n{label('i_response_text', lang)} **{model.beta_:+.1%}**"
+            f"（95% 置信区间 {lo:+.1%} … {hi:+.1%}；{model.n_obs_:,} {label('i_partner_quarters', lang)}，"
+            f"{model.n_partners_:,} 家经销商）{tail.replace('; ', '；')}。"
+        )
     return Markdown(
         f"## {label('i_response', lang)}\n\n{label('i_response_text', lang)} **{model.beta_:+.1%}** "
         f"(95% CI {lo:+.1%} … {hi:+.1%}; {model.n_obs_:,} {label('i_partner_quarters', lang)}, "
@@ -236,6 +263,60 @@ def partner_table(outcomes: pd.DataFrame, lang: str = "en", *, currency: str = D
     top = outcomes.nlargest(n, "expected_payout_cny")[[c for c in cols if c in outcomes.columns]]
     return display_table(top, lang, currency=currency, money=[c for c in top.columns if c in MONEY_COLUMNS],
                          codes=[c for c in ("region", "tier") if c in top.columns])
+
+
+def group_response_table(model: Any, lang: str = "en") -> Html:
+    """GroupResponseModel.summary_ as a table: response per pp (pooled) with its interval, own estimate, weight."""
+    s = model.summary_[["dimension", "group", "n_partners", "n_obs", "estimate", "ci_low", "ci_high",
+                        "estimate_raw", "weight"]].copy()
+    for c in ("estimate", "ci_low", "ci_high", "estimate_raw"):
+        s[c] = s[c].map(lambda v: f"{v:+.1%}")
+    return display_table(s, lang, percent=["weight"], codes=["dimension", "group"])
+
+
+def group_response_markdown(model: Any, lang: str = "en") -> Markdown:
+    """Heading and one paragraph for the response by group, with the network value."""
+    mu = model.network_[0]
+    net = f"（全网 {mu:+.1%}）" if lang == "zh" else f" (network {mu:+.1%}.)"
+    return Markdown(f"## {label('i_by_group', lang)}\n\n{label('i_by_group_text', lang)}{net}")
+
+
+def pull_forward_markdown(check: Any, figures: Mapping[str, Any] | None, lang: str = "en", *,
+                          currency: str = DEFAULT_CURRENCY) -> Markdown:
+    """The pull-forward section: what the store's orders show, and how much the what-if removed."""
+    zh = lang == "zh"
+    pulled, se, n = check.pulled_cny_, check.se_cny_, check.n_near_
+    clear = pulled > 2 * se and pulled > 0
+    amt, share = money(pulled, currency, lang), f"{check.share_pct_:.1f}%"
+    if check.mode_ == "threshold":
+        if zh:
+            seen = (f"季度销售额刚刚超过量级门槛的经销商（{n:,} 个经销商季度）在下季度头两周的进货比平时少"
+                    f" {amt}：约 {share} 的销售额是从下季度提前拉来的。" if clear else
+                    f"季度末刚过门槛的经销商（{n:,} 个经销商季度）在下季度初没有明显的进货回落：未见明显的提前拉货。")
+        else:
+            seen = (f"Partners who ended a quarter just above a volume threshold ({n:,} partner-quarters) bought {amt} "
+                    f"less than usual in the first two weeks of the next quarter: about {share} of their sales were "
+                    "pulled forward." if clear else
+                    f"Partners who ended a quarter just above a volume threshold ({n:,} partner-quarters) show no clear "
+                    "dip at the start of the next quarter: no clear sign of orders pulled forward.")
+    else:
+        if zh:
+            seen = (f"下季度头两周的进货普遍低于季度中段：约 {amt}（{share}）的销售额在季度末被提前。" if clear else
+                    "季度初的进货与季度中段相比没有明显回落：未见季度末压货。")
+        else:
+            seen = (f"Partners buy less in the first two weeks of a quarter than mid-quarter: about {amt} ({share}) "
+                    "of sales were pulled into the quarter before." if clear else
+                    "Orders at the start of a quarter are in line with mid-quarter: no clear sign of period-end stuffing.")
+    removed = ""
+    if figures is not None and figures.get("pulled_forward_cny", 0.0) < 0.5:
+        removed = (" 当前方案的模拟中没有被拉到门槛的销售额，无需扣除。" if zh else
+                   " In the what-if no simulated sales were lifted to a threshold, so nothing was removed.")
+    elif figures is not None:
+        r = money(figures.get("pulled_forward_cny", 0.0), currency, lang)
+        removed = (f" 模拟中被拉到门槛的销售额属于提前拉货，已从增量销售额中扣除：{r}。" if zh else
+                   f" In the what-if, sales lifted to a threshold are pulled forward and were removed from incremental "
+                   f"sales: {r}.")
+    return Markdown(f"## {label('i_pull_forward', lang)}\n\n{seen}{removed}")
 
 
 def money_title(key: str, lang: str = "en", currency: str = DEFAULT_CURRENCY) -> str:
