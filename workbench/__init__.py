@@ -13,6 +13,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "backends",
     "charts",
     "churn",
     "config",

@@ -33,12 +33,21 @@ def _date(text: str) -> pd.Timestamp:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date (use YYYY-MM-DD)") from exc
 
 
+def _store_arg(text: str) -> Path | str:
+    """--db: a path, or a connection URL kept as text (a Path would fold its '//')."""
+    from workbench.backends import is_url
+
+    return text if is_url(text) else Path(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="Channel Workbench: channel partner analytics.")
     sub = p.add_subparsers(dest="command", required=True)
 
     def with_db(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        sp.add_argument("--db", type=Path, default=None, help="DuckDB store (default $WORKBENCH_DB, then data/workbench.duckdb)")
+        sp.add_argument("--db", type=_store_arg, default=None,
+                        help="DuckDB store (default $WORKBENCH_DB, then data/workbench.duckdb); segment, churn, "
+                             "whatif and retro also take an Ibis connection URL")
         return sp
 
     d = with_db(sub.add_parser("demo", help="generate the synthetic channel network and ingest it"))
@@ -110,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     db = args.db if args.db is not None else default_db()
+    if isinstance(db, str) and args.command in ("demo", "ingest", "loads", "rollback", "report"):
+        raise WorkbenchError(f"workbench {args.command} works on a DuckDB store file; give --db a path (a connection "
+                             "URL is for segment, churn, whatif, retro, rebates and contacts).")
     out = getattr(args, "out", None)
     if out is not None and args.command != "report" and Path(out).suffix.lower() not in (".csv", ".xlsx"):
         raise WorkbenchError(f"Output file {out} must end in .csv or .xlsx.")  # before any work
@@ -172,7 +184,7 @@ def _run(args: argparse.Namespace) -> int:
         print(result.summary())
         return 1 if result.missing else 0  # a page that says a section failed is still a page
 
-    from workbench.store import connect
+    from workbench.backends import connect
 
     con = connect(db, read_only=True)
     if args.command == "segment":
