@@ -94,7 +94,13 @@ def test_all_cutoffs_at_once_equal_one_cutoff_at_a_time_and_a_pandas_recount(dem
         pop = sorted(set(last.index[last > ts - 180 * day]) & set(alive.index[alive]))
         f = demo_frames[c].set_index("partner_id")
         assert list(f.index) == pop, c
-        gaps = past.assign(gap=g.diff().dt.days).groupby("partner_id")["gap"].median()
+        gap = past.assign(gap=g.diff().dt.days).groupby("partner_id")["gap"]
+        gaps = gap.median()
+        # sales per order day after the first (Gamma-Gamma input) and the regularity of the gaps
+        nr = o[~o["is_return"].fillna(False).astype(bool) & (o["amount"] >= 0) & (o["order_date"] <= ts)]
+        per_day = nr.groupby(["partner_id", "order_date"])["amount"].sum().reset_index()
+        first_day = per_day.groupby("partner_id")["order_date"].transform("min")
+        repeat = per_day[per_day["order_date"] > first_day].groupby("partner_id")["amount"].sum()
 
         def sales(days: int, ts: pd.Timestamp = ts) -> pd.Series:
             return o[(o["order_date"] > ts - days * day) & (o["order_date"] <= ts)].groupby("partner_id")["amount"].sum()
@@ -105,12 +111,14 @@ def test_all_cutoffs_at_once_equal_one_cutoff_at_a_time_and_a_pandas_recount(dem
             "n_order_days": g.size().astype(float),
             "median_gap_days": gaps,
             "order_days_90d": past[past["order_date"] > ts - 90 * day].groupby("partner_id").size().astype(float),
-            "sales_90d_cny": sales(90),
+            "sales_90d": sales(90),
             "snap_net_sales_180d_cny": sales(180),
             "snap_orders_365d": past[past["order_date"] > ts - 365 * day].groupby("partner_id").size().astype(float),
+            "repeat_sales": repeat,
+            "gap_cv": gap.std() / gap.mean(),
         }).reindex(pop)
         want["churned"] = ~want.index.isin(after["partner_id"])
-        for col in ("order_days_90d", "sales_90d_cny", "snap_net_sales_180d_cny", "snap_orders_365d"):
+        for col in ("order_days_90d", "sales_90d", "snap_net_sales_180d_cny", "snap_orders_365d", "repeat_sales"):
             want[col] = want[col].fillna(0.0)
         got = f[list(want.columns)]
         pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, check_names=False, obj=str(c))

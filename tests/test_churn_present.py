@@ -59,9 +59,9 @@ def test_widgets_and_charts_render_from_backtest(demo_bt: churn.Backtest) -> Non
 
 def test_reasons_in_chinese_and_readable_odds(demo_bt: churn.Backtest) -> None:
     frame = pd.DataFrame({
-        "partner_id": ["A"], "sales_90d_cny": [5500.0], "sales_prev_90d_cny": [10000.0],
+        "partner_id": ["A"], "sales_90d": [5500.0], "sales_prev_90d": [10000.0],
         "sales_change_pct": [-45.0], "median_gap_days": [30.0], "recency_days": [64.0], "cycle_ratio": [64 / 30],
-        "rebate_overdue_cny": [32000.0], "sat_last": [70.0], "sat_change": [-12.0], "open_conflicts": [0.0],
+        "rebate_overdue": [32000.0], "sat_last": [70.0], "sat_change": [-12.0], "open_conflicts": [0.0],
         "trainings_365d": [1.0],
     })
     zh = present_churn.reasons_table(frame, lang="zh").iloc[0]

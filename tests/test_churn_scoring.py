@@ -33,13 +33,13 @@ def demo_bt(demo_frames) -> churn.Backtest:
 def test_reasons_in_plain_words_with_one_action_each() -> None:
     frame = pd.DataFrame({
         "partner_id": ["A", "B", "C"],
-        "sales_90d_cny": [5500.0, 10000.0, 10000.0],
-        "sales_prev_90d_cny": [10000.0, 10000.0, 10000.0],
+        "sales_90d": [5500.0, 10000.0, 10000.0],
+        "sales_prev_90d": [10000.0, 10000.0, 10000.0],
         "sales_change_pct": [-45.0, 0.0, 0.0],
         "median_gap_days": [30.0, 30.0, 30.0],
         "recency_days": [64.0, 10.0, 10.0],
         "cycle_ratio": [64 / 30, 10 / 30, 10 / 30],
-        "rebate_overdue_cny": [32000.0, 0.0, 0.0],
+        "rebate_overdue": [32000.0, 0.0, 0.0],
         "sat_last": [70.0, 55.0, 80.0],
         "sat_change": [-12.0, 0.0, 1.0],
         "open_conflicts": [0.0, 2.0, 0.0],
@@ -93,7 +93,8 @@ def test_risk_list_ranks_true_churners_first(demo_con, demo_frames, demo_bt) -> 
 def test_cli_churn_writes_csv_and_xlsx(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from workbench.cli import main
 
-    cols = ["partner_id", "name", "region", "tier", "risk", "sales_at_risk", "reasons", "action"]
+    cols = ["partner_id", "name", "region", "tier", "risk", "sales_at_risk", "expected_sales", "clv_12m", "reasons",
+            "action"]
     out = tmp_path / "risk.csv"
     seen: list[pd.DataFrame] = []
     real = churn.risk_list
@@ -123,3 +124,25 @@ def test_a_baseline_winner_scores_calibrated_probabilities(demo_con, demo_frames
     order = np.argsort(test["recency_days"].to_numpy())
     assert np.all(np.diff(p[order]) >= -1e-12)  # monotone in days since the last order
     assert p.mean() == pytest.approx(test["churned"].mean(), abs=0.06)
+
+
+def test_cli_churn_on_cdnow_writes_expected_sales_for_every_active_customer(realstore, real_data: Path,
+                                                                            tmp_path: Path) -> None:
+    """Issue 15's acceptance: `workbench churn --as-of 1997-09-30 --horizon-days 273` on the CDNOW store
+    writes expected_sales (and clv_12m) for every customer with a purchase in the 180 days before."""
+    from workbench.cli import main
+
+    out = tmp_path / "cdnow_risk.csv"
+    db = realstore("cdnow")
+    assert main(["churn", "--as-of", "1997-09-30", "--horizon-days", "273", "--out", str(out), "--db", str(db)]) == 0
+    got = pd.read_csv(out)
+    tx = pd.read_csv(real_data / "cdnow" / "CDNOW_sample.txt", sep=r"\s+", header=None,
+                     names=["master_id", "customer_id", "date", "cds", "dollars"], dtype={"date": str})
+    tx["date"] = pd.to_datetime(tx["date"], format="%Y%m%d")
+    last = tx[tx["date"] <= "1997-09-30"].groupby("customer_id")["date"].max()
+    active = last[last > pd.Timestamp("1997-09-30") - pd.Timedelta(days=180)]
+    assert len(got) == len(active) > 500
+    assert got["expected_sales"].notna().all() and (got["expected_sales"] >= 0).all()
+    assert got["clv_12m"].notna().all() and got["risk"].between(0, 1).all()
+    # a long-silent one-time buyer is worth less than a recent frequent one
+    assert got["expected_sales"].max() > 10 * got["expected_sales"].median() > 0

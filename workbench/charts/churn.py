@@ -29,6 +29,7 @@ _MODEL_KEYS = {
     "recency_rule": "c_model_recency_rule",
     "cycle_rule": "c_model_cycle_rule",
     "bgnbd": "c_model_bgnbd",
+    "bgnbd_horizon": "c_model_bgnbd_horizon",
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from workbench.churn.models import (
     baseline_scores,
     design_matrix,
     odds_ratios,
+    tune,
     usable_columns,
 )
 from workbench.errors import NotEnoughData
@@ -94,6 +95,7 @@ class Backtest:
     metrics: per cutoff and model (roc_auc, pr_auc, brier, top10_capture, n, churn_rate).
     summary: metrics averaged over cutoffs per model, best ROC AUC first.
     plan: the training plan (backtest_plan). odds: odds ratios of the last logit fitted.
+    tuning: hyper-parameters chosen per scored cutoff and candidate, on its training cutoffs only.
     winner: name of the model with the best mean ROC AUC; margin: its lead over the runner-up.
     """
 
@@ -105,6 +107,7 @@ class Backtest:
     winner: str
     margin: float
     horizon_days: int
+    tuning: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["scored_cutoff", "model", "params"]))
 
     @property
     def ranked(self) -> bool:
@@ -141,6 +144,7 @@ def run_backtest(
             "little history, so the risk list is ranked without a backtest."
         )
     preds: list[pd.DataFrame] = []
+    tuning: list[dict] = []
     odds = pd.DataFrame(columns=["feature", "coef_per_sd", "odds_ratio_per_sd"])
     for s, train in zip(plan["scored_cutoff"], plan["train_cutoffs"], strict=True):
         test = frames[s]
@@ -152,7 +156,9 @@ def run_backtest(
         Xte = design_matrix(test, cols)
         scores: dict[str, np.ndarray] = {}
         for name in candidates:
-            model = _fit_candidate(name, Xtr, ytr, seed=seed, cutoffs=tr["cutoff"].to_numpy())
+            params = tune(name, Xtr.to_numpy(float), ytr, cutoffs=tr["cutoff"].to_numpy(), seed=seed)
+            tuning.append({"scored_cutoff": s, "model": name, "params": params})
+            model = _fit_candidate(name, Xtr, ytr, seed=seed, cutoffs=tr["cutoff"].to_numpy(), params=params)
             scores[name] = _predict(model, Xte)
             if name == "logit" and not isinstance(model, ConstantRate):
                 odds = odds_ratios(model, cols)
@@ -177,7 +183,8 @@ def run_backtest(
     metrics = metrics_table(predictions)
     summary = _summary(metrics)
     margin = float(summary["roc_auc"].iloc[0] - summary["roc_auc"].iloc[1])
-    return Backtest(predictions, metrics, summary, plan, odds, str(summary["model"].iloc[0]), margin, horizon_days)
+    return Backtest(predictions, metrics, summary, plan, odds, str(summary["model"].iloc[0]), margin, horizon_days,
+                    pd.DataFrame(tuning, columns=["scored_cutoff", "model", "params"]))
 
 
 def top_capture(y: Any, score: Any, share: float = 0.10) -> float:
@@ -298,6 +305,7 @@ def default_cutoffs(con: Any, *, as_of: DatesLike | None = None, horizon_days: i
     return quarterly_cutoffs(first=first, last=end - timedelta(days=horizon_days))
 
 
+MIN_SCORED = 2  # a design is preferred when it scores at least this many cutoffs out of time
 SHORT_ACTIVE_DAYS = 90  # activity window when the history is too short for the glossary's 180 days
 
 
@@ -341,8 +349,9 @@ def backtest_design(
     """Cutoffs and activity window for the backtest, adapted to the history up to `as_of`.
 
     The glossary's design first: quarter ends from the first one with 180 days of history. When that
-    gives no cutoff pair horizon_days apart, month ends with the 180-day window, then month ends
-    with a SHORT_ACTIVE_DAYS window. Below min_history_days(horizon_days) of orders no honest
+    scores fewer than MIN_SCORED cutoffs out of time, month ends with the 180-day window, then month
+    ends with a SHORT_ACTIVE_DAYS window (the first design scoring MIN_SCORED wins, else the first
+    scoring one). Below min_history_days(horizon_days) of orders no honest
     out-of-time test exists: raises NotEnoughData saying so.
     """
     from workbench.errors import NotEnoughData
@@ -350,11 +359,17 @@ def backtest_design(
     start, last = _data_span(_tables(con, region))
     end = last if as_of is None else min(_day(as_of), last)
     h = int(horizon_days)
+    fallback = None
     for cadence, active in (("quarterly", ACTIVE_DAYS), ("monthly", ACTIVE_DAYS), ("monthly", SHORT_ACTIVE_DAYS)):
         make = quarterly_cutoffs if cadence == "quarterly" else monthly_cutoffs
         cuts = make(first=start + timedelta(days=active - 1), last=end - timedelta(days=h))
-        if not backtest_plan(cuts, horizon_days=h).empty:
+        n = len(backtest_plan(cuts, horizon_days=h))
+        if n >= MIN_SCORED:
             return BacktestDesign(tuple(cuts), cadence, active, start, end, h)
+        if n and fallback is None:
+            fallback = BacktestDesign(tuple(cuts), cadence, active, start, end, h)
+    if fallback is not None:
+        return fallback
     days = (end - start).days + 1
     raise NotEnoughData(
         f"The orders span {days} days ({start} to {end}); an out-of-time backtest with a {h}-day horizon "

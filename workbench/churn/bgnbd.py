@@ -125,6 +125,19 @@ class BetaGeoFitter:
         quiet = np.exp((r + x) * (np.log(alpha + big_t) - np.log(alpha + big_t + float(t))))
         return 1.0 - alive + alive * quiet
 
+    def conditional_expected_number_of_purchases_if_alive(self, t: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """Expected repeat transactions in (T, T + t] for a customer still alive at T (eq. 10 without
+        the P(alive) factor): what the customer buys if it has not dropped out."""
+        from scipy.special import hyp2f1
+
+        r, alpha, a, b = (self.params_[k] for k in ("r", "alpha", "a", "b"))
+        x = np.asarray(frequency, dtype=float)
+        big_t = np.asarray(T, dtype=float)
+        z = t / (alpha + big_t + t)
+        first = (a + b + x - 1) / (a - 1)
+        second = 1 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
+        return first * second
+
     def conditional_expected_number_of_purchases_up_to_time(
         self, t: float, frequency: Any, recency: Any, T: Any
     ) -> np.ndarray:

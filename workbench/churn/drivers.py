@@ -45,8 +45,9 @@ def _tables(con: Any, region: str | None) -> dict[str, Any]:
 
 DRIVER_ORDER_COLUMNS: tuple[str, ...] = (
     "partner_id", "name", "region", "channel_type", "onboard_date", "exit_date",
-    "first_order", "last_order", "n_order_days", "median_gap_days", "order_days_90d", "order_days_prev_90d",
-    "sales_90d_cny", "sales_prev_90d_cny", "sales_365d_cny", "rebate_overdue_cny",
+    "first_order", "last_order", "n_order_days", "median_gap_days", "mean_gap_days", "sd_gap_days",
+    "order_days_90d", "order_days_prev_90d", "repeat_sales",
+    "sales_90d", "sales_prev_90d", "sales_365d", "rebate_overdue",
     "sat_last", "sat_prev", "open_conflicts", "conflicts_365d", "trainings_365d",
 )
 
@@ -76,24 +77,30 @@ def _drivers_expr(t: dict[str, Any], cutoffs: Sequence[date]) -> Any:
     c = cuts.select("cutoff", "_d90", "_d180", "_d365")
     o = o.inner_join(c, [o.order_date <= c.cutoff, o.order_date > c._d365])  # every window is within 365 days
     sales = o.group_by(keys).aggregate(
-        sales_90d_cny=o.net_amount.sum(where=o.order_date > o._d90).cast("float64"),
-        sales_prev_90d_cny=o.net_amount.sum(where=(o.order_date > o._d180) & (o.order_date <= o._d90)).cast("float64"),
-        sales_365d_cny=o.net_amount.sum().cast("float64"),
+        sales_90d=o.net_amount.sum(where=o.order_date > o._d90).cast("float64"),
+        sales_prev_90d=o.net_amount.sum(where=(o.order_date > o._d180) & (o.order_date <= o._d90)).cast("float64"),
+        sales_365d=o.net_amount.sum().cast("float64"),
     )
     # order days and the gap to the previous order day: the same for every cutoff at or after the
     # day, so the window runs once over the whole history before the join with the cutoffs
     nr = t["orders"].filter(~t["orders"].is_return.fill_null(False) & (t["orders"].net_amount >= 0))
-    days = nr.select("partner_id", "order_date").distinct()
+    days = nr.group_by(["partner_id", "order_date"]).aggregate(day_sales=nr.net_amount.sum().cast("float64"))
     w = ibis.window(group_by="partner_id", order_by="order_date")
-    days = days.mutate(gap=days.order_date.delta(days.order_date.lag().over(w), unit="day"))
+    days = days.mutate(
+        gap=days.order_date.delta(days.order_date.lag().over(w), unit="day"),
+        is_first=days.order_date == days.order_date.min().over(ibis.window(group_by="partner_id")),
+    )
     days = days.inner_join(c, days.order_date <= c.cutoff)
     hist = days.group_by(keys).aggregate(
         first_order=days.order_date.min(),
         last_order=days.order_date.max(),
         n_order_days=days.order_date.count(),
         median_gap_days=days.gap.median().cast("float64"),
+        mean_gap_days=days.gap.mean().cast("float64"),
+        sd_gap_days=days.gap.std().cast("float64"),
         order_days_90d=days.order_date.count(where=days.order_date > days._d90),
         order_days_prev_90d=days.order_date.count(where=(days.order_date > days._d180) & (days.order_date <= days._d90)),
+        repeat_sales=days.day_sales.sum(where=~days.is_first).cast("float64"),
     )
 
     parts = [hist, sales]
@@ -107,7 +114,7 @@ def _drivers_expr(t: dict[str, Any], cutoffs: Sequence[date]) -> Any:
             else_=0,
         )
         inc = inc.mutate(short=ibis.greatest(inc.amount_due - paid, 0).cast("float64"))
-        parts.append(inc.group_by(keys).aggregate(rebate_overdue_cny=inc.short.sum()))
+        parts.append(inc.group_by(keys).aggregate(rebate_overdue=inc.short.sum()))
     if "surveys" in t:
         sv = t["surveys"]
         c = cuts.select("cutoff")
@@ -156,8 +163,8 @@ def order_drivers(con: Any, *, as_of: DatesLike, region: str | None = None) -> p
     """Point-in-time order history and churn drivers per partner, one row per partner (rows <= as_of).
 
     Columns: partner_id, name, region, channel_type, onboard_date, exit_date, first_order, last_order,
-    n_order_days, median_gap_days, sales_90d_cny, sales_prev_90d_cny, sales_365d_cny,
-    order_days_90d, order_days_prev_90d, rebate_overdue_cny (due - paid on ledger rows more than
+    n_order_days, median_gap_days, sales_90d, sales_prev_90d, sales_365d,
+    order_days_90d, order_days_prev_90d, rebate_overdue (due - paid on ledger rows more than
     60 days past period_end), sat_last, sat_prev, open_conflicts, conflicts_365d, trainings_365d;
     derived in pandas: recency_days, tenure_days, cycle_ratio, sales_change_pct, sat_change,
     and BG/NBD inputs in weeks bg_frequency, bg_recency_w, bg_T_w.
@@ -172,24 +179,33 @@ def _derive_drivers(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("first_order", "last_order", "onboard_date", "exit_date"):
         df[c] = pd.to_datetime(df[c])
     zero = [
-        "n_order_days", "order_days_90d", "order_days_prev_90d", "sales_90d_cny", "sales_prev_90d_cny",
-        "sales_365d_cny", "rebate_overdue_cny", "open_conflicts", "conflicts_365d", "trainings_365d",
+        "n_order_days", "order_days_90d", "order_days_prev_90d", "sales_90d", "sales_prev_90d",
+        "sales_365d", "rebate_overdue", "open_conflicts", "conflicts_365d", "trainings_365d", "repeat_sales",
     ]
     for c in zero:
         df[c] = pd.to_numeric(df[c], errors="coerce").fillna(0).astype(float)
-    for c in ("median_gap_days", "sat_last", "sat_prev"):
+    for c in ("median_gap_days", "mean_gap_days", "sd_gap_days", "sat_last", "sat_prev"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     ts = df["cutoff"]
     df["recency_days"] = (ts - df["last_order"]).dt.days.astype(float)
     df["tenure_days"] = (ts - df["onboard_date"]).dt.days.astype(float)
     gap = df["median_gap_days"].where(df["median_gap_days"] > 0)
     df["cycle_ratio"] = df["recency_days"] / gap.fillna(90.0)
-    prev = df["sales_prev_90d_cny"]
-    df["sales_change_pct"] = np.where(prev > 0, (df["sales_90d_cny"] / prev.where(prev > 0) - 1) * 100, np.nan)
+    prev = df["sales_prev_90d"]
+    df["sales_change_pct"] = np.where(prev > 0, (df["sales_90d"] / prev.where(prev > 0) - 1) * 100, np.nan)
     df["sat_change"] = df["sat_last"] - df["sat_prev"]
     df["bg_frequency"] = (df["n_order_days"] - 1).clip(lower=0)
     df["bg_recency_w"] = ((df["last_order"] - df["first_order"]).dt.days / 7.0).fillna(0.0)
     df["bg_T_w"] = ((ts - df["first_order"]).dt.days / 7.0).fillna(0.0)
+    # spend per repeat order day (Gamma-Gamma input) and Pareto/NBD-style shape of the history
+    df["bg_monetary"] = np.where(df["bg_frequency"] > 0, df["repeat_sales"] / df["bg_frequency"].clip(lower=1), 0.0)
+    df["recency_T_ratio"] = np.where(df["bg_T_w"] > 0, df["bg_recency_w"] / df["bg_T_w"].where(df["bg_T_w"] > 0), np.nan)
+    df["order_rate_w"] = np.where(df["bg_T_w"] > 0, df["bg_frequency"] / df["bg_T_w"].where(df["bg_T_w"] > 0), np.nan)
+    # regularity: how even the gaps are (coefficient of variation) and how late the partner is in
+    # standard deviations of its own gaps (needs three order days)
+    mean, sd = df["mean_gap_days"], df["sd_gap_days"]
+    df["gap_cv"] = sd / mean.where(mean > 0)
+    df["overdue_sd"] = ((df["recency_days"] - mean) / sd.where(sd > 0)).clip(-10, 10)
     return df
 
 
@@ -200,13 +216,63 @@ def _region(region: Any) -> str | None:
     return Scope.parse(region).region
 
 
-SNAPSHOT_DROP = {
+SNAPSHOT_DROP = {  # compared without a money suffix (net_sales_90d_cny and net_sales_90d alike)
     "partner_id", "name", "region", "province", "city", "channel_type", "churned",
     # the same quantities as order_drivers columns (kept once, under the drivers' names)
-    "recency_days", "tenure_days", "net_sales_90d_cny", "net_sales_prev_90d_cny", "net_sales_365d_cny",
+    "recency_days", "tenure_days", "net_sales_90d", "net_sales_prev_90d", "net_sales_365d",
     "order_cycle_median_days", "overdue_ratio", "satisfaction_last", "satisfaction_change",
     "trainings_365d", "conflicts_open", "conflicts_365d",
 }
+
+
+VALUE_COLUMNS: tuple[str, ...] = (
+    "bg_p_alive", "bg_expected_orders", "bg_p_no_order", "expected_spend", "expected_sales", "clv_12m",
+    "value_if_active_12m",
+)
+
+
+def _add_bgnbd(frame: pd.DataFrame, buyers: pd.DataFrame, *, horizon_days: int, annual_rate: float | None = None,
+               months: int | None = None) -> pd.DataFrame:
+    """BG/NBD × Gamma-Gamma per partner of `frame`, fitted per cutoff on `buyers` (every partner with
+    an order by the cutoff; history <= cutoff only).
+
+    Adds bg_p_alive, bg_expected_orders (order days in the next horizon_days), bg_p_no_order,
+    expected_spend (sales per order day), expected_sales (non-return sales in the horizon),
+    clv_12m (discounted sales over the next `months` months) and value_if_active_12m (the same for a
+    partner that does not drop out: what churn would cost).
+    """
+    from workbench.churn.gammagamma import discounted_value, load_value_settings, spend_per_order_day
+    from workbench.churn.models import _bgnbd_fit
+
+    settings = load_value_settings()
+    rate = settings.discount_rate_annual if annual_rate is None else annual_rate
+    months = settings.value_months if months is None else months
+    out = frame.copy()
+    for col in VALUE_COLUMNS:
+        out[col] = np.nan
+    w = horizon_days / 7.0
+    for cut, idx in out.groupby("cutoff", sort=False).groups.items():
+        g = out.loc[idx]
+        fit_on = buyers[buyers["cutoff"] == cut]
+        if len(g) == 0:
+            continue
+        bg = _bgnbd_fit(fit_on if len(fit_on) else g)
+        x, tx, t = g["bg_frequency"], g["bg_recency_w"], g["bg_T_w"].clip(lower=1e-3)
+        # spend: Gamma-Gamma fitted on every buyer's repeat order days, scored for this population
+        src = fit_on if len(fit_on) else g
+        own_day = (g["sales_365d"] / g["n_order_days"].clip(lower=1)).clip(lower=0)
+        spend = spend_per_order_day(x, g["bg_monetary"], own_day,
+                                    fit_frequency=src["bg_frequency"], fit_monetary=src["bg_monetary"])
+        n_h = bg.conditional_expected_number_of_purchases_up_to_time(w, x, tx, t)
+        out.loc[idx, "bg_p_alive"] = bg.conditional_probability_alive(x, tx, t)
+        out.loc[idx, "bg_expected_orders"] = n_h
+        out.loc[idx, "bg_p_no_order"] = bg.conditional_probability_no_purchase(w, x, tx, t)
+        out.loc[idx, "expected_spend"] = spend
+        out.loc[idx, "expected_sales"] = n_h * spend
+        out.loc[idx, "clv_12m"] = discounted_value(bg, spend, x, tx, t, months=months, annual_rate=rate)
+        out.loc[idx, "value_if_active_12m"] = discounted_value(bg, spend, x, tx, t, months=months,
+                                                               annual_rate=rate, if_alive=True)
+    return out
 
 
 def cutoff_frame(
@@ -254,18 +320,20 @@ def cutoff_frames(
     drv = _drivers(t, keys)
     active = drv["last_order"].notna() & (drv["recency_days"] < min(int(active_days), ACTIVE_DAYS))
     exited = drv["exit_date"].notna() & (drv["exit_date"] <= drv["cutoff"])
+    buyers = drv[drv["last_order"].notna() & ~exited]  # BG/NBD is fitted on every buyer, silent ones too
     drv = drv[active & ~exited]
 
     snap = features.partner_snapshot_sets(t, as_of=keys).to_pandas()
     num = [
         c for c in snap.columns
-        if c not in SNAPSHOT_DROP and (pd.api.types.is_numeric_dtype(snap[c]) or pd.api.types.is_bool_dtype(snap[c]))
+        if c not in SNAPSHOT_DROP and c.replace("_cny", "") not in SNAPSHOT_DROP and (pd.api.types.is_numeric_dtype(snap[c]) or pd.api.types.is_bool_dtype(snap[c]))
     ]
     snap = pd.DataFrame(
         {"cutoff": pd.to_datetime(snap["as_of"]).astype("datetime64[s]"), "partner_id": snap["partner_id"]}
         | {f"snap_{c}": snap[c].astype(float) for c in num}
     )
     frame = drv.merge(snap, on=["cutoff", "partner_id"], how="left")
+    frame = _add_bgnbd(frame, buyers, horizon_days=horizon_days)
     if labels:
         lab = features.churn_label_sets(t, as_of=keys, horizon_days=horizon_days).to_pandas()
         lab = pd.DataFrame({

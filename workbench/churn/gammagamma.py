@@ -5,6 +5,8 @@ discounted 12-month customer value."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,9 +16,52 @@ from scipy.special import gammaln
 
 from workbench.errors import NotEnoughData, WorkbenchError
 
-__all__ = ["GammaGammaFitter", "cdnow_spend_summary", "discounted_value", "monthly_rate"]
+__all__ = ["GammaGammaFitter", "ValueSettings", "cdnow_spend_summary", "discounted_value", "load_value_settings",
+           "monthly_rate", "spend_per_order_day"]
 
 PARAMS = ("p", "q", "v")  # v is the paper's gamma (scale of the spend heterogeneity)
+
+
+@dataclass(frozen=True)
+class ValueSettings:
+    """Forward-value settings (config/churn.yaml)."""
+
+    discount_rate_annual: float = 0.10  # discount rate for clv_12m, per year
+    value_months: int = 12  # months of forward value behind clv_12m and sales_at_risk
+
+
+def load_value_settings(path: str | Path | None = None) -> ValueSettings:
+    """Load config/churn.yaml (or `path`) into ValueSettings; defaults when the file is absent."""
+    from workbench import config
+    from workbench.paths import config_file
+
+    try:
+        p = Path(path) if path is not None else config_file("churn.yaml")
+    except WorkbenchError:
+        return ValueSettings()
+    if not p.exists():
+        return ValueSettings()
+    return config.load(ValueSettings, p)
+
+
+def spend_per_order_day(
+    frequency: Any, monetary_value: Any, fallback: Any, *, fit_frequency: Any = None, fit_monetary: Any = None
+) -> np.ndarray:
+    """Expected sales per order day per customer: Gamma-Gamma (fitted on fit_frequency/fit_monetary,
+    default the customers scored) when at least 3 customers have a repeat order and the fit has a finite
+    mean (q > 1); else the customer's own mean (monetary_value, or `fallback` without repeats)."""
+    x = np.asarray(frequency, dtype=float)
+    m = np.asarray(monetary_value, dtype=float)
+    fx = x if fit_frequency is None else np.asarray(fit_frequency, dtype=float)
+    fm = m if fit_monetary is None else np.asarray(fit_monetary, dtype=float)
+    try:
+        gg = GammaGammaFitter(penalizer=1e-6).fit(fx, fm)
+        if gg.params_["q"] > 1.0:
+            return gg.conditional_expected_average_profit(x, m)
+    except (NotEnoughData, WorkbenchError):
+        pass
+    own = np.where((x > 0) & (m > 0), m, np.asarray(fallback, dtype=float))
+    return np.nan_to_num(own, nan=0.0)
 
 
 def _gg_loglik(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -120,18 +165,22 @@ def monthly_rate(annual_rate: float) -> float:
 
 
 def discounted_value(
-    bgnbd: Any, spend: Any, frequency: Any, recency_w: Any, T_w: Any, *, months: int = 12, annual_rate: float = 0.10
+    bgnbd: Any, spend: Any, frequency: Any, recency_w: Any, T_w: Any, *, months: int = 12, annual_rate: float = 0.10,
+    if_alive: bool = False,
 ) -> np.ndarray:
     """Discounted expected sales over the next `months` months (BG/NBD × spend per order day).
 
     Month i's expected orders (BG/NBD, weeks) times `spend`, discounted by (1 + monthly rate)^i.
+    if_alive: for a customer still alive today (what it buys unless it drops out).
     """
     d = monthly_rate(annual_rate)
     week_per_month = 365.25 / 12 / 7
     prev = np.zeros(len(np.asarray(frequency)))
     total = np.zeros_like(prev)
+    count = (bgnbd.conditional_expected_number_of_purchases_if_alive if if_alive
+             else bgnbd.conditional_expected_number_of_purchases_up_to_time)
     for i in range(1, months + 1):
-        cum = bgnbd.conditional_expected_number_of_purchases_up_to_time(i * week_per_month, frequency, recency_w, T_w)
+        cum = count(i * week_per_month, frequency, recency_w, T_w)
         total += (cum - prev) / (1.0 + d) ** i
         prev = cum
     return total * np.asarray(spend, dtype=float)

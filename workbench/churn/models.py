@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from workbench.churn.bgnbd import BetaGeoFitter
 
@@ -26,23 +27,27 @@ __all__ = [
     "feature_columns",
     "make_gbm",
     "make_logit",
+    "tune",
     "odds_ratios",
     "usable_columns",
 ]
 
 CANDIDATES: tuple[str, ...] = ("logit", "gbm")
-BASELINES: tuple[str, ...] = ("recency_rule", "cycle_rule", "bgnbd")
-PROBABILISTIC: frozenset[str] = frozenset({"logit", "gbm", "bgnbd"})
+BASELINES: tuple[str, ...] = ("recency_rule", "cycle_rule", "bgnbd", "bgnbd_horizon")
+PROBABILISTIC: frozenset[str] = frozenset({"logit", "gbm", "bgnbd", "bgnbd_horizon"})
 
 
 DRIVER_FEATURES: tuple[str, ...] = (
     "recency_days", "tenure_days", "n_order_days", "median_gap_days", "cycle_ratio",
-    "sales_90d_cny", "sales_prev_90d_cny", "sales_365d_cny", "sales_change_pct",
-    "order_days_90d", "order_days_prev_90d", "rebate_overdue_cny", "sat_last", "sat_change",
+    "sales_90d", "sales_prev_90d", "sales_365d", "sales_change_pct",
+    "order_days_90d", "order_days_prev_90d", "rebate_overdue", "sat_last", "sat_change",
     "open_conflicts", "conflicts_365d", "trainings_365d",
+    # BG/NBD and Pareto/NBD-style shape of the history, and the regularity of the gaps
+    "bg_p_alive", "bg_expected_orders", "bg_p_no_order", "bg_T_w", "bg_monetary",
+    "recency_T_ratio", "order_rate_w", "gap_cv", "overdue_sd",
 )
 CHANNEL_TYPES = ("distributor", "wholesaler", "dealer", "retailer", "ecommerce", "key_account", "other")
-_LOG_HINTS = ("cny", "sales", "amount", "due", "paid", "shortfall", "value", "aov")
+_LOG_HINTS = ("cny", "sales", "amount", "due", "paid", "shortfall", "value", "aov", "rebate", "monetary")
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
@@ -60,7 +65,8 @@ def usable_columns(train: pd.DataFrame) -> list[str]:
 
 
 def design_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Numeric model matrix with `columns` (missing ones NaN); money columns get a signed log1p."""
+    """Numeric model matrix with `columns` (missing ones NaN); money columns and expected orders get a
+    signed log1p, BG/NBD probabilities their log-odds."""
     n = len(frame)
     cols: dict[str, np.ndarray] = {}
     channel = frame["channel_type"].to_numpy(object) if "channel_type" in frame.columns else np.full(n, None, object)
@@ -69,7 +75,10 @@ def design_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
             cols[c] = (channel == c[3:]).astype(float)
         elif c in frame.columns:
             v = pd.to_numeric(frame[c], errors="coerce").to_numpy(float, na_value=np.nan)
-            if any(h in c for h in _LOG_HINTS):
+            if c.startswith("bg_p_"):  # probabilities enter as log-odds: BG/NBD's own forecast is linear in them
+                p = np.clip(v, 1e-6, 1 - 1e-6)
+                v = np.log(p) - np.log1p(-p)
+            elif c == "bg_expected_orders" or any(h in c for h in _LOG_HINTS):
                 v = np.sign(v) * np.log1p(np.abs(v))
             cols[c] = np.where(np.isinf(v), np.nan, v)
         else:
@@ -77,7 +86,7 @@ def design_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(cols, index=frame.index, columns=list(columns))
 
 
-def make_logit(C: float = 0.5) -> Any:
+def make_logit(C: float = 0.1) -> Any:
     """L2-regularized logistic regression on median-imputed, standardized features (sklearn Pipeline)."""
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
@@ -91,14 +100,88 @@ def make_logit(C: float = 0.5) -> Any:
     )
 
 
-def make_gbm(*, seed: int = 0) -> Any:
-    """HistGradientBoostingClassifier for churn (shallow trees, fixed iterations, seeded)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
+class DropDead(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+    """Drop columns with fewer than two distinct finite values in the training rows (a tree learner
+    cannot bin them; a sub-sample of the training cutoffs can lose a rare driver entirely)."""
 
-    return HistGradientBoostingClassifier(
-        learning_rate=0.1, max_iter=100, max_leaf_nodes=15, min_samples_leaf=40,
+    def fit(self, X: Any, y: Any = None) -> DropDead:
+        """Remember which columns vary; returns self."""
+        X = np.asarray(X, dtype=float)
+        self.keep_ = np.array([np.unique(c[np.isfinite(c)]).size >= 2 for c in X.T], dtype=bool)
+        if not self.keep_.any():
+            self.keep_[:1] = True
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """X without the columns that did not vary in training."""
+        return np.asarray(X, dtype=float)[:, self.keep_]
+
+
+def make_gbm(*, seed: int = 0, learning_rate: float = 0.1, max_leaf_nodes: int = 15,
+             min_samples_leaf: int = 40) -> Any:
+    """HistGradientBoostingClassifier for churn (shallow trees, fixed iterations, seeded), after DropDead."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(DropDead(), HistGradientBoostingClassifier(
+        learning_rate=learning_rate, max_iter=100, max_leaf_nodes=max_leaf_nodes, min_samples_leaf=min_samples_leaf,
         l2_regularization=1.0, early_stopping=False, random_state=seed,
-    )
+    ))
+
+
+# Hyper-parameters tried inside the rolling backtest (chosen on the training cut-offs only)
+LOGIT_GRID: tuple[dict[str, float], ...] = tuple({"C": c} for c in (0.01, 0.03, 0.1, 0.3, 1.0))
+GBM_GRID: tuple[dict[str, float], ...] = (
+    {"learning_rate": 0.05, "max_leaf_nodes": 7, "min_samples_leaf": 80},
+    {"learning_rate": 0.1, "max_leaf_nodes": 15, "min_samples_leaf": 40},
+    {"learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": 20},
+)
+DEFAULTS: dict[str, dict[str, float]] = {"logit": {"C": 0.1}, "gbm": dict(GBM_GRID[1])}
+
+
+def _inner_splits(y: np.ndarray, cutoffs: np.ndarray | None, *, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Validation splits of the training rows for tuning: the latest training cutoff against the
+    earlier ones when there are two or more (out of time), else 3 folds of partners (seeded)."""
+    if cutoffs is not None and len(np.unique(cutoffs)) >= 2:
+        val = cutoffs == np.max(cutoffs)
+        return [(np.flatnonzero(~val), np.flatnonzero(val))]
+    from sklearn.model_selection import StratifiedKFold
+
+    k = int(min(3, y.sum(), len(y) - y.sum()))
+    if k < 2:
+        return []
+    return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+
+
+def tune(name: str, X: np.ndarray, y: np.ndarray, *, cutoffs: np.ndarray | None = None, seed: int = 0) -> dict:
+    """Hyper-parameters of candidate `name` with the best mean validation ROC AUC over _inner_splits
+    of the training rows (LOGIT_GRID / GBM_GRID); DEFAULTS when no split has both classes."""
+    from threadpoolctl import threadpool_limits
+
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        warnings.simplefilter("ignore", category=UserWarning)
+        return _tune(name, np.asarray(X, dtype=float), np.asarray(y), cutoffs=cutoffs, seed=seed)
+
+
+def _tune(name: str, X: np.ndarray, y: np.ndarray, *, cutoffs: np.ndarray | None, seed: int) -> dict:
+    from sklearn.metrics import roc_auc_score
+
+    grid = LOGIT_GRID if name == "logit" else GBM_GRID
+    splits = [(a, b) for a, b in _inner_splits(y, cutoffs, seed=seed)
+              if 0 < y[a].sum() < len(a) and 0 < y[b].sum() < len(b)]
+    if not splits:
+        return dict(DEFAULTS[name])
+    best, best_auc = dict(DEFAULTS[name]), -np.inf
+    for params in grid:
+        aucs = []
+        for a, b in splits:
+            m = make_logit(**params) if name == "logit" else make_gbm(seed=seed, **params)
+            m.fit(X[a], y[a])
+            aucs.append(roc_auc_score(y[b], m.predict_proba(X[b])[:, 1]))
+        if np.mean(aucs) > best_auc + 1e-9:
+            best, best_auc = dict(params), float(np.mean(aucs))
+    return best
 
 
 def calibrate(model: Any, X: np.ndarray, y: np.ndarray) -> Any:
@@ -136,13 +219,16 @@ def _bgnbd_fit(frame: pd.DataFrame, *, seed: int = 0) -> BetaGeoFitter:
         )
 
 
-def bgnbd_scores(frame: pd.DataFrame, *, horizon_days: int = 90, seed: int = 0) -> pd.DataFrame:
-    """BG/NBD per partner of a cutoff frame, fitted on the same frame: p_alive, expected_orders (order
-    days in the next horizon_days) and p_no_order (no order in the horizon: the churn label's event)."""
+def bgnbd_scores(
+    frame: pd.DataFrame, *, horizon_days: int = 90, seed: int = 0, fit_on: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """BG/NBD per partner of a cutoff frame, fitted on `fit_on` (default: the same frame): p_alive,
+    expected_orders (order days in the next horizon_days) and p_no_order (no order in the horizon:
+    the churn label's event)."""
     x, tx, t = frame["bg_frequency"], frame["bg_recency_w"], frame["bg_T_w"].clip(lower=1e-3)
     if frame.empty:
         return pd.DataFrame({"p_alive": [], "expected_orders": [], "p_no_order": []}, index=frame.index)
-    bg = _bgnbd_fit(frame, seed=seed)
+    bg = _bgnbd_fit(frame if fit_on is None or fit_on.empty else fit_on, seed=seed)
     w = horizon_days / 7.0
     return pd.DataFrame({
         "p_alive": bg.conditional_probability_alive(x, tx, t),
@@ -155,31 +241,36 @@ def baseline_scores(frame: pd.DataFrame, *, seed: int = 0) -> dict[str, np.ndarr
     """Baseline risk scores (higher = more likely to churn) from the drivers at one cutoff.
 
     recency_rule: days since last order. cycle_rule: days since last order / own median gap.
-    bgnbd: 1 - P(alive) from a BG/NBD model fitted (in weeks) on the same cutoff's partners
-    (a seeded sample of BGNBD_FIT_ROWS when there are more).
+    bgnbd: 1 - P(alive) from a BG/NBD model fitted (in weeks) on the cutoff's buyers (cutoff_frames)
+    or on the frame itself (a seeded sample of BGNBD_FIT_ROWS when there are more); bgnbd_horizon:
+    the same model's P(no order within the horizon), the churn label's own event.
     """
     if frame.empty:
-        p_alive = np.zeros(0)
+        p_alive = p_none = np.zeros(0)
+    elif {"bg_p_alive", "bg_p_no_order"} <= set(frame.columns) and frame["bg_p_alive"].notna().all():
+        p_alive, p_none = frame["bg_p_alive"].to_numpy(float), frame["bg_p_no_order"].to_numpy(float)
     else:
-        bg = _bgnbd_fit(frame, seed=seed)
-        p_alive = bg.conditional_probability_alive(
-            frame["bg_frequency"], frame["bg_recency_w"], frame["bg_T_w"].clip(lower=1e-3))
+        sc = bgnbd_scores(frame, seed=seed)
+        p_alive, p_none = sc["p_alive"].to_numpy(float), sc["p_no_order"].to_numpy(float)
     return {
         "recency_rule": frame["recency_days"].to_numpy(float),
         "cycle_rule": frame["cycle_ratio"].to_numpy(float),
-        "bgnbd": 1.0 - p_alive,
+        "bgnbd": np.round(1.0 - p_alive, 6),  # no dropout in the fit (a -> 0): ties, not float noise
+        "bgnbd_horizon": p_none,
     }
 
 
 def _fit_candidate(
-    name: str, X: pd.DataFrame, y: np.ndarray, *, seed: int, cutoffs: np.ndarray | None = None
+    name: str, X: pd.DataFrame, y: np.ndarray, *, seed: int, cutoffs: np.ndarray | None = None,
+    params: dict | None = None,
 ) -> Any:
-    """Fit candidate `name` ('logit' or 'gbm') on X, y.
+    """Fit candidate `name` ('logit' or 'gbm') on X, y with `params` (default DEFAULTS[name]).
 
     The gradient-boosted model is calibrated out of time: trees are grown on all but the latest
     training cutoff and the probabilities calibrated on that latest cutoff (3-fold cross-fitting
     when there is a single cutoff).
     """
+    params = dict(DEFAULTS[name]) if params is None else dict(params)
     from threadpoolctl import threadpool_limits
 
     Xa = X.to_numpy(float)
@@ -192,17 +283,17 @@ def _fit_candidate(
         warnings.simplefilter("ignore", category=RuntimeWarning)
         warnings.simplefilter("ignore", category=UserWarning)
         if name == "logit":
-            return make_logit().fit(Xa, y)
+            return make_logit(**params).fit(Xa, y)
         last = None if cutoffs is None else np.max(cutoffs)
         fit_rows = None if cutoffs is None else cutoffs < last
         if fit_rows is None or fit_rows.sum() == 0 or y[~fit_rows].sum() < 10 or y[fit_rows].sum() < 10:
             from sklearn.calibration import CalibratedClassifierCV
 
             if n_min < 2:
-                return make_gbm(seed=seed).fit(Xa, y)
+                return make_gbm(seed=seed, **params).fit(Xa, y)
             method = "isotonic" if y.sum() >= 300 else "sigmoid"
-            return CalibratedClassifierCV(make_gbm(seed=seed), method=method, cv=min(3, n_min)).fit(Xa, y)
-        gbm = make_gbm(seed=seed).fit(Xa[fit_rows], y[fit_rows])
+            return CalibratedClassifierCV(make_gbm(seed=seed, **params), method=method, cv=min(3, n_min)).fit(Xa, y)
+        gbm = make_gbm(seed=seed, **params).fit(Xa[fit_rows], y[fit_rows])
         return calibrate(gbm, Xa[~fit_rows], y[~fit_rows])
 
 

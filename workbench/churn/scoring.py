@@ -25,6 +25,7 @@ from workbench.churn.models import (
     baseline_scores,
     bgnbd_scores,
     design_matrix,
+    tune,
     usable_columns,
 )
 from workbench.errors import NotEnoughData
@@ -65,11 +66,7 @@ class Scorer:
     trained_on: tuple[date, ...]
     backtest: Backtest | None = None
     horizon_days: int = 90
-
-    @property
-    def validated(self) -> bool:
-        """True when the model won an out-of-time backtest (False: BG/NBD alone, no labels to test on)."""
-        return self.model != UNVALIDATED
+    validated: bool = True  # False: no backtest was possible, BG/NBD alone scores (model UNVALIDATED)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Risk of churn within the horizon per row of a cutoff frame (probability for the candidates)."""
@@ -77,7 +74,9 @@ class Scorer:
             return np.zeros(0)
         if self.model in CANDIDATES:
             return _predict(self.fitted, design_matrix(frame, self.columns))
-        if self.model == UNVALIDATED:
+        if not self.validated:
+            if "bg_p_no_order" in frame.columns and frame["bg_p_no_order"].notna().all():
+                return frame["bg_p_no_order"].to_numpy(float)
             return bgnbd_scores(frame, horizon_days=self.horizon_days)["p_no_order"].to_numpy(float)
         raw = np.nan_to_num(baseline_scores(frame)[self.model], nan=0.0)
         return self.fitted.predict(raw) if self.fitted is not None else raw
@@ -108,7 +107,7 @@ def fit_scorer(
     When the history allows no backtest (NotEnoughData from backtest_design or run_backtest), the
     scorer is BG/NBD's P(no order within the horizon), fitted at scoring time: `validated` is False.
     """
-    unvalidated = Scorer(UNVALIDATED, None, None, (), (), None, int(horizon_days))
+    unvalidated = Scorer(UNVALIDATED, None, None, (), (), None, int(horizon_days), validated=False)
     if frames is None:
         try:
             d = backtest_design(con, as_of=as_of, horizon_days=horizon_days, region=region)
@@ -129,11 +128,14 @@ def fit_scorer(
         return unvalidated
     cols = tuple(usable_columns(tr))
     X, y = design_matrix(tr, cols), tr["churned"].to_numpy(bool).astype(int)
-    explainer = _fit_candidate("logit", X, y, seed=seed)
+    cuts = tr["cutoff"].to_numpy()
+    logit_params = tune("logit", X.to_numpy(float), y, cutoffs=cuts, seed=seed)
+    explainer = _fit_candidate("logit", X, y, seed=seed, params=logit_params)
     if bt.winner == "logit":
         fitted = explainer
     elif bt.winner in CANDIDATES:
-        fitted = _fit_candidate(bt.winner, X, y, seed=seed, cutoffs=tr["cutoff"].to_numpy())
+        params = tune(bt.winner, X.to_numpy(float), y, cutoffs=cuts, seed=seed)
+        fitted = _fit_candidate(bt.winner, X, y, seed=seed, cutoffs=cuts, params=params)
     else:  # a baseline won: turn its score into a probability on the training cutoffs
         from sklearn.isotonic import IsotonicRegression
 
@@ -177,10 +179,10 @@ def reason_flags(df: pd.DataFrame) -> dict[str, pd.Series]:
     chg = df["sales_change_pct"]
     gap = df["median_gap_days"]
     return {
-        "orders_down": (chg <= -25) & (df["sales_prev_90d_cny"] > 0),
+        "orders_down": (chg <= -25) & (df["sales_prev_90d"] > 0),
         "overdue": ((df["cycle_ratio"] >= 1.5) & gap.notna() & (df["recency_days"] >= 14))
         | (gap.isna() & (df["recency_days"] >= 60)),
-        "rebate_unpaid": df["rebate_overdue_cny"] >= 1000,
+        "rebate_unpaid": df["rebate_overdue"] >= 1000,
         "satisfaction_fell": df["sat_change"] <= -5,
         "low_satisfaction": (df["sat_last"] < 60) & ~(df["sat_change"] <= -5),
         "open_conflict": df["open_conflicts"] >= 1,
@@ -217,6 +219,8 @@ def reasons_table(
         base = -j * 1e-3  # stable fallback order: config order
         if contrib is not None and feat in contrib.columns:
             weight[:, j] = contrib[feat].to_numpy(float) + base
+        elif contrib is not None and feat.removesuffix("_cny") in contrib.columns:  # old config names
+            weight[:, j] = contrib[feat.removesuffix("_cny")].to_numpy(float) + base
         else:
             weight[:, j] = base
     if contrib is not None:  # a sign that does not raise this partner's risk is not a reason
@@ -242,17 +246,28 @@ def _tiers(con: Any, *, as_of: date, region: str | None) -> pd.DataFrame:
     return segment.partner_tiers(con, as_of=as_of, region=_region(region))[["partner_id", "tier"]]
 
 
-RISK_COLUMNS = ["partner_id", "name", "region", "tier", "risk", "sales_at_risk", "reason_codes", "fallback"]
+RISK_COLUMNS = [
+    "partner_id", "name", "region", "tier", "risk", "sales_at_risk", "expected_sales", "clv_12m",
+    "reason_codes", "fallback",
+]
 
 
 def score_frame(frame: pd.DataFrame, scorer: Scorer, *, actions: ChurnActions | None = None) -> pd.DataFrame:
-    """Risk, sales at risk (risk × trailing 12-month net sales, store currency) and reason codes per partner."""
+    """Risk, forward value and reason codes per partner of a cutoff frame (money in the store currency).
+
+    expected_sales: BG/NBD × Gamma-Gamma non-return sales in the horizon; clv_12m: discounted sales
+    over the next 12 months; sales_at_risk: risk × value_if_active_12m (what the partner would buy
+    over 12 months if it stays: what churn costs).
+    """
     risk = np.clip(scorer.predict(frame), 0.0, 1.0)
     rs = reasons_table(frame, scorer, actions=actions, risk=risk)
     out = frame[["partner_id", "name", "region"]].copy()
     out["risk"] = np.round(risk, 4)
-    out["sales_365d_cny"] = frame["sales_365d_cny"].clip(lower=0)
-    out["sales_at_risk"] = np.round(out["risk"] * out["sales_365d_cny"], 2)
+    value = frame["value_if_active_12m"].clip(lower=0).fillna(0.0)
+    out["sales_at_risk"] = np.round(out["risk"] * value, 2)
+    out["expected_sales"] = np.round(frame["expected_sales"].clip(lower=0).fillna(0.0), 2)
+    out["clv_12m"] = np.round(frame["clv_12m"].clip(lower=0).fillna(0.0), 2)
+    out["value_if_active_12m"] = np.round(value, 2)
     out["reason_codes"] = rs["reason_codes"].to_numpy()
     out["fallback"] = rs["fallback"].to_numpy()
     return out
@@ -270,7 +285,8 @@ def risk_list(
     """Partners at `as_of` ranked by churn risk within `horizon_days`.
 
     Columns (RISK_COLUMNS): partner_id, name, region, tier, risk (probability), sales_at_risk (store
-    currency: risk × trailing 12-month net sales), reason_codes (top three warning signs, ';'-joined),
+    currency: risk × the 12-month value of the partner if it stays), expected_sales (in the horizon),
+    clv_12m (discounted 12-month value), reason_codes (top three warning signs, ';'-joined),
     fallback ('' | 'default' | 'unexplained': the action when no sign fires). `detail=True` adds the
     drivers the reasons quote; workbench.present.churn turns codes into words and actions.
     """

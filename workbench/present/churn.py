@@ -67,6 +67,19 @@ DRIVERS: dict[str, tuple[str, str]] = {
     "open_conflicts": ("Open conflicts", "未解决冲突"),
     "conflicts_365d": ("Conflicts, last 12 months", "近12个月冲突数"),
     "trainings_365d": ("Trainings, last 12 months", "近12个月培训次数"),
+    "bg_p_alive": ("P(still buying), BG/NBD", "仍在采购的概率（BG/NBD）"),
+    "bg_expected_orders": ("Expected order days in the horizon, BG/NBD", "预测期内预期下单天数（BG/NBD）"),
+    "bg_p_no_order": ("P(no order in the horizon), BG/NBD", "预测期内不下单的概率（BG/NBD）"),
+    "bg_T_w": ("Weeks since first order", "距首单周数"),
+    "bg_frequency": ("Repeat order days", "复购下单天数"),
+    "bg_monetary": ("Sales per repeat order day", "每个复购下单日的销售额"),
+    "recency_T_ratio": ("Last order as a share of the history", "末次下单在历史中的位置"),
+    "order_rate_w": ("Repeat order days per week", "每周复购下单天数"),
+    "gap_cv": ("Irregularity of the gaps between orders", "订货间隔的不规律程度"),
+    "overdue_sd": ("Days overdue in standard deviations of the own gaps", "逾期天数（以自身间隔标准差计）"),
+    "mean_gap_days": ("Mean days between orders", "平均订货间隔（天）"),
+    "sd_gap_days": ("Spread of the days between orders", "订货间隔标准差（天）"),
+    "repeat_sales": ("Sales on repeat order days", "复购日销售额"),
     # snapshot features (workbench.features.SNAPSHOT_COLUMNS)
     "active_180d": ("Active in the last 180 days", "近180天活跃"),
     "orders_90d": ("Orders, last 90 days", "近90天订单数"),
@@ -121,6 +134,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "c_model_recency_rule": ("Recency rule", "最近下单规则"),
     "c_model_cycle_rule": ("Order-cycle rule", "订货周期规则"),
     "c_model_bgnbd": ("BG/NBD P(alive)", "BG/NBD 存活概率"),
+    "c_model_bgnbd_horizon": ("BG/NBD P(no order in the horizon)", "BG/NBD 预测期内不下单概率"),
     "c_chart_roc": ("ROC curve (backtest, pooled cutoffs)", "ROC 曲线（回测，合并各截点）"),
     "c_chart_calibration": ("Calibration: predicted vs observed churn", "校准：预测与实际流失率"),
     "c_chart_lift": ("Cumulative gains", "累计增益"),
@@ -140,6 +154,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "c_sales_at_risk": ("Sales at risk", "风险销售额"),
     "risk": ("Churn risk", "流失风险"),
     "sales_at_risk": ("Sales at risk", "风险销售额"),
+    "expected_sales": ("Expected sales in the horizon", "预测期内预期销售额"),
+    "clv_12m": ("12-month value (discounted)", "未来12个月价值（折现）"),
+    "value_if_active_12m": ("12-month value if it stays", "若留存的12个月价值"),
+    "p_alive": ("P(still buying)", "仍在采购的概率"),
+    "expected_orders": ("Expected order days in the horizon", "预测期内预期下单天数"),
     "reasons": ("Top reasons", "主要原因"),
     "action": ("Recommended action", "建议行动"),
     "c_backtest": ("Backtest (mean over cutoffs)", "回测（各截点平均）"),
@@ -292,7 +311,7 @@ def reason_words(df: pd.DataFrame, lang: str = "en", *, currency: str = DEFAULT_
     rec = _int(df["recency_days"])
     ratio = df["cycle_ratio"].round(1).astype(str)
     conf = _int(df["open_conflicts"])
-    rebate = df["rebate_overdue_cny"].map(lambda v: format_money(v, currency, lang=lang))
+    rebate = df["rebate_overdue"].map(lambda v: format_money(v, currency, lang=lang))
     if lang == "zh":
         overdue = "已 " + rec + " 天未下单" + np.where(
             gap.notna(), "，是其通常 " + _int(gap) + " 天订货周期的 " + ratio + " 倍", "")
@@ -376,7 +395,8 @@ def reasons_table(
     return out[["partner_id", "reason_codes", "reasons", "action"]]
 
 
-RISK_COLUMNS = ["partner_id", "name", "region", "tier", "risk", "sales_at_risk", "reasons", "action"]
+RISK_COLUMNS = ["partner_id", "name", "region", "tier", "risk", "sales_at_risk", "expected_sales", "clv_12m",
+                "reasons", "action"]
 
 
 def risk_table(
@@ -393,10 +413,20 @@ def risk_heading(risk: pd.DataFrame, scorer: Any, lang: str = "en", *, currency:
     """Markdown: the risk-list heading, which model scores it, partners scored and total sales at risk."""
     from workbench.i18n import label
 
-    total = format_money(float(risk["sales_at_risk"].sum()) if len(risk) else 0.0, currency, lang=lang)
+    def total(col: str) -> str:
+        v = float(risk[col].sum()) if len(risk) and col in risk.columns else 0.0
+        return format_money_md(format_money(v, currency, lang=lang))
+
+    h = getattr(scorer, "horizon_days", 90)
+    if lang == "zh":
+        value = (f"未来 {h} 天预期销售额 {total('expected_sales')}；未来12个月价值（折现）{total('clv_12m')}；"
+                 "风险销售额 = 流失风险 × 若留存的12个月价值。")
+    else:
+        value = (f"Expected sales in the next {h} days: {total('expected_sales')}; 12-month value (discounted): "
+                 f"{total('clv_12m')}. Sales at risk = churn risk × the partner's 12-month value if it stays.")
     return (f"## {label('c_risk_list', lang)}\n\n{scorer_sentence(scorer, lang)} "  # type: ignore[arg-type]
             f"{label('c_partners_scored', lang)}: {len(risk):,} · "  # type: ignore[arg-type]
-            f"{label('c_expected_sar', lang)}: {format_money_md(total)}")  # type: ignore[arg-type]
+            f"{label('c_expected_sar', lang)}: {total('sales_at_risk')}\n\n{value}")  # type: ignore[arg-type]
 
 
 def format_money_md(text: str) -> str:
@@ -408,7 +438,8 @@ def risk_display(risk: pd.DataFrame, lang: str = "en", *, currency: str = DEFAUL
     """The risk list as an escaped HTML table: risk in %, sales at risk in the store currency, tier and region named."""
     from workbench.present import display_table
 
-    return display_table(risk, lang, currency=currency, money=["sales_at_risk"], percent=["risk"],
+    return display_table(risk, lang, currency=currency, money=["sales_at_risk", "expected_sales", "clv_12m"],
+                         percent=["risk"],
                          codes=[c for c in ("tier", "region") if c in risk.columns])
 
 
@@ -435,10 +466,12 @@ def drilldown_display(detail: pd.DataFrame, partner_id: str, lang: str = "en", *
 
 DRILL_FIELDS: tuple[str, ...] = (
     "partner_id", "name", "region", "risk", "sales_at_risk", "tier", "reasons", "action",
-    "recency_days", "median_gap_days", "cycle_ratio", "sales_90d_cny", "sales_prev_90d_cny",
-    "sales_365d_cny", "rebate_overdue_cny", "sat_last", "sat_change", "open_conflicts", "trainings_365d",
+    "bg_p_alive", "bg_expected_orders", "expected_sales", "clv_12m", "value_if_active_12m",
+    "recency_days", "median_gap_days", "cycle_ratio", "sales_90d", "sales_prev_90d",
+    "sales_365d", "rebate_overdue", "sat_last", "sat_change", "open_conflicts", "trainings_365d",
 )
-_MONEY_FIELDS = {"sales_at_risk", "sales_90d_cny", "sales_prev_90d_cny", "sales_365d_cny", "rebate_overdue_cny"}
+_MONEY_FIELDS = {"sales_at_risk", "sales_90d", "sales_prev_90d", "sales_365d", "rebate_overdue", "expected_sales",
+                 "clv_12m", "value_if_active_12m"}
 _FIELD_NAMES: Mapping[str, tuple[str, str]] = {
     "risk": ("Churn risk (next horizon)", "流失风险"),
     "sat_last": ("Last satisfaction (0–100)", "最近满意度（0–100）"),
@@ -480,7 +513,7 @@ def drilldown_table(
         if col not in r.index:
             continue
         v = r[col]
-        if col == "risk":
+        if col in ("risk", "bg_p_alive"):
             text = "–" if pd.isna(v) else f"{v:.0%}"
         elif col == "tier":
             from workbench.i18n import label

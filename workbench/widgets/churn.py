@@ -12,7 +12,6 @@ import pandas as pd
 
 from workbench.i18n import label
 from workbench.present import churn as words
-from workbench.present import display_table
 from workbench.vocab import DEFAULT_CURRENCY, format_money
 
 __all__ = ["partner_drilldown", "threshold_explorer", "threshold_summary"]
@@ -49,8 +48,7 @@ def _summary_html(s: dict[str, float], lang: str, currency: str) -> str:
 
 
 def _table_html(df: pd.DataFrame, lang: str, currency: str, rows: int = 15) -> str:
-    return display_table(df.head(rows), lang, currency=currency, money=["sales_at_risk"], percent=["risk"],
-                         codes=[c for c in ("tier",) if c in df.columns])
+    return words.risk_display(df.head(rows), lang, currency=currency)
 
 
 def threshold_explorer(
