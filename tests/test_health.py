@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from workbench import health
+from workbench.present import health as ph
 from workbench.charts import (
     chart_ordering_gaps,
     chart_quarantine_reasons,
@@ -132,17 +133,17 @@ def test_survey_coverage(tiny):
 
 def test_rebate_reconciliation_and_shortfall_list(tiny):
     by = health.rebate_by_program(tiny, as_of="2026-09-30").set_index("quarter")
-    assert by.loc["2026Q1", "rebate_shortfall_cny"] == pytest.approx(200.0)
+    assert by.loc["2026Q1", "rebate_shortfall"] == pytest.approx(200.0)
     # 2026Q2: due 1000, paid 500 (I2's payment lands after as_of)
-    assert by.loc["2026Q2", "rebate_due_cny"] == pytest.approx(1000.0)
-    assert by.loc["2026Q2", "rebate_paid_cny"] == pytest.approx(500.0)
+    assert by.loc["2026Q2", "rebate_due"] == pytest.approx(1000.0)
+    assert by.loc["2026Q2", "rebate_paid"] == pytest.approx(500.0)
     sl = health.rebate_shortfall_list(tiny, as_of="2026-09-30")
-    assert sl[["partner_id", "rebate_shortfall_cny", "unpaid_rows"]].values.tolist() == [["A1", 700.0, 2]]
+    assert sl[["partner_id", "rebate_shortfall", "unpaid_rows"]].values.tolist() == [["A1", 700.0, 2]]
     assert sl.loc[0, "oldest_unpaid_period_end"] == pd.Timestamp("2026-03-31")
     assert health.rebate_shortfall_list(tiny, as_of="2026-09-30", region="South").empty
     # after the late payment is made, only I1's 200 remains
     later = health.rebate_shortfall_list(tiny, as_of=date(2026, 10, 31))
-    assert later["rebate_shortfall_cny"].tolist() == [200.0]
+    assert later["rebate_shortfall"].tolist() == [200.0]
 
 
 def test_findings_localized_and_tables_escaped(tiny):
@@ -154,13 +155,18 @@ def test_findings_localized_and_tables_escaped(tiny):
         shortfall=health.rebate_shortfall_list(tiny, as_of="2026-09-30"),
     )
     kw["duplicates"] = health.duplicates_caught(kw["quarantine"])
-    en = health.findings(**kw, lang="en")
-    zh = health.findings(**kw, lang="zh")
+    en = ph.finding_sentences(**kw, lang="en")
+    zh = ph.finding_sentences(**kw, lang="zh")
     assert "2 partners went 3 or more months without ordering." in en
     assert any("返利欠付合计 ¥700" in s for s in zh)
-    page = health.table(kw["gaps"], "zh").data
+    gbp = ph.finding_sentences(**kw, currency="GBP", lang="en")
+    assert "Rebate shortfall of £700 across 1 partners." in gbp
+    page = ph.table(kw["gaps"], "zh")
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and "<img" not in page
     assert "最长断单（月）" in page and "华东" in page
+    money = ph.table(kw["shortfall"], "en", currency="GBP")
+    assert "Rebate shortfall (GBP)" in money and "£700" in money and "CNY" not in money and "¥" not in money
+    assert "rebate_" not in money and "NaN" not in money
 
 
 def test_chart_builders_return_charts_with_data(tiny):
@@ -171,13 +177,15 @@ def test_chart_builders_return_charts_with_data(tiny):
         chart_ordering_gaps(health.ordering_gaps(tiny, as_of="2026-09-30")),
         chart_survey_coverage(health.survey_coverage(tiny, quarter="2026Q3")),
         chart_rebate_reconciliation(health.rebate_by_program(tiny, as_of="2026-09-30")),
-        chart_rebate_shortfall_top(health.rebate_shortfall_list(tiny, as_of="2026-09-30")),
+        chart_rebate_shortfall_top(health.rebate_shortfall_list(tiny, as_of="2026-09-30"), currency="GBP"),
         chart_quarantine_reasons(health.quarantine_by_reason(tiny).iloc[0:0]),  # empty → a message chart
     ]
     for c in charts:
         spec = c.to_dict()
         assert spec.get("datasets"), "every chart embeds its (aggregated) data"
     assert "每月行数" in json.dumps(charts[0].to_dict(), ensure_ascii=False)
+    gbp = json.dumps(charts[5].to_dict(), ensure_ascii=False)
+    assert "Rebate shortfall (GBP)" in gbp and "CNY" not in gbp
     rebate = charts[4].to_dict()
     assert rebate["params"][0]["bind"]["input"] == "select"  # the program dropdown works without a kernel
 

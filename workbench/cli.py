@@ -113,6 +113,10 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--quarter", default=None, help="e.g. 2026Q3 (default: latest complete quarter in the store)")
     rp.add_argument("--region", default="all")
     rp.add_argument("--lang", choices=["en", "zh"], default="en")
+    rp.add_argument("--manager", default=None, help="one pack of this manager's partners (manager_id or name)")
+    rp.add_argument("--company-only", action="store_true", help="with --region all: the company pack only")
+    rp.add_argument("--xlsx", action="store_true", help="also write each pack's tables as one Excel workbook")
+    rp.add_argument("--zip", action="store_true", help="also write each pack as one .zip archive to forward")
     rp.add_argument("--out", type=Path, default=Path("reports"))
     return p
 
@@ -180,8 +184,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "report":
         from workbench.reports import render_pack
 
-        result = render_pack(db, quarter=args.quarter, region=args.region, lang=args.lang, out=args.out)
+        result = render_pack(db, quarter=args.quarter, region=None if args.manager else args.region,
+                             lang=args.lang, out=args.out, manager=args.manager,
+                             each_region=not args.company_only, xlsx=args.xlsx, zip=args.zip)
         print(result.summary())
+        for archive in result.archives:
+            print(f"Wrote {archive}.")
         return 1 if result.missing else 0  # a page that says a section failed is still a page
 
     from workbench.backends import connect

@@ -3,28 +3,26 @@ missing surveys, rebate reconciliation, duplicates)?
 
 Every function reads the store through ``workbench.features.scoped_tables`` (region filter applied where
 the data is read, contact fields dropped) and returns a small pandas frame for ``workbench.charts.health``
-and the ``01_data_health`` notebook. ``region=None`` or ``"all"`` means every region.
+and the ``01_data_health`` notebook (words and tables: ``workbench.present.health``). ``region=None`` or
+``"all"`` (or a :class:`workbench.vocab.Scope`) means every region. Amounts are in the store's currency.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
 from workbench.features import quarter_bounds, rebate_shortfall, scoped_tables
-from workbench.i18n import label
+from workbench.vocab import Scope
 
 __all__ = [
     "DATED_COLUMNS",
+    "MONEY_COLUMNS",
     "duplicates_caught",
-    "findings",
-    "heading",
     "ingest_summary",
-    "localize",
     "ordering_gaps",
     "quarantine_by_reason",
     "rebate_by_program",
@@ -32,7 +30,6 @@ __all__ = [
     "rows_by_period",
     "suspected_duplicate_orders",
     "survey_coverage",
-    "table",
 ]
 
 # table → the date column that places a row in time
@@ -48,8 +45,17 @@ DATED_COLUMNS: dict[str, str] = {
 _PARTNER_ID_KEYS = ("partner_id", "经销商编号", "经销商代码", "客户编号", "合作伙伴编号", "Partner ID", "PartnerID")
 
 
-def _scoped(con: ibis.BaseBackend, region: str | None) -> dict[str, ir.Table]:
-    return scoped_tables(con, None if region in (None, "", "all") else region)
+# amounts in the store's currency (workbench.vocab.store_currency); presentation adds the code
+MONEY_COLUMNS = ("rebate_due", "rebate_paid", "rebate_shortfall")
+
+
+def _scoped(con: ibis.BaseBackend, region: str | Scope | None) -> dict[str, ir.Table]:
+    return scoped_tables(con, Scope.parse(region).region)
+
+
+def _neutral(df: pd.DataFrame) -> pd.DataFrame:
+    """Money columns under their currency-neutral names (rebate_due, not rebate_due_cny)."""
+    return df.rename(columns={f"{c}_cny": c for c in MONEY_COLUMNS})
 
 
 def _date(value: str | dt.date) -> dt.date:
@@ -98,7 +104,7 @@ def quarantine_by_reason(con: ibis.BaseBackend, *, region: str | None = None) ->
     (rows that name no known partner cannot be attributed to a region and are left out).
     """
     raw = con.con
-    if region in (None, "", "all"):
+    if Scope.parse(region).is_all:
         df = raw.execute("SELECT table_name, reason, count(*) AS rows FROM quarantine GROUP BY ALL").df()
     else:
         ids = _scoped(con, region)["partners"].select("partner_id").to_pandas()
@@ -232,98 +238,40 @@ def survey_coverage(con: ibis.BaseBackend, *, quarter: str, by: str = "region",
 
 def rebate_by_program(con: ibis.BaseBackend, *, as_of: str | dt.date, region: str | None = None) -> pd.DataFrame:
     """Rebate reconciliation per program and quarter of period_end (ledger rows past period_end at as_of):
-    program, quarter ('2026Q2'), rebate_due_cny, rebate_paid_cny, rebate_shortfall_cny."""
+    program, quarter ('2026Q2'), rebate_due, rebate_paid, rebate_shortfall (store currency)."""
     t = _scoped(con, region)
     if "incentives" not in t:
-        return pd.DataFrame(columns=["program", "quarter", "rebate_due_cny", "rebate_paid_cny", "rebate_shortfall_cny"])
+        return pd.DataFrame(columns=["program", "quarter", *MONEY_COLUMNS])
     i = t["incentives"]
     i = i.mutate(_q=i.period_end.year().cast("string") + "Q" + i.period_end.quarter().cast("string"))
     df = rebate_shortfall(i, as_of=_date(as_of), by=["program", "_q"]).to_pandas().rename(columns={"_q": "quarter"})
-    for c in ("rebate_due_cny", "rebate_paid_cny", "rebate_shortfall_cny"):
+    df = _neutral(df)
+    for c in MONEY_COLUMNS:
         df[c] = df[c].astype("float64").round(2)
     return df.sort_values(["program", "quarter"]).reset_index(drop=True)
 
 
 def rebate_shortfall_list(con: ibis.BaseBackend, *, as_of: str | dt.date, region: str | None = None,
-                          min_cny: float = 0.01) -> pd.DataFrame:
-    """Partners with an outstanding rebate shortfall at as_of, largest first: partner_id, name, region,
-    program, rebate_due_cny, rebate_paid_cny, rebate_shortfall_cny, unpaid_rows, oldest_unpaid_period_end."""
+                          min_amount: float = 0.01) -> pd.DataFrame:
+    """Partners with an outstanding rebate shortfall (at least `min_amount`, store currency) at as_of, largest
+    first: partner_id, name, region, program, rebate_due, rebate_paid, rebate_shortfall, unpaid_rows,
+    oldest_unpaid_period_end."""
     t = _scoped(con, region)
-    cols = ["partner_id", "name", "region", "program", "rebate_due_cny", "rebate_paid_cny",
-            "rebate_shortfall_cny", "unpaid_rows", "oldest_unpaid_period_end"]
+    cols = ["partner_id", "name", "region", "program", *MONEY_COLUMNS, "unpaid_rows", "oldest_unpaid_period_end"]
     if "incentives" not in t:
         return pd.DataFrame(columns=cols)
     a = _date(as_of)
     i = t["incentives"]
     sf = rebate_shortfall(i, as_of=a, by=["partner_id", "program"])
-    sf = sf.filter(sf.rebate_shortfall_cny >= min_cny)
+    sf = sf.rename({c: f"{c}_cny" for c in MONEY_COLUMNS if f"{c}_cny" in sf.columns})
+    sf = sf.filter(sf.rebate_shortfall >= min_amount)
     paid = ibis.ifelse(i.paid_date.isnull() | (i.paid_date <= a), i.amount_paid.cast("float64").fill_null(0.0), 0.0)
-    open_rows = i.filter(i.period_end < a, i.amount_due.cast("float64") - paid >= min_cny)
+    open_rows = i.filter(i.period_end < a, i.amount_due.cast("float64") - paid >= min_amount)
     old = open_rows.group_by(["partner_id", "program"]).aggregate(
         unpaid_rows=open_rows.count(), oldest_unpaid_period_end=open_rows.period_end.min())
     df = (sf.join(old, ["partner_id", "program"], how="left")
             .join(t["partners"].select("partner_id", "name", "region"), "partner_id").to_pandas())
-    for c in ("rebate_due_cny", "rebate_paid_cny", "rebate_shortfall_cny"):
+    for c in MONEY_COLUMNS:
         df[c] = df[c].astype("float64").round(2)
     df["unpaid_rows"] = df["unpaid_rows"].fillna(0).astype("int64")
-    return df[cols].sort_values(["rebate_shortfall_cny", "partner_id"], ascending=[False, True]).reset_index(drop=True)
-
-
-def findings(*, rows: pd.DataFrame, quarantine: pd.DataFrame, gaps: pd.DataFrame, surveys: pd.DataFrame,
-             shortfall: pd.DataFrame, duplicates: pd.DataFrame, lang: str = "en") -> list[str]:
-    """Plain-language findings (one sentence each) from the frames above, in `lang`."""
-    zh = lang == "zh"
-    out: list[str] = []
-    last = rows[rows["month"] == rows["month"].max()]
-    empty = sorted(last.loc[last["rows"] == 0, "table"])
-    if empty:
-        names = "、".join(label(f"tbl_{n}", lang) for n in empty) if zh else ", ".join(empty)
-        out.append(f"最近一个月没有数据的表：{names}。" if zh else f"No rows in the latest month for: {names}.")
-    nq = int(quarantine["rows"].sum()) if not quarantine.empty else 0
-    out.append(f"隔离区共有 {nq:,} 行数据。" if zh else f"{nq:,} rows sit in quarantine.")
-    nd = int(duplicates[["exact_duplicates", "key_conflicts"]].sum().sum()) if not duplicates.empty else 0
-    out.append(f"导入时拦截了 {nd:,} 行重复数据。" if zh else f"{nd:,} duplicate lines were caught at ingestion.")
-    out.append(f"{len(gaps):,} 家经销商出现连续 3 个月以上未下单。" if zh
-               else f"{len(gaps):,} partners went 3 or more months without ordering.")
-    if not surveys.empty:
-        miss, act = int(surveys["missing"].sum()), int(surveys["active_partners"].sum())
-        share = miss / act if act else 0.0
-        out.append(f"本季度活跃经销商中有 {miss:,} 家（{share:.0%}）没有满意度调查。" if zh
-                   else f"{miss:,} of {act:,} active partners ({share:.0%}) have no survey this quarter.")
-    if not shortfall.empty:
-        total, n = float(shortfall["rebate_shortfall_cny"].sum()), shortfall["partner_id"].nunique()
-        out.append(f"{n:,} 家经销商的返利欠付合计 ¥{total:,.0f}。" if zh
-                   else f"Rebate shortfall of ¥{total:,.0f} across {n:,} partners.")
-    else:
-        out.append("没有欠付的返利。" if zh else "No rebate shortfall.")
-    return out
-
-
-def localize(frame: pd.DataFrame, lang: str = "en", *, index: bool = False) -> pd.DataFrame:
-    """A copy for display: column names and table/region/channel values translated via workbench.i18n."""
-    df = frame.copy()
-    for col in ("table", "table_name"):
-        if col in df:
-            df[col] = df[col].map(lambda v: label(f"tbl_{v}", lang))
-    for col in ("region", "channel_type", "program", "tier"):
-        if col in df:
-            df[col] = df[col].map(lambda v: label(str(v), lang) if pd.notna(v) else v)
-    df = df.rename(columns={c: label(c, lang) for c in df.columns})
-    return df if index else df.reset_index(drop=True)
-
-
-def table(frame: pd.DataFrame, lang: str = "en", *, max_rows: int = 25) -> Any:
-    """An HTML table (IPython display object) of `frame` localized for `lang`: no index, values
-    HTML-escaped, numbers with thousands separators, at most `max_rows` rows."""
-    from IPython.display import HTML
-
-    df = localize(frame.head(max_rows), lang)
-    return HTML(df.to_html(index=False, escape=True, border=0, classes="dataframe wb-table", na_rep="",
-                           float_format=lambda x: f"{x:,.2f}"))
-
-
-def heading(key: str, lang: str = "en", level: int = 2) -> Any:
-    """A Markdown heading (IPython display object) with the label of `key` in `lang`."""
-    from IPython.display import Markdown
-
-    return Markdown(f"{'#' * level} {label(key, lang)}")
+    return df[cols].sort_values(["rebate_shortfall", "partner_id"], ascending=[False, True]).reset_index(drop=True)

@@ -7,6 +7,7 @@ import pandas as pd
 
 from workbench.charts.base import message_chart
 from workbench.i18n import label
+from workbench.vocab import DEFAULT_CURRENCY, money_label
 
 __all__ = [
     "chart_ordering_gaps",
@@ -96,59 +97,64 @@ def chart_survey_coverage(surveys: pd.DataFrame, *, by: str = "region", lang: st
         color=alt.Color("status_label:N", title=None, sort=order,
                         scale=alt.Scale(domain=order, range=["#3a9e6f", "#c8453c"])),
         order=alt.Order("status:N", sort="descending"),
-        tooltip=[alt.Tooltip("group:N", title=label(by, lang)), alt.Tooltip("status_label:N", title=""),
+        tooltip=[alt.Tooltip("group:N", title=label(by, lang)), alt.Tooltip("status_label:N", title=label("h_measure", lang)),
                  alt.Tooltip("partners:Q", title=label("h_partners", lang))],
     ).properties(width=420)
 
 
-def chart_rebate_reconciliation(by_program: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
+def chart_rebate_reconciliation(by_program: pd.DataFrame, *, lang: str = "en",
+                                currency: str = DEFAULT_CURRENCY) -> alt.Chart:
     """Rebate due vs paid per quarter of period_end, with the shortfall as a line; a dropdown (Altair
-    param, works in static HTML) picks the program.
+    param, works in static HTML) picks the program. Amounts in `currency` (the store's).
 
-    by_program: ``health.rebate_by_program`` (program, quarter, rebate_due_cny, rebate_paid_cny,
-    rebate_shortfall_cny).
+    by_program: ``health.rebate_by_program`` (program, quarter, rebate_due, rebate_paid, rebate_shortfall).
     """
     if by_program.empty:
         return message_chart(label("h_no_rebates", lang))
     df = by_program.copy()
     programs = sorted(df["program"].astype(str).unique())
-    long = df.melt(id_vars=["program", "quarter"], value_vars=["rebate_due_cny", "rebate_paid_cny"],
-                   var_name="measure", value_name="cny")
+    long = df.melt(id_vars=["program", "quarter"], value_vars=["rebate_due", "rebate_paid"],
+                   var_name="measure", value_name="amount")
     long["measure_label"] = long["measure"].map(lambda m: label(m, lang))
+    amount = money_label(label("h_amount", lang), currency)
+    shortfall = money_label(label("rebate_shortfall", lang), currency)
     pick = alt.param(name="program_pick", value=programs[0],
                      bind=alt.binding_select(options=programs, name=label("program", lang) + " "))
     base = alt.Chart(long).transform_filter(alt.datum.program == pick)
     bars = base.mark_bar().encode(
         x=alt.X("quarter:O", title=label("quarter", lang), axis=alt.Axis(labelAngle=-45)),
         xOffset=alt.XOffset("measure_label:N"),
-        y=alt.Y("cny:Q", title="CNY", axis=alt.Axis(format="~s")),
+        y=alt.Y("amount:Q", title=amount, axis=alt.Axis(format="~s")),
         color=alt.Color("measure_label:N", title=None, scale=alt.Scale(range=["#1f5fa8", "#9cc3e6"])),
-        tooltip=[alt.Tooltip("quarter:O", title=label("quarter", lang)), alt.Tooltip("measure_label:N", title=""),
-                 alt.Tooltip("cny:Q", title="CNY", format=",.0f")],
+        tooltip=[alt.Tooltip("quarter:O", title=label("quarter", lang)),
+                 alt.Tooltip("measure_label:N", title=label("h_measure", lang)),
+                 alt.Tooltip("amount:Q", title=amount, format=",.0f")],
     ).add_params(pick)
     sf = alt.Chart(df).transform_filter(alt.datum.program == pick).mark_line(point=True, color="#c8453c").encode(
         x=alt.X("quarter:O"),
-        y=alt.Y("rebate_shortfall_cny:Q", title=label("rebate_shortfall_cny", lang), axis=alt.Axis(format="~s")),
+        y=alt.Y("rebate_shortfall:Q", title=shortfall, axis=alt.Axis(format="~s")),
         tooltip=[alt.Tooltip("quarter:O", title=label("quarter", lang)),
-                 alt.Tooltip("rebate_shortfall_cny:Q", title=label("rebate_shortfall_cny", lang), format=",.0f")],
+                 alt.Tooltip("rebate_shortfall:Q", title=shortfall, format=",.0f")],
     )
     return alt.layer(bars, sf, title=label("h_chart_rebates", lang)).resolve_scale(y="independent").properties(
         width=560, height=260)
 
 
-def chart_rebate_shortfall_top(shortfall: pd.DataFrame, *, lang: str = "en", top: int = 15) -> alt.Chart:
-    """Horizontal bars: the `top` partners by outstanding rebate shortfall (CNY).
+def chart_rebate_shortfall_top(shortfall: pd.DataFrame, *, lang: str = "en", top: int = 15,
+                               currency: str = DEFAULT_CURRENCY) -> alt.Chart:
+    """Horizontal bars: the `top` partners by outstanding rebate shortfall (in `currency`, the store's).
 
-    shortfall: ``health.rebate_shortfall_list`` (partner_id, name, …, rebate_shortfall_cny).
+    shortfall: ``health.rebate_shortfall_list`` (partner_id, name, …, rebate_shortfall).
     """
     if shortfall.empty:
         return message_chart(label("h_no_shortfall", lang))
-    df = (shortfall.groupby(["partner_id", "name"], as_index=False)["rebate_shortfall_cny"].sum()
-          .nlargest(top, "rebate_shortfall_cny"))
+    df = (shortfall.groupby(["partner_id", "name"], as_index=False)["rebate_shortfall"].sum()
+          .nlargest(top, "rebate_shortfall"))
     df["who"] = df["name"].astype(str) + " (" + df["partner_id"].astype(str) + ")"
+    title = money_label(label("rebate_shortfall", lang), currency)
     return alt.Chart(df, title=label("h_chart_shortfall", lang)).mark_bar(color="#c8453c").encode(
-        x=alt.X("rebate_shortfall_cny:Q", title=label("rebate_shortfall_cny", lang), axis=alt.Axis(format="~s")),
+        x=alt.X("rebate_shortfall:Q", title=title, axis=alt.Axis(format="~s")),
         y=alt.Y("who:N", title=None, sort="-x"),
-        tooltip=[alt.Tooltip("who:N", title=label("name", lang)),
-                 alt.Tooltip("rebate_shortfall_cny:Q", title=label("rebate_shortfall_cny", lang), format=",.0f")],
+        tooltip=[alt.Tooltip("who:N", title=label("h_who", lang)),
+                 alt.Tooltip("rebate_shortfall:Q", title=title, format=",.0f")],
     ).properties(width=420)

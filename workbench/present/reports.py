@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from workbench.i18n import register_labels
 
-__all__ = ["LABELS", "page_failed", "page_missing", "stopped_here"]
+__all__ = ["HEADLINE_MIME", "LABELS", "headline", "page_failed", "page_missing", "stopped_here"]
 
 LABELS: dict[str, tuple[str, str]] = {
     "rep_incomplete": ("incomplete", "不完整"),
@@ -16,11 +16,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "rep_active_partners": ("Active partners (90 days)", "活跃经销商（90 天）"),
     "rep_risk_count": ("Partners at high churn risk", "高流失风险经销商"),
     "rep_value_at_risk": ("Sales at risk (last 365 days)", "风险销售额（近 365 天）"),
-    "rep_rebate_discrepancies": ("Rebate discrepancies", "返利差异"),
+    "rep_rebate_discrepancies": ("Partners with unpaid rebates", "返利未付清的经销商"),
+    "rep_rebate_amount": ("Unpaid rebates", "未付返利"),
     "rep_alerts": ("Alerts", "预警"),
     "rep_pack": ("Pack", "报告包"),
     "rep_download_xlsx": ("Tables as an Excel workbook", "表格（Excel 工作簿）"),
     "rep_sheet_notes": ("Notes", "说明"),
+    "manager": ("Manager", "客户经理"),
 }
 register_labels("reports", LABELS)
 
@@ -52,3 +54,26 @@ def page_missing(what: str, *, log_file: str, lang: str = "en") -> str:
 def stopped_here(lang: str = "en") -> str:
     """Markdown note put where a page's notebook stopped."""
     return "> **本页在此处停止。**" if lang == "zh" else "> **The page stops here.**"
+
+
+HEADLINE_MIME = "application/vnd.workbench.headline+json"
+
+
+class Headline(dict):
+    """Headline figures a notebook publishes for its pack's index (shown nowhere on the page itself):
+    ``display(headline(churn_risk_count=12, value_at_risk=34_000.0))``."""
+
+    def _repr_mimebundle_(self, include=None, exclude=None):  # noqa: ANN001, ANN201 - IPython protocol
+        return {HEADLINE_MIME: dict(self), "text/plain": ""}
+
+
+def headline(**figures: float | int | None) -> Headline:
+    """Figures for the pack index: churn_risk_count, value_at_risk (store currency), alerts, ... (numbers)."""
+    clean: dict[str, float | int | None] = {}
+    for k, v in figures.items():
+        if v is None:
+            clean[k] = None
+        else:
+            f = float(v)
+            clean[k] = int(f) if f.is_integer() and not isinstance(v, float) else f
+    return Headline(clean)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.i18n import label
-from workbench.reports.params import COMPANY
+from workbench.present.reports import HEADLINE_MIME
 
 __all__ = ["clean_fragment", "markdown_fragment", "notebook_html", "notebook_title", "sanitize_html", "tidy_tables"]
 
@@ -98,6 +98,10 @@ def _safe_output(out: Any, lang: str) -> Any | None:
     if WIDGET_VIEW in data:
         data.pop(WIDGET_VIEW)
         data.pop("text/plain", None)  # "IntSlider(value=3)" is noise without the widget
+    if HEADLINE_MIME in data:  # figures for the index, not for the page
+        data.pop(HEADLINE_MIME)
+        if not "".join(data.get("text/plain", "")).strip():
+            data.pop("text/plain", None)
     if "text/markdown" in data:
         md = data.pop("text/markdown")
         data.pop("text/html", None)
@@ -183,9 +187,9 @@ def notebook_title(stem: str, lang: str) -> str:
 
 
 
-def _nav(pack: str, lang: str, quarter: str) -> str:
-    """The small bar on top of every page: back to the pack index, quarter and region."""
-    scope = label(COMPANY, lang) if pack == COMPANY else label(pack, lang)
+def _nav(where: str, lang: str, quarter: str) -> str:
+    """The small bar on top of every page: back to the pack index, quarter and scope (`where`, as shown)."""
+    scope = where
     return (f'<a href="index.html">&larr; {html.escape(label("rep_pack_index", lang))}</a>'
             f"{html.escape(label('quarter', lang))} {html.escape(quarter)} · "
             f"{html.escape(label('region', lang))} {html.escape(scope)}")

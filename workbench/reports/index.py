@@ -1,47 +1,74 @@
-"""Index pages: one per pack (links, parameters, data snapshot) and one over every pack rendered."""
+"""Index pages: one per pack (headline figures, links, parameters, data snapshot) and one over every pack.
+
+Headline figures of a pack (``headline``): net sales in the quarter's last month and its change on the
+month before, partners active in the 90 days to as_of, rebate discrepancies (partners whose ledger shows
+rebate due but not paid at as_of, and the amount) — read from the store here — plus the churn-risk count,
+the sales at risk and the number of alerts, which the notebooks publish with
+``workbench.present.reports.headline`` (a page that did not publish them shows "–").
+"""
 
 from __future__ import annotations
 
 import html
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import duckdb
+import pandas as pd
 
 from workbench.i18n import label
 from workbench.reports.html import _page, notebook_title
-from workbench.reports.params import COMPANY, RunParams
+from workbench.reports.params import RunParams, scope_name
+from workbench.vocab import Scope, format_money
 
 if TYPE_CHECKING:
     from workbench.reports.runner import NotebookRun
 
-__all__ = ["write_top_index"]
+__all__ = ["HEADLINE_KEYS", "headline_from_store", "write_top_index"]
 
 PARTNER_TABLES = ("orders", "incentives", "surveys", "trainings", "conflicts", "actions", "coverage")
+# (key, kind) in display order; kind: money, pct (a change, 0.05 = +5%), count
+HEADLINE_KEYS: tuple[tuple[str, str], ...] = (
+    ("monthly_sales", "money"), ("sales_change", "pct"), ("active_partners", "count"),
+    ("churn_risk_count", "count"), ("value_at_risk", "money"),
+    ("rebate_discrepancies", "count"), ("rebate_discrepancy_amount", "money"), ("alerts", "count"),
+)
+_HEAD_LABEL = {
+    "monthly_sales": "rep_monthly_sales", "sales_change": "rep_sales_change", "active_partners": "rep_active_partners",
+    "churn_risk_count": "rep_risk_count", "value_at_risk": "rep_value_at_risk",
+    "rebate_discrepancies": "rep_rebate_discrepancies", "rebate_discrepancy_amount": "rep_rebate_amount",
+    "alerts": "rep_alerts",
+}
 
 
-def _snapshot(db: Path, pack: str) -> dict[str, Any]:
-    """Store file, its size and time, and row counts (restricted to the pack's region)."""
+def _where(scope: Scope) -> tuple[str, list[Any]]:
+    """SQL condition on partner_id restricting to the scope's partners, and its arguments."""
+    if scope.is_all:
+        return "TRUE", []
+    col = "region" if scope.kind == "region" else "manager_id"
+    return f"partner_id IN (SELECT partner_id FROM partners WHERE {col} = ?)", [scope.value]
+
+
+def _snapshot(db: Path, scope: Scope) -> dict[str, Any]:
+    """Store file, its size and time, and row counts (restricted to the pack's partners)."""
+    where, args = _where(scope)
     con = duckdb.connect(str(db), read_only=True)
     try:
-        if pack == COMPANY:
-            scope, args = "", []
-        else:
-            scope, args = " WHERE partner_id IN (SELECT partner_id FROM partners WHERE region = ?)", [pack]
-        counts = {"partners": con.execute(f"SELECT count(*) FROM partners{scope}", args).fetchone()[0]}
+        counts = {"partners": con.execute(f"SELECT count(*) FROM partners WHERE {where}", args).fetchone()[0]}
         for t in PARTNER_TABLES:
             try:
-                counts[t] = con.execute(f"SELECT count(*) FROM {t}{scope}", args).fetchone()[0]
+                counts[t] = con.execute(f"SELECT count(*) FROM {t} WHERE {where}", args).fetchone()[0]
             except duckdb.Error:
                 continue
-        if pack == COMPANY:
+        if scope.is_all:
             try:
                 counts["quarantine"] = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
             except duckdb.Error:
                 pass
-        (max_date,) = con.execute(f"SELECT max(order_date) FROM orders{scope}", args).fetchone()
+        (max_date,) = con.execute(f"SELECT max(order_date) FROM orders WHERE {where}", args).fetchone()
     finally:
         con.close()
     st = db.stat()
@@ -52,33 +79,92 @@ def _snapshot(db: Path, pack: str) -> dict[str, Any]:
     }
 
 
+def headline_from_store(db: str | Path, scope: Scope, as_of: date) -> dict[str, float | int | None]:
+    """The headline figures read straight from the store (see the module docstring); amounts in the
+    store currency, sales_change as a ratio (None when the month before had no sales)."""
+    where, args = _where(scope)
+    month = pd.Timestamp(as_of).to_period("M")
+    m_start, m_end = month.start_time.date(), month.end_time.date()
+    p_start, p_end = (month - 1).start_time.date(), (month - 1).end_time.date()
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        sales, prev = con.execute(
+            f"SELECT coalesce(sum(net_amount) FILTER (WHERE order_date BETWEEN ? AND ?), 0), "
+            f"coalesce(sum(net_amount) FILTER (WHERE order_date BETWEEN ? AND ?), 0) FROM orders WHERE {where}",
+            [m_start, m_end, p_start, p_end, *args]).fetchone()
+        (active,) = con.execute(
+            f"SELECT count(DISTINCT partner_id) FROM orders WHERE {where} AND order_date > ? AND order_date <= ? "
+            "AND NOT coalesce(is_return, FALSE) AND net_amount > 0",
+            [*args, as_of - pd.Timedelta(days=90).to_pytimedelta(), as_of]).fetchone()
+        try:
+            n_disc, amount = con.execute(
+                f"SELECT count(*), coalesce(sum(short), 0) FROM (SELECT partner_id, sum(due - paid) AS short FROM ("
+                f"SELECT partner_id, coalesce(amount_due, 0) AS due, CASE WHEN paid_date IS NULL OR paid_date <= ? "
+                f"THEN coalesce(amount_paid, 0) ELSE 0 END AS paid FROM incentives WHERE {where} AND period_end < ?) "
+                "GROUP BY partner_id HAVING sum(due - paid) >= 0.01)", [as_of, *args, as_of]).fetchone()
+        except duckdb.Error:  # no ledger table
+            n_disc, amount = 0, 0.0
+    finally:
+        con.close()
+    sales, prev = float(sales), float(prev)
+    return {"monthly_sales": sales, "sales_change": (sales / prev - 1.0) if prev > 0 else None,
+            "active_partners": int(active), "rebate_discrepancies": int(n_disc),
+            "rebate_discrepancy_amount": float(amount)}
 
-def _pack_index(params: RunParams, pack: str, runs: list[NotebookRun], snapshot: dict[str, Any],
-                rendered_at: str) -> str:
-    """HTML of a pack's index page: links with status, run parameters, data snapshot."""
+
+def _figure(key: str, kind: str, figures: dict[str, Any], currency: str, lang: str) -> str:
+    v = figures.get(key)
+    if v is None:
+        return "–"
+    if kind == "money":
+        return format_money(v, currency, lang=lang)
+    if kind == "pct":
+        return f"{100 * float(v):+.1f}%"
+    return f"{int(v):,}"
+
+
+def _headline_rows(figures: dict[str, Any], currency: str, lang: str) -> str:
+    esc = html.escape
+    return "".join(f'<tr><th>{esc(label(_HEAD_LABEL[k], lang))}</th>'
+                   f'<td class="num">{esc(_figure(k, kind, figures, currency, lang))}</td></tr>'
+                   for k, kind in HEADLINE_KEYS)
+
+
+def _status(ok: bool, produced: bool, error: str, lang: str) -> str:
+    esc = html.escape
+    if ok:
+        return f'<span class="ok">{esc(label("rep_ok", lang))}</span>'
+    word = label("rep_incomplete" if produced else "rep_missing", lang)
+    return f'<span class="failed">{esc(word)}: {esc(error)}</span>'
+
+
+def _pack_index(params: RunParams, scope: Scope, runs: list[NotebookRun], snapshot: dict[str, Any],
+                rendered_at: str, *, figures: dict[str, Any], currency: str, extras: dict[str, str]) -> str:
+    """HTML of a pack's index page: headline figures, links with status, run parameters, data snapshot."""
     lang = params.lang
     esc = html.escape
-    scope = label(COMPANY, lang) if pack == COMPANY else label(pack, lang)
-    title = f"{label('rep_title', lang)} · {params.quarter} · {scope}"
-    rows = []
-    for r in sorted(runs, key=lambda r: r.notebook):
-        status = (f'<span class="ok">{esc(label("rep_ok", lang))}</span>' if r.ok else
-                  f'<span class="failed">{esc(label("rep_failed", lang))}: {esc(r.error)}</span>')
-        rows.append(f'<tr><td><a href="{esc(r.html.name)}">{esc(notebook_title(r.notebook, lang))}</a></td>'
-                    f"<td>{status}</td></tr>")
+    where = scope_name(scope, lang)
+    title = f"{label('rep_title', lang)} · {params.quarter} · {where}"
+    rows = [f'<tr><td><a href="{esc(quote(r.html.name))}">{esc(notebook_title(r.notebook, lang))}</a></td>'
+            f"<td>{_status(r.ok, r.produced, r.error, lang)}</td></tr>"
+            for r in sorted(runs, key=lambda r: r.notebook)]
+    rows += [f'<tr><td><a href="{esc(quote(name))}">{esc(label(key, lang))}</a></td><td></td></tr>'
+             for key, name in extras.items()]
     params_rows = [
-        ("quarter", params.quarter), ("region", scope), ("rep_as_of", params.as_of.isoformat()),
+        ("quarter", params.quarter), ("region", where), ("rep_as_of", params.as_of.isoformat()),
         ("rep_lang", lang), ("rep_rendered_at", rendered_at),
     ]
     snap_rows = [("rep_store", snapshot["store"]), ("rep_store_modified", snapshot["store_modified"]),
                  ("rep_last_order", snapshot["last_order_date"])]
-    count_rows = "".join(f'<tr><td>{esc(t)}</td><td class="num">{n:,}</td></tr>'
+    count_rows = "".join(f'<tr><td>{esc(label(f"tbl_{t}", lang))}</td><td class="num">{n:,}</td></tr>'
                          for t, n in snapshot["row_counts"].items())
     kv = "".join(f"<tr><th>{esc(label(k, lang))}</th><td>{esc(str(v))}</td></tr>" for k, v in params_rows)
     sv = "".join(f"<tr><th>{esc(label(k, lang))}</th><td>{esc(str(v))}</td></tr>" for k, v in snap_rows)
     body = (
         f"<h1>{esc(title)}</h1>"
         f'<p class="muted"><a href="../../index.html">{esc(label("rep_all_packs", lang))}</a></p>'
+        f"<h2>{esc(label('rep_headline', lang))}</h2><table class=\"wb-headline\">"
+        f"{_headline_rows(figures, currency, lang)}</table>"
         f"<h2>{esc(label('rep_notebooks', lang))}</h2><table>{''.join(rows)}</table>"
         f"<h2>{esc(label('rep_parameters', lang))}</h2><table>{kv}</table>"
         f"<h2>{esc(label('rep_snapshot', lang))}</h2><table>{sv}</table>"
@@ -88,8 +174,14 @@ def _pack_index(params: RunParams, pack: str, runs: list[NotebookRun], snapshot:
     return _page(title, body, lang)
 
 
+def _manifest_scope(m: dict[str, Any]) -> Scope:
+    kind = m.get("kind") or ("all" if m["pack"] == "all" else "region")
+    return Scope() if kind == "all" else Scope(kind, m["pack"])
+
+
 def write_top_index(out: str | Path) -> Path:
-    """Write <out>/index.html listing every pack found under <out> (from each pack's pack.json)."""
+    """Write <out>/index.html: per quarter, every pack found under <out> (from its pack.json) with its
+    headline figures and a link to each page, in the pack's language."""
     out = Path(out)
     manifests = []
     for mf in sorted(out.glob("*/*/pack.json")):
@@ -104,15 +196,23 @@ def write_top_index(out: str | Path) -> Path:
         by_quarter.setdefault(m["quarter"], []).append(m)
     parts = [f"<h1>{esc(label('rep_title', lang))}</h1>"]
     for q in sorted(by_quarter, reverse=True):
-        packs = sorted(by_quarter[q], key=lambda m: (m["pack"] != COMPANY, m["pack"]))
-        items = "".join(
-            f'<tr><td><a href="{esc(q)}/{esc(m["folder"])}/index.html">'
-            f'{esc(label(COMPANY, m["lang"]) if m["pack"] == COMPANY else label(m["pack"], m["lang"]))}</a></td>'
-            f'<td>{esc(m["lang"])}</td><td>{esc(m["rendered_at"])}</td>'
-            f'<td>{"" if m["ok"] else "<span class=failed>" + esc(label("rep_failed", m["lang"])) + "</span>"}</td></tr>'
-            for m in packs)
-        parts.append(f"<h2>{esc(q)}</h2><table>{items}</table>")
+        packs = sorted(by_quarter[q], key=lambda m: (m.get("kind", "") != "all" and m["pack"] != "all", m["pack"]))
+        heads = "".join(f"<th>{esc(label(_HEAD_LABEL[k], lang))}</th>" for k, _ in HEADLINE_KEYS)
+        rows = []
+        for m in packs:
+            ml, folder = m["lang"], f"{quote(q)}/{quote(m['folder'])}"
+            cur = m.get("currency", "CNY")
+            figs = "".join(f'<td class="num">{esc(_figure(k, kind, m.get("headline", {}), cur, ml))}</td>'
+                           for k, kind in HEADLINE_KEYS)
+            pages = " · ".join(
+                f'<a href="{esc(folder)}/{esc(quote(p["file"]))}">{esc(notebook_title(p["notebook"], ml))}</a>'
+                + ("" if p.get("ok", True) else f' <span class="failed">({esc(label("rep_incomplete", ml))})</span>')
+                for p in m.get("pages", []))
+            rows.append(f'<tr><td><a href="{esc(folder)}/index.html">{esc(scope_name(_manifest_scope(m), ml))}</a>'
+                        f'<div class="muted">{esc(ml)} · {esc(m["rendered_at"])}</div></td>{figs}'
+                        f"<td>{pages}</td></tr>")
+        parts.append(f"<h2>{esc(q)}</h2><table><tr><th>{esc(label('rep_pack', lang))}</th>{heads}"
+                     f"<th>{esc(label('rep_pages', lang))}</th></tr>{''.join(rows)}</table>")
     path = out / "index.html"
     path.write_text(_page(label("rep_title", lang), "".join(parts), lang), encoding="utf-8")
     return path
-

@@ -22,18 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.i18n import label
 from workbench.paths import NOTEBOOKS_DIR
-from workbench.present.reports import page_failed, page_missing, stopped_here
+from workbench.present.reports import HEADLINE_MIME, page_failed, page_missing, stopped_here
 from workbench.reports.html import _nav, _page, notebook_html, notebook_title
-from workbench.reports.index import _pack_index, _snapshot, write_top_index
-from workbench.reports.params import COMPANY, RunParams, _folder, curated_notebooks, validate_params
+from workbench.reports.index import _pack_index, _snapshot, headline_from_store, write_top_index
+from workbench.reports.params import RunParams, curated_notebooks, scope_name, validate_params
+from workbench.vocab import Scope, store_currency
 
 __all__ = ["NotebookRun", "PackResult", "register_engine", "render_pack"]
 
 DEFAULT_JOBS = 2
 EXECUTION_TIMEOUT_S = int(os.environ.get("WORKBENCH_CELL_TIMEOUT_S") or 600)  # bound on one cell (runner)
 LOG_NAME = "report.log"  # per pack folder: the tracebacks of the notebooks that failed
+XLSX_NAME = "tables.xlsx"  # per pack folder, with xlsx=True
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -49,6 +50,7 @@ class NotebookRun:
     error_cell: int | None = None  # 1-based cell number in the source notebook
     produced: bool = True  # False: the page only says that the notebook could not run at all
     traceback: str = ""  # the full traceback of a failure (written to the pack's report.log, never a page)
+    headline: dict[str, Any] = field(default_factory=dict)  # figures the notebook published for the index
 
     @property
     def ok(self) -> bool:
@@ -178,14 +180,15 @@ def _run_one(job: dict[str, Any], kernel: _Kernel | None = None) -> dict[str, An
 
     t0 = time.perf_counter()
     src, html_path = Path(job["notebook"]), Path(job["html"])
-    executed = Path(job["workdir"]) / f"{job['pack']}__{src.name}"
+    slug = job.get("slug") or job["pack"]
+    executed = Path(job["workdir"]) / f"{slug}__{src.name}"
     error, cell_no, what, trace = "", None, "", ""
     extra: dict[str, Any] = {"resources": {"metadata": {"path": str(src.parent)}},  # the kernel's cwd
                              "engine_name": register_engine()}
     if kernel is not None:
         extra.update(km=kernel.km, kc=kernel.kc)
         kernel.runs += 1
-    live_only = executed.with_name(f"{job['pack']}__live_only_removed__{src.name}")
+    live_only = executed.with_name(f"{slug}__live_only_removed__{src.name}")
     nbformat.write(_without_live_only_cells(nbformat.read(src, as_version=4)), live_only)
     try:
         pm.execute_notebook(
@@ -206,9 +209,10 @@ def _run_one(job: dict[str, Any], kernel: _Kernel | None = None) -> dict[str, An
         what = error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
         trace = traceback.format_exc()
     produced = executed.exists()
-    alert = ""
+    alert, figures = "", {}
     if produced:
         nb = nbformat.read(executed, as_version=4)
+        figures = _headline(nb)
         if error:
             _mark_stop(nb, job["lang"])
             alert = page_failed(what, failed_file=html_path.with_suffix(".failed.ipynb").name,
@@ -219,6 +223,10 @@ def _run_one(job: dict[str, Any], kernel: _Kernel | None = None) -> dict[str, An
     try:
         page = notebook_html(nb, title=job["title"], lang=job["lang"], nav_html=job["nav"], alert=alert)
         html_path.write_text(page, encoding="utf-8")
+        if job.get("tables"):
+            from workbench.reports.tables import save_page_tables
+
+            save_page_tables(nb, Path(job["workdir"]) / f"{slug}__{src.stem}.tables.json")
     except Exception as exc:  # noqa: BLE001 - an unrenderable notebook still gets a page that says so
         produced = False
         what = error = error or f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
@@ -228,7 +236,18 @@ def _run_one(job: dict[str, Any], kernel: _Kernel | None = None) -> dict[str, An
         shutil.copyfile(executed, html_path.with_suffix(".failed.ipynb"))
     return {"pack": job["pack"], "notebook": src.stem, "html": str(html_path),
             "seconds": time.perf_counter() - t0, "error": error, "error_cell": cell_no,
-            "produced": produced, "traceback": trace}
+            "produced": produced, "traceback": trace, "headline": figures}
+
+
+def _headline(nb: Any) -> dict[str, Any]:
+    """The figures the notebook published with ``present.reports.headline`` (merged, later wins)."""
+    figures: dict[str, Any] = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            got = out.get("data", {}).get(HEADLINE_MIME)
+            if isinstance(got, dict):
+                figures.update(got)
+    return figures
 
 
 def _mark_stop(nb: Any, lang: str) -> None:
@@ -259,6 +278,7 @@ class PackResult:
     out: Path
     runs: list[NotebookRun] = field(default_factory=list)
     seconds: float = 0.0
+    archives: list[Path] = field(default_factory=list)  # the packs' .zip files (with zip=True)
 
     @property
     def ok(self) -> bool:
@@ -295,7 +315,7 @@ def render_pack(
     db: str | Path,
     *,
     quarter: str | None = None,
-    region: str = "all",
+    region: str | Scope | None = "all",
     lang: str = "en",
     out: str | Path = "reports",
     notebooks: Sequence[str | Path] | None = None,
@@ -303,63 +323,116 @@ def render_pack(
     kernel: str = "python3",
     progress: bool = True,
     reuse_kernels: bool = True,
+    manager: str | None = None,
+    each_region: bool = True,
+    xlsx: bool = False,
+    zip: bool = False,  # noqa: A002 - the command-line option's name
 ) -> PackResult:
-    """Render the report pack(s) for a quarter and region; see the module docstring for the layout.
+    """Render the report pack(s) for a quarter and a scope; see the package docstring for the layout.
 
+    region / manager: the scope ('all', a region, a Scope, or a manager id/name); with the company
+        scope and `each_region`, one pack per region follows the company pack.
     notebooks: notebook files to run (default: every curated notebooks/NN_*.ipynb).
     jobs: notebooks executed at the same time (each in its own kernel).
     reuse_kernels: run the notebooks of all packs in one long-lived kernel per worker, reset between
         runs (user namespace, widgets, pandas options, chart bundle, cwd), so imports are paid once per
         worker; False starts a fresh kernel for every run (plain papermill behaviour, slower). A kernel
         is replaced after a failed notebook.
+    xlsx: also write <pack>/tables.xlsx, each page's tables as sheets.
+    zip: also write <out>/<quarter>/<pack>.zip, the pack folder as one archive to forward.
 """
     t0 = time.perf_counter()
-    params = validate_params(db, quarter=quarter, region=region, lang=lang)
+    params = validate_params(db, quarter=quarter, region=region, lang=lang, manager=manager, each_region=each_region)
     nbs = [Path(p).resolve() for p in notebooks] if notebooks is not None else curated_notebooks()
     if not nbs:
         raise WorkbenchError(f"There is no curated notebook (NN_name.ipynb) in {NOTEBOOKS_DIR} to render.")
     out = Path(out).expanduser().resolve()
     rendered_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    snapshots = {pack: _snapshot(params.db, pack) for pack in params.packs}
+    currency = _currency(params.db)
+    snapshots = {s: _snapshot(params.db, s) for s in params.scopes}
     workdir = Path(tempfile.mkdtemp(prefix="wb-report-"))
     job_list: list[dict[str, Any]] = []
-    for pack in params.packs:
-        folder = out / params.quarter / _folder(pack)
+    for scope in params.scopes:
+        folder = out / params.quarter / scope.slug
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in [*folder.glob("[0-9][0-9]_*.html"), *folder.glob("*.failed.ipynb"), folder / LOG_NAME]:
-            if not stale.exists():
-                continue
-            stale.unlink()
+        for stale in [*folder.glob("[0-9][0-9]_*.html"), *folder.glob("*.failed.ipynb"), folder / LOG_NAME,
+                      folder / XLSX_NAME]:
+            if stale.exists():
+                stale.unlink()
+        where = scope_name(scope, lang)
+        nb_params = {"db": str(params.db), "quarter": params.quarter, "region": scope.region or "all",
+                     "lang": lang, "as_of": params.as_of.isoformat()}
+        if scope.kind == "manager":
+            nb_params["manager"] = scope.value
         for nb in nbs:
             job_list.append({
-                "pack": pack, "notebook": str(nb), "html": str(folder / f"{nb.stem}.html"),
-                "workdir": str(workdir), "kernel": kernel, "lang": lang,
-                "title": f"{notebook_title(nb.stem, lang)} · {params.quarter} · "
-                         f"{label(COMPANY, lang) if pack == COMPANY else label(pack, lang)}",
-                "nav": _nav(pack, lang, params.quarter),
-                "parameters": {"db": str(params.db), "quarter": params.quarter, "region": pack,
-                               "lang": lang, "as_of": params.as_of.isoformat()},
+                "pack": str(scope), "slug": scope.slug, "notebook": str(nb), "html": str(folder / f"{nb.stem}.html"),
+                "workdir": str(workdir), "kernel": kernel, "lang": lang, "tables": xlsx,
+                "title": f"{notebook_title(nb.stem, lang)} · {params.quarter} · {where}",
+                "nav": _nav(where, lang, params.quarter),
+                "parameters": nb_params,
             })
     result = PackResult(params=params, out=out)
     try:
         result.runs = _execute(job_list, jobs=jobs, progress=progress, reuse_kernels=reuse_kernels,
                                expected=_expected_seconds(out))
+        for scope in params.scopes:
+            folder = out / params.quarter / scope.slug
+            runs = [r for r in result.runs if r.pack == str(scope)]
+            _write_log(folder / LOG_NAME, params, str(scope), runs)
+            extras = {}
+            if xlsx:
+                from workbench.reports.tables import write_workbook
+
+                if write_workbook(folder / XLSX_NAME, [(r.notebook, workdir / f"{scope.slug}__{r.notebook}.tables.json")
+                                                       for r in runs], lang=lang):
+                    extras["rep_download_xlsx"] = XLSX_NAME
+            figures: dict[str, Any] = dict(headline_from_store(params.db, scope, params.as_of))
+            for r in runs:
+                figures.update(r.headline)
+            (folder / "index.html").write_text(
+                _pack_index(params, scope, runs, snapshots[scope], rendered_at, figures=figures, currency=currency,
+                            extras=extras), encoding="utf-8")
+            manifest = {"quarter": params.quarter, "pack": str(scope), "kind": scope.kind, "folder": scope.slug,
+                        "lang": lang, "as_of": params.as_of.isoformat(), "rendered_at": rendered_at,
+                        "ok": all(r.ok for r in runs), "currency": currency, "headline": figures,
+                        "pages": [{"notebook": r.notebook, "file": r.html.name, "ok": r.ok, "produced": r.produced}
+                                  for r in runs],
+                        "notebooks": [r.notebook for r in runs],
+                        "seconds": {r.notebook: round(r.seconds, 2) for r in runs}}
+            (folder / "pack.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    for pack in params.packs:
-        folder = out / params.quarter / _folder(pack)
-        runs = [r for r in result.runs if r.pack == pack]
-        _write_log(folder / LOG_NAME, params, pack, runs)
-        (folder / "index.html").write_text(
-            _pack_index(params, pack, runs, snapshots[pack], rendered_at), encoding="utf-8")
-        manifest = {"quarter": params.quarter, "pack": pack, "folder": _folder(pack), "lang": lang,
-                    "as_of": params.as_of.isoformat(), "rendered_at": rendered_at, "ok": all(r.ok for r in runs),
-                    "notebooks": [r.notebook for r in runs],
-                    "seconds": {r.notebook: round(r.seconds, 2) for r in runs}}
-        (folder / "pack.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     write_top_index(out)
+    if zip:
+        for scope in params.scopes:
+            result.archives.append(_zip_pack(out / params.quarter / scope.slug))
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _currency(db: Path) -> str:
+    """The store's currency (ISO 4217; CNY when it records none)."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return store_currency(con)
+    finally:
+        con.close()
+
+
+def _zip_pack(folder: Path) -> Path:
+    """Write <folder>.zip holding the pack folder (pages, index, workbook; not the failed notebooks'
+    copies or the log) with paths relative to the quarter folder; returns the archive's path."""
+    import zipfile
+
+    target = folder.with_suffix(".zip") if folder.suffix == "" else folder.parent / f"{folder.name}.zip"
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(folder.iterdir()):
+            if f.is_file() and not f.name.endswith(".failed.ipynb") and f.name not in (LOG_NAME, "pack.json"):
+                zf.write(f, arcname=f"{folder.name}/{f.name}")
+    return target
 
 
 def _write_log(path: Path, params: RunParams, pack: str, runs: list[NotebookRun]) -> None:
@@ -520,6 +593,6 @@ def _execute(job_list: list[dict[str, Any]], *, jobs: int, progress: bool, reuse
     order = {(j["pack"], Path(j["notebook"]).stem): i for i, j in enumerate(job_list)}
     runs = [NotebookRun(pack=d["pack"], notebook=d["notebook"], html=Path(d["html"]), seconds=d["seconds"],
                         error=d["error"], error_cell=d["error_cell"], produced=d.get("produced", True),
-                        traceback=d.get("traceback", "")) for d in done]
+                        traceback=d.get("traceback", ""), headline=d.get("headline", {})) for d in done]
     return sorted(runs, key=lambda r: order.get((r.pack, r.notebook), 0))
 
