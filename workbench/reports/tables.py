@@ -146,9 +146,11 @@ def write_workbook(path: Path, pages: list[tuple[str, Path]], *, lang: str = "en
             for row in t["rows"]:
                 values = [_value(v) for v in row]
                 ws.append([v for v, _ in values])
-                for cell, (_, fmt) in zip(ws[ws.max_row], values, strict=False):
+                for cell, (v, fmt) in zip(ws[ws.max_row], values, strict=False):
                     if fmt:
                         cell.number_format = fmt
+                    elif isinstance(v, str) and v.startswith("="):
+                        cell.data_type = "s"  # text from the data is never a formula
             for i, col in enumerate(t["columns"], start=1):
                 width = max([len(str(col)), *(len(str(r[i - 1])) for r in t["rows"] if i - 1 < len(r))][:200])
                 ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(60, width + 2)
