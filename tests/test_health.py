@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from workbench import health
-from workbench.present import health as ph
 from workbench.charts import (
     chart_ordering_gaps,
     chart_quarantine_reasons,
@@ -20,6 +19,7 @@ from workbench.charts import (
     chart_survey_coverage,
 )
 from workbench.paths import NOTEBOOKS_DIR
+from workbench.present import health as ph
 from workbench.store import connect, raw_connection
 
 PARTNERS = pd.DataFrame({

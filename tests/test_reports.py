@@ -301,7 +301,7 @@ def test_partner_names_are_escaped(pack, partners):
 @pytest.mark.slow
 def test_chinese_headings_and_labels(pack):
     health = (pack.out / pack.params.quarter / "all" / "01_data_health.html").read_text(encoding="utf-8")
-    for text in ("数据健康检查", "主要发现", "返利对账", "返利欠付（元）", "经销商名称", "全部区域"):
+    for text in ("数据健康检查", "主要发现", "返利对账", "返利欠付 (CNY)", "经销商名称", "全部区域"):
         assert text in health
     assert '<html lang="zh-CN">' in health
     seg = pack.out / pack.params.quarter / "all" / "02_segmentation.html"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import nbformat
 
+from tests.pagescan import executable_injections
 from workbench.reports import notebook_html
 from workbench.reports.html import clean_fragment, tidy_tables
-from tests.pagescan import executable_injections
 
 EVIL = "<img src=x onerror=alert('region')>"
 

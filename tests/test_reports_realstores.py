@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from tests import realstores
-from tests.pagescan import chart_specs, executable_injections, raw_text_problems
+from tests.pagescan import chart_specs, executable_injections, raw_text_problems, spec_injections
 from workbench.reports import render_pack
 
 pytestmark = pytest.mark.slow
@@ -28,6 +28,10 @@ MATRIX = {name: "all" for name in realstores.DEGENERATE} | {
     "one_partner_region": realstores.ONE_PARTNER_REGION,
     "returns_only_region": realstores.RETURNS_ONLY_REGION,
 }
+# A whole pack costs about a minute per store on 2 cores (docs/reports.md); `make test` renders these, whose
+# shapes no job's own thin-store test covers as a pack (regions of one partner / only returns, no ledger,
+# thousands of lines). WB_FULL_MATRIX=1 renders every store of the matrix.
+DEFAULT_MATRIX = ("one_partner_region", "returns_only_region", "orders_only", "many_lines_3000")
 
 
 def _pages(folder: Path) -> dict[str, str]:
@@ -40,7 +44,7 @@ def _assert_clean_pack(res, *, currency: str | None = None) -> None:
     assert res.ok, res.summary()
     for run in res.runs:
         page = run.html.read_text(encoding="utf-8")
-        assert "wb-alert" not in page and "Traceback" not in page, run.html
+        assert 'class="wb-alert"' not in page and "Traceback" not in page, run.html
         assert executable_injections(page) == [], run.html
         assert raw_text_problems(page) == [], (run.html, raw_text_problems(page)[:10])
         if currency is not None and currency != "CNY":
@@ -50,6 +54,8 @@ def _assert_clean_pack(res, *, currency: str | None = None) -> None:
 
 @pytest.mark.parametrize("name", list(MATRIX))
 def test_degenerate_store_renders_every_page(realstore, tmp_path: Path, name: str):
+    if name not in DEFAULT_MATRIX and not os.environ.get("WB_FULL_MATRIX"):
+        pytest.skip("set WB_FULL_MATRIX=1 to render this store's pack too (about a minute)")
     res = render_pack(realstore(name), quarter=realstores.quarter_of(name), region=MATRIX[name], lang="en",
                       out=tmp_path / "r", progress=False, each_region=False)
     _assert_clean_pack(res)
@@ -72,8 +78,8 @@ def test_no_markup_from_the_data_executes_anywhere(markup_packs):
     assert len(pages) >= 2 * len(company.runs) + 1
     for path, page in pages.items():
         assert executable_injections(page) == [], path
-        for spec in chart_specs(page):
-            assert "<" not in json.dumps(spec).replace("\\u003c", ""), "chart specs carry text, never markup"
+        for spec in chart_specs(page):  # data and titles are drawn as SVG text; nothing may link or run
+            assert spec_injections(spec) == [], path
     # the planted strings do reach the pages, as text
     text = "\n".join(pages.values())
     assert html_escaped(realstores.MARKUP_REGION) in text
