@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import incentives as inc
+from workbench.incentives.simulate import _THREADS
 from workbench.paths import CONFIG_DIR
 
 PARTNERS, DRAWS, REPEATS, TARGET_MS = 10_000, 1_000, 40, 100.0
@@ -55,7 +56,7 @@ def main() -> None:
         p50, p95 = np.percentile(times, [50, 95])
         worst = max(worst, p95)
         print(f"simulate {name:<20} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   (target p95 ≤ {TARGET_MS:.0f} ms; "
-              f"CPU per call p50 {np.median(cpu):.1f} ms over {inc._THREADS} thread(s))")
+              f"CPU per call p50 {np.median(cpu):.1f} ms over {_THREADS} thread(s))")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"worst p95 {worst:.1f} ms: {'OK' if worst <= TARGET_MS else 'OVER TARGET'} "
           f"(1-min load average {load:.1f} on {os.cpu_count()} cores; wall times stretch when the machine is shared)")

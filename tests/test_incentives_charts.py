@@ -52,3 +52,18 @@ def test_widget_updates_and_exports_the_chosen_scenario(tmp_path):
     sliders.children[1].value = 300_000
     box.children[-1].children[1].click()
     assert inc.load_program(tmp_path / "chosen.yaml") == box.chosen()
+
+
+def test_money_titles_carry_the_store_currency():
+    from workbench import charts
+
+    base = inc.prepare_simulation(sim_partners(60), beta=0.04, beta_se=0.005, sigma=0.3, draws=50, seed=1)
+    current = inc.load_program(CONFIG / "synthetic_current.yaml")
+    comparison = inc.compare_scenarios(base, {"current": current, "flat 4%": inc.with_rates(current, [4.0])},
+                                       current="current")
+    spec = str(charts.chart_scenarios(comparison, lang="en", currency="GBP").to_dict())
+    assert "(GBP)" in spec and "(CNY)" not in spec
+    from workbench.present import incentives as words
+
+    page = words.scenario_table(comparison, "zh", currency="GBP")
+    assert "£" in page and "_cny" not in page and "(GBP)" in page

@@ -109,3 +109,11 @@ def test_a_total_cap_is_prorated_over_every_region_before_filtering(tmp_path):
     audit["region"] = np.where(audit["incentive_id"] == "C1", "East", "West")
     east = audit[audit["region"] == "East"]
     assert east["recomputed_due_cny"].tolist() == [10_000.00]
+
+
+def test_shortfall_kpis_for_the_retrospective_are_not_netted():
+    ledger, sales = ledger_and_sales()
+    k = rb.shortfall_kpis(rb.audit_ledger(ledger, PROGRAMS, sales=sales, as_of=AS_OF))
+    assert k["rebate_underpaid_cny"] == pytest.approx(15_099.98) and k["rebate_overpaid_cny"] == pytest.approx(4_500)
+    assert k["rebate_rows_not_ok"] == len(CASES) - 6
+    assert rb.shortfall_kpis(pd.DataFrame())["rebate_rows_not_ok"] == 0

@@ -79,10 +79,10 @@ def test_statements_open_offline_in_chromium_without_injection(statements):
         for path in pages:
             page = browser.new_page()
             seen: dict[str, list[str]] = {"requests": [], "dialogs": [], "errors": []}
-            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file://", "data:", "about:"))
+            page.route("**/*", lambda r, seen=seen: r.continue_() if r.request.url.startswith(("file://", "data:", "about:"))
                        else (seen["requests"].append(r.request.url), r.abort()))
-            page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
-            page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+            page.on("dialog", lambda d, seen=seen: (seen["dialogs"].append(d.message), d.dismiss()))
+            page.on("pageerror", lambda e, seen=seen: seen["errors"].append(str(e)))
             page.goto(path.as_uri(), wait_until="load")
             injected = page.evaluate("document.querySelectorAll('script, img, svg, iframe').length")
             body = page.inner_text("body")
@@ -115,3 +115,19 @@ def test_audit_notebook_renders_without_error_output(realstore, tmp_path, store,
     shown = " ".join("".join(v) for o in outputs for k, v in o.get("data", {}).items() if k != "text/plain")
     assert "<script>" not in shown and "_cny" not in shown
     assert ("返利核对" if lang == "zh" else "no incentive ledger") in shown
+
+
+def test_cli_region_filter_and_xlsx(statements, tmp_path):
+    # One region's rows only, recomputed with every region's rows (a total cap spans regions); XLSX output.
+    raw = duckdb.connect(str(statements["db"]), read_only=True)
+    region = raw.execute("SELECT region FROM partners GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+    prog = tmp_path / "programs"
+    prog.mkdir()
+    (prog / "v.yaml").write_text(PROGRAM, encoding="utf-8")
+    out = tmp_path / "audit.xlsx"
+    assert main(["rebates", "--db", str(statements["db"]), "--quarter", "2026Q2", "--programs", str(prog),
+                 "--region", region, "--out", str(out)]) == 0
+    book = pd.read_excel(out)
+    assert len(book) and set(book["region"]) == {region}
+    every = statements["audit"]
+    assert len(book) == int((every["region"] == region).sum())

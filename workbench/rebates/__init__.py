@@ -17,6 +17,7 @@ from workbench.rebates.audit import (
     load_programs,
     period_sales,
     recompute,
+    shortfall_kpis,
     totals,
 )
 
@@ -28,5 +29,6 @@ __all__ = [
     "load_programs",
     "period_sales",
     "recompute",
+    "shortfall_kpis",
     "totals",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "load_programs",
     "period_sales",
     "recompute",
+    "shortfall_kpis",
     "totals",
 ]
 
@@ -267,3 +268,15 @@ def totals(audit: pd.DataFrame, by: str | Iterable[str] = "program") -> pd.DataF
         else:
             out[c] = out[c].round(2)
     return out.reset_index()
+
+
+def shortfall_kpis(audit: pd.DataFrame) -> dict[str, float]:
+    """Quarter KPIs from an audit (for the retrospective): underpaid (due, not paid), overpaid, misstated
+    dues, pending, and the number of rows not ok — each a separate figure, never netted."""
+    t = totals(audit.assign(_all="all"), "_all").iloc[0] if len(audit) else None
+    if t is None:
+        return {"rebate_underpaid_cny": 0.0, "rebate_overpaid_cny": 0.0, "rebate_misstated_cny": 0.0,
+                "rebate_pending_cny": 0.0, "rebate_rows_not_ok": 0}
+    return {"rebate_underpaid_cny": float(t["underpaid_cny"]), "rebate_overpaid_cny": float(t["overpaid_cny"]),
+            "rebate_misstated_cny": float(t["misstated_cny"]), "rebate_pending_cny": float(t["pending_cny"]),
+            "rebate_rows_not_ok": int(t["rows"] - t["n_ok"])}
