@@ -191,3 +191,20 @@ def test_notebook_07_renders_on_real_stores(realstore, tmp_path, store, lang):
     text = json.dumps(outputs, ensure_ascii=False)
     assert "<script>alert" not in text and "<img src=x onerror" not in text
     assert "contact-name-never-shown" not in text
+
+
+def test_contacts_for_one_manager_hold_only_that_managers_partners(realstore):
+    import duckdb
+
+    from workbench.store import connect
+
+    path = realstore("one_line")
+    with duckdb.connect(str(path), read_only=True) as c:
+        books = dict(c.sql("SELECT partner_id, manager_id FROM partners").fetchall())
+    manager = sorted(set(books.values()))[0]
+    con = connect(path, read_only=True)
+    status = relations.contacts_from_store(con, as_of=AS_OF, manager=manager)
+    assert len(status) > 0 and {books[p] for p in status["partner_id"]} == {manager}
+    assert set(status["manager_id"]) == {manager}
+    everyone = relations.contacts_from_store(con, as_of=AS_OF)
+    assert set(status["partner_id"]) == {p for p in everyone["partner_id"] if books[p] == manager}

@@ -168,6 +168,8 @@ def scope_name(scope, lang: str = "en") -> str:
     if scope.is_all:
         return label("all", lang)
     text = html.escape(label(str(scope.value), lang))
+    if scope.kind == "manager":
+        text = f"{label('manager_id', lang)} {text}"
     for ch in "\\`*_[]#|":
         text = text.replace(ch, "\\" + ch)
     return text
