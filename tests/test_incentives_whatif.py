@@ -145,3 +145,12 @@ def test_notebook_renders_on_degenerate_stores(realstore, tmp_path, store):
     assert "_cny" not in markdown.replace("```yaml", "") and "_cny" not in tables
     if store == "orders_only":
         assert "Assumed, not estimated from your data" in markdown
+
+
+def test_this_jobs_notices_read_in_chinese():
+    from workbench.errors import NotEnoughData
+    from workbench.present import incentives as words
+
+    zh = words.notice(NotEnoughData("The store has no incentive ledger, so there is nothing to audit."), "zh")
+    assert "返利台账" in zh and "ledger" not in zh
+    assert "ledger" in words.notice(NotEnoughData("The store has no incentive ledger, so there is nothing to audit."), "en")

@@ -21,6 +21,7 @@ __all__ = [
     "LABELS",
     "MONEY_COLUMNS",
     "money",
+    "notice",
     "partner_table",
     "response_sentence",
     "group_response_markdown",
@@ -317,6 +318,36 @@ def pull_forward_markdown(check: Any, figures: Mapping[str, Any] | None, lang: s
                    f" In the what-if, sales lifted to a threshold are pulled forward and were removed from incremental "
                    f"sales: {r}.")
     return Markdown(f"## {label('i_pull_forward', lang)}\n\n{seen}{removed}")
+
+
+# The incentive and audit jobs' NotEnoughData sentences in Chinese (pattern of the English sentence → zh).
+_ZH_NOTICES: tuple[tuple[str, str], ...] = (
+    (r"Response by (.+) needs two groups with (\d+)\+ partners each", "按层级和规模估计响应需要至少两个组、每组至少 {1} 家经销商，且返利率在经销商内部有变化；本节略过。"),
+    (r"The response by tier and size class needs an incentive ledger", "按层级和规模估计响应需要返利台账，数据库中没有；本节略过。"),
+    (r"The pull-forward check needs two quarters", "提前拉货检查需要至少两个季度、且每个季度之后都有完整的下一季度订单；本节略过。"),
+    (r"The store has no orders, so pulled-forward", "数据库中没有订单，无法检查提前拉货。"),
+    (r"The store has no orders, so there is no sales history", "数据库中没有订单，没有可用于模拟的销售历史。"),
+    (r"The orders start on (\S+), after the last complete quarter", "订单从 {0} 才开始，晚于最近一个完整季度的结束日，没有完整季度可用于模拟。"),
+    (r"No partner had sales in the quarter that ended by (\S+),", "截至 {0} 的最近一个完整季度内没有经销商有销售，无法模拟下一季度。"),
+    (r"The store has no incentive ledger, so there is nothing to audit", "数据库中没有返利台账，无需核对（模拟页面仍可根据订单和方案精确计算返利）。"),
+    (r"The incentive ledger has no rows for (\S+), so", "返利台账中没有 {0} 的记录，无需核对。"),
+    (r"The incentive ledger is empty", "返利台账为空，无需核对。"),
+)
+
+
+def notice(exc: BaseException | str, lang: str = "en") -> Markdown:
+    """``workbench.present.notice`` with this job's sentences in Chinese when lang is 'zh'."""
+    import re
+
+    from workbench.present import notice as shared_notice
+
+    if lang == "zh":
+        text = str(exc)
+        for pattern, zh in _ZH_NOTICES:
+            m = re.search(pattern, text)
+            if m:
+                return shared_notice(zh.format(*m.groups()), lang)
+    return shared_notice(exc, lang)
 
 
 def money_title(key: str, lang: str = "en", currency: str = DEFAULT_CURRENCY) -> str:

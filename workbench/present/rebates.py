@@ -17,7 +17,7 @@ import pandas as pd
 
 from workbench.i18n import label
 from workbench.present import Html, Markdown, display_table, register_labels
-from workbench.present.incentives import money
+from workbench.present.incentives import money, notice
 from workbench.vocab import DEFAULT_CURRENCY, format_money, money_label
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "audit_file_frame",
     "audit_summary_line",
     "discrepancy_table",
+    "notice",
     "statement_html",
     "statement_xlsx",
     "totals_table",
