@@ -1,6 +1,6 @@
 """Benchmark: fit the Segmenter (k over 2–8, bootstrap stability) on 20,000 partners; target < 60 s on 2 cores.
 
-Run: .venv/bin/python bench/segment.py [--rows 20000] [--algorithms kmeans,gmm]
+Run: .venv/bin/python bench/segment.py [--rows 20000] [--algorithms kmeans,gmm] [--mode easy|realistic]
 The synthetic network is generated large enough (34,000 partners over 36 months) that about 20,000
 partners have sales in the last 365 days; the first `--rows` of them are fitted. Prints the feature build time, the fit time per algorithm, the chosen k, the ARI against the planted
 segments and the selection table.
@@ -30,11 +30,12 @@ def main() -> None:
     ap.add_argument("--partners", type=int, default=34_000)
     ap.add_argument("--algorithms", default="kmeans,gmm")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--mode", default="easy", help="synthetic world: easy or realistic")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
 
     t = time.perf_counter()
-    net = generate(partners=args.partners, months=36, seed=args.seed)
+    net = generate(partners=args.partners, months=36, seed=args.seed, mode=args.mode)
     con = ibis.duckdb.connect()
     for name, frame in net.tables.items():
         con.create_table(name, frame)

@@ -7,7 +7,7 @@ segmentation (`make_segmenter()` defaults on `cluster_features`: KMeans, k by si
 the same with a Gaussian mixture (`algorithm="gmm"`); baselines from `segment.compare_baselines`:
 KMeans on standardised log spend per line (k by silhouette, 2–8) and a full-covariance GMM on the same
 features (2–8 components by BIC); and, as a reference a user could not run, KMeans on log spend with
-the true number of groups.
+the true number of groups, and a full-covariance GMM on log spend with the true number of groups.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import ibis
 import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
+from sklearn.mixture import GaussianMixture
 
 from workbench import segment as sg
 from workbench.segment.compositional import clr
@@ -47,6 +48,10 @@ def _rows(feats: pd.DataFrame, spend: np.ndarray, y: np.ndarray, seed: int) -> l
     k_true = len(np.unique(y))
     lab, _, _ = kmeans_log_spend(spend, seed=seed, k=k_true)
     out.append({"method": "reference: KMeans, log spend, true k", "ari": adjusted_rand_score(y, lab), "k": k_true})
+    Z = np.log1p(np.clip(spend, 0, None))
+    g = GaussianMixture(n_components=k_true, covariance_type="full", reg_covar=1e-4, n_init=3, random_state=seed)
+    out.append({"method": "reference: GMM full cov., log spend, true k", "ari": adjusted_rand_score(y, g.fit(Z).predict(Z)),
+                "k": k_true})
     out[0]["fit_s"] = took
     return out
 

@@ -172,3 +172,15 @@ def test_notebook_renders_on_thin_stores(realstore, tmp_path: Path, name: str, r
     if name == "returns_only_region":
         notes = ["".join(o.get("data", {}).get("text/markdown", "")) for o in outputs]
         assert any("Returns only" in n and "none is placed in a segment" in n for n in notes)
+
+
+def test_network_baselines_beside_the_chosen_segments(demo_db: Path) -> None:
+    from workbench.store import connect
+
+    con = connect(demo_db, read_only=True)
+    quick = sg.make_segmenter(seed=0, n_bootstrap=2)
+    table = sg.network_baselines(con, as_of=AS_OF, segmenter=quick)
+    assert table["method"].tolist() == ["chosen (kmeans)", "kmeans_log_spend", "gmm_same_features"]
+    assert table["agreement"].between(-1, 1).all() and table.loc[0, "agreement"] == 1.0
+    shown = ps.html_table(ps.baselines_table(table, lang="zh"), lang="zh", max_rows=None)
+    assert "所选分群" in shown and "与所选分群一致性" in shown

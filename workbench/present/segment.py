@@ -33,6 +33,7 @@ __all__ = [
     "html_table",
     "escape_md",
     "profile_table",
+    "baselines_table",
     "MONEY_COLUMNS",
 ]
 
@@ -137,6 +138,17 @@ LABELS: dict[str, tuple[str, str]] = {
     "seg_selection_heading": ("How k was chosen", "分群数的选择"),
     "seg_explorer_heading": ("Explore (live notebook)", "交互探索（实时笔记本）"),
     "seg_other_lines": ("other lines", "其他品类"),
+    "seg_baselines_text": (
+        "The chosen segmentation beside the baselines a sceptical analyst tries first: KMeans on log spend "
+        "per product line and a Gaussian mixture (2–8 components by BIC) on the same features. Agreement is "
+        "the adjusted Rand index with the chosen segments (1 = the same partition).",
+        "所选分群与常用基线对比：按品类对数采购额的 KMeans，以及相同特征上的高斯混合模型（按 BIC 选 2–8 个成分）。"
+        "一致性为与所选分群的调整兰德指数（1 = 完全相同）。"),
+    "method": ("Method", "方法"),
+    "agreement": ("Agreement with chosen (ARI)", "与所选分群一致性（ARI）"),
+    "seg_m_chosen": ("chosen segmentation", "所选分群"),
+    "seg_m_kmeans_log_spend": ("KMeans on log spend per line", "按品类对数采购额的 KMeans"),
+    "seg_m_gmm_same_features": ("Gaussian mixture, same features (BIC)", "相同特征的高斯混合（BIC）"),
     "seg_too_few": ("Fewer than 3 partners with recent orders here: nothing to explore.",
                     "此范围内近期有订单的经销商少于 3 家，无法探索分群。"),
     "seg_clr_of": ("Log-ratio: ", "对数比："),
@@ -267,6 +279,14 @@ def profile_table(seg: Any, feats: pd.DataFrame, *, lang: str = "en") -> pd.Data
     prof = prof.assign(cluster_name=cluster_names(seg, lang)).reset_index()
     cols = ["cluster", "cluster_name", "n_partners", "net_sales_365d", "order_days_365d"]
     return prof[[c for c in cols if c in prof.columns]].round(2)
+
+
+def baselines_table(table: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """``segment.network_baselines`` with the methods named in `lang`, rounded for display."""
+    out = table.copy()
+    out["method"] = out["method"].map(
+        lambda m: label("seg_m_chosen" if str(m).startswith("chosen") else f"seg_m_{m}", lang))
+    return out.round(3)
 
 
 MONEY_COLUMNS: tuple[str, ...] = ("net_sales_365d", "median_net_sales_365d", "avg_order_value")

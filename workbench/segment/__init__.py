@@ -39,6 +39,7 @@ from workbench.segment.network import (
     NO_ORDERS,
     cluster_names,
     cluster_profiles,
+    network_baselines,
     network_segments,
     profile_long,
     project_2d,
@@ -101,4 +102,5 @@ __all__ = [
     "network_segments",
     "selection_table",
     "compare_baselines",
+    "network_baselines",
 ]

@@ -28,6 +28,7 @@ __all__ = [
     "profile_long",
     "network_segments",
     "segment_table",
+    "network_baselines",
 ]
 
 NO_ORDERS = "no recent orders"
@@ -148,6 +149,38 @@ def network_segments(
                 "in a segment; the tiers still show."
             )
     return seg, feats.reset_index(drop=True)
+
+
+def network_baselines(
+    con: ibis.BaseBackend, *, as_of: Any, segmenter: Segmenter | None = None, seed: int = 0
+) -> pd.DataFrame:
+    """`selection.compare_baselines` for the network's segments at `as_of`: the chosen segmentation beside
+    KMeans on log spend per top line and a 2–8 component GMM on the same features (no truth: agreement,
+    silhouette, BIC). Raises NotEnoughData like `network_segments`."""
+    seg = clone(segmenter) if segmenter is not None else make_segmenter()
+    params = f"{type(seg).__name__}{seg.get_params()!r}"
+    return _network_baselines(con, as_of=_as_date(as_of), params=params, seed=seed, segmenter=seg).copy()
+
+
+@cached_per_store(maxsize=4, unkeyed=("segmenter",))
+def _network_baselines(con: ibis.BaseBackend, *, as_of: date, params: str, seed: int, segmenter: Segmenter
+                       ) -> pd.DataFrame:
+    """`network_baselines`, computed once per store, date and segmenter in a process (every regional
+    page shows the same network-wide comparison)."""
+    from workbench.segment.features import DEFAULT_TOP_LINES, product_mix, product_mix_wide
+    from workbench.segment.selection import compare_baselines
+
+    seg, feats = network_segments(con, as_of=as_of, segmenter=segmenter)
+    if len(feats) < 10:
+        raise NotEnoughData(f"Fewer than 10 partners had sales in the 12 months to {_as_date(as_of)}: "
+                            "no baseline comparison.")
+    mix = product_mix(con, as_of=as_of, top_lines=DEFAULT_TOP_LINES).to_pandas()
+    if mix.empty:
+        spend = feats[["net_sales_365d"]].to_numpy()
+    else:
+        wide = product_mix_wide(mix, value="net_sales", prefix="").set_index("partner_id")
+        spend = wide.reindex(feats["partner_id"]).fillna(0.0).to_numpy()
+    return compare_baselines(seg, feats, spend, seed=seed)
 
 
 def segment_table(
