@@ -19,12 +19,6 @@ def real_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_data(real_data: Path) -> Path:
-    """Old name of :func:`real_data` (the data sets used to live outside the repository)."""
-    return real_data
-
-
-@pytest.fixture(scope="session")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A DuckDB store holding a 400-partner, 36-month synthetic network (seed 7), ingested normally."""
     from workbench.synth import build_demo_store
