@@ -159,3 +159,12 @@ def test_partner_moved_mid_year_counts_in_each_quarter_by_its_region_then(con, t
     rollback_load(con, r.load_id)  # history goes back with the load
     assert q(con, "SELECT region, valid_from, valid_to FROM partner_history WHERE partner_id = 'P1'") == [
         ("East", None, None)]
+
+
+def test_loads_table_is_translated_and_escaped(con, tmp_path: Path) -> None:
+    from workbench.present.ingest import loads_table
+
+    ingest_file(con, "partners", write_csv(tmp_path / "<b>p<b>.csv", FULL), run_date=RUN)
+    html = loads_table(list_loads(con), "zh")
+    assert "导入批次" in html and "<b>p<b>" not in html and "&lt;b&gt;p&lt;b&gt;" in html
+    assert "Load" in loads_table(list_loads(con), "en")

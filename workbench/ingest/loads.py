@@ -419,7 +419,11 @@ LOAD_COLUMNS = ["load_id", "table", "file", "content_sha256", "mode", "rows_read
 
 def list_loads(con: Any) -> pd.DataFrame:
     """Every load of the store, oldest first: LOAD_COLUMNS (rows_inserted/updated NULL for pre-history loads)."""
-    return _raw(con).execute(
+    raw = _raw(con)
+    if not raw.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'loads' "
+                       "AND table_schema = 'main'").fetchone()[0]:  # a store opened read-only before its first load
+        return pd.DataFrame(columns=LOAD_COLUMNS)
+    return raw.execute(
         "SELECT load_id, table_name AS \"table\", file, content_sha256, mode, rows_read, rows_accepted, "
         "rows_quarantined, rows_inserted, rows_updated, loaded_at, rolled_back FROM loads ORDER BY load_id"
     ).df()
