@@ -16,7 +16,7 @@ import pandas as pd
 from workbench.i18n import LABELS as ALL_LABELS
 from workbench.i18n import label as i18n_label
 from workbench.i18n import register_labels
-from workbench.segment import TIERS, TierConfig, load_tier_config, tier_summary as _tier_summary
+from workbench.segment import OTHER_LINE, TIERS, TierConfig, load_tier_config, tier_summary as _tier_summary
 from workbench.segment.naming import Trait, render_name, trait_phrase
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "escape_md",
     "profile_table",
     "baselines_table",
+    "notice",
     "MONEY_COLUMNS",
 ]
 
@@ -184,8 +185,8 @@ def label(key: str, lang: str = "en") -> str:
 
 def line_name(line: str, lang: str = "en") -> str:
     """A product line's display name: the label `line_<name>` where there is one, else the name
-    ("__other__" is the lines outside the top N)."""
-    if line == "__other__":
+    (OTHER_LINE is the lines outside the top N: "other lines" / "其他品类")."""
+    if line == OTHER_LINE:
         return label("seg_other_lines", lang)
     key = f"line_{line}"
     return label(key, lang) if key in LABELS or key in ALL_LABELS else str(line).replace("_", " ")
@@ -287,6 +288,32 @@ def baselines_table(table: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
     out["method"] = out["method"].map(
         lambda m: label("seg_m_chosen" if str(m).startswith("chosen") else f"seg_m_{m}", lang))
     return out.round(3)
+
+
+# this job's NotEnoughData sentences (workbench.segment.network) and their Chinese
+_ZH_NOTICES: tuple[tuple[str, str], ...] = (
+    (r"^No partner in (.+) had positive net sales in the 12 months to (\S+), so none is placed in a segment",
+     "{0} 在截至 {1} 的 12 个月内没有净销售额为正的经销商，因此无人归入分群；层级结果仍然显示。"),
+    (r"^Fewer than 3 partners had positive net sales in the 12 months to (\S+),",
+     "截至 {0} 的 12 个月内净销售额为正的经销商少于 3 家，无法分群；层级结果仍然显示。"),
+    (r"^Fewer than 10 partners had sales in the 12 months to (\S+):",
+     "截至 {0} 的 12 个月内有销售的经销商少于 10 家，不做基线对比。"),
+)
+
+
+def notice(exc: BaseException | str, lang: str = "en") -> Any:
+    """``workbench.present.notice`` with this job's sentences in Chinese when `lang` is zh."""
+    import re
+
+    from workbench.present import notice as shared_notice
+
+    if lang == "zh":
+        text = str(exc)
+        for pattern, zh in _ZH_NOTICES:
+            m = re.search(pattern, text)
+            if m:
+                return shared_notice(zh.format(*m.groups()), lang)
+    return shared_notice(exc, lang)
 
 
 MONEY_COLUMNS: tuple[str, ...] = ("net_sales_365d", "median_net_sales_365d", "avg_order_value")
