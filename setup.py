@@ -20,6 +20,10 @@ class BuildPyWithData(build_py):
     """build_py that also copies config/ and notebooks/ into workbench/ of the build tree."""
 
     def run(self) -> None:
+        # an in-tree build reuses build/lib: files deleted or moved since the last build would ship too
+        stale = Path(self.build_lib) / "workbench"
+        if stale.is_dir():
+            shutil.rmtree(stale)
         super().run()
         for src, dst in PACKAGE_DATA_DIRS.items():
             source = ROOT / src

@@ -74,10 +74,21 @@ def test_wheel_runs_demo_and_report_from_another_directory(wheel_venv: tuple[Pat
     wb = str(py.parent / "workbench")
     _run([wb, "demo", "--partners", "60", "--months", "24", "--seed", "3"], cwd=tmp_path, env=env)
     assert (tmp_path / "data" / "workbench.duckdb").is_file()  # the store lands under the cwd, not the venv
-    out = _run([wb, "report", "--region", "East", "--out", "site"], cwd=tmp_path, env=env)
+    _run([wb, "report", "--region", "East", "--out", "site"], cwd=tmp_path, env=env)
     packs = list((tmp_path / "site").glob("*/East/pack.json"))
     assert len(packs) == 1
     manifest = json.loads(packs[0].read_text(encoding="utf-8"))
     assert manifest["ok"], manifest
     pages = sorted(p.name for p in packs[0].parent.glob("[0-9][0-9]_*.html"))
     assert len(pages) == len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+
+
+@pytest.mark.slow
+def test_wheel_holds_only_the_current_tree(wheel_venv: tuple[Path, dict[str, str]]) -> None:
+    """No module deleted or moved since an earlier build ships (build/lib is reused by in-tree builds)."""
+    py, _ = wheel_venv
+    installed = py.parent.parent / "lib"
+    pkg = next(installed.glob("python*/site-packages/workbench"))
+    shipped = {p.relative_to(pkg).as_posix() for p in pkg.rglob("*.py")}
+    source = {p.relative_to(ROOT / "workbench").as_posix() for p in (ROOT / "workbench").rglob("*.py")}
+    assert shipped == source
