@@ -154,3 +154,17 @@ def test_this_jobs_notices_read_in_chinese():
     zh = words.notice(NotEnoughData("The store has no incentive ledger, so there is nothing to audit."), "zh")
     assert "返利台账" in zh and "ledger" not in zh
     assert "ledger" in words.notice(NotEnoughData("The store has no incentive ledger, so there is nothing to audit."), "en")
+
+
+def test_a_region_with_only_returns_is_one_sentence_without_warnings(realstore):
+    import warnings
+
+    import workbench as wb
+    from tests.realstores import RETURNS_ONLY_REGION
+    from workbench.errors import NotEnoughData
+
+    con = wb.store.connect(realstore("returns_only_region"), read_only=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(NotEnoughData, match="No partner had sales"):
+            inc.simulation_base(con, as_of="2026-09-30", region=RETURNS_ONLY_REGION, draws=10)

@@ -58,7 +58,8 @@ def baseline_sales(panel: pd.DataFrame, *, beta: float, as_of: date, quarters: i
     out["last_year_sales_cny"] = ly["net_sales_cny"].reindex(out.index).fillna(0.0).clip(lower=0)
     ly_defl = (ly["net_sales_cny"].clip(lower=0) * np.exp(-beta * ly["rate_pct"].fillna(0.0))).reindex(out.index)
     full = (out["n_quarters"] == quarters) & ly_defl.notna()
-    season = float(ly_defl[full].sum() / out.loc[full, "mean_deflated"].sum()) if full.any() else 1.0
+    denominator = float(out.loc[full, "mean_deflated"].sum()) if full.any() else 0.0
+    season = float(ly_defl[full].sum()) / denominator if denominator > 0 else 1.0
     out["baseline_sales_cny"] = out["mean_deflated"] * (season if np.isfinite(season) and season > 0 else 1.0)
     out = out[(out["last_quarter_sales_cny"] > 0) & (out["baseline_sales_cny"] > 0)]
     cols = ["baseline_sales_cny", "last_year_sales_cny", "last_quarter_sales_cny", "current_rate_pct"]
