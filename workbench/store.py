@@ -150,6 +150,7 @@ TABLES: dict[str, Table] = {
                 C("action_date", "DATE", True),
                 C("action_type", "VARCHAR", True, enum=ACTION_TYPES),
                 C("note", "VARCHAR"),
+                C("cost", "DOUBLE", min_value=0),  # optional: cost of the action (store currency)
             ),
             ("action_id",),
             (("partner_id", "partners"),),

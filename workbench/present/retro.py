@@ -11,13 +11,13 @@ import pandas as pd
 
 from workbench.i18n import LABELS as ALL_LABELS
 from workbench.i18n import label, register_labels
-from workbench.present import Html, Markdown, _md_escape, notice
+from workbench.present import Html, Markdown, _md_escape, display_table, notice
 from workbench.retro import KPI_ORDER, RATE_KPIS, Finding, RetroSettings, finding_facts
-from workbench.vocab import Scope, money_label, symbol
+from workbench.vocab import Scope, format_money, money_label, symbol
 
 __all__ = [
     "LABELS", "MONEY_BASE", "NOTES", "SENTENCES", "findings", "findings_markdown", "heading", "kpi_label",
-    "kpi_wide", "money", "note", "sentences", "table",
+    "kpi_wide", "money", "note", "roi_table", "sentences", "table",
 ]
 
 # labels of the retrospective's tables, charts and headings: key → (English, 中文)
@@ -154,6 +154,27 @@ LABELS: dict[str, tuple[str, str]] = {
     "retro_ready_for_promotion": ("Pilots ready for promotion", "可晋级的试点经销商"),
     "retro_findings": ("Findings", "主要发现"),
     "retro_explore": ("Explore by region and tier", "按区域和层级查看"),
+    "retro_roi": ("Which actions pay", "哪些动作划算"),
+    "retro_roi_note": (
+        "Return on cost = net sales the action added in the months after it (sales × (1 − e^−effect), over "
+        "the horizon in config/retro.yaml) ÷ the actions' cost; above 1 it pays back in sales. Intervals "
+        "carry the effect's 95% interval through; tiers are partners' tiers at the quarter's end; 'repeat' "
+        "is a partner's second action, given the first.",
+        "投入产出比 = 动作后若干月内因动作增加的净销售额（销售额 × (1 − e^−效果)，月数见 config/retro.yaml）÷ "
+        "动作成本；大于 1 即以销售额收回成本。区间由效果的 95% 区间换算；层级为季末层级；“重复”指经销商在首次动作后的第二次动作。"),
+    "kind": ("Action", "动作次序"),
+    "first": ("First", "首次"),
+    "repeat": ("Repeat", "重复"),
+    "n_actions": ("Actions", "动作次数"),
+    "cost_per_action": ("Cost per action", "单次成本"),
+    "incremental_sales": ("Incremental sales", "增量销售额"),
+    "roi": ("Return on cost", "投入产出比"),
+    "roi_low": ("95% CI low", "95% 区间下限"),
+    "roi_high": ("95% CI high", "95% 区间上限"),
+    "cost_source": ("Cost", "成本来源"),
+    "recorded": ("recorded", "已记录"),
+    "default": ("default", "默认值"),
+    "mixed": ("partly default", "部分默认"),
 }
 register_labels("retro", LABELS)
 
@@ -166,6 +187,7 @@ MONEY_BASE: dict[str, tuple[str, str]] = {
     "rebate_shortfall_cny": ("Rebate shortfall", "返利欠付"),
     "rmse": ("RMSE", "均方根误差"),
 }
+ROI_MONEY = ("cost_per_action", "incremental_sales")
 
 # why a section shows less (``Retrospective.notes``): code → (English, 中文)
 NOTES: dict[str, tuple[str, str]] = {
@@ -201,6 +223,11 @@ SENTENCES: dict[str, tuple[str, str]] = {
                "difference-in-differences); a naive before/after says {naive}.",
                "{action}使经销商销售额变化约 {effect}（95% 区间 {low} 至 {high}，双重差分估计）；"
                "简单前后对比为 {naive}。"),
+    "roi": ("{action} pays back most surely: about {roi} in net sales per unit of cost (95% interval {low} "
+            "to {high}) at {cost} per action{source}.",
+            "{action}的投入产出最确定：每单位成本约带来 {roi} 的净销售额（95% 区间 {low} 至 {high}），单次成本 {cost}{source}。"),
+    "roi_default": (" (default cost)", "（默认成本）"),
+    "roi_unclear": ("No action's return on cost is surely above 1 yet.", "尚无动作的投入产出比确定高于 1。"),
     "no_effect": ("No maintenance action had a statistically clear effect on sales.",
                   "本期各项维护动作对销售额均无统计上显著的效果。"),
     "top1_alert": ("Concentration alert: the largest partner took {share} of net sales in {period}, above the "
@@ -248,6 +275,22 @@ _TARGET_WORDS: dict[str, tuple[str, str]] = {
     "repeat_rate": ("repeat rate", "返单率"),
     "new_partners": ("new partners", "新增经销商"),
 }
+
+
+def roi_table(roi: pd.DataFrame, lang: str = "en", *, currency: str = "CNY") -> Html:
+    """The return-on-cost table (``Retrospective.roi``): one row per action type, tier and first/repeat."""
+    if roi is None or roi.empty:
+        return Html("<p>–</p>")
+    d = pd.DataFrame({
+        "action_type": "act_" + roi["action_type"].astype(str), "tier": roi["tier"].astype(str),
+        "kind": roi["kind"].astype(str), "n_actions": roi["n_actions"].astype(int),
+        "cost_per_action": roi["cost_per_action"], "cost_source": roi["cost_source"].astype(str),
+        "effect_pct": (100 * np.expm1(roi["effect_log"])).round(1),
+        "incremental_sales": roi["incremental_sales"],
+        "roi": roi["roi"].round(2), "roi_low": roi["roi_low"].round(2), "roi_high": roi["roi_high"].round(2),
+    })
+    return display_table(d, lang, currency=currency, money=ROI_MONEY,
+                         codes=("action_type", "tier", "kind", "cost_source"), owner="retro")
 
 
 def kpi_label(key: str, lang: str = "en", currency: str = "CNY") -> str:
@@ -316,6 +359,12 @@ def _sentence(f: Finding, lang: str, currency: str) -> str:
         action = _w(_ACTION_WORDS.get(v["action_type"], (v["action_type"], v["action_type"])), lang)
         return _t("effect", lang).format(action=action, effect=_pct(v["effect"], 0), low=_pct(v["low"], 0),
                                          high=_pct(v["high"], 0), naive=_pct(v["naive"], 0))
+    if f.code == "roi":
+        action = _w(_ACTION_WORDS.get(v["action_type"], (v["action_type"], v["action_type"])), lang)
+        source = _t("roi_default", lang) if v["cost_source"] != "recorded" else ""
+        return _t("roi", lang).format(action=action, roi=f"{v['roi']:.1f}", low=f"{v['low']:.1f}",
+                                      high=f"{v['high']:.1f}", cost=format_money(v["cost_per_action"], currency),
+                                      source=source)
     if f.code == "top1_alert":
         return _t("top1_alert", lang).format(period=v["period"], share=_pct(v["share"], signed=False),
                                              threshold=_pct(v["threshold"], 0, False))

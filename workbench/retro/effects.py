@@ -265,6 +265,7 @@ def _fit_streaming(pa: _Panel, action_type: str, *, pre: int, post: int, rels: l
     b_es = inv_es @ xty[es_cols]
     s_post = np.zeros((pa.n_partners, 1))
     s_es = np.zeros((pa.n_partners, es_cols.size))
+    a_post, q_post = np.zeros(pa.n_partners), np.zeros(pa.n_partners)
     seen = np.zeros(pa.n_partners, dtype=bool)
     for g, idx, tr in blocks:
         dm = cache.pop(g, None)
@@ -274,6 +275,8 @@ def _fit_streaming(pa: _Panel, action_type: str, *, pre: int, post: int, rels: l
         seen[cl] = True
         e_post = dm[:, 0] - dm[:, 1] * b_post[0]
         s_post[:, 0] += np.bincount(cl, weights=dm[:, 1] * e_post, minlength=pa.n_partners)
+        a_post += np.bincount(cl, weights=dm[:, 1] * dm[:, 0], minlength=pa.n_partners)
+        q_post += np.bincount(cl, weights=dm[:, 1] ** 2, minlength=pa.n_partners)
         x_es = dm[:, es_cols + 1]
         e_es = dm[:, 0] - x_es @ b_es
         s_es += _code_sums(cl, x_es * e_es[:, None], pa.n_partners)
@@ -287,7 +290,8 @@ def _fit_streaming(pa: _Panel, action_type: str, *, pre: int, post: int, rels: l
 
     kept = [r for r, kp in zip(rels, keep[1:], strict=True) if kp]
     return {"b_post": b_post, "v_post": cov(np.array([[1.0 / xtx[0, 0]]]), s_post), "b_es": b_es,
-            "v_es": cov(inv_es, s_es), "kept": kept, "n_treated": n_treated, "n_cohorts": used, "n_obs": n_obs}
+            "v_es": cov(inv_es, s_es), "kept": kept, "n_treated": n_treated, "n_cohorts": used, "n_obs": n_obs,
+            "a_post": a_post[seen], "q_post": q_post[seen]}
 
 
 def _cluster_ols(y: np.ndarray, x: np.ndarray, cluster: np.ndarray, *,
@@ -321,12 +325,71 @@ def _cluster_ols(y: np.ndarray, x: np.ndarray, cluster: np.ndarray, *,
     return beta, cov
 
 
-def _pretrend_p(b: np.ndarray, v: np.ndarray, rels: list[int], *, bins: int = 4) -> float:
-    """p-value of the joint Wald test that the pre-period coefficients are zero.
+def _wild_draws(n_clusters: int, reps: int, seed: int) -> np.ndarray:
+    """Rademacher weights (reps × clusters, ±1), one row per bootstrap draw, from `seed`."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 2, size=(reps, n_clusters), dtype=np.int8).astype("float64") * 2.0 - 1.0
+
+
+def _wild_p(beta0: float, a: np.ndarray, q: np.ndarray, v: np.ndarray, *, factor: float) -> float:
+    """Wild cluster restricted bootstrap p-value of H0: β = beta0 for a one-regressor within model.
+
+    a, q: per-cluster Σ x̃ỹ and Σ x̃² of the within-transformed data; v: Rademacher draws (reps × clusters).
+    The null is imposed (residuals ỹ − x̃·beta0, MacKinnon & Webb's WCR); the statistic is the CRV1 t.
+    Every bootstrap quantity is a per-cluster sum, so a draw costs O(clusters) (Roodman et al. 2019).
+    """
+    xx = q.sum()
+    b_hat = a.sum() / xx
+    s_hat = a - b_hat * q  # unrestricted scores
+    se_hat = math.sqrt(factor * (s_hat @ s_hat)) / xx
+    if not se_hat > 0:
+        return float("nan")
+    t = (b_hat - beta0) / se_hat
+    s0 = a - beta0 * q  # restricted scores
+    d = (v @ s0) / xx  # b* − beta0 per draw
+    # Σ_g (v_g s0_g − d q_g)² with v_g² = 1
+    meat = (s0 @ s0) - 2.0 * d * (v @ (s0 * q)) + d ** 2 * (q @ q)
+    t_star = d / (np.sqrt(factor * np.maximum(meat, 0.0)) / xx)
+    return float(np.mean(np.abs(t_star) >= abs(t)))
+
+
+def _wild_ci(a: np.ndarray, q: np.ndarray, *, factor: float, alpha: float, reps: int = 999,
+             seed: int = 0) -> tuple[float, float, float]:
+    """(low, high, p at 0) of the wild cluster restricted bootstrap by test inversion: the interval holds
+    the β0 whose bootstrap p-value exceeds `alpha` (bisection on each side, one set of draws)."""
+    v = _wild_draws(a.size, reps, seed)
+    xx = q.sum()
+    b_hat = a.sum() / xx
+    s_hat = a - b_hat * q
+    se = math.sqrt(factor * (s_hat @ s_hat)) / xx
+    if not se > 0 or a.size < 2:
+        return float("nan"), float("nan"), float("nan")
+
+    def bound(sign: float) -> float:
+        inside, outside = b_hat, b_hat + sign * 4 * se
+        while _wild_p(outside, a, q, v, factor=factor) > alpha and abs(outside - b_hat) < 100 * se:
+            outside = b_hat + 2 * (outside - b_hat)
+        for _ in range(30):
+            mid = (inside + outside) / 2
+            if _wild_p(mid, a, q, v, factor=factor) > alpha:
+                inside = mid
+            else:
+                outside = mid
+        return (inside + outside) / 2
+
+    return bound(-1.0), bound(1.0), _wild_p(0.0, a, q, v, factor=factor)
+
+
+def _pretrend_p(b: np.ndarray, v: np.ndarray, rels: list[int], *, bins: int = 4,
+                n_clusters: int | None = None) -> float:
+    """p-value of the joint test that the pre-period coefficients are zero.
 
     The pre coefficients are averaged in up to `bins` consecutive blocks first: with few treated
     partners the cluster covariance of a dozen single-month coefficients is near singular and a
-    raw joint test over-rejects; block means keep the test honest.
+    raw joint test over-rejects; block means keep the test honest. With `n_clusters` (the treated
+    partners, which identify the pre coefficients) the cluster-robust Wald statistic W of q blocks is
+    referred to F(q, G − q) as W·(G − q)/(q·(G − 1)) (the Hotelling small-sample correction, Cameron &
+    Miller 2015 §VI): the χ² reference rejected 7.5% of true nulls at 5% over 360 tests, this one 5.6%.
     """
     from scipy import stats
 
@@ -342,7 +405,11 @@ def _pretrend_p(b: np.ndarray, v: np.ndarray, rels: list[int], *, bins: int = 4)
         wald = float(cb @ np.linalg.solve(cvc, cb))
     except np.linalg.LinAlgError:
         return float("nan")
-    return float(stats.chi2.sf(wald, len(blocks)))
+    q = len(blocks)
+    if n_clusters is None or n_clusters <= q:
+        return float(stats.chi2.sf(wald, q))
+    g = int(n_clusters)
+    return float(stats.f.sf(wald * (g - q) / (q * (g - 1)), q, g - q))
 
 
 def _fit_in_memory(p: pd.DataFrame, first: pd.DataFrame, action_type: str, *, pre: int, post: int,
@@ -363,8 +430,10 @@ def _fit_in_memory(p: pd.DataFrame, first: pd.DataFrame, action_type: str, *, pr
     b_post, v_post = _cluster_ols(y, xpost, st.cluster, engine=engine)
     b_es, v_es = _cluster_ols(y, xes[:, keep], st.cluster, engine=engine)
     kept = [r for r, k in zip(rels, keep, strict=True) if k]
+    codes = pd.factorize(st.cluster)[0]
     return {"b_post": b_post, "v_post": v_post, "b_es": b_es, "v_es": v_es, "kept": kept,
-            "n_treated": st.n_treated, "n_cohorts": st.n_cohorts, "n_obs": int(st.y.size)}
+            "n_treated": st.n_treated, "n_cohorts": st.n_cohorts, "n_obs": int(st.y.size),
+            "a_post": np.bincount(codes, weights=xpost[:, 0] * y), "q_post": np.bincount(codes, weights=xpost[:, 0] ** 2)}
 
 
 @_single_threaded
@@ -377,6 +446,9 @@ def action_effects(
     post: int = 12,
     alpha: float = 0.05,
     engine: str = "moments",
+    inference: str = "wild",
+    boot_reps: int = 999,
+    seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Effect of each maintenance action type on log monthly sales, by stacked event study.
 
@@ -391,6 +463,11 @@ def action_effects(
         from moments), "in_memory" (the whole stacked data at once, same numbers) or "statsmodels"
         (statsmodels OLS with cov_type="cluster" on the within-transformed stacked data; same
         numbers, slower and memory-hungry on large panels).
+    inference : "wild" (default: the intervals and p-value of the pooled effect come from the wild
+        cluster restricted bootstrap by test inversion, `boot_reps` Rademacher draws from `seed`,
+        clustered by partner) or "cluster" (the cluster-robust t interval with (treated partners − 1)
+        degrees of freedom). The CRV1 t interval covered the planted effects 92% of the time (z
+        spread 1.09); the bootstrap is calibrated by the data (docs/retro.md, bench/validity.py).
 
     Design (stacked difference-in-differences, Cengiz et al. 2019): for each action type and each
     treatment month g a stack holds that cohort and the clean controls (partners with no action up to
@@ -405,14 +482,16 @@ def action_effects(
     -------
     effects : one row per action type: effect_log, se, ci_low, ci_high (pointwise 1 − alpha interval,
         log points), ci_low_joint, ci_high_joint (simultaneous over the action types, Bonferroni),
-        effect_pct (exp − 1, %), p_value, pretrend_p (joint Wald test that the pre coefficients,
-        averaged in four blocks, are zero),
+        effect_pct (exp − 1, %), p_value, pretrend_p (joint test that the pre coefficients,
+        averaged in four blocks, are zero; F reference with the treated partners as clusters),
         n_treated, n_cohorts, n_obs.
     event_study : one row per action type and event month: rel_month, coef, se, ci_low, ci_high
         (rel_month −1 is the reference, 0 by construction).
     """
     from scipy import stats
 
+    if inference not in ("wild", "cluster"):
+        raise ValueError(f"inference must be 'wild' or 'cluster', not {inference!r}")
     p = _prepare_panel(panel, sales_col=sales_col)
     first = _first_actions(actions)
     rows, es_rows = [], []
@@ -420,6 +499,7 @@ def action_effects(
     types += sorted(set(first["action_type"]) - set(types))
     rels = [r for r in range(-pre, post + 1) if r != -1]
     pa = _panel_arrays(p, first) if engine == "moments" else None
+    moments: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for atype in types:
         if pa is not None:
             fit = _fit_streaming(pa, atype, pre=pre, post=post, rels=rels)
@@ -430,9 +510,10 @@ def action_effects(
             continue
         b_post, v_post, b_es, v_es, kept = fit["b_post"], fit["v_post"], fit["b_es"], fit["v_es"], fit["kept"]
         n_treated_type = fit["n_treated"]
+        moments[atype] = (fit["a_post"], fit["q_post"])
         se = math.sqrt(v_post[0, 0])
         eff = float(b_post[0])
-        pretrend_p = _pretrend_p(b_es, v_es, kept)
+        pretrend_p = _pretrend_p(b_es, v_es, kept, n_clusters=n_treated_type)
         # t reference with (treated partners − 1) degrees of freedom: the treated clusters identify
         # the effect, and with a few dozen of them the normal reference is slightly too narrow
         dof = max(n_treated_type - 1, 1)
@@ -463,6 +544,16 @@ def action_effects(
     t_joint = stats.t.ppf(1 - alpha / (2 * max(len(effects), 1)), np.maximum(effects["n_treated"] - 1, 1))
     effects.insert(5, "ci_low_joint", effects["effect_log"] - t_joint * effects["se"])
     effects.insert(6, "ci_high_joint", effects["effect_log"] + t_joint * effects["se"])
+    if inference == "wild" and len(effects):
+        k = len(effects)
+        for i, atype in effects["action_type"].items():
+            a, q = moments[atype]
+            g = a.size
+            factor = g / (g - 1) if g > 1 else 1.0  # CRV1 with one regressor: G/(G−1)·(N−1)/(N−1)
+            lo, hi, pv = _wild_ci(a, q, factor=factor, alpha=alpha, reps=boot_reps, seed=seed)
+            lo_j, hi_j, _ = _wild_ci(a, q, factor=factor, alpha=alpha / k, reps=boot_reps, seed=seed) \
+                if k > 1 else (lo, hi, pv)
+            effects.loc[i, ["ci_low", "ci_high", "p_value", "ci_low_joint", "ci_high_joint"]] = [lo, hi, pv, lo_j, hi_j]
     es = pd.DataFrame(es_rows, columns=["action_type", "rel_month", "coef", "se", "ci_low", "ci_high"])
     order = {t: i for i, t in enumerate(types)}
     es = es.assign(_o=es["action_type"].map(order)).sort_values(["_o", "rel_month"], kind="mergesort")
@@ -526,7 +617,8 @@ def panel_from_store(con: Any, *, end: date | str, months: int = 36, region: str
 
 
 def actions_from_store(con: Any, *, end: date | str, region: str | None = "all") -> pd.DataFrame:
-    """The actions table (partner_id, action_date, action_type) up to `end`, scoped to `region`."""
+    """The actions table (partner_id, action_date, action_type, and cost when the store has it) up to `end`,
+    scoped to `region`."""
     from workbench import features
 
     return _actions_until(features.scoped_tables(con, _region_arg(region)), end)
@@ -538,7 +630,8 @@ def _actions_until(t: dict[str, Any], end: date | str) -> pd.DataFrame:
         return pd.DataFrame(columns=["partner_id", "action_date", "action_type"])
     a = t["actions"]
     a = a.filter(a.action_date <= pd.Timestamp(end).date())
-    return a.select("partner_id", "action_date", "action_type").to_pandas()
+    cols = ["partner_id", "action_date", "action_type"] + (["cost"] if "cost" in a.columns else [])
+    return a.select(*cols).to_pandas()
 
 
 def action_effects_from_store(

@@ -29,12 +29,14 @@ from workbench.retro.forecast import (
 from workbench.retro.kpis import (
     RATE_KPIS,
     _kpi_table,
+    _tiers_at,
     attainment,
     concentration_alerts,
     concentration_by_period,
     conflict_summary,
     tier_changes,
 )
+from workbench.retro.roi import ROI_COLUMNS, _before_second, action_roi, effects_by_tier, repeat_effects
 from workbench.retro.settings import RetroSettings, TargetsConfig, _resolve_targets, load_settings
 
 __all__ = ["FINDING_KPIS", "Finding", "Retrospective", "build_retrospective", "finding_facts"]
@@ -52,7 +54,8 @@ class Finding:
     """One finding: a `code` naming the sentence and the numbers it states (fractions, money, codes).
 
     Codes: ``sales`` (quarter, value, qoq_pct, yoy_pct), ``move`` (kpi, up, value, qoq_change, qoq_pct),
-    ``effect`` (action_type, effect, low, high, naive: fractions), ``no_effect``, ``top1_alert``
+    ``effect`` (action_type, effect, low, high, naive: fractions), ``no_effect``, ``roi`` (action_type,
+    roi, low, high, cost_per_action, cost_source), ``roi_unclear``, ``top1_alert``
     (period, share, threshold), ``top5_alert`` (period, share), ``forecast`` (mean, low, high,
     mape_model, mape_naive), ``behind_target`` / ``targets_met`` (kpi, region, period, attainment).
     """
@@ -97,6 +100,19 @@ def _effect_facts(effects: pd.DataFrame) -> list[Finding]:
     return out or [Finding("no_effect")]
 
 
+def _roi_fact(roi: pd.DataFrame) -> Finding:
+    """The first action (all tiers) that pays back most surely (highest lower ROI bound above 1), or
+    ``roi_unclear`` when no action's return on cost is surely above 1."""
+    r = roi[(roi["tier"] == "all") & (roi["kind"] == "first")].dropna(subset=["roi_low"])
+    paying = r[r["roi_low"] > 1].sort_values("roi_low", ascending=False)
+    if paying.empty:
+        return Finding("roi_unclear")
+    e = paying.iloc[0]
+    return Finding("roi", {"action_type": str(e["action_type"]), "roi": float(e["roi"]), "low": float(e["roi_low"]),
+                           "high": float(e["roi_high"]), "cost_per_action": float(e["cost_per_action"]),
+                           "cost_source": str(e["cost_source"])})
+
+
 def _forecast_fact(forecast: pd.DataFrame, backtest: pd.DataFrame | None) -> Finding | None:
     """Next quarter's mean forecast; none when the interval spans more than a factor of 4 (short history)."""
     if not len(forecast) or float((forecast["upper"] / forecast["lower"]).max()) >= 4:
@@ -111,6 +127,27 @@ def _forecast_fact(forecast: pd.DataFrame, backtest: pd.DataFrame | None) -> Fin
     })
 
 
+def _economics(con: Any, panel: pd.DataFrame, acts: pd.DataFrame, eff: pd.DataFrame, *, q_end: Any, region: str,
+               cfg: RetroSettings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Effects by tier (tiers at the quarter's end), of second actions, and the return on cost of each."""
+    if acts.empty or eff.empty:
+        return pd.DataFrame(), pd.DataFrame(), pd.DataFrame(columns=ROI_COLUMNS)
+    kw = {"pre": cfg.event_pre_months, "post": cfg.event_post_months}
+    roi_kw = {"default_costs": cfg.action_costs, "horizon": cfg.roi_horizon_months}
+    tiers = _tiers_at(con, q_end, region)
+    tier_eff = effects_by_tier(panel, acts, tiers[["partner_id", "tier"]], **kw) if len(tiers) else pd.DataFrame()
+    rep_eff = repeat_effects(panel, acts, **kw)
+    parts = [action_roi(panel, acts, eff, **roi_kw)]
+    for tier, g in (tier_eff.groupby("tier", sort=False) if len(tier_eff) else []):
+        ids = set(tiers.loc[tiers["tier"] == tier, "partner_id"].astype(str))
+        parts.append(action_roi(panel, acts[acts["partner_id"].astype(str).isin(ids)], g, tier=str(tier), **roi_kw))
+    if len(rep_eff):
+        parts.append(action_roi(panel, acts, rep_eff, kind="repeat", **roi_kw))
+    parts = [x for x in parts if len(x)]
+    roi_rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ROI_COLUMNS)
+    return tier_eff, rep_eff, roi_rows
+
+
 def finding_facts(
     kpis: pd.DataFrame,
     *,
@@ -121,6 +158,7 @@ def finding_facts(
     backtest: pd.DataFrame | None = None,
     attainment_table: pd.DataFrame | None = None,
     settings: RetroSettings | None = None,
+    roi: pd.DataFrame | None = None,
 ) -> list[Finding]:
     """3–6 findings from the numbers, most important first.
 
@@ -141,6 +179,8 @@ def finding_facts(
         out.append(move)
     if effects is not None and len(effects):
         out.extend(_effect_facts(effects))
+    if roi is not None and len(roi):
+        out.append(_roi_fact(roi))
     if concentration_table is not None and len(concentration_table):
         last = concentration_table.iloc[-1]
         if bool(last["top1_alert"]):
@@ -183,12 +223,16 @@ class Retrospective:
     migration: dict[str, pd.DataFrame]
     settings: RetroSettings = field(default_factory=RetroSettings)
     notes: dict[str, Finding] = field(default_factory=dict)  # section → why it shows less (see build)
+    tier_effects: pd.DataFrame = field(default_factory=pd.DataFrame)  # roi.effects_by_tier (tiers at quarter end)
+    repeat_effects: pd.DataFrame = field(default_factory=pd.DataFrame)  # roi.repeat_effects
+    roi: pd.DataFrame = field(default_factory=pd.DataFrame)  # roi.action_roi rows: all, per tier, repeat
 
     def findings(self) -> list[Finding]:
         """3–6 findings (:func:`finding_facts`); ``workbench.present.retro.sentences`` words them."""
         return finding_facts(self.kpis, quarter=self.quarter, effects=self.effects,
                              concentration_table=self.concentration, forecast=self.forecast,
-                             backtest=self.backtest, attainment_table=self.attainment, settings=self.settings)
+                             backtest=self.backtest, attainment_table=self.attainment, settings=self.settings,
+                             roi=self.roi)
 
     def __repr__(self) -> str:
         return (f"Retrospective(quarter={self.quarter}, region={self.region}, kpi_rows={len(self.kpis)}, "
@@ -231,8 +275,10 @@ def build_retrospective(
         notes["kpis"] = Finding("empty_tables", {"tables": [x for x in empty if x != "actions"]})
     panel = panel_from_store(con, end=q_end, months=months, region=region)
     acts = _actions_until(t, q_end)
-    eff, es = action_effects(panel, acts, pre=cfg.event_pre_months, post=cfg.event_post_months)
-    eff = eff.merge(naive_before_after(panel, acts, months=cfg.naive_months), on="action_type", how="left")
+    first_only = _before_second(panel, acts)  # a first action's own effect: months before any second one
+    eff, es = action_effects(first_only, acts, pre=cfg.event_pre_months, post=cfg.event_post_months)
+    eff = eff.merge(naive_before_after(first_only, acts, months=cfg.naive_months), on="action_type", how="left")
+    tier_eff, rep_eff, roi_rows = _economics(con, panel, acts, eff, q_end=q_end, region=region, cfg=cfg)
     if acts.empty:
         notes["effects"] = Finding("no_actions")
     elif eff.empty:
@@ -262,6 +308,7 @@ def build_retrospective(
         concentration=conc, alerts=concentration_alerts(conc, settings=cfg), monthly_sales=sales, stl=stl,
         forecast=fc, backtest=bt, conflicts=conflict_summary(conflicts, quarter=str(q)),
         migration=tier_changes(con, quarter=str(q), region=region), settings=cfg, notes=notes,
+        tier_effects=tier_eff, repeat_effects=rep_eff, roi=roi_rows,
     )
 
 

@@ -15,6 +15,12 @@ from workbench.vocab import Quarter
 __all__ = ["TARGET_KPIS", "RetroSettings", "Target", "TargetsConfig", "load_settings", "load_targets"]
 
 
+DEFAULT_ACTION_COSTS: dict[str, float] = {
+    "training": 30000.0, "incentive": 50000.0, "marketing_automation": 20000.0, "tiering": 5000.0,
+    "communication": 10000.0, "visit": 8000.0, "other": 10000.0,
+}
+
+
 @dataclass(frozen=True)
 class RetroSettings:
     """Alert thresholds and design choices of the retrospective (``config/retro.yaml``)."""
@@ -26,6 +32,9 @@ class RetroSettings:
     naive_months: int = 6  # months before / after in the naive comparison
     forecast_horizon_months: int = 3  # next quarter
     backtest_origins: int = 4  # rolling forecast origins in the backtest
+    # cost of one action by type (store currency), where the actions table has no cost recorded
+    action_costs: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_ACTION_COSTS))
+    roi_horizon_months: int = 12  # months of sales after an action counted in its return on cost
     channel_mix: dict[str, float] | None = None  # channel-dependence thresholds (workbench.relations.ChannelMixConfig)
 
 
@@ -40,8 +49,11 @@ def load_settings(path: str | Path | None = None) -> RetroSettings:
         v = getattr(cfg, name)
         if not 0 < v <= 1:
             raise ConfigError(f"{path}: {name} must be a share between 0 and 1, not {v}.")
+    for kind, cost in cfg.action_costs.items():
+        if not cost >= 0:
+            raise ConfigError(f"{path}: action_costs: {kind} must be a cost of at least 0, not {cost}.")
     for name in ("event_pre_months", "event_post_months", "naive_months", "forecast_horizon_months",
-                 "backtest_origins"):
+                 "backtest_origins", "roi_horizon_months"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"{path}: {name} must be at least 1, not {getattr(cfg, name)}.")
     return cfg

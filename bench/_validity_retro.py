@@ -1,0 +1,124 @@
+"""Validity checks of the retrospective's action estimates against planted truths (imported by
+bench/validity.py).
+
+`checks()` returns one (name, value, target, passed) per check:
+- action-effect coverage: share of the planted first-action effects (six types per seed, 40 seeds of
+  ``workbench.synth``, the realistic world when synth offers one) inside their 95% wild cluster
+  bootstrap interval; and the cluster-robust t interval on the same fits (the baseline);
+- pre-trend test size: share of those fits whose pre-trend test rejects at 5% (no anticipation is
+  planted, so every rejection is a false alarm);
+- tier and repeated-action effect coverage on ``workbench.synth_actions.action_world`` (tier-varying
+  effects, second actions, costs);
+- action ROI recovery: share of tier × type return-on-cost intervals covering the planted ROI, and the
+  median relative error of the ROI where the planted effect is at least 0.06.
+Run alone: `python bench/_validity_retro.py [--seeds 40]`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+COVERAGE_SEEDS = range(40)
+WORLD_SEEDS = range(5)
+PARTNERS = 800
+
+
+def _panel(orders: pd.DataFrame) -> pd.DataFrame:
+    month = pd.to_datetime(orders["order_date"]).dt.to_period("M").dt.to_timestamp()
+    p = orders.assign(month=month, net_sales_cny=orders["net_amount"].astype(float))
+    return p.groupby(["partner_id", "month"], as_index=False)["net_sales_cny"].sum()
+
+
+def _generate(seed: int):
+    from workbench import synth
+
+    kw = {"mode": "realistic"} if "mode" in inspect.signature(synth.generate).parameters else {}
+    return synth.generate(partners=PARTNERS, months=36, seed=seed, **kw), kw.get("mode", "default")
+
+
+def coverage_runs(seeds=COVERAGE_SEEDS) -> tuple[pd.DataFrame, str]:
+    """One row per (seed, action type): estimate, wild and cluster intervals, pre-trend p, truth."""
+    from workbench import retro
+
+    rows = []
+    mode = "default"
+    for seed in seeds:
+        net, mode = _generate(seed)
+        panel = _panel(net.tables["orders"])
+        wild, _ = retro.action_effects(panel, net.tables["actions"], inference="wild")
+        t_ci, _ = retro.action_effects(panel, net.tables["actions"], inference="cluster")
+        truth = net.truth["action_effects"].set_index("action_type")["effect_log"]
+        e = wild.merge(t_ci[["action_type", "ci_low", "ci_high"]], on="action_type", suffixes=("", "_t"))
+        rows.append(e.assign(truth=e["action_type"].map(truth), seed=seed))
+    return pd.concat(rows, ignore_index=True), mode
+
+
+def world_runs(seeds=WORLD_SEEDS) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Tier effects, repeat effects and tier ROI with their planted truths, over `seeds`."""
+    from workbench.retro import roi as R
+    from workbench.synth_actions import DEFAULT_COSTS, action_world
+
+    tiers_out, rep_out, roi_out = [], [], []
+    for seed in seeds:
+        w = action_world(seed=seed, partners=PARTNERS)
+        p, a = _panel(w.tables["orders"]), w.tables["actions"]
+        bt = R.effects_by_tier(p, a, w.tiers).merge(w.tier_effects, on=["action_type", "tier"], suffixes=("", "_true"))
+        tiers_out.append(bt.assign(seed=seed))
+        rp = R.repeat_effects(p, a).merge(w.repeat_effects, on="action_type", suffixes=("", "_true"))
+        rep_out.append(rp.assign(seed=seed))
+        for tier, g in bt.groupby("tier"):
+            ids = set(w.tiers.loc[w.tiers["tier"] == tier, "partner_id"])
+            at = a[a["partner_id"].astype(str).isin(ids)]
+            est = R.action_roi(p, at, g, default_costs=DEFAULT_COSTS, tier=tier)
+            true_eff = g.assign(effect_log=g["effect_log_true"], ci_low=g["effect_log_true"], ci_high=g["effect_log_true"])
+            tru = R.action_roi(p, at, true_eff, default_costs=DEFAULT_COSTS, tier=tier)
+            m = est.merge(tru[["action_type", "roi"]], on="action_type", suffixes=("", "_true"))
+            roi_out.append(m.assign(seed=seed, effect_true=m["action_type"].map(g.set_index("action_type")["effect_log_true"])))
+    return pd.concat(tiers_out, ignore_index=True), pd.concat(rep_out, ignore_index=True), pd.concat(roi_out, ignore_index=True)
+
+
+def _covers(df: pd.DataFrame, lo: str, hi: str, truth: str) -> pd.Series:
+    return (df[lo] <= df[truth]) & (df[truth] <= df[hi])
+
+
+def checks(seeds=COVERAGE_SEEDS, world_seeds=WORLD_SEEDS) -> list[tuple[str, float, str, bool]]:
+    """(name, value, target, passed) for every retrospective check."""
+    out: list[tuple[str, float, str, bool]] = []
+    r, mode = coverage_runs(seeds)
+    n = len(r)
+    cov = float(_covers(r, "ci_low", "ci_high", "truth").mean())
+    out.append((f"action_effect_coverage_wild[{mode}]", round(cov, 4), f">= 0.93 of {n}", cov >= 0.93 and n >= 40))
+    cov_t = float(_covers(r, "ci_low_t", "ci_high_t", "truth").mean())
+    out.append((f"action_effect_coverage_cluster_t[{mode}]", round(cov_t, 4), "(baseline, reported)", True))
+    size = float((r["pretrend_p"] < 0.05).mean())
+    out.append((f"pretrend_test_size[{mode}]", round(size, 4), f"0.02-0.08 of {n}", 0.02 <= size <= 0.08))
+    tiers, rep, roi = world_runs(world_seeds)
+    tc = float(_covers(tiers, "ci_low", "ci_high", "effect_log_true").mean())
+    out.append(("tier_effect_coverage", round(tc, 4), f">= 0.90 of {len(tiers)}", tc >= 0.90))
+    rc = float(_covers(rep, "ci_low", "ci_high", "effect_log_true").mean())
+    out.append(("repeat_effect_coverage", round(rc, 4), f">= 0.90 of {len(rep)}", rc >= 0.90))
+    roc = float(_covers(roi, "roi_low", "roi_high", "roi_true").mean())
+    out.append(("action_roi_coverage", round(roc, 4), f">= 0.90 of {len(roi)}", roc >= 0.90))
+    big = roi[roi["effect_true"] >= 0.06]
+    err = float(np.median(np.abs(big["roi"] / big["roi_true"] - 1)))
+    out.append(("action_roi_median_rel_error", round(err, 4), f"<= 0.50 of {len(big)} (planted effect >= 0.06)",
+                err <= 0.50))
+    return out
+
+
+if __name__ == "__main__":
+    t = time.perf_counter()
+    k = int(sys.argv[sys.argv.index("--seeds") + 1]) if "--seeds" in sys.argv else len(COVERAGE_SEEDS)
+    rows = checks(seeds=range(k))
+    for name, value, target, ok in rows:
+        print(f"{name} {value} {target} {'PASS' if ok else 'FAIL'}")
+    print(f"# {time.perf_counter() - t:.0f} s")
+    sys.exit(0 if all(r[3] for r in rows) else 1)

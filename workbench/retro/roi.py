@@ -1,0 +1,146 @@
+"""Which action pays: effects by tier and for repeated actions, action costs and return on cost.
+
+Every estimate reuses :func:`workbench.retro.effects.action_effects` (stacked difference-in-differences
+with wild cluster bootstrap intervals) on a subset or a re-timed panel:
+
+* by tier — the panel and actions of one tier's partners (treated and controls from the same tier);
+* repeated actions — the second action of a partner, on the panel from its first action on (so every
+  partner in a stack is already past its first action's step), controls not yet re-treated;
+* return on cost — incremental net sales over the `horizon` months after each action, ``sales after ×
+  (1 − exp(−effect))`` (the share of the observed sales the action added, on the log scale the effect
+  is estimated on), divided by the actions' cost; its interval maps the effect's interval through the
+  same monotone formula. Costs come from the actions' ``cost`` column, or the type's default
+  (``config/retro.yaml`` ``action_costs``) where it is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from workbench.retro.effects import action_effects
+
+__all__ = ["ROI_COLUMNS", "action_roi", "effects_by_tier", "nth_actions", "repeat_effects"]
+
+ROI_COLUMNS = [
+    "action_type", "tier", "kind", "n_actions", "cost_total", "cost_per_action", "cost_source", "effect_log",
+    "ci_low", "ci_high", "sales_after", "incremental_sales", "incremental_low", "incremental_high", "roi",
+    "roi_low", "roi_high", "n_treated",
+]
+
+
+def _ids(frame: pd.DataFrame) -> pd.Series:
+    return frame["partner_id"].astype(str)
+
+
+def nth_actions(actions: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Each partner's `n`-th action (1 = first), by date then type: partner_id, action_date, action_type (+ cost)."""
+    cols = [c for c in ("partner_id", "action_date", "action_type", "cost") if c in actions.columns]
+    a = actions.loc[:, cols].dropna(subset=["action_date"]).assign(partner_id=lambda d: _ids(d))
+    a = a.assign(action_date=pd.to_datetime(a["action_date"])).sort_values(
+        ["partner_id", "action_date", "action_type"], kind="mergesort")
+    return a[a.groupby("partner_id").cumcount() == n - 1].reset_index(drop=True)
+
+
+def _before_second(panel: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:
+    """The panel without each partner's months from its second action on (the first action's own effect)."""
+    second = nth_actions(actions, 2)
+    if second.empty:
+        return panel
+    cut = pd.Series(second["action_date"].dt.to_period("M").to_numpy(), index=second["partner_id"].to_numpy())
+    month = pd.to_datetime(panel["month"]).dt.to_period("M")
+    limit = _ids(panel).map(cut)
+    keep = limit.isna().to_numpy() | (month < limit).fillna(True).to_numpy(bool)
+    return panel[keep]
+
+
+def effects_by_tier(panel: pd.DataFrame, actions: pd.DataFrame, tiers: pd.DataFrame, *,
+                    min_treated: int = 5, **kwargs) -> pd.DataFrame:
+    """First-action effects per tier: the columns of ``action_effects`` plus ``tier``.
+
+    tiers: partner_id, tier (one per partner; e.g. the tiers at the quarter's end). A tier's rows use
+    only its own partners, so its controls share its level and trend. Rows with fewer than
+    `min_treated` treated partners are left out (an interval from a handful of partners is noise).
+    """
+    t = tiers.assign(partner_id=_ids(tiers))
+    rows = []
+    for tier, ids in t.groupby("tier", sort=False)["partner_id"]:
+        keep = set(ids)
+        p = panel[_ids(panel).isin(keep)]
+        a = actions[_ids(actions).isin(keep)]
+        if p.empty or a.empty:
+            continue
+        eff, _ = action_effects(_before_second(p, a), nth_actions(a, 1), **kwargs)
+        rows.append(eff[eff["n_treated"] >= min_treated].assign(tier=str(tier)))
+    if not rows:
+        return pd.DataFrame(columns=["action_type", "tier", "effect_log", "ci_low", "ci_high", "n_treated"])
+    return pd.concat(rows, ignore_index=True)
+
+
+def repeat_effects(panel: pd.DataFrame, actions: pd.DataFrame, *, min_treated: int = 5, **kwargs) -> pd.DataFrame:
+    """Effect of a partner's second action (by its type), given the first: columns of ``action_effects``.
+
+    The panel keeps the partners with an action, from their first action's month on; a second action
+    defines treatment, and partners without one yet are the controls.
+    """
+    first = nth_actions(actions, 1)
+    second = nth_actions(actions, 2)
+    if second.empty:
+        return action_effects(panel.iloc[:0], second, **kwargs)[0]
+    start = pd.Series(first["action_date"].dt.to_period("M").to_numpy(), index=first["partner_id"].to_numpy())
+    month = pd.to_datetime(panel["month"]).dt.to_period("M")
+    begin = _ids(panel).map(start)
+    p = panel[begin.notna().to_numpy() & (month >= begin).fillna(False).to_numpy(bool)]
+    third = nth_actions(actions, 3)
+    p = _before_second(p, pd.concat([second, third]))  # months before the third action
+    eff, _ = action_effects(p, second, **kwargs)
+    return eff[eff["n_treated"] >= min_treated].reset_index(drop=True)
+
+
+def _sales_after(panel: pd.DataFrame, acts: pd.DataFrame, *, horizon: int, sales_col: str) -> pd.Series:
+    """Net sales of each action's partner in the `horizon` months from the action's month, per action type."""
+    if acts.empty:
+        return pd.Series(dtype="float64")
+    p = panel.assign(partner_id=_ids(panel), _m=pd.to_datetime(panel["month"]).dt.to_period("M").astype("int64"))
+    a = acts.assign(_g=acts["action_date"].dt.to_period("M").astype("int64"))
+    m = p.merge(a[["partner_id", "action_type", "_g"]], on="partner_id")
+    m = m[(m["_m"] >= m["_g"]) & (m["_m"] < m["_g"] + horizon)]
+    return m.groupby("action_type")[sales_col].sum().astype("float64")
+
+
+def action_roi(panel: pd.DataFrame, actions: pd.DataFrame, effects: pd.DataFrame, *,
+               default_costs: Mapping[str, float], kind: str = "first", tier: str = "all",
+               horizon: int = 12, sales_col: str = "net_sales_cny") -> pd.DataFrame:
+    """Effect, cost and return on cost per action type (one row each, columns :data:`ROI_COLUMNS`).
+
+    effects: one row per action type (effect_log, ci_low, ci_high, n_treated), from ``action_effects``,
+    :func:`effects_by_tier` (one tier's rows) or :func:`repeat_effects`. kind: 'first' (each partner's
+    first action) or 'repeat' (its second). incremental_sales = Σ over those actions of the partner's net
+    sales in the `horizon` months from the action's month × (1 − exp(−effect_log)); roi =
+    incremental_sales / cost_total (currency per unit of cost; below 1 the action does not pay back in
+    sales). cost_source says whether costs were recorded, defaulted or mixed.
+    """
+    acts = nth_actions(actions, 1 if kind == "first" else 2)
+    out = []
+    for _, e in effects.iterrows():
+        a = acts[acts["action_type"] == e["action_type"]]
+        if a.empty:
+            continue
+        recorded = pd.to_numeric(a["cost"], errors="coerce") if "cost" in a.columns else pd.Series(np.nan, a.index)
+        default = float(default_costs.get(str(e["action_type"]), np.nan))
+        cost = recorded.fillna(default)
+        source = "recorded" if recorded.notna().all() else "default" if recorded.isna().all() else "mixed"
+        sales = float(_sales_after(panel, a, horizon=horizon, sales_col=sales_col).sum())
+        inc = [sales * -np.expm1(-float(e[c])) for c in ("effect_log", "ci_low", "ci_high")]
+        total = float(cost.sum())
+        roi = [x / total if total > 0 else np.nan for x in inc]
+        out.append({
+            "action_type": e["action_type"], "tier": tier, "kind": kind, "n_actions": len(a),
+            "cost_total": total, "cost_per_action": total / len(a), "cost_source": source,
+            "effect_log": e["effect_log"], "ci_low": e["ci_low"], "ci_high": e["ci_high"], "sales_after": sales,
+            "incremental_sales": inc[0], "incremental_low": inc[1], "incremental_high": inc[2],
+            "roi": roi[0], "roi_low": roi[1], "roi_high": roi[2], "n_treated": e.get("n_treated", np.nan),
+        })
+    return pd.DataFrame(out, columns=ROI_COLUMNS)
