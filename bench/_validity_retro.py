@@ -3,7 +3,7 @@ bench/validity.py).
 
 `checks()` returns one (name, value, target, passed) per check:
 - action-effect coverage: share of the planted first-action effects (six types per seed, 40 seeds of
-  ``workbench.synth``, the realistic world when synth offers one) inside their 95% wild cluster
+  ``workbench.synth``'s realistic world) inside their 95% wild cluster
   bootstrap interval; and the cluster-robust t interval on the same fits (the baseline);
 - pre-trend test size: share of those fits whose pre-trend test rejects at 5% (no anticipation is
   planted, so every rejection is a false alarm);
@@ -16,7 +16,6 @@ Run alone: `python bench/_validity_retro.py [--seeds 40]`.
 
 from __future__ import annotations
 
-import inspect
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 COVERAGE_SEEDS = range(40)
 WORLD_SEEDS = range(5)
 PARTNERS = 800
+MODE = "realistic"  # the world the coverage target is set on (workbench.synth modes: easy, realistic)
 
 
 def _panel(orders: pd.DataFrame) -> pd.DataFrame:
@@ -40,8 +40,7 @@ def _panel(orders: pd.DataFrame) -> pd.DataFrame:
 def _generate(seed: int):
     from workbench import synth
 
-    kw = {"mode": "realistic"} if "mode" in inspect.signature(synth.generate).parameters else {}
-    return synth.generate(partners=PARTNERS, months=36, seed=seed, **kw), kw.get("mode", "default")
+    return synth.generate(partners=PARTNERS, months=36, seed=seed, mode=MODE), MODE
 
 
 def coverage_runs(seeds=COVERAGE_SEEDS) -> tuple[pd.DataFrame, str]:
@@ -68,7 +67,7 @@ def world_runs(seeds=WORLD_SEEDS) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
 
     tiers_out, rep_out, roi_out = [], [], []
     for seed in seeds:
-        w = action_world(seed=seed, partners=PARTNERS)
+        w = action_world(seed=seed, partners=PARTNERS, mode=MODE)
         p, a = _panel(w.tables["orders"]), w.tables["actions"]
         bt = R.effects_by_tier(p, a, w.tiers).merge(w.tier_effects, on=["action_type", "tier"], suffixes=("", "_true"))
         tiers_out.append(bt.assign(seed=seed))
@@ -102,14 +101,14 @@ def checks(seeds=COVERAGE_SEEDS, world_seeds=WORLD_SEEDS) -> list[tuple[str, flo
     out.append((f"pretrend_test_size[{mode}]", round(size, 4), f"0.02-0.08 of {n}", 0.02 <= size <= 0.08))
     tiers, rep, roi = world_runs(world_seeds)
     tc = float(_covers(tiers, "ci_low", "ci_high", "effect_log_true").mean())
-    out.append(("tier_effect_coverage", round(tc, 4), f">= 0.90 of {len(tiers)}", tc >= 0.90))
+    out.append((f"tier_effect_coverage[{mode}]", round(tc, 4), f">= 0.90 of {len(tiers)}", tc >= 0.90))
     rc = float(_covers(rep, "ci_low", "ci_high", "effect_log_true").mean())
-    out.append(("repeat_effect_coverage", round(rc, 4), f">= 0.90 of {len(rep)}", rc >= 0.90))
+    out.append((f"repeat_effect_coverage[{mode}]", round(rc, 4), f">= 0.90 of {len(rep)}", rc >= 0.90))
     roc = float(_covers(roi, "roi_low", "roi_high", "roi_true").mean())
-    out.append(("action_roi_coverage", round(roc, 4), f">= 0.90 of {len(roi)}", roc >= 0.90))
+    out.append((f"action_roi_coverage[{mode}]", round(roc, 4), f">= 0.90 of {len(roi)}", roc >= 0.90))
     big = roi[roi["effect_true"] >= 0.06]
     err = float(np.median(np.abs(big["roi"] / big["roi_true"] - 1)))
-    out.append(("action_roi_median_rel_error", round(err, 4), f"<= 0.50 of {len(big)} (planted effect >= 0.06)",
+    out.append((f"action_roi_median_rel_error[{mode}]", round(err, 4), f"<= 0.50 of {len(big)} (planted effect >= 0.06)",
                 err <= 0.50))
     return out
 

@@ -130,11 +130,11 @@ def plant_costs(actions: pd.DataFrame, *, seed: int, costs: dict[str, float] | N
     return actions.assign(cost=(base * np.exp(spread * rng.standard_normal(len(actions)))).round(2))
 
 
-def action_world(*, seed: int = 0, partners: int = 800, months: int = 36) -> ActionWorld:
-    """``synth.generate`` with tier-varying first-action effects, repeated actions and costs (all seeded)."""
+def action_world(*, seed: int = 0, partners: int = 800, months: int = 36, mode: str = "realistic") -> ActionWorld:
+    """``synth.generate`` (in `mode`) with tier-varying first-action effects, repeated actions and costs."""
     from workbench import synth
 
-    net = synth.generate(partners=partners, months=months, seed=seed)
+    net = synth.generate(partners=partners, months=months, seed=seed, mode=mode)
     effects = dict(synth.ACTION_EFFECTS)
     tiers = size_tiers(net.truth["partners"])
     tables, tier_truth = plant_tier_effects(dict(net.tables), tiers, effects)

@@ -430,7 +430,7 @@ def _fit_in_memory(p: pd.DataFrame, first: pd.DataFrame, action_type: str, *, pr
     b_post, v_post = _cluster_ols(y, xpost, st.cluster, engine=engine)
     b_es, v_es = _cluster_ols(y, xes[:, keep], st.cluster, engine=engine)
     kept = [r for r, k in zip(rels, keep, strict=True) if k]
-    codes = pd.factorize(st.cluster)[0]
+    codes = np.unique(st.cluster, return_inverse=True)[1]  # clusters in partner-code order, as streaming
     return {"b_post": b_post, "v_post": v_post, "b_es": b_es, "v_es": v_es, "kept": kept,
             "n_treated": st.n_treated, "n_cohorts": st.n_cohorts, "n_obs": int(st.y.size),
             "a_post": np.bincount(codes, weights=xpost[:, 0] * y), "q_post": np.bincount(codes, weights=xpost[:, 0] ** 2)}
