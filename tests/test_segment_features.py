@@ -8,9 +8,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from test_segment_tiers import _tiny_store
 
 from workbench import segment as sg
-from test_segment_tiers import _tiny_store
 
 AS_OF = date(2026, 9, 30)
 

@@ -120,9 +120,9 @@ def test_region_view_uses_network_segments(demo_db: Path) -> None:
 def test_thin_stores_degrade_with_one_sentence(realstore, name: str) -> None:
     """Thousands of lines segment on the top lines plus "other"; no product line means no mix columns;
     a region without clusterable partners raises NotEnoughData (one sentence), never anything else."""
+    from tests import realstores
     from workbench.errors import NotEnoughData
     from workbench.store import connect
-    from tests import realstores
 
     con = connect(realstore(name), read_only=True)
     quick = sg.make_segmenter(seed=0, n_bootstrap=2)

@@ -16,7 +16,8 @@ import pandas as pd
 from workbench.i18n import LABELS as ALL_LABELS
 from workbench.i18n import label as i18n_label
 from workbench.i18n import register_labels
-from workbench.segment import OTHER_LINE, TIERS, TierConfig, load_tier_config, tier_summary as _tier_summary
+from workbench.segment import OTHER_LINE, TIERS, TierConfig, load_tier_config
+from workbench.segment import tier_summary as _tier_summary
 from workbench.segment.naming import Trait, render_name, trait_phrase
 
 __all__ = [

@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 
 from workbench import segment as sg
-from workbench.present import segment as ps
 from workbench.charts.segment import chart_k_selection, chart_profile_heatmap, chart_segments_2d
 from workbench.i18n import label
+from workbench.present import segment as ps
 
 __all__ = ["segment_explorer"]
 
