@@ -81,6 +81,17 @@ def test_activation_durations_first_and_second_order_days():
     assert q.loc["2026Q3", ["added", "activated"]].tolist() == [1, 0] and not q.loc["2026Q3", "window_closed"]
 
 
+def test_activation_with_only_returns_is_all_censored():
+    partners = pd.DataFrame({"partner_id": ["A", "B"], "onboard_date": pd.to_datetime(["2026-01-01", "2026-06-01"])})
+    orders = pd.DataFrame({"partner_id": ["A"], "order_date": pd.to_datetime(["2026-02-01"]),
+                           "net_amount": [-10.0], "is_return": [True]})
+    d = relations.activation_durations(partners, orders, as_of=AS_OF).set_index("partner_id")
+    assert not d["first_observed"].any() and d.loc["A", "days_to_first"] == 272.0
+    q = relations.activation_by_quarter(d.reset_index())
+    assert q["activated"].sum() == 0 and q["added"].sum() == 2
+    assert relations.ramp_curves(partners, orders, as_of=AS_OF)["median_sales"].le(0).all()
+
+
 def test_activation_survival_matches_the_empirical_share_without_censoring():
     rng = np.random.default_rng(5)
     days = rng.integers(1, 200, size=40).astype(float)

@@ -53,7 +53,7 @@ def _assert_clean_pack(res, *, currency: str | None = None) -> None:
 
 
 # pages of other jobs that still fail on a store (owner's issue), re-checked here once fixed (strict=False)
-KNOWN = {"returns_only_region": "07_relationships: TypeError on a region with only returns (relations, #12.1)"}
+KNOWN: dict[str, str] = {}  # store name -> reason, for a page known to fail (none)
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN[n], strict=False))

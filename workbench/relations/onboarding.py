@@ -34,6 +34,8 @@ def activation_durations(partners: pd.DataFrame, orders: pd.DataFrame, *, as_of:
     firsts = o[o["n"] <= 2].pivot(index="partner_id", columns="n", values="order_date")
     firsts = firsts.reindex(columns=[1, 2]).rename(columns={1: "first_order", 2: "second_order"}).reset_index()
     out = p.merge(firsts, on="partner_id", how="left")
+    for col in ("first_order", "second_order"):  # stays datetime when no partner ordered at all
+        out[col] = pd.to_datetime(out[col])
     out["cohort"] = out["onboard_date"].dt.to_period("Q").astype(str)
     observed_days = (cut - out["onboard_date"]).dt.days
     for event, col in (("first", "first_order"), ("second", "second_order")):
