@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     s = with_db(sub.add_parser("segment", help="tier scorecard and clusters per partner"))
     s.add_argument("--as-of", type=_date, required=True)
     s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--top-lines", type=int, default=10, metavar="N",
+                   help="product lines kept in the mix features, the rest rolled up into 'other' (default 10)")
 
     c = with_db(sub.add_parser("churn", help="churn risk list"))
     c.add_argument("--as-of", type=_date, required=True)
@@ -198,7 +200,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "segment":
         from workbench.segment import segment_table
 
-        frame = segment_table(con, as_of=args.as_of)
+        frame = segment_table(con, as_of=args.as_of, top_lines=args.top_lines)
     elif args.command == "churn":
         from workbench import churn
         from workbench.present.churn import risk_table

@@ -187,6 +187,7 @@ def snapshot_features(
     as_of: Any,
     region: str | None = None,
     columns: tuple[str, ...] | list[str] = SNAPSHOT_EXTRA_FEATURES,
+    top_lines: int | None = DEFAULT_TOP_LINES,
 ) -> pd.DataFrame:
     """`cluster_features` plus behaviour columns of `features.partner_snapshot` (trend, recency, rhythm,
     returns, discounts, satisfaction, conflicts, rebate shortfall, tenure, outlets) for the explorer.
@@ -196,7 +197,7 @@ def snapshot_features(
     """
     from workbench.features import partner_snapshot
 
-    base = cluster_features(con, as_of=as_of, region=region)
+    base = cluster_features(con, as_of=as_of, region=region, top_lines=top_lines)
     snap = partner_snapshot(con, as_of=_as_date(as_of), region=region)
     keep = [c for c in columns if c in snap.columns and c not in base.columns]
     extra = snap.select("partner_id", *keep).to_pandas()

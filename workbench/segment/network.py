@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from workbench.errors import NotEnoughData
 from workbench.segment._common import _as_date, _is_all, _population
-from workbench.segment.features import cluster_features
+from workbench.segment.features import DEFAULT_TOP_LINES, cluster_features
 from workbench.segment.models import Segmenter, make_segmenter
 from workbench.segment.tiers import TierConfig, load_tier_config, network_inputs, tier_scorecard
 from workbench.store import cached_per_store
@@ -109,10 +109,11 @@ def profile_long(seg: Segmenter, X: pd.DataFrame | None = None) -> pd.DataFrame:
 
 
 @cached_per_store(maxsize=4, unkeyed=("segmenter",))
-def _network_fit(con: ibis.BaseBackend, *, as_of: date, params: str, segmenter: Segmenter) -> tuple[Segmenter, pd.DataFrame]:
+def _network_fit(con: ibis.BaseBackend, *, as_of: date, params: str, segmenter: Segmenter,
+                 top_lines: int | None = DEFAULT_TOP_LINES) -> tuple[Segmenter, pd.DataFrame]:
     """`segmenter` (unfitted; `params` is its repr) fitted on the whole network's cluster_features at as_of,
     and those features."""
-    feats = cluster_features(con, as_of=as_of)
+    feats = cluster_features(con, as_of=as_of, top_lines=top_lines)
     if len(feats) >= 3:
         segmenter.fit(feats.drop(columns="partner_id"))
     return segmenter, feats
@@ -124,17 +125,20 @@ def network_segments(
     as_of: Any,
     region: str | None = None,
     segmenter: Segmenter | None = None,
+    top_lines: int | None = DEFAULT_TOP_LINES,
 ) -> tuple[Segmenter, pd.DataFrame]:
     """Segments fitted on the whole network at `as_of`, and the `cluster_features` rows of `region`.
 
     Fitting network-wide keeps segments and names the same in every regional report (a small region
-    alone cannot support a k search); only the region's rows come back for display. Raises
+    alone cannot support a k search); only the region's rows come back for display. top_lines: product
+    lines kept in the mix (the rest roll up into "other"; None keeps all). Raises
     NotEnoughData (one sentence) when fewer than 3 partners network-wide, or none in `region`, had
     positive net sales in the 365 days to `as_of`.
     """
     day = _as_date(as_of)
     seg = clone(segmenter) if segmenter is not None else make_segmenter()
-    seg, feats = _network_fit(con, as_of=day, params=f"{type(seg).__name__}{seg.get_params()!r}", segmenter=seg)
+    seg, feats = _network_fit(con, as_of=day, params=f"{type(seg).__name__}{seg.get_params()!r}", segmenter=seg,
+                              top_lines=top_lines)
     if not hasattr(seg, "model_"):
         raise NotEnoughData(
             f"Fewer than 3 partners had positive net sales in the 12 months to {day}, so no segments are "
@@ -152,29 +156,31 @@ def network_segments(
 
 
 def network_baselines(
-    con: ibis.BaseBackend, *, as_of: Any, segmenter: Segmenter | None = None, seed: int = 0
+    con: ibis.BaseBackend, *, as_of: Any, segmenter: Segmenter | None = None, seed: int = 0,
+    top_lines: int | None = DEFAULT_TOP_LINES,
 ) -> pd.DataFrame:
     """`selection.compare_baselines` for the network's segments at `as_of`: the chosen segmentation beside
     KMeans on log spend per top line and a 2–8 component GMM on the same features (no truth: agreement,
     silhouette, BIC). Raises NotEnoughData like `network_segments`."""
     seg = clone(segmenter) if segmenter is not None else make_segmenter()
     params = f"{type(seg).__name__}{seg.get_params()!r}"
-    return _network_baselines(con, as_of=_as_date(as_of), params=params, seed=seed, segmenter=seg).copy()
+    return _network_baselines(con, as_of=_as_date(as_of), params=params, seed=seed, segmenter=seg,
+                              top_lines=top_lines).copy()
 
 
 @cached_per_store(maxsize=4, unkeyed=("segmenter",))
-def _network_baselines(con: ibis.BaseBackend, *, as_of: date, params: str, seed: int, segmenter: Segmenter
-                       ) -> pd.DataFrame:
+def _network_baselines(con: ibis.BaseBackend, *, as_of: date, params: str, seed: int, segmenter: Segmenter,
+                       top_lines: int | None = DEFAULT_TOP_LINES) -> pd.DataFrame:
     """`network_baselines`, computed once per store, date and segmenter in a process (every regional
     page shows the same network-wide comparison)."""
-    from workbench.segment.features import DEFAULT_TOP_LINES, product_mix, product_mix_wide
+    from workbench.segment.features import product_mix, product_mix_wide
     from workbench.segment.selection import compare_baselines
 
-    seg, feats = network_segments(con, as_of=as_of, segmenter=segmenter)
+    seg, feats = network_segments(con, as_of=as_of, segmenter=segmenter, top_lines=top_lines)
     if len(feats) < 10:
         raise NotEnoughData(f"Fewer than 10 partners had sales in the 12 months to {_as_date(as_of)}: "
                             "no baseline comparison.")
-    mix = product_mix(con, as_of=as_of, top_lines=DEFAULT_TOP_LINES).to_pandas()
+    mix = product_mix(con, as_of=as_of, top_lines=top_lines).to_pandas()
     if mix.empty:
         spend = feats[["net_sales_365d"]].to_numpy()
     else:
@@ -190,11 +196,13 @@ def segment_table(
     region: str | None = None,
     config: TierConfig | str | Path | dict | None = None,
     segmenter: Segmenter | None = None,
+    top_lines: int | None = DEFAULT_TOP_LINES,
 ) -> pd.DataFrame:
     """One row per partner at `as_of`: partner_id, region, tier, score components, score, cluster, cluster_name.
 
     Tiers and segments are fitted on the whole network, then restricted to `region`. Partners with no
     positive net sales in the last 365 days are not clustered (cluster −1, cluster_name "no recent orders").
+    top_lines: product lines kept in the mix features (the rest roll up into "other").
     """
     cfg = load_tier_config(config)
     inputs = network_inputs(con, as_of=as_of)
@@ -202,7 +210,7 @@ def segment_table(
     if not _is_all(region):
         card = card[card["region"] == region]
     try:
-        seg, feats = network_segments(con, as_of=as_of, region=region, segmenter=segmenter)
+        seg, feats = network_segments(con, as_of=as_of, region=region, segmenter=segmenter, top_lines=top_lines)
     except NotEnoughData:
         seg, feats = None, pd.DataFrame()
     out = card.copy()
