@@ -8,7 +8,6 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from workbench.errors import WorkbenchError
 from workbench.i18n import label
@@ -49,10 +48,7 @@ def _quarter_bounds(quarter: str) -> tuple[date, date]:
 def latest_complete_quarter(max_order_date: date) -> str:
     """The latest calendar quarter the data covers to its end: the quarter of the last order date if
     that date lies in the quarter's final week, else the quarter before."""
-    p = pd.Period(pd.Timestamp(max_order_date), "Q")
-    if (p.end_time.date() - max_order_date).days > 6:
-        p = p - 1
-    return f"{p.year}Q{p.quarter}"
+    return str(Quarter.latest_complete(max_order_date, grace_days=6))
 
 
 def _store_facts(db: Path) -> tuple[tuple[str, ...], date | None, dict[str, str]]:
