@@ -75,6 +75,26 @@ def test_bad_parameters_one_sentence_and_nothing_runs(demo_db: Path, tmp_path: P
     assert not out.exists(), "nothing is written when the parameters are wrong"
 
 
+def test_scopes_company_only_region_scope_and_manager(demo_db: Path):
+    from workbench.vocab import Scope
+
+    assert validate_params(demo_db, quarter=None, region="all", lang="en", each_region=False).packs == ("all",)
+    p = validate_params(demo_db, quarter=None, region=Scope.parse("east"), lang="en")
+    assert p.packs == ("East",) and p.scopes[0].slug == "East"
+    with pytest.raises(WorkbenchError, match="^Manager 'Nobody' is unknown"):
+        validate_params(demo_db, quarter=None, region=None, manager="Nobody", lang="en")
+    with pytest.raises(WorkbenchError, match="not both"):
+        validate_params(demo_db, quarter=None, region="East", manager="M1", lang="en")
+    con = duckdb.connect(str(demo_db), read_only=True)
+    cols = {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_name = 'partners'").fetchall()}
+    mid = con.execute("SELECT min(manager_id) FROM partners").fetchone()[0] if "manager_id" in cols else None
+    con.close()
+    if mid is not None:
+        p = validate_params(demo_db, quarter=None, region=None, manager=str(mid).lower(), lang="en")
+        assert p.scopes == (Scope("manager", str(mid)),) and p.scopes[0].slug == f"manager_{mid}"
+
+
 def test_missing_store(tmp_path: Path):
     with pytest.raises(WorkbenchError, match="does not exist"):
         validate_params(tmp_path / "nope.duckdb", quarter=None, region="all", lang="en")
@@ -312,6 +332,21 @@ def test_chinese_headings_and_labels(pack):
     if retro.exists():
         page = retro.read_text(encoding="utf-8")
         assert all(k in page for k in ("月销售额", "满意度", "返单率"))
+
+
+@pytest.mark.slow
+def test_no_raw_names_nan_repr_or_injection_in_any_page(pack):
+    """#20.4 and #12.5 on the demo pack: every page's tables, chart titles and text read as labels, and
+    nothing from the data can execute (tests/pagescan.py)."""
+    from tests.pagescan import executable_injections, raw_text_problems
+
+    problems = {}
+    for path in sorted(pack.out.rglob("*.html")):
+        page = path.read_text(encoding="utf-8")
+        found = executable_injections(page) + raw_text_problems(page)
+        if found:
+            problems[str(path.relative_to(pack.out))] = found[:5]
+    assert not problems, problems
 
 
 @pytest.mark.slow

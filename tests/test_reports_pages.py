@@ -59,3 +59,32 @@ def test_the_scanner_finds_every_kind_of_injection():
                 "<object data=x></object>", "<body onload=alert(1)>"):
         assert executable_injections(f"<html><body><p>ok</p>{bad}</body></html>"), bad
     assert executable_injections("<p>&lt;img src=x onerror=alert(1)&gt;</p>") == []
+
+
+def test_workbook_cells_are_numbers_and_text_never_a_formula(tmp_path):
+    import json
+
+    from openpyxl import load_workbook
+
+    from workbench.reports.tables import _value, page_tables, write_workbook
+
+    assert _value("£1,234") == (1234.0, "#,##0")
+    assert _value("-$12.50") == (-12.5, "#,##0.00")
+    assert _value("12.3%") == (0.123, "0.0%")
+    assert _value("–") == (None, None)
+    assert _value("East") == ("East", None)
+    nb = _nb({"output_type": "display_data", "data": {"text/markdown": "## Risk list"}},
+             {"output_type": "display_data", "data": {"text/html": "<table><thead><tr><th>Partner</th>"
+                                                                   "<th>Sales (GBP)</th></tr></thead><tbody>"
+                                                                   "<tr><td>=HYPERLINK(\"http://x\")</td>"
+                                                                   "<td>£1,234</td></tr></tbody></table>"}})
+    notebook_html(nb, title="t", lang="en")  # the page pipeline cleans the outputs first, as in a pack
+    tables = page_tables(nb)
+    assert tables == [{"heading": "Risk list", "columns": ["Partner", "Sales (GBP)"],
+                       "rows": [['=HYPERLINK("http://x")', "£1,234"]]}]
+    src = tmp_path / "t.json"
+    src.write_text(json.dumps(tables), encoding="utf-8")
+    path = write_workbook(tmp_path / "t.xlsx", [("03_churn_risk", src)])
+    ws = load_workbook(path)["03 Risk list"]
+    assert [c.value for c in ws[1]] == ["Partner", "Sales (GBP)"]
+    assert ws["B2"].value == 1234 and ws["A2"].data_type == "s"

@@ -108,7 +108,7 @@ def _value(text: str) -> tuple[Any, str | None]:
     if m.group("sign") in ("-", "−"):
         num = -num
     if m.group("pct"):
-        return num / 100.0, "0.0%"
+        return round(num / 100.0, 12), "0.0%"
     decimals = len(m.group("num").split(".")[1]) if "." in m.group("num") else 0
     return num, ("#,##0" if decimals == 0 else "#,##0." + "0" * decimals)
 
