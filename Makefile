@@ -39,8 +39,8 @@ $(DB): | $(STAMP)  # order-only: a reinstall does not rebuild an existing demo s
 demo: $(STAMP)  ## (re)generate the synthetic demo store (refuses a store holding your own loads; FORCE=1 replaces it)
 	$(WB) demo --db $(DB) $(if $(FORCE),--force)
 
-report: $(STAMP) fonts $(DB)  ## render the demo report pack into reports/
-	$(WB) report --db $(DB) --region all --out reports
+report: $(STAMP) fonts $(DB)  ## render the demo report pack into reports/ (ARGS="--xlsx --zip --lang zh" ...)
+	$(WB) report --db $(DB) --region all --out reports $(ARGS)
 
 SPARK_STAMP := $(VENV)/.spark-installed
 $(SPARK_STAMP): $(STAMP)
