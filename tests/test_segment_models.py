@@ -106,7 +106,7 @@ def network():
 
     from workbench.synth import generate
 
-    net = generate(partners=2000, months=36, seed=11)
+    net = generate(partners=2000, months=36, seed=11, mode="easy")
     con = ibis.duckdb.connect()
     for name, frame in net.tables.items():
         con.create_table(name, frame)

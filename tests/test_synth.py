@@ -20,7 +20,7 @@ DEMO_PARTNERS, DEMO_SEED = 400, 7  # what tests/conftest.py's demo_db fixture bu
 @pytest.fixture(scope="module")
 def net() -> synth.SynthNetwork:
     """A 600-partner, 36-month network (seed 11): big enough for aggregate checks, under a second."""
-    return synth.generate(partners=600, months=36, seed=11)
+    return synth.generate(partners=600, months=36, seed=11, mode="easy")
 
 
 @pytest.fixture(scope="module")
@@ -409,7 +409,7 @@ def dirty(tmp_path_factory: pytest.TempPathFactory) -> tuple[synth.DirtyExports,
     from workbench.ingest import ingest_file
 
     tmp = tmp_path_factory.mktemp("dirty")
-    net = synth.generate(partners=80, months=12, seed=4)
+    net = synth.generate(partners=80, months=12, seed=4, mode="easy")
     ex = synth.write_dirty_exports(net, tmp / "exports", seed=1)
     db = tmp / "dirty.duckdb"
     con = store.connect(db)

@@ -58,3 +58,13 @@ def test_easy_mode_is_the_default_and_unchanged() -> None:
         pd.testing.assert_frame_equal(a.tables[name], b.tables[name])
     with pytest.raises(ValueError, match="mode must be one of easy, realistic"):
         synth.generate(partners=10, mode="hard")
+
+
+def test_realistic_demo_store_ingests_cleanly(tmp_path) -> None:
+    import duckdb
+
+    line = synth.build_demo_store(tmp_path / "real.duckdb", partners=120, months=12, seed=3, mode="realistic")
+    assert "quarantined" not in line
+    con = duckdb.connect(str(tmp_path / "real.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM truth.skus").fetchone()[0] == 6 * synth.REALISTIC["skus_per_line"]
+    assert con.execute("SELECT value FROM truth.params WHERE key = 'mode'").fetchone()[0] == "realistic"

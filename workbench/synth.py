@@ -892,17 +892,19 @@ def true_churn_probability(truth_partner_month: pd.DataFrame, *, as_of: date | s
     return out.reset_index(drop=True)
 
 
-def build_demo_store(db: str | Path, *, partners: int = 2000, months: int = 36, seed: int = 42) -> str:
+def build_demo_store(db: str | Path, *, partners: int = 2000, months: int = 36, seed: int = 42,
+                     mode: str = "easy") -> str:
     """Generate the network, ingest it through the validated path into a fresh store at `db`, write truth.
 
-    Replaces any existing file at `db`. Returns a one-line summary (rows per table, seconds).
+    Replaces any existing file at `db`. mode: "easy" or "realistic" (see `generate`). Returns a one-line
+    summary (rows per table, seconds).
     """
     from workbench.ingest import ingest_frame
     from workbench.store import connect, raw_connection
 
     t0 = time.perf_counter()
     end = date(2026, 9, 30)
-    net = generate(partners=partners, months=months, seed=seed, end=end)
+    net = generate(partners=partners, months=months, seed=seed, end=end, mode=mode)
     path = Path(db)
     for stale in (path, path.with_name(path.name + ".wal")):
         if stale.exists():
