@@ -156,3 +156,20 @@ def test_predict_assigns_next_quarter_consistently(network, fitted) -> None:
     assert adjusted_rand_score(truth.reindex(feats["partner_id"]), nxt) >= 0.9
     both = earlier[["partner_id"]].assign(before=seg.labels_).merge(feats[["partner_id"]].assign(after=nxt))
     assert (both["before"] == both["after"]).mean() > 0.95
+
+
+def test_composition_block_is_not_logged_and_weighs_share_weight() -> None:
+    """clr_ columns (already log-ratios) are never logged again; together they weigh `share_weight`
+    ordinary features (their summed variance after scaling), whatever the number of lines."""
+    rng = np.random.default_rng(0)
+    n = 400
+    c = rng.normal(0.0, 1.0, size=(n, 5))
+    c -= c.mean(axis=1, keepdims=True)
+    X = pd.DataFrame({"net_sales_365d": np.exp(rng.normal(10, 1, n)), **{f"clr_l{j}": 3.0 + c[:, j] for j in range(5)}})
+    for weight in (2.0, 4.0):
+        seg = sg.Segmenter(n_clusters=2, n_bootstrap=1, share_weight=weight, scaler="standard", clip=None).fit(X)
+        assert seg.log_columns_.tolist() == [True, False, False, False, False, False]
+        assert seg.share_columns_.tolist() == [False, True, True, True, True, True]
+        Z = seg.transform_features(X)
+        assert Z[:, 1:].var(axis=0).sum() == pytest.approx(weight, rel=1e-6)
+        assert Z[:, 0].var() == pytest.approx(1.0, rel=1e-6)
