@@ -34,6 +34,7 @@ def timed(label: str, target: float | None, results: list):
 
 def main() -> None:
     from workbench import churn, store, synth
+    from workbench.present import churn as words
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", type=Path, default=None)
@@ -53,12 +54,12 @@ def main() -> None:
         with timed("  cutoff frames (10 quarterly cutoffs)", None, results):
             cuts = churn.default_cutoffs(con, horizon_days=90)
             frames = churn.cutoff_frames(con, cuts, horizon_days=90)
-        with timed("  backtest (6 scored cutoffs, 2 models + 3 baselines)", None, results):
+        with timed("  backtest (6 scored cutoffs, 2 tuned models + 4 baselines)", None, results):
             bt = churn.run_backtest(frames, horizon_days=90, n_scored=6)
         with timed("  refit winner on the latest cutoffs", None, results):
             scorer = churn.fit_scorer(con, as_of=date(2026, 9, 30), frames=frames, bt=bt)
     rows = sum(len(f) for f in frames.values())
-    print(f"cutoffs {len(frames)}, partner-cutoff rows {rows:,}; {bt.describe()}")
+    print(f"cutoffs {len(frames)}, partner-cutoff rows {rows:,}; {words.backtest_sentence(bt)}")
     print(bt.summary[["model", "roc_auc", "pr_auc", "brier", "top10_capture"]].round(3).to_string(index=False))
 
     with timed("feature frame at 2026-09-30 (all partners)", None, results):
@@ -67,8 +68,9 @@ def main() -> None:
         [now.assign(partner_id=now["partner_id"] + f"-{k}") for k in range(max(1, -(-100_000 // len(now))))],
         ignore_index=True,
     ).head(100_000)
-    with timed(f"scoring {len(big):,} partners (risk, sales at risk, reasons, actions)", 10, results):
-        scored = churn.score_frame(big, scorer)
+    with timed(f"scoring {len(big):,} partners (risk, value, sales at risk, reasons, actions)", 10, results):
+        scored = words.with_words(pd.concat([big, churn.score_frame(big, scorer)[
+            ["risk", "sales_at_risk", "expected_sales", "clv_12m", "reason_codes", "fallback"]]], axis=1), "en")
     print(f"scored rows {len(scored):,}; flagged at risk >= 0.5: {(scored['risk'] >= 0.5).sum():,}")
 
 

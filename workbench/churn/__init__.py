@@ -18,6 +18,7 @@ from __future__ import annotations
 from workbench.churn.backtest import (
     MAX_TRAIN_CUTOFFS,
     SHORT_ACTIVE_DAYS,
+    VALUE_METHODS,
     Backtest,
     BacktestDesign,
     backtest,
@@ -35,6 +36,9 @@ from workbench.churn.backtest import (
     roc_points,
     run_backtest,
     top_capture,
+    truth_table,
+    value_metrics,
+    value_predictions,
     winner,
 )
 from workbench.churn.bgnbd import BetaGeoFitter, cdnow_summary
@@ -88,6 +92,7 @@ __all__ = [
     "RISK_COLUMNS",
     "SHORT_ACTIVE_DAYS",
     "UNVALIDATED",
+    "VALUE_METHODS",
     "Backtest",
     "BacktestDesign",
     "BetaGeoFitter",
@@ -133,6 +138,9 @@ __all__ = [
     "survival_view",
     "threshold_table",
     "top_capture",
+    "truth_table",
     "usable_columns",
+    "value_metrics",
+    "value_predictions",
     "winner",
 ]

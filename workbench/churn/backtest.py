@@ -31,6 +31,7 @@ from workbench.errors import NotEnoughData
 __all__ = [
     "MAX_TRAIN_CUTOFFS",
     "SHORT_ACTIVE_DAYS",
+    "VALUE_METHODS",
     "Backtest",
     "BacktestDesign",
     "backtest",
@@ -48,6 +49,9 @@ __all__ = [
     "roc_points",
     "run_backtest",
     "top_capture",
+    "truth_table",
+    "value_metrics",
+    "value_predictions",
     "winner",
 ]
 
@@ -395,3 +399,92 @@ def backtest(
         d = backtest_design(con, as_of=as_of, horizon_days=horizon_days, region=region)
         frames = cutoff_frames(con, d.cutoffs, horizon_days=horizon_days, region=region, active_days=d.active_days)
     return run_backtest(frames, horizon_days=horizon_days, n_scored=n_scored, seed=seed)
+
+
+# --------------------------------------------------------------------------------------------
+# Forward value backtest and the check against a known truth
+# --------------------------------------------------------------------------------------------
+
+VALUE_METHODS: tuple[str, ...] = ("churn_model", "bgnbd_gg", "trailing")
+
+
+def value_predictions(frames: dict[date, pd.DataFrame], bt: Backtest) -> pd.DataFrame:
+    """Predicted and actual non-return sales in the horizon per partner at each scored cutoff.
+
+    Methods: churn_model = (1 - the backtest winner's out-of-time risk) × BG/NBD × Gamma-Gamma sales
+    given at least one order (expected_sales / (1 - P(no order))); bgnbd_gg = expected_sales;
+    trailing = net sales of the last horizon_days (the last 90 days scaled to the horizon).
+    Columns: cutoff, partner_id, method, predicted, actual (frames need sales_next: labels=True).
+    """
+    h = bt.horizon_days
+    win = bt.predictions[bt.predictions["model"] == bt.winner]
+    rows = []
+    for c, g in win.groupby("cutoff", sort=True):
+        f = frames[_day(c)].set_index("partner_id")
+        risk = g.set_index("partner_id")["score"].reindex(f.index).clip(0, 1).to_numpy(float)
+        exp_sales = f["expected_sales"].to_numpy(float)
+        p_none = f["bg_p_no_order"].clip(upper=1 - 1e-9).to_numpy(float)
+        given_order = exp_sales / (1.0 - p_none)
+        pred = {
+            "churn_model": (1.0 - risk) * given_order,
+            "bgnbd_gg": exp_sales,
+            "trailing": f["sales_90d"].clip(lower=0).to_numpy(float) * h / 90.0,
+        }
+        actual = f["sales_next"].clip(lower=0).to_numpy(float)
+        for m, p in pred.items():
+            rows.append(pd.DataFrame({"cutoff": c, "partner_id": f.index.to_numpy(), "method": m,
+                                      "predicted": np.nan_to_num(p, nan=0.0), "actual": actual}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["cutoff", "partner_id", "method", "predicted", "actual"])
+
+
+def value_metrics(values: pd.DataFrame) -> pd.DataFrame:
+    """Per cutoff and method: Spearman rank correlation of predicted with actual sales, share of all
+    actual sales held by the top 20% predicted (top20_capture), and total predicted / total actual."""
+    from scipy.stats import spearmanr
+
+    rows = []
+    for (c, m), g in values.groupby(["cutoff", "method"], sort=True):
+        p, a = g["predicted"].to_numpy(float), g["actual"].to_numpy(float)
+        k = max(1, int(math.ceil(0.2 * len(g))))
+        top = np.argsort(-p, kind="stable")[:k]
+        rho = spearmanr(p, a).statistic if len(g) > 2 and np.ptp(p) > 0 and np.ptp(a) > 0 else np.nan
+        rows.append({"cutoff": c, "method": m, "n": len(g), "spearman": float(rho),
+                     "top20_capture": float(a[top].sum() / a.sum()) if a.sum() > 0 else np.nan,
+                     "total_ratio": float(p.sum() / a.sum()) if a.sum() > 0 else np.nan})
+    return pd.DataFrame(rows, columns=["cutoff", "method", "n", "spearman", "top20_capture", "total_ratio"])
+
+
+def truth_table(predictions: pd.DataFrame, oracle: pd.DataFrame, *, bins: int = 10) -> pd.DataFrame:
+    """Each model judged among the partners alive in truth at the cutoff (a synthetic world's oracle).
+
+    oracle: cutoff, partner_id, p_true (true probability of stopping within the horizon), one row per
+    partner alive in truth. Per model, pooled over cutoffs: n, auc_label (ROC AUC against the observed
+    label among the alive), auc_oracle (the true probability's AUC on the same rows), spearman_truth
+    (rank correlation of score with the true probability), brier (against the label), brier_truth
+    (mean squared distance to the true probability), ece (expected calibration error over risk
+    deciles against the label) and mean_score / mean_true.
+    """
+    from scipy.stats import spearmanr
+    from sklearn.metrics import roc_auc_score
+
+    o = oracle.assign(cutoff=pd.to_datetime(oracle["cutoff"]))
+    m = predictions.assign(cutoff=pd.to_datetime(predictions["cutoff"])).merge(o, on=["cutoff", "partner_id"])
+    rows = []
+    for model, g in m.groupby("model", sort=False):
+        y, s, t = g["churned"].to_numpy(bool), g["score"].to_numpy(float), g["p_true"].to_numpy(float)
+        both = 0 < y.sum() < len(y)
+        prob = model in PROBABILISTIC
+        cal = calibration_table(g, model=model, bins=bins) if prob and len(g) >= bins else None
+        rows.append({
+            "model": model, "n": len(g),
+            "auc_label": roc_auc_score(y, s) if both else np.nan,
+            "auc_oracle": roc_auc_score(y, t) if both else np.nan,
+            "spearman_truth": float(spearmanr(s, t).statistic) if np.ptp(s) > 0 and np.ptp(t) > 0 else np.nan,
+            "brier": float(np.mean((np.clip(s, 0, 1) - y) ** 2)) if prob else np.nan,
+            "brier_truth": float(np.mean((np.clip(s, 0, 1) - t) ** 2)) if prob else np.nan,
+            "ece": float((cal["n"] * (cal["mean_predicted"] - cal["observed"]).abs()).sum() / cal["n"].sum())
+            if cal is not None else np.nan,
+            "mean_score": float(s.mean()) if prob else np.nan, "mean_true": float(t.mean()),
+        })
+    return pd.DataFrame(rows).sort_values("auc_label", ascending=False).reset_index(drop=True)

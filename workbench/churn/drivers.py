@@ -231,6 +231,18 @@ VALUE_COLUMNS: tuple[str, ...] = (
 )
 
 
+def _future_sales(t: dict[str, Any], cutoffs: Sequence[date], horizon_days: int) -> Any:
+    """Ibis: non-return sales per (cutoff, partner) in (cutoff, cutoff + horizon_days] (a label, never a feature)."""
+    import ibis
+
+    df = pd.DataFrame({"cutoff": list(cutoffs), "_end": [c + timedelta(days=int(horizon_days)) for c in cutoffs]})
+    cuts = ibis.memtable(df, schema={"cutoff": "date", "_end": "date"})
+    o = t["orders"]
+    nr = o.filter(~o.is_return.fill_null(False) & (o.net_amount >= 0))
+    j = nr.inner_join(cuts, [nr.order_date > cuts.cutoff, nr.order_date <= cuts._end])
+    return j.group_by(["cutoff", "partner_id"]).aggregate(sales_next=j.net_amount.sum().cast("float64"))
+
+
 def _add_bgnbd(frame: pd.DataFrame, buyers: pd.DataFrame, *, horizon_days: int, annual_rate: float | None = None,
                months: int | None = None) -> pd.DataFrame:
     """BG/NBD × Gamma-Gamma per partner of `frame`, fitted per cutoff on `buyers` (every partner with
@@ -307,6 +319,7 @@ def cutoff_frames(
 ) -> dict[date, pd.DataFrame]:
     """Cutoff frames keyed by cutoff date, in the order given (see cutoff_frame).
 
+    With labels, also sales_next: non-return sales in the horizon (for the value backtest).
     All cutoffs are built together: one query each for the drivers (order_drivers), the snapshot
     features (features.partner_snapshot_sets) and the labels (features.churn_label_sets), on tables
     scoped to the region once.
@@ -342,6 +355,10 @@ def cutoff_frames(
             "churned": lab["churned"].astype(bool),
         })
         frame = frame.merge(lab, on=["cutoff", "partner_id"], how="inner")
+        nxt = _future_sales(t, keys, horizon_days).to_pandas()
+        nxt["cutoff"] = pd.to_datetime(nxt["cutoff"]).astype("datetime64[s]")
+        frame = frame.merge(nxt, on=["cutoff", "partner_id"], how="left")
+        frame["sales_next"] = pd.to_numeric(frame["sales_next"], errors="coerce").fillna(0.0).astype(float)
     frame = frame.sort_values(["cutoff", "partner_id"], kind="stable")
     by_cut = {_day(k): g.reset_index(drop=True) for k, g in frame.groupby("cutoff", sort=False)}
     empty = frame.iloc[:0].reset_index(drop=True)

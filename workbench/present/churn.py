@@ -26,6 +26,8 @@ __all__ = [
     "drilldown_display",
     "drilldown_table",
     "per_cutoff_table",
+    "value_sentence",
+    "value_table",
     "risk_display",
     "risk_heading",
     "threshold_display",
@@ -187,6 +189,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "cutoff": ("Cut-off", "截点"),
     "c_no_partners": ("No partner was active in the 180 days before the scoring date, so nobody is scored.",
                       "评分日前180天内没有活跃经销商，无人可评分。"),
+    "c_value_backtest": ("Expected sales, backtested", "预期销售额回测"),
+    "method": ("Method", "方法"),
+    "spearman": ("Rank correlation (Spearman)", "秩相关（Spearman）"),
+    "top20_capture": ("Actual sales held by the top 20% predicted", "预测前20%占实际销售额比例"),
+    "total_ratio": ("Total predicted / actual", "预测总额/实际总额"),
     "c_default_action": ("keep the regular contact rhythm", "保持常规拜访节奏"),
     "c_unexplained_action": ("call to check in: no single warning sign explains the risk",
                              "电话回访：风险较高但没有单一预警信号"),
@@ -288,6 +295,32 @@ def per_cutoff_table(bt: Any, lang: str = "en") -> pd.DataFrame:
     m.columns = [model_name(c, lang) for c in m.columns]
     m.index = pd.to_datetime(m.index).strftime("%Y-%m-%d")
     return m.rename_axis("cutoff").reset_index()
+
+
+VALUE_METHOD_NAMES: dict[str, tuple[str, str]] = {
+    "churn_model": ("Churn model × BG/NBD × Gamma-Gamma", "流失模型 × BG/NBD × Gamma-Gamma"),
+    "bgnbd_gg": ("BG/NBD × Gamma-Gamma", "BG/NBD × Gamma-Gamma"),
+    "trailing": ("Trailing sales", "近期销售额外推"),
+}
+
+
+def value_table(metrics: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """The value backtest (workbench.churn.value_metrics) averaged over cutoffs, one row per method, best
+    Spearman first: method named in `lang`, spearman, top20_capture, total_ratio."""
+    m = metrics.groupby("method", sort=False)[["spearman", "top20_capture", "total_ratio"]].mean()
+    m = m.sort_values("spearman", ascending=False).round(3).reset_index()
+    m["method"] = m["method"].map(lambda k: _pick(VALUE_METHOD_NAMES[k], lang) if k in VALUE_METHOD_NAMES else k)
+    return m
+
+
+def value_sentence(lang: str = "en", horizon_days: int = 90) -> str:
+    """One sentence saying what the value backtest compares."""
+    if lang == "zh":
+        return (f"预期销售额的回测：各截点预测的未来 {horizon_days} 天非退货销售额与实际销售额比较"
+                "（秩相关、预测前20%经销商占实际销售额的比例、预测总额/实际总额）。")
+    return (f"Expected sales, backtested: the non-return sales predicted for the next {horizon_days} days at each "
+            "cut-off against what partners then bought (rank correlation, share of actual sales held by the top "
+            "20% predicted, total predicted / total actual).")
 
 
 def odds_table(bt: Any, *, lang: str = "en", top: int = 12) -> pd.DataFrame:
