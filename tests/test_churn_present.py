@@ -68,3 +68,15 @@ def test_reasons_in_chinese_and_readable_odds(demo_bt: churn.Backtest) -> None:
     assert zh["reasons"] == "订货额比前90天下降 45%; 已 64 天未下单，是其通常 30 天订货周期的 2.1 倍; ¥32,000 返利未付"
     odds = present_churn.odds_table(demo_bt, lang="zh")
     assert "距上次下单天数" in set(odds["feature"]) and not odds["feature"].str.startswith("snap_").any()
+
+
+def test_every_model_input_has_words_in_both_languages(demo_frames) -> None:
+    """No snake_case reaches a page: every model input (drivers, snapshot features, channel dummies)
+    has an English and a Chinese name."""
+    frame = next(iter(demo_frames.values()))
+    cols = churn.feature_columns(frame)
+    missing = [c for c in cols if c.removeprefix("snap_").replace("_cny", "") not in present_churn.DRIVERS]
+    assert not missing, missing
+    for c in cols:
+        en, zh = present_churn.driver_label(c, "en"), present_churn.driver_label(c, "zh")
+        assert "_" not in en and en != zh, c

@@ -86,16 +86,23 @@ def design_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(cols, index=frame.index, columns=list(columns))
 
 
+Z_CLIP = 5.0  # standardized inputs are clipped to ±5 SD: a driver nearly constant in training must not explode
+
+
 def make_logit(C: float = 0.1) -> Any:
-    """L2-regularized logistic regression on median-imputed, standardized features (sklearn Pipeline)."""
+    """L2-regularized logistic regression on median-imputed, standardized features clipped to ±Z_CLIP
+    (sklearn Pipeline)."""
+    from functools import partial
+
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
     return make_pipeline(
         SimpleImputer(strategy="median", keep_empty_features=True),
         StandardScaler(),
+        FunctionTransformer(partial(np.clip, a_min=-Z_CLIP, a_max=Z_CLIP)),
         LogisticRegression(C=C, max_iter=2000),
     )
 

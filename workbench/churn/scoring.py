@@ -87,8 +87,8 @@ class Scorer:
         if self.explainer is None or isinstance(self.explainer, ConstantRate):
             return None
         X = design_matrix(frame, self.columns).to_numpy(float)
-        imp, sc, lr = self.explainer[0], self.explainer[1], self.explainer[-1]
-        z = sc.transform(imp.transform(X))
+        z = self.explainer[:-1].transform(X)  # imputed, standardized, clipped: what the logit saw
+        lr = self.explainer[-1]
         return pd.DataFrame(z * lr.coef_[0], columns=list(self.columns), index=frame.index)
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "risk_heading",
     "threshold_display",
     "model_name",
+    "notice",
     "odds_table",
     "reason_words",
     "reasons_table",
@@ -219,6 +220,36 @@ def driver_label(column: str, lang: str = "en") -> str:
             return _pick(DRIVERS[k], lang)
     text = key.replace("_cny", "").replace("_", " ").strip()
     return text[:1].upper() + text[1:]
+
+
+_ZH_NOTICES: tuple[tuple[str, str], ...] = (
+    (r"The orders span (\d+) days \((\S+) to (\S+)\); an out-of-time backtest with a (\d+)-day horizon needs at "
+     r"least (\d+)", "订单历史共 {0} 天（{1} 至 {2}）；预测期 {3} 天的样本外回测至少需要 {4} 天，因此下方风险名单仅按 "
+     "BG/NBD 模型排序，未经回测。"),
+    (r"A backtest needs two cutoffs at least (\d+) days apart", "回测需要两个相隔至少 {0} 天且结果已知的截点；"
+     "历史太短，风险名单未经回测。"),
+    (r"No partner was active at the backtest's cut-offs", "回测截点上没有活跃经销商，风险名单未经回测。"),
+    (r"The survival view follows partners from a start date with (\d+) days of orders before it; the orders start "
+     r"on (\S+), too late for a start date before (\S+)\.", "存续视图从一个之前有 {0} 天订单历史的起始日跟踪经销商；"
+     "订单从 {1} 才开始，来不及在 {2} 之前设起始日。"),
+    (r"The store holds no orders in this scope", "当前范围内没有订单，无法显示流失风险。"),
+    (r"No partner was active before the cut-off", "截点前没有活跃经销商，无人可评分。"),
+)
+
+
+def notice(exc: BaseException | str, lang: str = "en") -> Any:
+    """``workbench.present.notice`` with this job's NotEnoughData sentences in Chinese when `lang` is zh."""
+    import re
+
+    from workbench.present import notice as shared_notice
+
+    if lang == "zh":
+        text = str(exc)
+        for pattern, zh in _ZH_NOTICES:
+            m = re.search(pattern, text)
+            if m:
+                return shared_notice(zh.format(*m.groups()), lang)
+    return shared_notice(exc, lang)
 
 
 def backtest_sentence(bt: Any, lang: str = "en") -> str:
