@@ -3,8 +3,9 @@ the value backtest (Spearman, top-20% capture, total predicted / actual) and, on
 the check against the generator's truth among the partners alive in truth at each cut-off.
 
 Usage: .venv/bin/python bench/churn_quality.py STORE.duckdb [--horizon-days 90] [--truth]
-Build the real stores with `python -m tests.realstores cdnow|online_retail PATH` and the synthetic
-one with `workbench demo` (or synth.build_demo_store); --truth needs the store's `truth` schema.
+Build the real stores with `python -m tests.realstores cdnow|online_retail PATH`, the easy synthetic
+one with synth.build_demo_store and the realistic one with --build-realistic PARTNERS; --truth needs
+the store's `truth` schema.
 """
 
 from __future__ import annotations
@@ -31,6 +32,30 @@ def oracle_frame(con, cutoffs, horizon_days: int) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def build_realistic(db: Path, *, partners: int, months: int, seed: int) -> None:
+    """A store of synth.generate(mode="realistic") ingested through the validated path, truth schema included."""
+    from datetime import date
+
+    from workbench import synth
+    from workbench.ingest import ingest_frame
+    from workbench.store import connect, raw_connection
+
+    net = synth.generate(partners=partners, months=months, seed=seed, mode="realistic")
+    if db.exists():
+        db.unlink()
+    con = connect(db)
+    for name in synth.TABLE_ORDER:
+        ingest_frame(con, name, net.tables[name], source=f"synth-realistic:{seed}:{name}", run_date=date(2026, 9, 30))
+    raw = raw_connection(con)
+    raw.execute("CREATE SCHEMA IF NOT EXISTS truth")
+    for name, frame in net.truth.items():
+        raw.register("_t", frame)
+        raw.execute(f"CREATE OR REPLACE TABLE truth.{name} AS SELECT * FROM _t")
+        raw.unregister("_t")
+    raw.execute("CHECKPOINT")
+    con.disconnect()
+
+
 def main() -> None:
     from workbench import churn, store
 
@@ -39,7 +64,11 @@ def main() -> None:
     ap.add_argument("--horizon-days", type=int, default=90)
     ap.add_argument("--region", default=None)
     ap.add_argument("--truth", action="store_true", help="also judge against the synthetic truth")
+    ap.add_argument("--build-realistic", type=int, default=0, metavar="PARTNERS",
+                    help="first write a realistic synthetic store of this many partners (36 months, seed 7) at STORE")
     args = ap.parse_args()
+    if args.build_realistic:
+        build_realistic(args.db, partners=args.build_realistic, months=36, seed=7)
     con = store.connect(args.db, read_only=True)
     h = args.horizon_days
     t0 = time.perf_counter()
