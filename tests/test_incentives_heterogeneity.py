@@ -56,3 +56,14 @@ def test_size_classes_are_terciles_and_one_group_is_not_enough(world):
     assert abs(classes.value_counts() - len(classes) / 3).max() <= 1
     with pytest.raises(NotEnoughData):
         GroupResponseModel(by="tier").fit(world.panel[world.panel["tier"] == "core"])
+
+
+def test_partner_offsets_follow_the_planted_deviations(world):
+    # A partner's offset = its tier's and size class's pooled deviation from the network: it tracks the
+    # planted beta_p − mean(beta) (correlation > 0.95), and is 0 for an unknown partner.
+    m = GroupResponseModel(by=("tier", "size_class")).fit(world.panel)
+    ids = list(world.truth["partner_id"]) + ["unknown"]
+    off = m.partner_offsets(ids)
+    assert off["unknown"] == 0.0
+    planted = world.truth.set_index("partner_id")["beta"]
+    assert np.corrcoef(off.drop("unknown"), planted - planted.mean())[0, 1] > 0.95

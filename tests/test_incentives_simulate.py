@@ -86,3 +86,16 @@ def test_scenarios_side_by_side_against_the_current_program():
     alt = table[table["scenario"] == "flat 4%"].iloc[0]
     assert cur["delta_net_margin_cny"] == 0 and bool(cur["is_current"])
     assert alt["cost_cny"] > cur["cost_cny"] and alt["incremental_sales_cny"] > cur["incremental_sales_cny"]
+
+
+def test_a_partner_specific_response_offset_moves_only_that_partner():
+    # Flat 3 %, network beta 0.04, offsets +0.02 / 0 / −0.02, no noise: sales = b·e^{(0.04 + offset)·3}.
+    frame = sim_partners(3).assign(beta_offset=[0.02, 0.0, -0.02])
+    base = inc.prepare_simulation(frame, beta=0.04, beta_se=0.0, sigma=0.0, draws=3, seed=0)
+    p = program(volume_rebate={"tiers": [{"threshold_cny": 0, "rate_pct": 3.0}]})
+    res = inc.simulate(base, p, keep_partner_draws=True)
+    b = base.partners["baseline_sales_cny"].to_numpy()
+    off = base.partners["beta_offset"].to_numpy()
+    assert np.allclose(res.partner_sales_cny[0], b * np.exp((0.04 + off) * 3.0), rtol=1e-5)
+    plain = inc.prepare_simulation(frame.drop(columns="beta_offset"), beta=0.04, beta_se=0.0, sigma=0.0, draws=3, seed=0)
+    assert plain.beta_offset is None

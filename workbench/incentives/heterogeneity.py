@@ -37,7 +37,8 @@ class GroupResponseModel:
     of the slopes, with its clustered standard error); per dimension, the group responses are shrunk
     toward the network response (the mean slope over all partners) by empirical Bayes.
 
-    Learned: network_ (estimate, se), tau_ {dimension: between-group sd}, summary_: one row per
+    Learned: network_ (estimate, se), tau_ {dimension: between-group sd}, labels_ (partner → group per
+    dimension; ``partner_offsets`` turns them into per-partner responses), summary_: one row per
     (dimension, group) with n_partners, n_obs, estimate_raw, se_raw, estimate, se, ci_low, ci_high,
     weight (share of the group's own estimate, 0..1).
     """
@@ -88,6 +89,7 @@ class GroupResponseModel:
         beta = res.params[names].to_numpy()
         cov = res.cov_params().loc[names, names].to_numpy()
         partners = d.drop_duplicates("partner_id")
+        self.labels_ = partners.set_index("partner_id")[dims]
         ind = pd.DataFrame({f"{dim}={g}": (partners[dim].to_numpy() == g).astype(float) for dim, g in cols})
 
         def combo(mask: np.ndarray) -> tuple[float, float]:
@@ -119,6 +121,18 @@ class GroupResponseModel:
             }))
         self.summary_ = pd.concat(frames, ignore_index=True)
         return self
+
+    def partner_offsets(self, partner_ids: Any) -> pd.Series:
+        """Each partner's response minus the network's (d ln sales per pp): the sum of its groups' pooled
+        deviations from the network; 0 for partners the model did not see. Index: partner_id."""
+        ids = pd.Index(partner_ids, name="partner_id")
+        out = pd.Series(0.0, index=ids)
+        mu = self.network_[0]
+        for dim, rows in self.summary_.groupby("dimension", sort=False):
+            dev = (rows.set_index("group")["estimate"] - mu)
+            labels = self.labels_[dim].reindex(ids)
+            out += labels.map(dev).fillna(0.0).to_numpy()
+        return out
 
 
 def response_by_group(con: Any, *, as_of: Any, region: str | None = None,

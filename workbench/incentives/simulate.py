@@ -45,6 +45,7 @@ class SimulationBase:
     s0_groups: np.ndarray
     period_end: pd.Timestamp | None = None
     model: RebateResponseModel | None = None
+    beta_offset: np.ndarray | None = None  # (partners,) float32: partner's response minus the network's
 
     @property
     def draws(self) -> int:
@@ -89,7 +90,9 @@ def prepare_simulation(
 ) -> SimulationBase:
     """Draw beta ~ N(beta, beta_se²) and no-program sales = baseline × lognormal(σ) (mean-preserving).
 
-    partners: one row per partner with baseline_sales_cny (and the columns programs refer to).
+    partners: one row per partner with baseline_sales_cny (and the columns programs refer to); an
+    optional beta_offset column (d ln sales per pp) gives a partner's response relative to the network's
+    (the response by tier and size class): each draw then uses beta + beta_offset for that partner.
     """
     rng = np.random.default_rng(seed)
     frame, labels, starts, cell_groups = _cells(partners)
@@ -103,8 +106,10 @@ def prepare_simulation(
     np.exp(z, out=z)
     z *= b.astype(_F)[None, :]
     s0_groups = _group_sums(z, starts, cell_groups)
+    offset = (frame["beta_offset"].fillna(0.0).to_numpy(dtype=_F)
+              if "beta_offset" in frame and frame["beta_offset"].fillna(0.0).abs().gt(0).any() else None)
     return SimulationBase(frame, z, beta_d, labels, starts, cell_groups, s0_groups,
-                          None if period_end is None else pd.Timestamp(period_end), model)
+                          None if period_end is None else pd.Timestamp(period_end), model, offset)
 
 
 @dataclass(frozen=True, eq=False)
@@ -274,9 +279,12 @@ def _prepare(base: SimulationBase, program: Program, *, pull_window_pct: float, 
     )
 
 
-def _block(s0: np.ndarray, beta: np.ndarray, p: _Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _block(s0: np.ndarray, beta: np.ndarray, p: _Prepared, offset: np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(sales, payout, pulled-forward lift or None) for a block of draws (rows) × all partners; float32."""
     s1 = np.multiply(beta[:, None], p.rate_pct[None, :])
+    if offset is not None:  # partner-specific response: (beta + offset) × rate
+        s1 += (offset * p.rate_pct)[None, :]
     np.exp(s1, out=s1)
     s1 *= s0
     # Rates are multiplied by eligibility (a 0/1 row), so ineligible partners earn nothing without
@@ -359,7 +367,7 @@ def _run(base: SimulationBase, p: _Prepared, cell_groups: np.ndarray, *, keep: b
     def work(chunk: range) -> None:
         for i in chunk:
             j = min(d, i + rows)
-            s1, pay, lift = _block(base.s0[i:j], base.beta[i:j], p)
+            s1, pay, lift = _block(base.s0[i:j], base.beta[i:j], p, base.beta_offset)
             sales_g[i:j] = _group_sums(s1, base.cell_starts, cell_groups)
             if lift is not None:
                 lift_g[i:j] = _group_sums(lift, base.cell_starts, cell_groups)

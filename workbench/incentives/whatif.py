@@ -77,6 +77,7 @@ def simulation_base(
     model: RebateResponseModel | AssumedResponse | None = None,
     programs: tuple[Program, ...] = (),
     prior: Assumptions | None = None,
+    response_groups: Any = None,
 ) -> SimulationBase:
     """Fit the response model on the store's history up to as_of and draw the simulation base for the
     next quarter (partners active in the last complete quarter; `programs` name the award metrics).
@@ -85,7 +86,9 @@ def simulation_base(
     history for it, on the whole network (`base.model.scope_` says which). When neither can estimate it
     (no incentive ledger, a rate that never varied, too little history) the response is the stated
     prior of `prior` (default: the first program's assumptions): ``base.model.source_ == 'assumed'``.
-    Payouts stay exact either way.
+    Payouts stay exact either way. With `response_groups` (a fitted GroupResponseModel, e.g. from
+    ``response_by_group``) each partner responds with the network draw plus its tier's and size
+    class's pooled deviation (``beta_offset`` column); only with an estimated network response.
     """
     as_of = default_as_of(con) if as_of is None else pd.Timestamp(as_of)
     start, end = _history_window(con, as_of=as_of)
@@ -99,6 +102,8 @@ def simulation_base(
     if frame.empty:
         raise NotEnoughData(f"No partner had sales in the quarter that ended by {pd.Timestamp(as_of).date()}, "
                             "so there is no next quarter to simulate.")
+    if response_groups is not None and getattr(model, "source_", "estimated") == "estimated":
+        frame["beta_offset"] = response_groups.partner_offsets(frame["partner_id"]).to_numpy()
     target = _last_complete_quarter(as_of) + 1
     return prepare_simulation(frame, beta=model.beta_, beta_se=model.se_, sigma=model.sigma_, draws=draws,
                               seed=seed, period_end=_quarter_end(target), model=model)

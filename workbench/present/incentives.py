@@ -90,8 +90,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "i_by_group": ("Response by tier and size class", "按层级和规模的销量响应"),
     "i_by_group_text": (
         "Each group's response is estimated in one fixed-effects regression and then pulled toward the network "
-        "response in proportion to its uncertainty (partial pooling): thin groups borrow from the network.",
-        "各组响应在同一个固定效应回归中估计，再按其不确定性向全网响应收缩（部分汇总）：样本少的组更多借用全网估计。"),
+        "response in proportion to its uncertainty (partial pooling): thin groups borrow from the network. The "
+        "simulation below uses them: each partner responds with the network response plus its tier's and size "
+        "class's pooled deviation.",
+        "各组响应在同一个固定效应回归中估计，再按其不确定性向全网响应收缩（部分汇总）：样本少的组更多借用全网估计。"
+        "下面的模拟采用这些结果：每家经销商的响应 = 全网响应 + 其层级与规模等级的收缩后偏差。"),
     "i_pull_forward": ("Pull-forward check", "提前拉货检查"),
     "dimension": ("Grouped by", "分组方式"),
     "size_class": ("Size class", "规模等级"),
