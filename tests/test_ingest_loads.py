@@ -168,3 +168,22 @@ def test_loads_table_is_translated_and_escaped(con, tmp_path: Path) -> None:
     html = loads_table(list_loads(con), "zh")
     assert "导入批次" in html and "<b>p<b>" not in html and "&lt;b&gt;p&lt;b&gt;" in html
     assert "Load" in loads_table(list_loads(con), "en")
+
+
+def test_pages_count_each_files_latest_quarantine_once(con, tmp_path: Path) -> None:
+    """Quarantine is kept per load; quarantine_current (what health pages count) holds each file's latest
+    load that is not rolled back, so a re-sent export does not count its bad rows twice."""
+    from workbench.health import quarantine_by_reason
+
+    ingest_file(con, "partners", write_csv(tmp_path / "p.csv", FULL), run_date=RUN)
+    path = tmp_path / "orders.csv"
+    write_csv(path, [["order_id", "partner_id", "order_date", "net_amount"], ["O1", "P1", "2026-01-05", "x"]])
+    ingest_file(con, "orders", path, run_date=RUN)
+    write_csv(path, [["order_id", "partner_id", "order_date", "net_amount"], ["O1", "P1", "2026-01-05", "y"],
+                     ["O2", "P1", "2026-01-06", "z"]])
+    second = ingest_file(con, "orders", path, run_date=RUN)
+    assert q(con, "SELECT count(*) FROM quarantine") == [(3,)]
+    assert q(con, "SELECT value FROM quarantine_current ORDER BY 1") == [("y",), ("z",)]
+    assert quarantine_by_reason(con)["rows"].sum() == 2
+    rollback_load(con, second.load_id)
+    assert q(con, "SELECT value FROM quarantine_current") == [("x",)]

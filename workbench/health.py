@@ -16,6 +16,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from workbench.features import quarter_bounds, rebate_shortfall, scoped_tables
+from workbench.store import quarantine_relation
 from workbench.vocab import Scope
 
 __all__ = [
@@ -104,14 +105,15 @@ def quarantine_by_reason(con: ibis.BaseBackend, *, region: str | None = None) ->
     (rows that name no known partner cannot be attributed to a region and are left out).
     """
     raw = con.con
+    source = quarantine_relation(raw)  # each file's latest load: older loads' rows are kept, not counted twice
     if Scope.parse(region).is_all:
-        df = raw.execute("SELECT table_name, reason, count(*) AS rows FROM quarantine GROUP BY ALL").df()
+        df = raw.execute(f"SELECT table_name, reason, count(*) AS rows FROM {source} GROUP BY ALL").df()
     else:
         ids = _scoped(con, region)["partners"].select("partner_id").to_pandas()
         raw.register("_wb_health_ids", ids)
         try:
             df = raw.execute(
-                f"SELECT table_name, reason, count(*) AS rows FROM quarantine "
+                f"SELECT table_name, reason, count(*) AS rows FROM {source} "
                 f"WHERE {_partner_key_sql()} IN (SELECT partner_id FROM _wb_health_ids) GROUP BY ALL"
             ).df()
         finally:

@@ -239,6 +239,13 @@ def create_schema(raw: duckdb.DuckDBPyConnection) -> None:
         SELECT table_name, file, content_sha256 AS sha256, rows_read, rows_accepted, rows_quarantined,
                loaded_at AS ingested_at, load_id
         FROM loads WHERE NOT rolled_back""")
+    # What sits in quarantine now: each file's latest load that is not rolled back (older loads' rows stay
+    # in `quarantine` as their record, but a newer export under the same name supersedes them on pages).
+    raw.execute("""CREATE VIEW IF NOT EXISTS quarantine_current AS
+        SELECT q.* FROM quarantine AS q LEFT JOIN loads AS l ON l.load_id = q.load_id
+        WHERE q.load_id IS NULL OR (NOT l.rolled_back AND NOT EXISTS (
+            SELECT 1 FROM loads AS m WHERE m.table_name = l.table_name AND m.file = l.file
+                AND m.load_id > l.load_id AND NOT m.rolled_back))""")
     # Partners older than load history get their current attributes as their history.
     raw.execute(f"""INSERT INTO partner_history
         SELECT partner_id, {", ".join(HISTORY_COLUMNS)}, NULL, NULL, NULL, NULL FROM partners AS p
@@ -256,6 +263,14 @@ def _migrate_ingest_log(raw: duckdb.DuckDBPyConnection) -> None:
         SELECT row_number() OVER (ORDER BY ingested_at, file), table_name, file, sha256, 'upsert', rows_read,
                rows_accepted, rows_quarantined, NULL, NULL, ingested_at, false, NULL, NULL FROM ingest_log""")
     raw.execute("DROP TABLE ingest_log")
+
+
+def quarantine_relation(raw: duckdb.DuckDBPyConnection) -> str:
+    """The relation to count "rows in quarantine" from: the view quarantine_current (each file's latest
+    load, not rolled back) where the store has it, else the quarantine table (an older store)."""
+    found = raw.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'quarantine_current' "
+                        "AND table_schema = 'main'").fetchone()[0]
+    return "quarantine_current" if found else "quarantine"
 
 
 def connect(db: str | Path | None = None, *, read_only: bool = False) -> ibis.BaseBackend:

@@ -65,7 +65,9 @@ def _snapshot(db: Path, scope: Scope) -> dict[str, Any]:
                 continue
         if scope.is_all:
             try:
-                counts["quarantine"] = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+                from workbench.store import quarantine_relation
+
+                counts["quarantine"] = con.execute(f"SELECT count(*) FROM {quarantine_relation(con)}").fetchone()[0]
             except duckdb.Error:
                 pass
         (max_date,) = con.execute(f"SELECT max(order_date) FROM orders WHERE {where}", args).fetchone()
