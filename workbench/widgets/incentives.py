@@ -14,6 +14,7 @@ from workbench import incentives as inc
 from workbench.charts.incentives import chart_cost_distribution, chart_roi_distribution, incentive_table
 from workbench.errors import WorkbenchError
 from workbench.i18n import label
+from workbench.vocab import format_money
 
 __all__ = ["whatif_explorer"]
 
@@ -26,6 +27,7 @@ def whatif_explorer(
     lang: str = "en",
     export_path: str | Path = "scenario.yaml",
     max_rate_pct: float = 15.0,
+    currency: str = "CNY",
 ) -> Any:
     """A VBox of sliders (threshold and rate per volume tier, gross margin) over `program`, showing the
     ROI and cost distributions against `current` (default: `program` as loaded), the per-tier table and
@@ -69,18 +71,19 @@ def whatif_explorer(
         res = inc.simulate(base, scenario, margin_pct=margin.value)
         ref = inc.simulate(base, current, margin_pct=margin.value)
         s = res.summary("all").iloc[0]
-        status.value = (f"{label('i_cost', lang)}: {s.cost_cny:,.0f} · {label('i_incremental_margin', lang)}: "
-                        f"{s.incremental_margin_cny:,.0f} · {label('i_roi', lang)}: {s.roi:+.0%} · "
+        status.value = (f"{label('i_cost', lang)}: {html.escape(format_money(s.cost_cny, currency))} · "
+                        f"{label('i_incremental_margin', lang)}: {html.escape(format_money(s.incremental_margin_cny, currency))} · "
+                        f"{label('i_roi', lang)}: {s.roi:+.0%} · "
                         f"{label('i_p_roi_positive', lang)}: {s.p_roi_positive:.0%}")
         draws = pd.concat([ref.draws_frame().assign(scenario=label("i_current", lang)), res.draws_frame()],
                           ignore_index=True)
         with charts:
             charts.clear_output(wait=True)
-            display(chart_roi_distribution(draws, margin_pct=margin.value, lang=lang))
-            display(chart_cost_distribution(draws, lang=lang))
+            display(chart_roi_distribution(draws, margin_pct=margin.value, lang=lang, currency=currency))
+            display(chart_cost_distribution(draws, lang=lang, currency=currency))
         with table:
             table.clear_output(wait=True)
-            display(incentive_table(pd.concat([res.summary("all"), res.summary("tier")]), lang=lang))
+            display(incentive_table(pd.concat([res.summary("all"), res.summary("tier")]), lang=lang, currency=currency))
 
     def save(_: Any) -> None:
         out = inc.save_program(state["program"], path.value)
