@@ -143,6 +143,7 @@ GBM_GRID: tuple[dict[str, float], ...] = (
     {"learning_rate": 0.1, "max_leaf_nodes": 15, "min_samples_leaf": 40},
     {"learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": 20},
 )
+TUNE_ROWS = 10_000  # at most this many training and validation rows each when tuning (seeded sample)
 DEFAULTS: dict[str, dict[str, float]] = {"logit": {"C": 0.1}, "gbm": dict(GBM_GRID[1])}
 
 
@@ -175,8 +176,13 @@ def _tune(name: str, X: np.ndarray, y: np.ndarray, *, cutoffs: np.ndarray | None
     from sklearn.metrics import roc_auc_score
 
     grid = LOGIT_GRID if name == "logit" else GBM_GRID
-    splits = [(a, b) for a, b in _inner_splits(y, cutoffs, seed=seed)
-              if 0 < y[a].sum() < len(a) and 0 < y[b].sum() < len(b)]
+    rng = np.random.default_rng(seed)
+
+    def cap(idx: np.ndarray) -> np.ndarray:  # a seeded sub-sample keeps tuning cheap on large networks
+        return np.sort(rng.choice(idx, TUNE_ROWS, replace=False)) if len(idx) > TUNE_ROWS else idx
+
+    splits = [(cap(a), cap(b)) for a, b in _inner_splits(y, cutoffs, seed=seed)]
+    splits = [(a, b) for a, b in splits if 0 < y[a].sum() < len(a) and 0 < y[b].sum() < len(b)]
     if not splits:
         return dict(DEFAULTS[name])
     best, best_auc = dict(DEFAULTS[name]), -np.inf
