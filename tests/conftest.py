@@ -24,7 +24,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from workbench.synth import build_demo_store
 
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    build_demo_store(path, partners=DEMO_PARTNERS, months=36, seed=DEMO_SEED)
+    build_demo_store(path, partners=DEMO_PARTNERS, months=36, seed=DEMO_SEED, mode="easy")  # clean planted truth
     return path
 
 

@@ -125,7 +125,7 @@ def test_demo_store_ingests_without_quarantine(demo_db: Path) -> None:
 def test_build_demo_store_replaces_existing_file(tmp_path: Path) -> None:
     db = tmp_path / "small.duckdb"
     db.write_bytes(b"not a duckdb file")
-    line = synth.build_demo_store(db, partners=40, months=12, seed=3)
+    line = synth.build_demo_store(db, partners=40, months=12, seed=3, mode="easy")
     assert "partners 40" in line and "orders" in line
     con = store.connect(db, read_only=True)
     assert store.row_counts(con)["partners"] == 40

@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         return sp
 
     d = with_db(sub.add_parser("demo", help="generate the synthetic channel network and ingest it"))
+    d.add_argument("--mode", choices=["realistic", "easy"], default="realistic",
+                   help="realistic (default): overlapping segments, heavy tails, thousands of SKUs, missing data; "
+                        "easy: clean planted truth")
     d.add_argument("--partners", type=int, default=2000)
     d.add_argument("--months", type=int, default=36)
     d.add_argument("--seed", type=int, default=42)
@@ -150,7 +153,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.check:
             print(f"{db} holds no loads but the demo's (or --force): it may be replaced.")
             return 0
-        summary = build_demo_store(db, partners=args.partners, months=args.months, seed=args.seed)
+        summary = build_demo_store(db, partners=args.partners, months=args.months, seed=args.seed,
+                                   mode=args.mode)
         print(summary)
         return 0
     if args.command == "ingest":

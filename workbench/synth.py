@@ -893,10 +893,11 @@ def true_churn_probability(truth_partner_month: pd.DataFrame, *, as_of: date | s
 
 
 def build_demo_store(db: str | Path, *, partners: int = 2000, months: int = 36, seed: int = 42,
-                     mode: str = "easy") -> str:
+                     mode: str = "realistic") -> str:
     """Generate the network, ingest it through the validated path into a fresh store at `db`, write truth.
 
-    Replaces any existing file at `db`. mode: "easy" or "realistic" (see `generate`). Returns a one-line
+    Replaces any existing file at `db`. mode: "realistic" (the demo's default: as hard as real exports) or
+    "easy" (clean planted truth for unit tests; see `generate`). Returns a one-line
     summary (rows per table, seconds).
     """
     from workbench.ingest import ingest_frame
