@@ -91,13 +91,13 @@ def papermill_run(nb: str, i: int, *, engine: str, db: Path, work: Path, timeout
             "dump": str(dump) if dump.exists() else ""}
 
 
-def report_runs(runs: int, *, db: Path, work: Path, workers: int) -> list[dict]:
+def report_runs(runs: int, *, notebooks: list[str], db: Path, work: Path, workers: int) -> list[dict]:
     """`runs` of each notebook through the report runner (kernel reuse), after one warm-up run per worker."""
     from workbench.reports.runner import _execute
 
     jobs = []
-    for i in range(runs * len(NOTEBOOKS) + workers):
-        nb = NOTEBOOKS[i % len(NOTEBOOKS)]
+    for i in range(runs * len(notebooks) + workers):
+        nb = notebooks[i % len(notebooks)]
         jobs.append({"pack": f"r{i:03d}", "notebook": str(ROOT / "notebooks" / f"{nb}.ipynb"),
                      "html": str(work / f"report-{nb}-{i}.html"), "workdir": str(work), "kernel": "python3",
                      "lang": PARAMS["lang"], "title": nb, "nav": "",
@@ -107,12 +107,12 @@ def report_runs(runs: int, *, db: Path, work: Path, workers: int) -> list[dict]:
              "seconds": r.seconds, "error": r.error, "dump": ""} for i, r in enumerate(done)]
 
 
-def summarise(results: list[dict], factor: float) -> tuple[list[str], int]:
+def summarise(results: list[dict], factor: float, notebooks: list[str]) -> tuple[list[str], int]:
     """Lines of the figures table and the number of stalls (slower than `factor` x median, failed, timed out)."""
     lines = [f"{'engine':<20} {'notebook':<20} {'runs':>4} {'median s':>9} {'slowest s':>10} {'x median':>9} {'stalls':>6}"]
     stalls = 0
     for engine in dict.fromkeys(r["engine"] for r in results):
-        for nb in NOTEBOOKS:
+        for nb in notebooks:
             rs = [r for r in results if r["engine"] == engine and r["notebook"] == nb]
             if not rs:
                 continue
@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=30, help="runs of each notebook per engine (default 30)")
     ap.add_argument("--workers", type=int, default=2, help="runs at the same time (default 2)")
     ap.add_argument("--engines", default="report,papermill", help=f"comma-separated, of {', '.join(ENGINES)}")
+    ap.add_argument("--notebooks", default=",".join(NOTEBOOKS), help="comma-separated notebook names")
     ap.add_argument("--db", help="store to run on (default: a 400-partner demo store built in a temp dir)")
     ap.add_argument("--factor", type=float, default=3.0, help="a run slower than this x median is a stall")
     ap.add_argument("--stall-s", type=float, default=180.0, help="py-spy dump a papermill run after this long")
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="folder for outputs and stall dumps (default: a temp dir, removed if no stall)")
     a = ap.parse_args(argv)
     engines = [e.strip() for e in a.engines.split(",") if e.strip()]
+    notebooks = [n.strip().removesuffix(".ipynb") for n in a.notebooks.split(",") if n.strip()]
     if unknown := sorted(set(engines) - set(ENGINES)):
         ap.error(f"unknown engine {', '.join(unknown)}; choose from {', '.join(ENGINES)}")
     work = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="wb-stress-"))
@@ -153,14 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     for engine in engines:
         t1 = time.monotonic()
         if engine == "report":
-            results += report_runs(a.runs, db=db, work=work, workers=a.workers)
+            results += report_runs(a.runs, notebooks=notebooks, db=db, work=work, workers=a.workers)
         else:
-            order = [(nb, i) for i in range(a.runs) for nb in NOTEBOOKS]
+            order = [(nb, i) for i in range(a.runs) for nb in notebooks]
             with ThreadPoolExecutor(a.workers) as pool:
-                results += list(pool.map(lambda x: papermill_run(x[0], x[1], engine=engine, db=db, work=work,
-                                                                  timeout=a.timeout, stall_s=a.stall_s), order))
+                results += list(pool.map(lambda x, e=engine: papermill_run(x[0], x[1], engine=e, db=db, work=work,
+                                                                        timeout=a.timeout, stall_s=a.stall_s), order))
         print(f"{engine}: {time.monotonic() - t1:.0f} s wall", flush=True)
-    lines, stalls = summarise(results, a.factor)
+    lines, stalls = summarise(results, a.factor, notebooks)
     print("\n".join(lines))
     print(f"{stalls} stall(s) in {sum(r['engine'] != 'report-warmup' for r in results)} runs; "
           f"{time.monotonic() - t0:.0f} s in all; {a.workers} at a time")
