@@ -38,7 +38,8 @@ def _wild_p(beta0: float, a: np.ndarray, q: np.ndarray, v: np.ndarray, *, factor
     d = (v @ s0) / xx  # b* − beta0 per draw
     # Σ_g (v_g s0_g − d q_g)² with v_g² = 1
     meat = (s0 @ s0) - 2.0 * d * (v @ (s0 * q)) + d ** 2 * (q @ q)
-    t_star = d / (np.sqrt(factor * np.maximum(meat, 0.0)) / xx)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a draw with zero spread is infinitely extreme
+        t_star = d / (np.sqrt(factor * np.maximum(meat, 0.0)) / xx)
     return float(np.mean(np.abs(t_star) >= abs(t)))
 
 

@@ -326,6 +326,12 @@ def _cluster_ols(y: np.ndarray, x: np.ndarray, cluster: np.ndarray, *,
     return beta, cov
 
 
+
+def _sd(variance: float) -> float:
+    """Standard deviation from a variance estimate; NaN when rounding or too few clusters make it negative."""
+    v = float(variance)
+    return math.sqrt(v) if v >= 0 else float("nan")
+
 def _pretrend_p(b: np.ndarray, v: np.ndarray, rels: list[int], *, bins: int = 4,
                 n_clusters: int | None = None) -> float:
     """p-value of the joint test that the pre-period coefficients are zero.
@@ -457,7 +463,7 @@ def action_effects(
         b_post, v_post, b_es, v_es, kept = fit["b_post"], fit["v_post"], fit["b_es"], fit["v_es"], fit["kept"]
         n_treated_type = fit["n_treated"]
         moments[atype] = (fit["a_post"], fit["q_post"])
-        se = math.sqrt(v_post[0, 0])
+        se = _sd(v_post[0, 0])
         eff = float(b_post[0])
         pretrend_p = _pretrend_p(b_es, v_es, kept, n_clusters=n_treated_type)
         # t reference with (treated partners − 1) degrees of freedom: the treated clusters identify
@@ -480,7 +486,7 @@ def action_effects(
         es_rows.append({"action_type": atype, "rel_month": -1, "coef": 0.0, "se": 0.0,
                         "ci_low": 0.0, "ci_high": 0.0})
         for i, r in enumerate(kept):
-            s = math.sqrt(v_es[i, i])
+            s = _sd(v_es[i, i])
             es_rows.append({"action_type": atype, "rel_month": r, "coef": float(b_es[i]), "se": s,
                             "ci_low": float(b_es[i]) - tq * s, "ci_high": float(b_es[i]) + tq * s})
     effects = pd.DataFrame(rows, columns=[
