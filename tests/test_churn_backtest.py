@@ -159,3 +159,14 @@ def test_value_backtest_against_trailing_sales_and_bgnbd_gg(demo_frames, demo_bt
     r = churn.value_metrics(df).iloc[0]
     assert r["spearman"] == pytest.approx(1.0) and r["top20_capture"] == pytest.approx(5 / 15)
     assert r["total_ratio"] == pytest.approx(1.0)
+
+
+def test_gains_table_without_any_churner_is_empty_not_an_error():
+    import pandas as pd
+
+    from workbench.churn import gains_table
+
+    preds = pd.DataFrame({"model": ["logit", "logit"], "cutoff": ["2011-06-30", "2011-06-30"],
+                          "churned": [False, False], "score": [0.2, 0.7]})
+    out = gains_table(preds)
+    assert out.empty and list(out.columns) == ["model", "share_flagged", "share_captured", "lift"]

@@ -296,8 +296,9 @@ def gains_table(predictions: pd.DataFrame, *, models: Sequence[str] | None = Non
         for s in shares:
             cap = top_capture(y, sc, s)
             rows.append({"model": m, "share_flagged": round(float(s), 4), "share_captured": cap, "lift": cap / s})
-    out = pd.DataFrame(rows).groupby(["model", "share_flagged"], sort=False).mean().reset_index()
-    return out
+    if not rows:  # no cutoff had a partner who churned (e.g. a one-partner region): nothing to rank
+        return pd.DataFrame(columns=["model", "share_flagged", "share_captured", "lift"])
+    return pd.DataFrame(rows).groupby(["model", "share_flagged"], sort=False).mean().reset_index()
 
 
 def default_cutoffs(con: Any, *, as_of: DatesLike | None = None, horizon_days: int = 90, region: str | None = None) -> list[date]:
