@@ -30,8 +30,7 @@ MATRIX = {name: "all" for name in realstores.DEGENERATE} | {
 }
 # A whole pack costs about a minute per store on 2 cores (docs/reports.md); `make test` renders these, whose
 # shapes no job's own thin-store test covers as a pack (regions of one partner / only returns, no ledger,
-# thousands of lines). WB_FULL_MATRIX=1 renders every store of the matrix.
-DEFAULT_MATRIX = ("one_partner_region", "returns_only_region", "orders_only", "many_lines_3000")
+# thousands of lines); every store of the matrix renders in `make test`.
 
 
 def _pages(folder: Path) -> dict[str, str]:
@@ -52,15 +51,8 @@ def _assert_clean_pack(res, *, currency: str | None = None) -> None:
                 assert bad not in page, (run.html, bad)
 
 
-# pages of other jobs that still fail on a store (owner's issue), re-checked here once fixed (strict=False)
-KNOWN: dict[str, str] = {}  # store name -> reason, for a page known to fail (none)
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN[n], strict=False))
-                                  if n in KNOWN else n for n in MATRIX])
+@pytest.mark.parametrize("name", list(MATRIX))
 def test_degenerate_store_renders_every_page(realstore, tmp_path: Path, name: str):
-    if name not in DEFAULT_MATRIX and not os.environ.get("WB_FULL_MATRIX"):
-        pytest.skip("set WB_FULL_MATRIX=1 to render this store's pack too (about a minute)")
     res = render_pack(realstore(name), quarter=realstores.quarter_of(name), region=MATRIX[name], lang="en",
                       out=tmp_path / "r", progress=False, each_region=False)
     _assert_clean_pack(res)
