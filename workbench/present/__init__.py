@@ -25,7 +25,7 @@ import pandas as pd
 from workbench.i18n import label, register_labels
 from workbench.vocab import DEFAULT_CURRENCY, format_money, money_label
 
-__all__ = ["Html", "Markdown", "display_table", "header", "notice", "register_labels"]
+__all__ = ["Html", "Markdown", "display_table", "header", "notice", "register_labels", "register_notices"]
 
 DASH = "–"
 
@@ -164,13 +164,40 @@ def _md_escape(text: str) -> str:
     return text
 
 
+_ZH_NOTICES: dict[str, tuple[tuple[str, str], ...]] = {}
+
+
+def register_notices(owner: str, pairs: Iterable[tuple[str, str]]) -> None:
+    """Chinese wording of a job's NotEnoughData sentences: (English regex, Chinese text with {0}, {1}, … for
+    the regex groups); `notice` uses them on zh pages. Called once at import by ``present/<job>.py``."""
+    _ZH_NOTICES[owner] = tuple(pairs)
+
+
+def _in_chinese(text: str) -> str | None:
+    """The registered Chinese wording of an English notice sentence, or None."""
+    import re
+
+    from workbench.i18n import _load_present
+
+    _load_present()
+    for owner in sorted(_ZH_NOTICES):
+        for pattern, zh in _ZH_NOTICES[owner]:
+            m = re.search(pattern, text)
+            if m:
+                return zh.format(*m.groups())
+    return None
+
+
 def notice(exc: BaseException | str, lang: str = "en") -> Markdown:
     """A Markdown note showing the one sentence of `exc` (a NotEnoughData, any WorkbenchError, or text).
 
     Used by notebooks per section: ``except NotEnoughData as exc: display(wb.present.notice(exc, lang))``.
-    Only the message is shown, never a traceback or the exception's type.
+    Only the message is shown, never a traceback or the exception's type. On zh pages a sentence any job
+    registered with :func:`register_notices` is shown in Chinese.
     """
     text = str(exc).strip() or ("Not enough data for this section." if lang != "zh" else "数据不足，本节略过。")
+    if lang == "zh":
+        text = _in_chinese(text) or text
     text = " ".join(text.split())
     return Markdown(f"> **{_NOTE.get(lang, _NOTE['en'])}:** {_md_escape(text)}" if lang != "zh"
                     else f"> **{_NOTE['zh']}：** {_md_escape(text)}")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.present import register_labels
+from workbench.present import register_labels, register_notices
 from workbench.vocab import DEFAULT_CURRENCY, format_money, money_label
 
 __all__ = [
@@ -238,17 +238,9 @@ _ZH_NOTICES: tuple[tuple[str, str], ...] = (
 
 
 def notice(exc: BaseException | str, lang: str = "en") -> Any:
-    """``workbench.present.notice`` with this job's NotEnoughData sentences in Chinese when `lang` is zh."""
-    import re
-
+    """``workbench.present.notice`` (this job's sentences are registered for zh pages)."""
     from workbench.present import notice as shared_notice
 
-    if lang == "zh":
-        text = str(exc)
-        for pattern, zh in _ZH_NOTICES:
-            m = re.search(pattern, text)
-            if m:
-                return shared_notice(zh.format(*m.groups()), lang)
     return shared_notice(exc, lang)
 
 
@@ -591,3 +583,6 @@ def drilldown_table(
             text = "–" if v is None or (isinstance(v, float) and pd.isna(v)) or v == "" else str(v)
         out.append({"field": _field_name(col, lang, currency), "value": text})
     return pd.DataFrame(out)
+
+
+register_notices("churn", _ZH_NOTICES)

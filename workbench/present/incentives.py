@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.i18n import label
-from workbench.present import Html, Markdown, display_table, register_labels
+from workbench.present import Html, Markdown, display_table, register_labels, register_notices
 from workbench.vocab import DEFAULT_CURRENCY, money_label, symbol
 
 __all__ = [
@@ -339,20 +339,15 @@ _ZH_NOTICES: tuple[tuple[str, str], ...] = (
 
 
 def notice(exc: BaseException | str, lang: str = "en") -> Markdown:
-    """``workbench.present.notice`` with this job's sentences in Chinese when lang is 'zh'."""
-    import re
-
+    """``workbench.present.notice`` (this job's sentences are registered for zh pages)."""
     from workbench.present import notice as shared_notice
 
-    if lang == "zh":
-        text = str(exc)
-        for pattern, zh in _ZH_NOTICES:
-            m = re.search(pattern, text)
-            if m:
-                return shared_notice(zh.format(*m.groups()), lang)
     return shared_notice(exc, lang)
 
 
 def money_title(key: str, lang: str = "en", currency: str = DEFAULT_CURRENCY) -> str:
     """A money label with its currency: 'Incentive cost (GBP)'."""
     return money_label(label(key, lang), currency)
+
+
+register_notices("incentives", _ZH_NOTICES)

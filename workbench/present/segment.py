@@ -16,6 +16,7 @@ import pandas as pd
 from workbench.i18n import LABELS as ALL_LABELS
 from workbench.i18n import label as i18n_label
 from workbench.i18n import register_labels
+from workbench.present import register_notices
 from workbench.segment import OTHER_LINE, TIERS, TierConfig, load_tier_config
 from workbench.segment import tier_summary as _tier_summary
 from workbench.segment.naming import Trait, render_name, trait_phrase
@@ -303,17 +304,9 @@ _ZH_NOTICES: tuple[tuple[str, str], ...] = (
 
 
 def notice(exc: BaseException | str, lang: str = "en") -> Any:
-    """``workbench.present.notice`` with this job's sentences in Chinese when `lang` is zh."""
-    import re
-
+    """``workbench.present.notice`` (this job's sentences are registered for zh pages)."""
     from workbench.present import notice as shared_notice
 
-    if lang == "zh":
-        text = str(exc)
-        for pattern, zh in _ZH_NOTICES:
-            m = re.search(pattern, text)
-            if m:
-                return shared_notice(zh.format(*m.groups()), lang)
     return shared_notice(exc, lang)
 
 
@@ -339,3 +332,6 @@ def html_table(
             df[col] = df[col].map(lambda t: label(t, lang) if t in TIERS else label(f"seg_{t}", lang))
     money = [c for c in MONEY_COLUMNS if c in df.columns]
     return str(display_table(df, lang, currency=currency, money=money))
+
+
+register_notices("segment", _ZH_NOTICES)
