@@ -41,3 +41,28 @@ def realstore(tmp_path_factory: pytest.TempPathFactory):
         return built[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def demo_con(demo_db: Path):
+    """A read-only connection to the demo store (shared by the churn test modules)."""
+    from workbench import store
+
+    return store.connect(demo_db, read_only=True)
+
+
+@pytest.fixture(scope="session")
+def demo_frames(demo_con) -> dict:
+    """The demo store's churn cutoff frames (90-day horizon), built once per worker."""
+    from workbench import churn
+
+    cuts = churn.default_cutoffs(demo_con, horizon_days=90)
+    return churn.cutoff_frames(demo_con, cuts, horizon_days=90)
+
+
+@pytest.fixture(scope="session")
+def demo_bt(demo_frames):
+    """The demo store's rolling-origin churn backtest (seed 0), run once per worker."""
+    from workbench import churn
+
+    return churn.run_backtest(demo_frames, horizon_days=90, n_scored=6, seed=0)

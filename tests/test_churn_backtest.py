@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,23 +12,6 @@ from workbench import churn
 from workbench.churn import models
 from workbench.present import churn as present_churn
 
-
-@pytest.fixture(scope="module")
-def demo_con(demo_db: Path):
-    from workbench import store
-
-    return store.connect(demo_db, read_only=True)
-
-
-@pytest.fixture(scope="module")
-def demo_frames(demo_con) -> dict:
-    cuts = churn.default_cutoffs(demo_con, horizon_days=90)
-    return churn.cutoff_frames(demo_con, cuts, horizon_days=90)
-
-
-@pytest.fixture(scope="module")
-def demo_bt(demo_frames) -> churn.Backtest:
-    return churn.run_backtest(demo_frames, horizon_days=90, n_scored=6, seed=0)
 
 def test_plan_trains_only_on_cutoffs_observable_at_the_scored_cutoff() -> None:
     cuts = churn.quarterly_cutoffs(first=date(2024, 1, 1), last=date(2026, 6, 30))

@@ -7,27 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from workbench import churn
 
-
-@pytest.fixture(scope="module")
-def demo_con(demo_db: Path):
-    from workbench import store
-
-    return store.connect(demo_db, read_only=True)
-
-
-@pytest.fixture(scope="module")
-def demo_frames(demo_con) -> dict:
-    cuts = churn.default_cutoffs(demo_con, horizon_days=90)
-    return churn.cutoff_frames(demo_con, cuts, horizon_days=90)
-
-
-@pytest.fixture(scope="module")
-def demo_bt(demo_frames) -> churn.Backtest:
-    return churn.run_backtest(demo_frames, horizon_days=90, n_scored=6, seed=0)
 
 def test_no_leakage_future_rows_do_not_change_scores(demo_db: Path, tmp_path: Path) -> None:
     """Scores at cutoff s are identical after every row dated after s is altered or deleted."""

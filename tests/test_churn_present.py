@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
-import pytest
 
 from workbench import churn
 from workbench.present import churn as present_churn
 
-
-@pytest.fixture(scope="module")
-def demo_con(demo_db: Path):
-    from workbench import store
-
-    return store.connect(demo_db, read_only=True)
-
-
-@pytest.fixture(scope="module")
-def demo_frames(demo_con) -> dict:
-    cuts = churn.default_cutoffs(demo_con, horizon_days=90)
-    return churn.cutoff_frames(demo_con, cuts, horizon_days=90)
-
-
-@pytest.fixture(scope="module")
-def demo_bt(demo_frames) -> churn.Backtest:
-    return churn.run_backtest(demo_frames, horizon_days=90, n_scored=6, seed=0)
 
 def test_widgets_and_charts_render_from_backtest(demo_bt: churn.Backtest) -> None:
     from workbench import charts

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,23 +10,6 @@ import pytest
 
 from workbench import churn
 
-
-@pytest.fixture(scope="module")
-def demo_con(demo_db: Path):
-    from workbench import store
-
-    return store.connect(demo_db, read_only=True)
-
-
-@pytest.fixture(scope="module")
-def demo_frames(demo_con) -> dict:
-    cuts = churn.default_cutoffs(demo_con, horizon_days=90)
-    return churn.cutoff_frames(demo_con, cuts, horizon_days=90)
-
-
-@pytest.fixture(scope="module")
-def demo_bt(demo_frames) -> churn.Backtest:
-    return churn.run_backtest(demo_frames, horizon_days=90, n_scored=6, seed=0)
 
 def test_survival_curves_by_tier_and_region(demo_con) -> None:
     d = churn.churn_durations(demo_con, as_of=date(2026, 9, 30))
