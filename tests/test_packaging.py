@@ -132,7 +132,7 @@ def test_nothing_names_a_path_outside_the_repository() -> None:
                 or not path.is_file() or name.startswith("tests/data/"):
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
-        for bad in ("../shared", "shared/data", "SHARED_DATA", "shared/DESIGN", "../DESIGN.md"):
+        for bad in ("../" + "shared", "shared" + "/data", "SHARED" + "_DATA", "shared" + "/DESIGN", "../" + "DESIGN.md"):  # split so this file does not name them
             if bad in text and name != "tests/test_packaging.py":
                 offenders.append(f"{name}: {bad}")
     assert not offenders, offenders
