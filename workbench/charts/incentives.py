@@ -93,6 +93,26 @@ def _group_name(value: str, lang: str) -> str:
     return label(value, lang)
 
 
+def _net_margin_bars(df: pd.DataFrame, name: str, *, title: str, axis_title: str, positive_when: str,
+                     row_px: int, lang: str, currency: str,
+                     colors: tuple[str, str] = ("#3a9e6f", "#c8453c")) -> alt.LayerChart:
+    """Horizontal bars of expected net incremental margin (store currency) per row of `df[name]`, with
+    the 90% interval as rules; bars take colors[0] where the Vega expression `positive_when` holds."""
+    money_title = money_label(label("i_net_margin", lang), currency)
+    y = alt.Y(f"{name}:N", title=axis_title, axis=alt.Axis(title=None), sort=list(df[name]))
+    bars = alt.Chart(df, title=title).mark_bar().encode(
+        y=y,
+        x=alt.X("net_margin_cny:Q", title=money_title, axis=alt.Axis(format="~s")),
+        color=alt.condition(positive_when, alt.value(colors[0]), alt.value(colors[1])),
+        tooltip=[alt.Tooltip(f"{name}:N", title=axis_title),
+                 alt.Tooltip("net_margin_cny:Q", title=money_title, format=",.0f"),
+                 alt.Tooltip("cost_cny:Q", title=money_label(label("i_cost", lang), currency), format=",.0f"),
+                 alt.Tooltip("p_roi_positive:Q", title=label("i_p_roi_positive", lang), format=".0%")],
+    )
+    rules = alt.Chart(df).mark_rule(color="#333", aria=False).encode(y=y, x="net_margin_low_cny:Q", x2="net_margin_high_cny:Q")
+    return alt.layer(bars, rules).properties(width=480, height=max(60, row_px * len(df)))
+
+
 def chart_incentive_groups(summary: pd.DataFrame, *, lang: str = "en", currency: str = DEFAULT_CURRENCY) -> alt.Chart:
     """Expected net incremental margin per group (bars) with its 90% interval (rules) and P(ROI > 0).
 
@@ -106,18 +126,8 @@ def chart_incentive_groups(summary: pd.DataFrame, *, lang: str = "en", currency:
     df["group_label"] = df["group"].map(lambda g: _group_name(g, lang))
     dim = summary["dimension"].iloc[0] if "dimension" in summary else "tier"
     title = label("i_chart_by_region" if dim == "region" else "i_chart_by_tier", lang)
-    y = alt.Y("group_label:N", title=label("i_group", lang), axis=alt.Axis(title=None), sort=list(df["group_label"]))
-    bars = alt.Chart(df, title=title).mark_bar().encode(
-        y=y,
-        x=alt.X("net_margin_cny:Q", title=money_label(label("i_net_margin", lang), currency), axis=alt.Axis(format="~s")),
-        color=alt.condition("datum.net_margin_cny >= 0", alt.value("#3a9e6f"), alt.value("#c8453c")),
-        tooltip=[alt.Tooltip("group_label:N", title=label("i_group", lang)),
-                 alt.Tooltip("net_margin_cny:Q", title=money_label(label("i_net_margin", lang), currency), format=",.0f"),
-                 alt.Tooltip("cost_cny:Q", title=money_label(label("i_cost", lang), currency), format=",.0f"),
-                 alt.Tooltip("p_roi_positive:Q", title=label("i_p_roi_positive", lang), format=".0%")],
-    )
-    rules = alt.Chart(df).mark_rule(color="#333", aria=False).encode(y=y, x="net_margin_low_cny:Q", x2="net_margin_high_cny:Q")
-    return alt.layer(bars, rules).properties(width=480, height=max(60, 28 * len(df)))
+    return _net_margin_bars(df, "group_label", title=title, axis_title=label("i_group", lang),
+                            positive_when="datum.net_margin_cny >= 0", row_px=28, lang=lang, currency=currency)
 
 
 def chart_scenarios(comparison: pd.DataFrame, *, lang: str = "en", currency: str = DEFAULT_CURRENCY) -> alt.Chart:
@@ -130,18 +140,9 @@ def chart_scenarios(comparison: pd.DataFrame, *, lang: str = "en", currency: str
     df = comparison[comparison["dimension"] == "all"] if "dimension" in comparison else comparison
     df = df[["scenario", "cost_cny", "net_margin_cny", "net_margin_low_cny", "net_margin_high_cny",
              "p_roi_positive", "is_current"]].copy()
-    y = alt.Y("scenario:N", title=label("i_scenario", lang), axis=alt.Axis(title=None), sort=list(df["scenario"]))
-    bars = alt.Chart(df, title=label("i_scenarios", lang)).mark_bar().encode(
-        y=y,
-        x=alt.X("net_margin_cny:Q", title=money_label(label("i_net_margin", lang), currency), axis=alt.Axis(format="~s")),
-        color=alt.condition("datum.is_current", alt.value("#6f7782"), alt.value("#1f5fa8")),
-        tooltip=[alt.Tooltip("scenario:N", title=label("i_scenario", lang)),
-                 alt.Tooltip("cost_cny:Q", title=money_label(label("i_cost", lang), currency), format=",.0f"),
-                 alt.Tooltip("net_margin_cny:Q", title=money_label(label("i_net_margin", lang), currency), format=",.0f"),
-                 alt.Tooltip("p_roi_positive:Q", title=label("i_p_roi_positive", lang), format=".0%")],
-    )
-    rules = alt.Chart(df).mark_rule(color="#333", aria=False).encode(y=y, x="net_margin_low_cny:Q", x2="net_margin_high_cny:Q")
-    return alt.layer(bars, rules).properties(width=480, height=max(60, 30 * len(df)))
+    return _net_margin_bars(df, "scenario", title=label("i_scenarios", lang), axis_title=label("i_scenario", lang),
+                            positive_when="!datum.is_current", row_px=30, lang=lang, currency=currency,
+                            colors=("#1f5fa8", "#6f7782"))
 
 
 def chart_frontier(frontier: pd.DataFrame, *, current: Any = None, lang: str = "en", currency: str = DEFAULT_CURRENCY) -> alt.Chart:
