@@ -46,3 +46,13 @@ def sim_partners(n: int = 300, seed: int = 0) -> pd.DataFrame:
         "customer_feedback": rng.uniform(0, 10, n),
         "new_product_sales_cny__smart_home_push": base * rng.uniform(0, 0.4, n),
     })
+
+
+def threshold_pull_case() -> tuple[inc.SimulationBase, inc.SimulationResult]:
+    """One 2 % tier at 100k, beta 0, no noise, pull window 5 % × share 0.5 (2.5 % below the threshold):
+    partner A at 98k is lifted to 100k and paid 2,000; B at 90k is outside the window and earns nothing."""
+    frame = pd.DataFrame({"partner_id": ["A", "B"], "baseline_sales_cny": [98_000.0, 90_000.0]})
+    p = program(volume_rebate={"tiers": [{"threshold_cny": 100_000, "rate_pct": 2.0}]},
+                assumptions={"pull_window_pct": 5, "pull_share": 0.5})
+    base = inc.prepare_simulation(frame, beta=0.0, beta_se=0.0, sigma=0.0, draws=2, seed=0)
+    return base, inc.simulate(base, p, keep_partner_draws=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _incentives_cases import program, sim_partners
+from _incentives_cases import program, sim_partners, threshold_pull_case
 
 from workbench import incentives as inc
 from workbench.errors import NotEnoughData
@@ -38,11 +38,7 @@ def test_too_short_a_history_is_one_sentence():
 def test_the_whatif_nets_the_threshold_lift_out_of_incremental_sales():
     # beta 0, no noise: A at 98k is lifted to the 100k threshold (2 % tier), B at 90k is not. Sales go up by
     # 2,000, all of it pulled forward from the next quarter: incremental sales 0, cost 2,000, pulled 2,000.
-    frame = pd.DataFrame({"partner_id": ["A", "B"], "baseline_sales_cny": [98_000.0, 90_000.0]})
-    p = program(volume_rebate={"tiers": [{"threshold_cny": 100_000, "rate_pct": 2.0}]},
-                assumptions={"pull_window_pct": 5, "pull_share": 0.5})
-    base = inc.prepare_simulation(frame, beta=0.0, beta_se=0.0, sigma=0.0, draws=2, seed=0)
-    res = inc.simulate(base, p, keep_partner_draws=True)
+    base, res = threshold_pull_case()
     s = res.summary("all").iloc[0]
     assert s["pulled_forward_cny"] == pytest.approx(2_000.0)
     assert s["incremental_sales_cny"] == pytest.approx(0.0, abs=1e-6)

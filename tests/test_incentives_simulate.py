@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
-from _incentives_cases import CONFIG, TIERS, program, sim_partners
+from _incentives_cases import CONFIG, TIERS, program, sim_partners, threshold_pull_case
 
 from workbench import incentives as inc
 
@@ -52,11 +51,7 @@ def test_simulated_payout_equals_the_exact_engine_when_sales_do_not_move(mode, t
 def test_threshold_pull_lifts_partners_just_below_a_threshold():
     # One tier at 100k. Baseline 98k is within 5 % × 0.5 = 2.5 % below → lifted to 100k and paid 2 %;
     # 90k is outside the window → stays and earns nothing.
-    frame = pd.DataFrame({"partner_id": ["A", "B"], "baseline_sales_cny": [98_000.0, 90_000.0]})
-    p = program(volume_rebate={"tiers": [{"threshold_cny": 100_000, "rate_pct": 2.0}]},
-                assumptions={"pull_window_pct": 5, "pull_share": 0.5})
-    base = inc.prepare_simulation(frame, beta=0.0, beta_se=0.0, sigma=0.0, draws=2, seed=0)
-    res = inc.simulate(base, p, keep_partner_draws=True)
+    base, res = threshold_pull_case()
     assert res.partner_sales_cny[0].tolist() == [100_000.0, 90_000.0]
     assert res.partner_payout_cny[0].tolist() == [2_000.0, 0.0]
 
