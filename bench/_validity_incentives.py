@@ -3,7 +3,7 @@
 `checks()` returns one (name, value, target, passed) per check:
 - overall elasticity recovery: the network response on the synthetic network (workbench.synth),
 - elasticity by tier and size class: partial-pooling estimates on a heterogeneous, targeted-rate world
-  (workbench.synth_incentives.heterogeneous_panel), worst relative error and interval coverage over seeds,
+  (workbench.synth.incentives.heterogeneous_panel), worst relative error and interval coverage over seeds,
 - the naive pooled regression (no fixed effects) on the same world, which targeting biases (shown as the
   baseline a sceptical analyst would try first; it must miss),
 - pull-forward recovery: estimated / planted pulled-forward sales (pull_forward_orders) over seeds.
@@ -42,7 +42,7 @@ def _groups() -> tuple[float, int, int, float]:
     import statsmodels.api as sm
 
     from workbench.incentives.heterogeneity import GroupResponseModel
-    from workbench.synth_incentives import heterogeneous_panel
+    from workbench.synth.incentives import heterogeneous_panel
 
     worst, covered, total, naive_err = 0.0, 0, 0, 0.0
     for seed in SEEDS:
@@ -60,7 +60,7 @@ def _groups() -> tuple[float, int, int, float]:
 
 def _pull_forward() -> tuple[float, float]:
     from workbench.incentives.pull_forward import pull_forward
-    from workbench.synth_incentives import pull_forward_orders
+    from workbench.synth.incentives import pull_forward_orders
 
     ratios = []
     for seed in SEEDS:

@@ -7,7 +7,7 @@ bench/validity.py).
   bootstrap interval; and the cluster-robust t interval on the same fits (the baseline);
 - pre-trend test size: share of those fits whose pre-trend test rejects at 5% (no anticipation is
   planted, so every rejection is a false alarm);
-- tier and repeated-action effect coverage on ``workbench.synth_actions.action_world`` (tier-varying
+- tier and repeated-action effect coverage on ``workbench.synth.actions.action_world`` (tier-varying
   effects, second actions, costs);
 - action ROI recovery: share of tier × type return-on-cost intervals covering the planted ROI, and the
   median relative error of the ROI where the planted effect is at least 0.06.
@@ -63,7 +63,7 @@ def coverage_runs(seeds=COVERAGE_SEEDS) -> tuple[pd.DataFrame, str]:
 def world_runs(seeds=WORLD_SEEDS) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Tier effects, repeat effects and tier ROI with their planted truths, over `seeds`."""
     from workbench.retro import roi as R
-    from workbench.synth_actions import DEFAULT_COSTS, action_world
+    from workbench.synth.actions import DEFAULT_COSTS, action_world
 
     tiers_out, rep_out, roi_out = [], [], []
     for seed in seeds:

@@ -8,7 +8,7 @@ import statsmodels.api as sm
 
 from workbench.errors import NotEnoughData
 from workbench.incentives.heterogeneity import GroupResponseModel, size_classes
-from workbench.synth_incentives import heterogeneous_panel
+from workbench.synth.incentives import heterogeneous_panel
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from _incentives_cases import program, sim_partners, threshold_pull_case
 from workbench import incentives as inc
 from workbench.errors import NotEnoughData
 from workbench.incentives.pull_forward import pull_forward
-from workbench.synth_incentives import pull_forward_orders
+from workbench.synth.incentives import pull_forward_orders
 
 
 def test_planted_pull_forward_is_recovered_within_20_percent():

@@ -1,6 +1,6 @@
 """Tests of the retrospective's intervals and action economics: the fast wild cluster bootstrap against a
 brute-force one, return on cost on a hand example, costs in config, and tier / repeated-action effects
-against the planted truths of workbench.synth_actions."""
+against the planted truths of workbench.synth.actions."""
 
 from __future__ import annotations
 
@@ -71,14 +71,14 @@ def test_action_costs_in_config(tmp_path: Path) -> None:
     bad.write_text("action_costs: {visit: -5}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="action_costs: visit must be a cost of at least 0"):
         retro.load_settings(bad)
-    from workbench.synth_actions import DEFAULT_COSTS
+    from workbench.synth.actions import DEFAULT_COSTS
 
     assert retro.load_settings().action_costs == DEFAULT_COSTS  # the shipped defaults are the planted ones
 
 
 @pytest.mark.slow
 def test_tier_and_repeat_effects_recover_planted_truth() -> None:
-    from workbench.synth_actions import action_world
+    from workbench.synth.actions import action_world
 
     w = action_world(seed=1, partners=800, mode="easy")
     o = w.tables["orders"]
