@@ -1,5 +1,5 @@
 """Planted truths for the action economics of the retrospective: effects that vary by tier, repeated
-actions and action costs (kept apart from ``workbench.synth``, like ``workbench.synth.incentives``).
+actions and action costs (kept apart from the network generator, like ``workbench.synth.incentives``).
 
 :func:`action_world` starts from ``synth.generate`` (first actions with their planted type effects) and
 changes it in three seeded steps, each a small function:

@@ -1,6 +1,6 @@
 """Planted incentive truths for validity checks: heterogeneous response, targeted rates, pull-forward.
 
-Kept apart from ``workbench.synth`` (the network generator) so the two evolve without conflicts;
+Kept apart from ``workbench.synth.network`` (the network generator) so the two evolve without conflicts;
 each planted truth is one small function switched on by its own parameters and seeded.
 
 - ``heterogeneous_panel``: a partner-quarter panel whose response to the rebate rate differs by tier
