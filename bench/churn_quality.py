@@ -3,7 +3,7 @@ the value backtest (Spearman, top-20% capture, total predicted / actual) and, on
 the check against the generator's truth among the partners alive in truth at each cut-off.
 
 Usage: .venv/bin/python bench/churn_quality.py [STORE.duckdb] [--horizon-days 90] [--truth]
-(no STORE: a realistic synthetic store of 400 partners is built in a temp folder and judged with --truth)
+(no STORE: a realistic synthetic store of 2,000 partners is built in a temp folder and judged with --truth)
 Build the real stores with `python -m tests.realstores cdnow|online_retail PATH`, the easy synthetic
 one with synth.build_demo_store and the realistic one with --build-realistic PARTNERS; --truth needs
 the store's `truth` schema.
@@ -62,7 +62,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("db", type=Path, nargs="?", default=None,
-                    help="the store (default: a realistic synthetic store of 400 partners built in a temp folder)")
+                    help="the store (default: a realistic synthetic store of 2,000 partners built in a temp folder)")
     ap.add_argument("--horizon-days", type=int, default=90)
     ap.add_argument("--region", default=None)
     ap.add_argument("--truth", action="store_true", help="also judge against the synthetic truth")
@@ -73,7 +73,7 @@ def main() -> None:
         import tempfile
 
         args.db = Path(tempfile.mkdtemp()) / "churn_realistic.duckdb"
-        args.build_realistic, args.truth = args.build_realistic or 400, True
+        args.build_realistic, args.truth = args.build_realistic or 2000, True
     if args.build_realistic:
         build_realistic(args.db, partners=args.build_realistic, months=36, seed=7)
     con = store.connect(args.db, read_only=True)

@@ -26,6 +26,7 @@ __all__ = [
 _MODEL_KEYS = {
     "logit": "c_model_logit",
     "gbm": "c_model_gbm",
+    "bg_logit": "c_model_bg_logit",
     "recency_rule": "c_model_recency_rule",
     "cycle_rule": "c_model_cycle_rule",
     "bgnbd": "c_model_bgnbd",

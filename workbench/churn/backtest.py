@@ -160,7 +160,7 @@ def run_backtest(
         Xte = design_matrix(test, cols)
         scores: dict[str, np.ndarray] = {}
         for name in candidates:
-            params = tune(name, Xtr.to_numpy(float), ytr, cutoffs=tr["cutoff"].to_numpy(), seed=seed)
+            params = tune(name, Xtr.to_numpy(float), ytr, cutoffs=tr["cutoff"].to_numpy(), seed=seed, columns=cols)
             tuning.append({"scored_cutoff": s, "model": name, "params": params})
             model = _fit_candidate(name, Xtr, ytr, seed=seed, cutoffs=tr["cutoff"].to_numpy(), params=params)
             scores[name] = _predict(model, Xte)

@@ -32,9 +32,9 @@ __all__ = [
     "usable_columns",
 ]
 
-CANDIDATES: tuple[str, ...] = ("logit", "gbm")
+CANDIDATES: tuple[str, ...] = ("logit", "gbm", "bg_logit")
 BASELINES: tuple[str, ...] = ("recency_rule", "cycle_rule", "bgnbd", "bgnbd_horizon")
-PROBABILISTIC: frozenset[str] = frozenset({"logit", "gbm", "bgnbd", "bgnbd_horizon"})
+PROBABILISTIC: frozenset[str] = frozenset({"logit", "gbm", "bg_logit", "bgnbd", "bgnbd_horizon"})
 
 
 DRIVER_FEATURES: tuple[str, ...] = (
@@ -45,6 +45,13 @@ DRIVER_FEATURES: tuple[str, ...] = (
     # BG/NBD and Pareto/NBD-style shape of the history, and the regularity of the gaps
     "bg_p_alive", "bg_expected_orders", "bg_p_no_order", "bg_T_w", "bg_monetary",
     "recency_T_ratio", "order_rate_w", "gap_cv", "overdue_sd",
+)
+# bg_logit: a logistic model stacked on BG/NBD's own forecast, corrected by a few drivers it ignores
+# (recent vs earlier activity, regularity, and the relationship: satisfaction, conflicts, rebates, contact)
+STACK_FEATURES: tuple[str, ...] = (
+    "bg_p_no_order", "bg_p_alive", "bg_expected_orders", "order_days_90d", "order_days_prev_90d",
+    "recency_days", "recency_T_ratio", "gap_cv", "overdue_sd", "tenure_days", "sales_90d", "sales_365d",
+    "sat_last", "sat_change", "open_conflicts", "rebate_overdue", "days_overdue",
 )
 CHANNEL_TYPES = ("distributor", "wholesaler", "dealer", "retailer", "ecommerce", "key_account", "other")
 _LOG_HINTS = ("cny", "sales", "amount", "due", "paid", "shortfall", "value", "aov", "rebate", "monetary")
@@ -143,8 +150,43 @@ GBM_GRID: tuple[dict[str, float], ...] = (
     {"learning_rate": 0.1, "max_leaf_nodes": 15, "min_samples_leaf": 40},
     {"learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": 20},
 )
+STACK_GRID: tuple[dict[str, float], ...] = tuple({"C": c} for c in (0.01, 0.1, 1.0))
 TUNE_ROWS = 10_000  # at most this many training and validation rows each when tuning (seeded sample)
-DEFAULTS: dict[str, dict[str, float]] = {"logit": {"C": 0.1}, "gbm": dict(GBM_GRID[1])}
+DEFAULTS: dict[str, dict[str, float]] = {"logit": {"C": 0.1}, "gbm": dict(GBM_GRID[1]), "bg_logit": {"C": 0.1}}
+GRIDS: dict[str, tuple[dict[str, float], ...]] = {"logit": LOGIT_GRID, "gbm": GBM_GRID, "bg_logit": STACK_GRID}
+
+
+def stack_index(columns: Sequence[str] | None, n: int) -> np.ndarray:
+    """Positions of STACK_FEATURES among `columns` (all n positions when the names are unknown or none match)."""
+    if columns is None:
+        return np.arange(n)
+    idx = np.array([i for i, c in enumerate(columns) if c in STACK_FEATURES], dtype=np.int64)
+    return idx if len(idx) else np.arange(n)
+
+
+class Subset:
+    """A fitted classifier that reads only some columns of the full design matrix (bg_logit)."""
+
+    def __init__(self, model: Any, index: np.ndarray) -> None:
+        self.model, self.index = model, np.asarray(index, dtype=np.int64)
+
+    def fit(self, X: Any, y: Any) -> Subset:
+        """Fit the wrapped model on the kept columns; returns self."""
+        self.model.fit(np.asarray(X, dtype=float)[:, self.index], y)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """The wrapped model's probabilities on the kept columns."""
+        return self.model.predict_proba(np.asarray(X, dtype=float)[:, self.index])
+
+
+def _make(name: str, params: dict, *, seed: int, columns: Sequence[str] | None = None, n: int = 0) -> Any:
+    """An unfitted candidate with `params` (bg_logit: a logit reading its stacked columns of the n named `columns`)."""
+    if name == "gbm":
+        return make_gbm(seed=seed, **params)
+    if name == "bg_logit":
+        return Subset(make_logit(**params), stack_index(columns, n))
+    return make_logit(**params)
 
 
 def _inner_splits(y: np.ndarray, cutoffs: np.ndarray | None, *, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -161,21 +203,24 @@ def _inner_splits(y: np.ndarray, cutoffs: np.ndarray | None, *, seed: int) -> li
     return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
 
 
-def tune(name: str, X: np.ndarray, y: np.ndarray, *, cutoffs: np.ndarray | None = None, seed: int = 0) -> dict:
+def tune(name: str, X: np.ndarray, y: np.ndarray, *, cutoffs: np.ndarray | None = None, seed: int = 0,
+         columns: Sequence[str] | None = None) -> dict:
     """Hyper-parameters of candidate `name` with the best mean validation ROC AUC over _inner_splits
-    of the training rows (LOGIT_GRID / GBM_GRID); DEFAULTS when no split has both classes."""
+    of the training rows (GRIDS[name]); DEFAULTS when no split has both classes. `columns` names X's
+    columns (bg_logit keeps STACK_FEATURES)."""
     from threadpoolctl import threadpool_limits
 
     with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore", category=RuntimeWarning)
         warnings.simplefilter("ignore", category=UserWarning)
-        return _tune(name, np.asarray(X, dtype=float), np.asarray(y), cutoffs=cutoffs, seed=seed)
+        return _tune(name, np.asarray(X, dtype=float), np.asarray(y), cutoffs=cutoffs, seed=seed, columns=columns)
 
 
-def _tune(name: str, X: np.ndarray, y: np.ndarray, *, cutoffs: np.ndarray | None, seed: int) -> dict:
+def _tune(name: str, X: np.ndarray, y: np.ndarray, *, cutoffs: np.ndarray | None, seed: int,
+          columns: Sequence[str] | None = None) -> dict:
     from sklearn.metrics import roc_auc_score
 
-    grid = LOGIT_GRID if name == "logit" else GBM_GRID
+    grid = GRIDS[name]
     rng = np.random.default_rng(seed)
 
     def cap(idx: np.ndarray) -> np.ndarray:  # a seeded sub-sample keeps tuning cheap on large networks
@@ -189,7 +234,7 @@ def _tune(name: str, X: np.ndarray, y: np.ndarray, *, cutoffs: np.ndarray | None
     for params in grid:
         aucs = []
         for a, b in splits:
-            m = make_logit(**params) if name == "logit" else make_gbm(seed=seed, **params)
+            m = _make(name, params, seed=seed, columns=columns, n=X.shape[1])
             m.fit(X[a], y[a])
             aucs.append(roc_auc_score(y[b], m.predict_proba(X[b])[:, 1]))
         if np.mean(aucs) > best_auc + 1e-9:
@@ -277,7 +322,7 @@ def _fit_candidate(
     name: str, X: pd.DataFrame, y: np.ndarray, *, seed: int, cutoffs: np.ndarray | None = None,
     params: dict | None = None,
 ) -> Any:
-    """Fit candidate `name` ('logit' or 'gbm') on X, y with `params` (default DEFAULTS[name]).
+    """Fit candidate `name` ('logit', 'gbm' or 'bg_logit': a logit on STACK_FEATURES) on X, y with `params`
 
     The gradient-boosted model is calibrated out of time: trees are grown on all but the latest
     training cutoff and the probabilities calibrated on that latest cutoff (3-fold cross-fitting
@@ -297,6 +342,8 @@ def _fit_candidate(
         warnings.simplefilter("ignore", category=UserWarning)
         if name == "logit":
             return make_logit(**params).fit(Xa, y)
+        if name == "bg_logit":
+            return _make(name, params, seed=seed, columns=list(X.columns), n=Xa.shape[1]).fit(Xa, y)
         last = None if cutoffs is None else np.max(cutoffs)
         fit_rows = None if cutoffs is None else cutoffs < last
         if fit_rows is None or fit_rows.sum() == 0 or y[~fit_rows].sum() < 10 or y[fit_rows].sum() < 10:

@@ -134,7 +134,7 @@ def fit_scorer(
     if bt.winner == "logit":
         fitted = explainer
     elif bt.winner in CANDIDATES:
-        params = tune(bt.winner, X.to_numpy(float), y, cutoffs=cuts, seed=seed)
+        params = tune(bt.winner, X.to_numpy(float), y, cutoffs=cuts, seed=seed, columns=cols)
         fitted = _fit_candidate(bt.winner, X, y, seed=seed, cutoffs=cuts, params=params)
     else:  # a baseline won: turn its score into a probability on the training cutoffs
         from sklearn.isotonic import IsotonicRegression

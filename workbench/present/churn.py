@@ -43,6 +43,7 @@ __all__ = [
 MODELS: dict[str, tuple[str, str]] = {
     "logit": ("Logistic regression (L2)", "逻辑回归（L2）"),
     "gbm": ("Gradient boosting (calibrated)", "梯度提升树（已校准）"),
+    "bg_logit": ("BG/NBD corrected by drivers (logistic)", "BG/NBD 经驱动因素修正（逻辑回归）"),
     "recency_rule": ("Recency rule", "最近下单规则"),
     "cycle_rule": ("Order-cycle rule", "订货周期规则"),
     "bgnbd": ("BG/NBD 1 - P(alive)", "BG/NBD 1 − 存活概率"),
@@ -80,6 +81,7 @@ DRIVERS: dict[str, tuple[str, str]] = {
     "order_rate_w": ("Repeat order days per week", "每周复购下单天数"),
     "gap_cv": ("Irregularity of the gaps between orders", "订货间隔的不规律程度"),
     "overdue_sd": ("Days overdue in standard deviations of the own gaps", "逾期天数（以自身间隔标准差计）"),
+    "days_overdue": ("Days a contact is overdue (tier cadence)", "联系逾期天数（按层级节奏）"),
     "mean_gap_days": ("Mean days between orders", "平均订货间隔（天）"),
     "sd_gap_days": ("Spread of the days between orders", "订货间隔标准差（天）"),
     "repeat_sales": ("Sales on repeat order days", "复购日销售额"),
@@ -134,6 +136,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "c_model": ("Model", "模型"),
     "c_model_logit": ("Logistic regression", "逻辑回归"),
     "c_model_gbm": ("Gradient boosting", "梯度提升树"),
+    "c_model_bg_logit": ("BG/NBD corrected by drivers", "BG/NBD 经驱动因素修正"),
     "c_model_recency_rule": ("Recency rule", "最近下单规则"),
     "c_model_cycle_rule": ("Order-cycle rule", "订货周期规则"),
     "c_model_bgnbd": ("BG/NBD P(alive)", "BG/NBD 存活概率"),
