@@ -175,3 +175,63 @@ def test_a_count_that_still_differs_loads_nothing(con, tmp_path: Path, monkeypat
     with pytest.raises(IngestError, match="independent count finds 2 records but the reader returned 1"):
         ingest_file(con, "orders", path, run_date=RUN)
     assert store.raw_connection(con).execute("SELECT count(*) FROM orders").fetchone() == (0,)
+
+
+def test_physical_lines_and_the_simple_flag_whatever_the_chunking(tmp_path: Path) -> None:
+    from workbench.ingest.read import RecordCounter, physical_lines
+
+    text = b"h1,h2\r\nO1,a b\r\n,x\r\nO3,\xe5\x8d\x8e\r\nlast,no newline"
+    path = tmp_path / "l.csv"
+    path.write_bytes(text)
+    want = {k + 1: line.rstrip(b"\r") for k, line in enumerate(text.split(b"\n"))}
+    for size in (1, 2, 5, 64):
+        assert physical_lines(path, [5, 1, 3, 3], chunk_bytes=size) == {k: want[k] for k in (1, 3, 5)}, size
+    assert physical_lines(path, [9]) == {}
+    for body, simple in ((text, True), (b"a,b\n1,2\n\n3,4\n", False), (b'a,b\n"1",2\n', False),
+                         (b"a,b\n1\r,2\n", False)):
+        c = RecordCounter()
+        for i in range(0, len(body), 3):
+            c.feed(body[i:i + 3])
+        assert c.simple is simple, body
+
+
+def test_raw_rows_cut_from_the_bytes_equal_a_second_parse(tmp_path: Path, monkeypatch) -> None:
+    """Repeated keys and unknown partners of a simple CSV get their raw text from the file's bytes; the
+    quarantine is the same as when DuckDB reads the file a second time (the slower way)."""
+    import workbench.ingest.validate as validate_mod
+
+    text = ("order_id;partner_id;order_date;net_amount;product_line\r\n"
+            "O1;P1;2026-01-05;5; A b \r\n"
+            "O2;P1;2026-01-05;6;\r\n"
+            "O1;P1;2026-01-05;5; A b \r\n"  # a duplicate line
+            "O2;P1;2026-01-06;6;\r\n"  # a key conflict
+            "O3;P9;2026-01-05;7;x\r\n")  # an unknown partner
+    path = tmp_path / "o.csv"
+    path.write_text(text, encoding="utf-8")
+    cut = {"n": 0}
+    real_read = validate_mod._ByteFetch._read
+
+    def counting_read(self):
+        cut["n"] += 1
+        return real_read(self)
+
+    def table(mode: str) -> list[tuple]:
+        c = store.connect(tmp_path / f"{mode}.duckdb")
+        ingest_file(c, "partners", write_csv(tmp_path / "p.csv", PARTNERS), run_date=RUN)
+        r = ingest_file(c, "orders", path, run_date=RUN)
+        assert (r.rows_read, r.rows_accepted, r.rows_quarantined) == (5, 2, 3)
+        rows = store.raw_connection(c).execute(
+            "SELECT row_number, \"column\", value, reason, row_data FROM quarantine WHERE table_name = 'orders' "
+            "ORDER BY row_number").fetchall()
+        c.disconnect()
+        return rows
+
+    monkeypatch.setattr(validate_mod._ByteFetch, "_read", counting_read)
+    from_bytes = table("bytes")
+    assert cut["n"] == 1
+    monkeypatch.setattr(validate_mod._ByteFetch, "_read", lambda self: None)  # falls back to DuckDB
+    assert table("parsed") == from_bytes
+    assert [(r[0], r[3]) for r in from_bytes] == [
+        (3, reason_text("duplicate")), (4, reason_text("pk_conflict", "order_id")), (5, reason_text("fk", "partner_id"))]
+    assert from_bytes[0][4] == ('{"order_id":"O1","partner_id":"P1","order_date":"2026-01-05","net_amount":"5",'
+                                '"product_line":" A b "}')

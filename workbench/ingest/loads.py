@@ -184,6 +184,8 @@ def _ingest_file_txn(
                 raise IngestError(f"{where} could not be read ({hasher.error}).")
             if hasher.records is not None:
                 _check_record_count(raw, hasher.records, where, careful)
+            simple = kind == "csv" and hasher.simple and not careful and not gb18030
+            checked.start_fetch(raw, path if simple else None)
         except _NotUtf8:
             _drop_temp(raw)
             gb18030 = True

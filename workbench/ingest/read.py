@@ -258,42 +258,50 @@ class RecordCounter:
     """Counts a CSV's records from its bytes, independently of any CSV parser.
 
     A record ends at a newline outside double quotes; empty lines (or a lone carriage return) are not
-    records, as DuckDB's reader skips them. Chunks without quotes or empty lines are counted with
-    bytes.count; the others with numpy (quote parity at each newline). Works on UTF-8 and GB18030 bytes
-    alike (neither puts 0x0A or 0x22 inside a multi-byte character).
+    records, as DuckDB's reader skips them. Newlines are found with numpy; quote parity is worked out only
+    in chunks holding a quote. Works on UTF-8 and GB18030 bytes alike (neither puts 0x0A or 0x22 inside a
+    multi-byte character). `simple` stays true while the file has no quote, no empty line and no carriage
+    return outside a CRLF line end: then data row N is physical line N + 1 (see physical_lines).
     """
 
     def __init__(self) -> None:
         self.records = 0
         self.in_quote = False
         self.carry = False  # the unfinished line so far holds something
+        self.simple = True
+        self.cr_pending = False  # the last chunk ended in a carriage return
 
     def feed(self, chunk: bytes) -> None:
         """Count the records that end in `chunk`."""
         if not chunk:
             return
-        if (not self.in_quote and b'"' not in chunk and b"\n\n" not in chunk and b"\n\r\n" not in chunk
-                and not chunk.startswith((b"\n", b"\r\n"))):
-            self.records += chunk.count(b"\n")
-            last = chunk.rfind(b"\n")
-            tail = chunk[last + 1:]
-            self.carry = tail not in (b"", b"\r") if last >= 0 else (self.carry or tail not in (b"", b"\r"))
-            return
         import numpy as np
 
         a = np.frombuffer(chunk, dtype=np.uint8)
         nl = np.flatnonzero(a == 10)
-        qs = np.flatnonzero(a == 34)
-        parity = (int(self.in_quote) + np.searchsorted(qs, nl)) % 2
-        ends = nl[parity == 0]
-        self.in_quote = bool((int(self.in_quote) + len(qs)) % 2)
+        if self.in_quote or chunk.find(b'"') >= 0:
+            self.simple = False
+            qs = np.flatnonzero(a == 34)
+            parity = (int(self.in_quote) + np.searchsorted(qs, nl)) % 2
+            ends = nl[parity == 0]
+            self.in_quote = bool((int(self.in_quote) + len(qs)) % 2)
+        else:
+            ends = nl
+        if self.simple and (self.cr_pending or chunk.find(b"\r") >= 0):
+            text = (b"\r" if self.cr_pending else b"") + chunk  # a CRLF may straddle two chunks
+            self.cr_pending = text.endswith(b"\r")
+            if text.count(b"\r") - self.cr_pending != text.count(b"\r\n"):
+                self.simple = False
         if len(ends):
             starts = np.concatenate(([0], ends[:-1] + 1))
             lens = ends - starts
             blank = (lens == 0) | ((lens == 1) & (a[np.maximum(ends - 1, 0)] == 13))
             if self.carry:
                 blank[0] = False
-            self.records += int(len(ends) - blank.sum())
+            n_blank = int(blank.sum())
+            if n_blank:
+                self.simple = False
+            self.records += int(len(ends)) - n_blank
             tail = chunk[int(ends[-1]) + 1:]
             self.carry = tail not in (b"", b"\r")
         else:
@@ -301,7 +309,34 @@ class RecordCounter:
 
     def finish(self) -> int:
         """Records in the whole input (a last line without a newline counts)."""
+        if self.cr_pending:
+            self.simple = False
         return self.records + (1 if self.carry else 0)
+
+
+def physical_lines(path: Path, numbers: list[int], *, chunk_bytes: int = 16 << 20) -> dict[int, bytes]:
+    """The physical lines `numbers` (1-based) of an uncompressed file, without newline and trailing CR.
+
+    One pass over the bytes in large chunks (newlines found with numpy); no CSV parsing.
+    """
+    import numpy as np
+
+    want = np.unique(np.asarray(numbers, dtype=np.int64))
+    out: dict[int, bytes] = {}
+    base, carry = 0, b""  # lines ended before this chunk; the unfinished line so far
+    with path.open("rb") as fh:
+        while chunk := fh.read(chunk_bytes):
+            nl = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
+            lo, hi = np.searchsorted(want, [base + 1, base + len(nl) + 1])
+            for k in want[lo:hi].tolist():
+                i = k - base - 1
+                line = chunk[int(nl[i - 1]) + 1 if i else 0:int(nl[i])]
+                out[k] = carry + line if i == 0 else line
+            carry = chunk[int(nl[-1]) + 1:] if len(nl) else carry + chunk
+            base += len(nl)
+    if carry and base + 1 in want:
+        out[base + 1] = carry
+    return {k: v[:-1] if v.endswith(b"\r") else v for k, v in out.items()}
 
 
 class _Sha256Thread(threading.Thread):
@@ -314,6 +349,7 @@ class _Sha256Thread(threading.Thread):
         self.count_records = count_records
         self.hexdigest = ""
         self.records: int | None = None
+        self.simple = False  # see RecordCounter.simple (an uncompressed CSV only)
         self.error: Exception | None = None
 
     def run(self) -> None:
@@ -333,6 +369,7 @@ class _Sha256Thread(threading.Thread):
                         counter.feed(chunk)
             if counter is not None:
                 self.records = counter.finish()
+                self.simple = counter.simple and not gz
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             self.error = exc
 

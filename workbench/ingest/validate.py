@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -228,7 +229,19 @@ class _Checked:
     row_data: str = ""  # SQL over `_wb_raw`: the whole raw row as JSON
     numbered: bool = False  # `_wb_raw` carries its own row numbers (`_wb_rownum`): spreadsheets, DataFrames
     source: str = ""  # SQL reading the file's rows from another connection ("" for frames and sheets)
-    fetch: _RawFetch | None = None  # raw rows still being read for repeated keys / unknown parents
+    fetch: _RawFetch | _ByteFetch | None = None  # raw rows still being read for repeated keys / unknown parents
+    headers: tuple[str, ...] = ()  # the file's columns as read
+    fetch_rows: list[int] | None = None  # rows whose raw text is needed (start_fetch reads them)
+
+    def start_fetch(self, raw: duckdb.DuckDBPyConnection, lines: Path | None = None) -> None:
+        """Start reading the raw text of `fetch_rows` beside the upsert: from the bytes of `lines` (a CSV
+        whose data row N is physical line N + 1, see RecordCounter.simple), else by re-reading the source."""
+        if self.fetch_rows is None or self.fetch is not None:
+            return
+        if lines is not None:
+            self.fetch = _ByteFetch(raw, lines, self, self.fetch_rows)
+        else:
+            self.fetch = _RawFetch(raw, self.source, self.row_data, self.fetch_rows)
 
     def decoded(self) -> str:
         """SQL columns over `_wb_checked` for its bad rows: row, column, value, reason, row_data."""
@@ -348,7 +361,7 @@ def _check(
         _roll_up_product_lines(raw, maps.product_line_map, where)
     # Without its own numbers, a row's number is its position: the table was written in file order.
     row = "_wb_row" if numbered else "(rowid + 1)"
-    checked = _Checked(spec, row, problems, ignored, row_data, numbered, source)
+    checked = _Checked(spec, row, problems, ignored, row_data, numbered, source, headers=tuple(headers))
     fk_codes = {col: 1 + next(i for i, (_, c, _, r) in enumerate(checks) if c == col and r == reason_text("fk", col))
                 for col, _ in spec.foreign_keys}
     _confirm_foreign_keys(raw, spec, checked, fk_codes)
@@ -444,8 +457,7 @@ def _mark_duplicates(raw: duckdb.DuckDBPyConnection, spec: Table, checked: _Chec
     """)
     wanted = "SELECT _wb_row FROM _wb_cand" + (" UNION ALL SELECT _wb_row FROM _wb_fkmiss" if has_fk else "")
     if checked.source and not checked.numbered:
-        rows = [r for (r,) in raw.execute(wanted).fetchall()]
-        checked.fetch = _RawFetch(raw, checked.source, checked.row_data, rows)
+        checked.fetch_rows = [r for (r,) in raw.execute(wanted).fetchall()]
         return
     # Numbering rows with row_number() OVER () streams on one thread: cheaper in CPU than a parallel read
     # that must look at every row's key, and as fast on two cores.
@@ -488,6 +500,63 @@ class _RawFetch(threading.Thread):
         raw.register("_wb_fetched", self.frame)
         try:
             raw.execute("CREATE OR REPLACE TEMP TABLE _wb_reread AS SELECT _wb_row, _wb_row_data FROM _wb_fetched")
+        finally:
+            raw.unregister("_wb_fetched")
+        return "_wb_reread"
+
+
+class _ByteFetch(threading.Thread):
+    """The raw text (JSON) of some rows of a simple CSV, cut from its bytes by line number (no re-parse).
+
+    A simple CSV (no quote, no empty line) holds data row N on physical line N + 1 and its fields are the
+    text between delimiters, empty meaning NULL, as DuckDB reads them. If a line does not split into the
+    header's fields, the rows are read again by DuckDB instead (_RawFetch).
+    """
+
+    def __init__(self, raw: duckdb.DuckDBPyConnection, path: Path, checked: _Checked, rows: list[int]):
+        super().__init__(daemon=True)
+        self.path, self.checked, self.rows = path, checked, rows
+        self.frame: pd.DataFrame | None = None
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.frame = self._read()
+        except BaseException as exc:  # re-raised in the ingesting thread
+            self.error = exc
+
+    def _read(self) -> pd.DataFrame | None:
+        """The rows as text columns named like the header, plus _wb_row; None if the file does not split."""
+        from workbench.ingest.read import physical_lines
+
+        headers = list(self.checked.headers)
+        lines = physical_lines(self.path, [1, *(r + 1 for r in self.rows)])
+        first = lines.get(1, b"").decode("utf-8-sig")
+        delim = next((d for d in ",;\t|" if [h.strip() for h in first.split(d)] == headers), None)
+        if delim is None:
+            return None
+        data: list[list[str | None]] = []
+        for r in self.rows:
+            fields = lines[r + 1].decode("utf-8").split(delim) if r + 1 in lines else []
+            if len(fields) != len(headers):
+                return None
+            data.append([f if f != "" else None for f in fields])
+        frame = pd.DataFrame(data, columns=headers, dtype="string")
+        frame.insert(0, "_wb_row", pd.array(self.rows, dtype="int64"))
+        return frame
+
+    def result(self, raw: duckdb.DuckDBPyConnection) -> str:
+        """Wait for the rows; return the name of the temp table holding them (_wb_row, _wb_row_data)."""
+        self.join()
+        if self.error is not None:
+            raise self.error
+        if self.frame is None:
+            return _RawFetch(raw, self.checked.source, self.checked.row_data, self.rows).result(raw)
+        raw.register("_wb_fetched", self.frame)
+        try:
+            raw.execute("CREATE OR REPLACE TEMP TABLE _wb_reread AS "
+                        f"SELECT _wb_row, {self.checked.row_data} AS _wb_row_data FROM _wb_fetched")
         finally:
             raw.unregister("_wb_fetched")
         return "_wb_reread"
