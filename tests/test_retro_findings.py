@@ -135,3 +135,39 @@ def test_kpi_widget_switches_region_and_tier() -> None:
     assert region.value == "" and tier.value == "core"  # one filter at a time
     wide = words.kpi_wide(_small_kpis(), dimension="tier", group="core", lang="zh")
     assert list(wide.index) == ["月销售额（元）", "返单率"] and "环比" in wide.columns
+
+
+def test_contact_and_channel_findings_by_hand() -> None:
+    """Adherence by tier and manager and the channel alert, computed by hand from five partners and two quarters."""
+    from workbench import relations
+
+    partners = pd.DataFrame({"partner_id": ["A", "B", "C", "D", "E"],
+                             "tier": ["core", "core", "growth", "growth", "pilot"],
+                             "manager_id": ["M1", "M1", "M2", "M2", "M2"]})
+    actions = pd.DataFrame({"partner_id": ["A", "B", "C", "E", "E"],
+                            "action_date": pd.to_datetime(["2026-09-10", "2026-07-01", "2026-08-15", "2026-01-05",
+                                                           "2026-10-02"]),
+                            "action_type": ["visit", "communication", "visit", "visit", "visit"]})
+    # as of 2026-09-30: A 20 days (core 30: in cadence), B 91 (overdue), C 46 (growth 60: in), D never (overdue),
+    # E 268 days (pilot 90: overdue; the 2026-10-02 visit is after as_of)
+    status = relations.contact_status(partners, actions, as_of="2026-09-30")
+    mix = relations.channel_mix(pd.DataFrame({"quarter": ["2026Q2", "2026Q2", "2026Q3", "2026Q3"],
+                                              "channel_type": ["retailer", "ecommerce"] * 2,
+                                              "net_sales": [50.0, 50.0, 30.0, 70.0]}))
+    cfg = relations.load_channel_mix_config({"max_channel_share": 0.65, "max_hhi": 0.9})
+    alerts = relations.channel_alerts(mix, quarter="2026Q3", config=cfg)
+    facts = retro.finding_facts(_kpis_for_findings(), quarter="2026Q2", contacts=status, channel_alerts=alerts)
+    c = next(f for f in facts if f.code == "contacts").values
+    assert (c["partners"], c["overdue"], c["never"]) == (5, 3, 1) and c["adherence"] == pytest.approx(0.4)
+    assert (c["tier"], c["tier_adherence"]) == ("pilot", 0.0)  # core 1/2, growth 1/2, pilot 0/1
+    assert (c["manager"], c["manager_adherence"]) == ("M2", pytest.approx(1 / 3))  # M1 1/2, M2 1/3
+    a = next(f for f in facts if f.code == "channel_alert").values
+    assert (a["code"], a["channel_type"], a["value"], a["threshold"]) == ("channel_share_high", "ecommerce", 0.7, 0.65)
+    en = " ".join(words.sentences(facts, "en"))
+    zh = " ".join(words.sentences(facts, "zh"))
+    assert "3 of 5 active partners are overdue" in en and "lowest tier Pilot at 0%" in en and "M2 at 33%" in en
+    assert "E-commerce makes 70.0% of net sales (alert above 65%)" in en
+    assert "5 家活跃经销商中 3 家逾期未联系" in zh and "电商占净销售额的70.0%" in zh
+    # the trend against the previous quarter: ecommerce's share rose 20 points, its sales 40 %
+    e = mix[(mix["quarter"] == "2026Q3") & (mix["channel_type"] == "ecommerce")].iloc[0]
+    assert e["share_change_qoq"] == pytest.approx(0.2) and e["sales_change_qoq"] == pytest.approx(0.4)

@@ -169,3 +169,61 @@ def test_cli_retro_writes_kpi_table(demo_db: Path, tmp_path: Path) -> None:
     assert len(shared) >= 14
     for c in shared:
         assert overall[c] == pytest.approx(float(ref[c]), rel=1e-9, nan_ok=True), c
+
+
+def test_rebate_kpis_are_the_audit_totals_never_netted(realstore, tmp_path: Path) -> None:
+    """A hand-built ledger (2 % flat program) with an overpayment, an underpayment, a misstated due and an unpaid
+    overdue row: the KPI table's rebate rows for 2026Q2 equal the audit's separate totals, not the netted balance."""
+    import shutil
+
+    from workbench import rebates, store
+    from workbench.ingest import ingest_frame
+
+    db = tmp_path / "ledger.duckdb"
+    shutil.copy(realstore("orders_only"), db)  # 60 partners, orders to 2026-09-30, no ledger
+    programs = tmp_path / "programs"
+    programs.mkdir()
+    (programs / "flat.yaml").write_text("name: flat2\nvolume_rebate:\n  tiers:\n    - {threshold: 0, rate_pct: 2.0}\n",
+                                        encoding="utf-8")
+    con = store.connect(db)
+    sales = con.raw_sql("SELECT partner_id, sum(net_amount)::DOUBLE AS s FROM orders WHERE order_date "
+                        "BETWEEN DATE '2026-04-01' AND DATE '2026-06-30' GROUP BY 1 ORDER BY s DESC LIMIT 4").df()
+    due = {p: round(0.02 * s, 2) for p, s in zip(sales["partner_id"], sales["s"], strict=True)}
+    a, b, c, d = due
+    # partner, ledger due, paid (NaN: nothing): A overpaid 500, B underpaid 400, C's due misstated 400 low and paid
+    # as stated (so 400 short), D nothing paid 92 days after the payment date (2026-08-14)
+    rows = [(a, due[a], due[a] + 500), (b, due[b], due[b] - 400), (c, due[c] - 400, due[c] - 400), (d, due[d], np.nan)]
+    ledger = pd.DataFrame({"incentive_id": [f"I{i}" for i in range(4)], "partner_id": [r[0] for r in rows],
+                           "program": "flat2", "period_start": pd.Timestamp("2026-04-01"),
+                           "period_end": pd.Timestamp("2026-06-30"), "amount_due": [r[1] for r in rows],
+                           "amount_paid": [r[2] for r in rows],
+                           "paid_date": [pd.Timestamp("2026-07-20")] * 3 + [pd.NaT]})
+    assert ingest_frame(con, "incentives", ledger, source="test:ledger").rows_quarantined == 0
+    k = retro.kpi_table(con, quarter="2026Q3", programs_dir=programs, by_tier=False)
+    got = k[(k["dimension"] == "overall") & (k["quarter"] == "2026Q2")].set_index("kpi")["value"]
+    audit = rebates.audit_store(con, quarter="2026Q2", programs_dir=programs)
+    assert audit.set_index("partner_id")["status"].to_dict() == {
+        a: "overpaid", b: "underpaid", c: "due_misstated", d: "unpaid_overdue"}
+    expected = {"rebate_underpaid_cny": 400 + 400 + due[d], "rebate_unpaid_overdue_cny": due[d],
+                "rebate_overpaid_cny": 500.0, "rebate_misstated_cny": 400.0, "rebate_pending_cny": 0.0}
+    for kpi, value in expected.items():
+        assert got[kpi] == pytest.approx(value, abs=0.01), kpi
+        assert got[kpi] == pytest.approx(rebates.shortfall_kpis(audit)[kpi], abs=0.01), kpi
+    netted = ledger["amount_due"].sum() - ledger["amount_paid"].fillna(0).sum()  # the old KPI: due − paid
+    assert netted == pytest.approx(due[d] - 500 + 400, abs=0.01)
+    assert not [x for x, v in got.items() if x.startswith("rebate") and abs(v - netted) < 1]
+    assert "rebate_shortfall_cny" not in set(k["kpi"])
+    # regions add up to the whole company; the quarter with no ledger row shows 0, not "–"
+    reg = k[(k["dimension"] == "region") & (k["quarter"] == "2026Q2") & (k["kpi"] == "rebate_overpaid_cny")]
+    assert reg["value"].sum() == pytest.approx(500.0)
+    assert got.name == "value" and k[(k["dimension"] == "overall") & (k["quarter"] == "2026Q1")
+                                      & (k["kpi"] == "rebate_underpaid_cny")]["value"].iloc[0] == 0.0
+    # the finding states the same figures apart, in English and Chinese
+    from workbench.present import retro as words
+
+    facts = [f for f in retro.finding_facts(k, quarter="2026Q3") if f.code == "rebates"]
+    assert facts and facts[0].values["quarter"] == "2026Q2"
+    assert facts[0].values["overpaid"] == pytest.approx(500.0) and facts[0].values["misstated"] == pytest.approx(400.0)
+    en, zh = (words.sentences(facts, lang) for lang in ("en", "zh"))
+    assert "overpaid" in en[0] and "never netted" in en[0] and "不相互抵消" in zh[0]
+    con.disconnect()

@@ -98,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
 
     r = with_db(sub.add_parser("retro", help="quarterly KPI table"))
     r.add_argument("--quarter", required=True)
+    r.add_argument("--programs", type=Path, default=None,
+                   help="folder of program YAML files for the rebate KPIs (default config/incentives/)")
     r.add_argument("--out", type=Path, required=True)
 
     rb = with_db(sub.add_parser("rebates", help="audit the rebate ledger: recompute every row, classify, never net"))
@@ -237,7 +239,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "retro":
         from workbench.retro import kpi_table
 
-        frame = kpi_table(con, quarter=args.quarter)
+        frame = kpi_table(con, quarter=args.quarter, programs_dir=args.programs)
     elif args.command == "contacts":
         from workbench.relations import contacts_from_store
 

@@ -76,6 +76,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "rows": ("Ledger rows", "台账行数"),
     "overpaid_cny": ("Overpaid", "多付金额"),
     "underpaid_cny": ("Underpaid (due)", "少付金额（已到期）"),
+    "unpaid_overdue_cny": ("Of which nothing paid", "其中完全未付"),
     "pending_cny": ("Not yet due", "未到期金额"),
     "misstated_cny": ("Misstated dues", "应付金额误差"),
     **{f"n_{s}": (f"Rows {en.lower()}", f"{zh}行数") for s, (en, zh) in {
@@ -101,7 +102,7 @@ LABELS: dict[str, tuple[str, str]] = {
 register_labels("rebates", LABELS)
 
 MONEY = ("recomputed_due_cny", "ledger_due_cny", "due_cny", "paid_cny", "difference_cny", "net_sales_cny",
-         "last_year_sales_cny", "overpaid_cny", "underpaid_cny", "pending_cny", "misstated_cny")
+         "last_year_sales_cny", "overpaid_cny", "underpaid_cny", "unpaid_overdue_cny", "pending_cny", "misstated_cny")
 
 
 def audit_file_frame(audit: pd.DataFrame) -> pd.DataFrame:

@@ -57,7 +57,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "low_satisfaction": ("Low satisfaction", "满意度低"),
     "negative_contribution": ("Negative contribution", "贡献为负"),
     "share_year_ago": ("Share a year earlier", "上年同期占比"),
-    "share_change": ("Change in share", "占比变化"),
+    "share_change": ("Change in share on a year earlier", "占比同比变化"),
+    "share_prev_quarter": ("Share last quarter", "上季度占比"),
+    "share_change_qoq": ("Change in share on last quarter", "占比环比变化"),
+    "sales_change_qoq": ("Sales change on last quarter", "销售额环比"),
     "hhi": ("Concentration (HHI)", "集中度（HHI）"),
     "month_since_onboard": ("Months since onboarding", "签约后月数"),
     "median_sales": ("Median monthly sales", "月销售额中位数"),
@@ -107,20 +110,24 @@ def contacts_sentence(status: pd.DataFrame, lang: str = "en") -> Markdown:
     return Markdown(text)
 
 
+def alert_sentence(code: str, channel_type: str | None, value: float, threshold: float, lang: str = "en") -> str:
+    """One channel alert (``relations.channel_alerts`` row) as a plain, unescaped sentence in `lang`."""
+    channel = label(str(channel_type), lang) if isinstance(channel_type, str) else ""
+    pct = code != "channel_hhi_high"
+    shown = f"{abs(value) * 100:.1f}%" if pct else f"{value:.2f}"
+    limit = f"{abs(threshold) * 100:.0f}%" if pct else f"{threshold:.2f}"
+    if code == "channel_share_drop":
+        shown = f"{abs(value) * 100:.1f}"
+    sentence = label(code, lang).format(channel=channel, value=shown, threshold=limit)
+    return sentence[:1].upper() + sentence[1:]
+
+
 def alert_sentences(alerts: pd.DataFrame, lang: str = "en") -> Markdown:
     """The channel alerts as a Markdown bullet list (channel names escaped), or the no-alert line."""
     if alerts.empty:
         return Markdown(label("r_no_alerts", lang))
-    lines = []
-    for a in alerts.itertuples():
-        channel = html.escape(label(str(a.channel_type), lang)) if isinstance(a.channel_type, str) else ""
-        pct = a.code != "channel_hhi_high"
-        value = f"{abs(a.value) * 100:.1f}%" if pct else f"{a.value:.2f}"
-        threshold = f"{abs(a.threshold) * 100:.0f}%" if pct else f"{a.threshold:.2f}"
-        if a.code == "channel_share_drop":
-            value = f"{abs(a.value) * 100:.1f}"
-        sentence = label(a.code, lang).format(channel=channel, value=value, threshold=threshold)
-        lines.append("- " + sentence[:1].upper() + sentence[1:])
+    lines = ["- " + html.escape(alert_sentence(a.code, a.channel_type, a.value, a.threshold, lang), quote=False)
+             for a in alerts.itertuples()]
     return Markdown("\n".join(lines))
 
 
@@ -150,10 +157,14 @@ def quotes_table(quotes: pd.DataFrame, lang: str = "en") -> Html:
 
 
 def channel_table(mix: pd.DataFrame, quarter: str, lang: str = "en", *, currency: str | None = None) -> Html:
-    """The quarter's channel types: net sales, share, share a year earlier, change."""
-    q = mix[mix["quarter"] == str(quarter)].drop(columns=["quarter", "hhi"])
-    return display_table(q, lang, currency=currency, money=("net_sales",),
-                         percent=("share", "share_year_ago", "share_change"), codes=("channel_type",))
+    """The quarter's channel types: net sales and its change on last quarter, share, and the share's change on
+    last quarter and on a year earlier."""
+    cols = ["channel_type", "net_sales", "sales_change_qoq", "share", "share_change_qoq", "share_year_ago",
+            "share_change"]
+    q = mix.loc[mix["quarter"] == str(quarter), [c for c in cols if c in mix.columns]]
+    return display_table(q, lang, currency=currency, money=("net_sales",), owner="relations",
+                         percent=("share", "share_year_ago", "share_change", "share_change_qoq", "sales_change_qoq"),
+                         codes=("channel_type",))
 
 
 def review_table(review: pd.DataFrame, lang: str = "en", *, currency: str | None = None, top: int = 20) -> Html:

@@ -32,7 +32,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "retention_rate": ("Retention", "留存率"),
     "satisfaction_mean": ("Satisfaction", "满意度"),
     "incentive_cost_cny": ("Incentive cost (CNY)", "激励成本（元）"),
-    "rebate_shortfall_cny": ("Rebate shortfall (CNY)", "返利欠付（元）"),
+    "rebate_underpaid_cny": ("Rebates underpaid (CNY)", "返利少付（元）"),
+    "rebate_unpaid_overdue_cny": ("… of which nothing paid (CNY)", "其中完全未付（元）"),
+    "rebate_overpaid_cny": ("Rebates overpaid (CNY)", "返利多付（元）"),
+    "rebate_misstated_cny": ("Misstated rebate dues (CNY)", "返利应付金额误差（元）"),
+    "rebate_pending_cny": ("Rebates not yet due (CNY)", "未到期返利（元）"),
     "conflicts_opened": ("Conflicts opened", "新增冲突"),
     "conflicts_resolved": ("Conflicts resolved", "已解决冲突"),
     "trainings": ("Trainings", "培训场次"),
@@ -175,6 +179,22 @@ LABELS: dict[str, tuple[str, str]] = {
     "recorded": ("recorded", "已记录"),
     "default": ("default", "默认值"),
     "mixed": ("partly default", "部分默认"),
+    # contact cadence and channel dependence (tables from workbench.present.relations)
+    "retro_contacts": ("Contact cadence", "联系节奏"),
+    "retro_channel_mix": ("Channel-type dependence", "渠道类型依赖度"),
+    "retro_review": ("Partners to review", "待评估的经销商"),
+    "retro_no_review": ("No partner is declining, scored low or losing money after rebates.",
+                        "没有销售下滑、满意度低或扣除返利后贡献为负的经销商。"),
+    "retro_channel_note": (
+        "Share of the quarter's net sales by channel type, its change on the previous quarter and on a year "
+        "earlier, and the concentration over channel types (HHI); alert thresholds are channel_mix in "
+        "config/retro.yaml.",
+        "各渠道类型占本季度净销售额的比例、较上季度和上年同期的变化，以及渠道类型集中度（HHI）；预警阈值见 "
+        "config/retro.yaml 中的 channel_mix。"),
+    "share_prev_quarter": ("Share last quarter", "上季度占比"),
+    "share_change_qoq": ("Change in share on last quarter", "占比环比变化"),
+    "sales_change_qoq": ("Sales change on last quarter", "销售额环比"),
+    "channel_type": ("Channel type", "渠道类型"),
 }
 register_labels("retro", LABELS)
 
@@ -184,7 +204,11 @@ MONEY_BASE: dict[str, tuple[str, str]] = {
     "core_monthly_sales_cny": ("Core monthly sales", "核心经销商月销售额"),
     "net_sales_cny": ("Net sales", "净销售额"),
     "incentive_cost_cny": ("Incentive cost", "激励成本"),
-    "rebate_shortfall_cny": ("Rebate shortfall", "返利欠付"),
+    "rebate_underpaid_cny": ("Rebates underpaid", "返利少付"),
+    "rebate_unpaid_overdue_cny": ("… of which nothing paid", "其中完全未付"),
+    "rebate_overpaid_cny": ("Rebates overpaid", "返利多付"),
+    "rebate_misstated_cny": ("Misstated rebate dues", "返利应付金额误差"),
+    "rebate_pending_cny": ("Rebates not yet due", "未到期返利"),
     "rmse": ("RMSE", "均方根误差"),
 }
 ROI_MONEY = ("cost_per_action", "incremental_sales")
@@ -205,6 +229,16 @@ NOTES: dict[str, tuple[str, str]] = {
     "no_conflicts": ("No conflicts are recorded.", "未记录任何渠道冲突。"),
     "no_backtest": ("A forecast backtest needs at least {needed} months of sales and there are {months} here.",
                     "预测回测至少需要 {needed} 个月的销售数据，这里只有 {months} 个月。"),
+    "rebate_programs_missing": (
+        "No program file names the ledger's program {programs}, so its dues are not recomputed: its payments are "
+        "checked against the ledger's own dues and misstated dues show –.",
+        "返利政策 {programs} 没有对应的方案文件，无法重算应付：其付款仅与台账应付核对，应付金额误差显示为 –。"),
+    "no_active_partners": ("No partner here ordered in the 180 days to {as_of}, so there is no contact cadence to "
+                           "check.", "截至 {as_of} 的 180 天内本范围没有下单的经销商，无联系节奏可查。"),
+    "no_contacts": ("No visits or communications are recorded, so contact cadence cannot be judged.",
+                    "未记录任何拜访或沟通，无法评估联系节奏。"),
+    "no_managers": ("No channel managers are recorded (partners.manager_id is empty), so adherence is shown by "
+                    "tier only.", "未记录渠道经理（partners.manager_id 为空），执行率仅按层级展示。"),
 }
 
 # sentence templates: code → (English, 中文); {placeholders} are filled by :func:`sentences`
@@ -244,6 +278,22 @@ SENTENCES: dict[str, tuple[str, str]] = {
     "targets_met": ("Every target with a figure is met (lowest: {kpi} at {attainment}).",
                     "所有目标均已达成（最低为{kpi}，{attainment}）。"),
     "where": ("{region}, {period}", "{region}，{period}"),
+    "rebates": ("Rebate audit, periods ending in {quarter}: {under} underpaid{unpaid}, {over} overpaid{misstated} "
+                "(each counted apart, never netted).",
+                "返利审计（{quarter} 结束的结算期）：少付 {under}{unpaid}，多付 {over}{misstated}（分别统计，不相互抵消）。"),
+    "rebates_unpaid": (" ({x} of it not paid at all)", "（其中 {x} 完全未付）"),
+    "rebates_misstated": (", and dues misstated by {x} in the ledger", "，台账应付金额误差 {x}"),
+    "rebates_ok": ("The rebate audit finds no under- or overpayment and no misstated due for periods ending in "
+                   "{first}–{last}.", "返利审计未发现 {first}–{last} 结束的结算期有少付、多付或应付金额错误。"),
+    "contacts": ("{overdue:,} of {partners:,} active partners are overdue for a contact ({never:,} never contacted): "
+                 "adherence {adherence}; lowest tier {tier} at {tier_adherence}{manager}.",
+                 "{partners:,} 家活跃经销商中 {overdue:,} 家逾期未联系（{never:,} 家从未联系）：执行率 {adherence}；"
+                 "最低层级为{tier}（{tier_adherence}）{manager}。"),
+    "contacts_manager": (", lowest channel manager {manager} at {adherence}", "，最低渠道经理为 {manager}（{adherence}）"),
+    "review": ("{partners:,} partners to review: {declining:,} declining, {low_satisfaction:,} scored low, "
+               "{negative_contribution:,} losing money after rebates.",
+               "{partners:,} 家经销商待评估：{declining:,} 家销售下滑，{low_satisfaction:,} 家满意度低，"
+               "{negative_contribution:,} 家扣除返利后贡献为负。"),
 }
 
 # KPI and action names inside a sentence (lower case in English, unlike the table labels)
@@ -256,7 +306,6 @@ _KPI_WORDS: dict[str, tuple[str, str]] = {
     "retention_rate": ("retention", "留存率"),
     "satisfaction_mean": ("satisfaction", "满意度"),
     "incentive_cost_cny": ("incentive cost", "激励成本"),
-    "rebate_shortfall_cny": ("the rebate shortfall", "返利欠付"),
     "conflicts_opened": ("new conflicts", "新增冲突"),
     "trainings": ("trainings", "培训场次"),
 }
@@ -297,12 +346,14 @@ def kpi_label(key: str, lang: str = "en", currency: str = "CNY") -> str:
     """The label of a KPI or column; money ones carry `currency` ("Monthly sales (GBP)", "月销售额（元）")."""
     if key in MONEY_BASE and str(currency).upper() != "CNY":
         return money_label(_w(MONEY_BASE[key], lang), currency)
-    return label(key, lang)
+    return label(key, lang, owner="retro")  # another job's same key (e.g. the audit's net_sales_cny) means else
 
 
 def note(finding: Finding, lang: str = "en") -> Markdown:
     """One section note (``Retrospective.notes``) as a Markdown line in `lang`."""
     v = dict(finding.values)
+    if "programs" in v:
+        v["programs"] = ("、" if lang == "zh" else ", ").join(str(x) for x in v["programs"])
     if "tables" in v:
         names = [label(f"tbl_{x}", lang) for x in v["tables"]]
         v["tables"] = "、".join(names) if lang == "zh" else (
@@ -377,6 +428,27 @@ def _sentence(f: Finding, lang: str, currency: str) -> str:
                                                     naive=_pct(v["mape_naive"], signed=False))
         return _t("forecast", lang).format(mean=money(v["mean"], lang, currency), low=money(v["low"], lang, currency),
                                            high=money(v["high"], lang, currency), tail=tail)
+    if f.code == "rebates":
+        unpaid = (_t("rebates_unpaid", lang).format(x=money(v["unpaid_overdue"], lang, currency))
+                  if np.isfinite(v["unpaid_overdue"]) and v["unpaid_overdue"] > 0.005 else "")
+        mis = (_t("rebates_misstated", lang).format(x=money(v["misstated"], lang, currency))
+               if np.isfinite(v["misstated"]) and v["misstated"] > 0.005 else "")
+        return _t("rebates", lang).format(quarter=v["quarter"], under=money(v["underpaid"], lang, currency),
+                                          unpaid=unpaid, over=money(v["overpaid"], lang, currency), misstated=mis)
+    if f.code == "rebates_ok":
+        return _t("rebates_ok", lang).format(**v)
+    if f.code == "contacts":
+        man = ("" if v["manager"] is None else _t("contacts_manager", lang).format(
+            manager=str(v["manager"]), adherence=_pct(v["manager_adherence"], 0, False)))
+        return _t("contacts", lang).format(overdue=v["overdue"], partners=v["partners"], never=v["never"],
+                                           adherence=_pct(v["adherence"], 0, False), tier=label(v["tier"], lang),
+                                           tier_adherence=_pct(v["tier_adherence"], 0, False), manager=man)
+    if f.code == "channel_alert":
+        from workbench.present.relations import alert_sentence
+
+        return alert_sentence(v["code"], v["channel_type"], v["value"], v["threshold"], lang)
+    if f.code == "review":
+        return _t("review", lang).format(**v)
     if f.code in ("behind_target", "targets_met"):
         where = _t("where", lang).format(region=label(v["region"], lang), period=v["period"])
         return _t(f.code, lang).format(kpi=_w(_TARGET_WORDS[v["kpi"]], lang), where=where,
@@ -390,10 +462,12 @@ def findings_markdown(facts: list[Finding], lang: str = "en", *, currency: str =
     return Markdown(f"## {label('retro_findings', lang)}\n\n{bullets}")
 
 
-def heading(quarter: str, region: str, lang: str = "en", *, as_of: str = "") -> Markdown:
-    """The page title: quarter and scope (the region name escaped), the question it answers, the as-of date."""
+def heading(quarter: str, region: str | Scope, lang: str = "en", *, as_of: str = "") -> Markdown:
+    """The page title: quarter and scope (the region or manager escaped), the question it answers, the as-of date."""
     scope = Scope.parse(region)
     name = label("all", lang) if scope.is_all else _md_escape(label(str(scope.value), lang))
+    if scope.kind == "manager":
+        name = f"{label('manager_id', lang)} {name}"
     when = f" ({_md_escape(as_of)})" if as_of else ""
     return Markdown(f"# {label('retro_title', lang)} · {_md_escape(str(quarter))} · {name}\n\n"
                     f"*{label('retro_question', lang)}*{when}")
@@ -408,7 +482,7 @@ def findings(kpis: pd.DataFrame, *, quarter: str, effects: pd.DataFrame | None =
              concentration_table: pd.DataFrame | None = None, forecast: pd.DataFrame | None = None,
              backtest: pd.DataFrame | None = None, attainment_table: pd.DataFrame | None = None,
              lang: str = "en", settings: RetroSettings | None = None, currency: str = "CNY") -> list[str]:
-    """3–6 plain-language findings (``workbench.retro.finding_facts``) worded in `lang`."""
+    """3–8 plain-language findings (``workbench.retro.finding_facts``) worded in `lang`."""
     facts = finding_facts(kpis, quarter=quarter, effects=effects, concentration_table=concentration_table,
                           forecast=forecast, backtest=backtest, attainment_table=attainment_table,
                           settings=settings)

@@ -189,17 +189,19 @@ def audit_ledger(
 
 
 def audit_store(
-    con: Any, *, quarter: Any = None, programs_dir: str | Path | None = None, region: str | None = None,
-    as_of: date | None = None,
+    con: Any, *, quarter: Any = None, programs_dir: str | Path | None = None, region: Any = None,
+    as_of: date | None = None, period_ends: tuple[date, date] | None = None,
 ) -> pd.DataFrame:
     """Audit the store's ledger rows whose period ends in `quarter` (all rows when None), for `region`'s
-    partners (whole company when None / 'all'). Adds region, manager_id and the partner name.
+    partners (whole company when None / 'all'; a ``workbench.vocab.Scope`` of kind manager keeps that
+    manager's partners). Adds region, manager_id and the partner name.
 
     Programs come from `programs_dir` (default config/incentives/); as_of defaults to the day the
-    store's last order was placed (what counts as overdue).
+    store's last order was placed (what counts as overdue). period_ends: (first, last) day, inclusive,
+    keeps the rows whose period ends in that span (several quarters in one pass).
     """
     from workbench.paths import config_file
-    from workbench.vocab import Quarter
+    from workbench.vocab import Quarter, Scope
 
     programs = load_programs(programs_dir if programs_dir is not None else config_file("incentives"))
     raw = _raw(con)
@@ -213,6 +215,9 @@ def audit_store(
         q = Quarter.parse(str(quarter))
         ends = pd.to_datetime(ledger["period_end"]).dt.date
         ledger = ledger[(ends >= q.start) & (ends <= q.end)]
+    if period_ends is not None:
+        ends = pd.to_datetime(ledger["period_end"]).dt.date
+        ledger = ledger[(ends >= period_ends[0]) & (ends <= period_ends[1])]
     if as_of is None:  # the data snapshot: the last order, else the last ledger period
         last = raw.execute("SELECT max(order_date) FROM orders").fetchone()[0]
         last = last if last is not None else raw.execute("SELECT max(period_end) FROM incentives").fetchone()[0]
@@ -221,7 +226,8 @@ def audit_store(
     partners = raw.execute(f"SELECT {', '.join(cols)} FROM partners").df()
     if ledger.empty or as_of is None:
         raise NotEnoughData(f"The incentive ledger has no rows for {quarter}, so there is nothing to audit."
-                            if quarter is not None else "The incentive ledger is empty, so there is nothing to audit.")
+                            if quarter is not None else "The incentive ledger has no rows in the period, so there "
+                            "is nothing to audit.")
     ledger = ledger.reset_index(drop=True)
 
     def attributes(program: Program, end: pd.Timestamp, ids: list[str]) -> pd.DataFrame:
@@ -232,8 +238,11 @@ def audit_store(
 
     out = audit_ledger(ledger, programs, sales=period_sales(con, ledger), as_of=as_of, attributes=attributes)
     out = out.merge(partners, on="partner_id", how="left")
-    if region not in (None, "", "all") and "region" in out:
-        out = out[out["region"] == region]  # after recomputing: a total cap spans every region
+    scope = Scope.parse(region)  # filtered after recomputing: a total cap spans every region
+    if scope.kind == "region" and "region" in out:
+        out = out[out["region"] == scope.region]
+    elif scope.kind == "manager":
+        out = out[out["manager_id"].astype("string") == scope.manager] if "manager_id" in out else out.iloc[:0]
     return out.sort_values(["program", "period_end", "partner_id"], ignore_index=True)
 
 
@@ -243,8 +252,9 @@ def _columns(raw: Any, table: str) -> set[str]:
 
 def totals(audit: pd.DataFrame, by: str | Iterable[str] = "program") -> pd.DataFrame:
     """Per group: rows, due, paid, overpaid (Σ positive differences) and underpaid (Σ shortfalls of rows
-    already due, a positive amount) kept apart, pending (not yet due), misstated dues (Σ |ledger − recomputed|)
-    and rows per status (n_<status>). Never nets an overpayment against an underpayment."""
+    already due, a positive amount; unpaid_overdue is the part on rows with nothing paid) kept apart, pending
+    (not yet due), misstated dues (Σ |ledger − recomputed|) and rows per status (n_<status>). Never nets an
+    overpayment against an underpayment."""
     keys = [by] if isinstance(by, str) else list(by)
     a = audit.copy()
     for k in keys:
@@ -253,11 +263,12 @@ def totals(audit: pd.DataFrame, by: str | Iterable[str] = "program") -> pd.DataF
     pending = a["status"] == "pending"
     a["underpaid_cny"] = (-a["difference_cny"]).clip(lower=0).where(~pending, 0.0)
     a["pending_cny"] = (-a["difference_cny"]).clip(lower=0).where(pending, 0.0)
+    a["unpaid_overdue_cny"] = a["underpaid_cny"].where(a["status"] == "unpaid_overdue", 0.0)
     a["misstated_cny"] = (a["ledger_due_cny"] - a["recomputed_due_cny"]).abs().where(a["status"] == "due_misstated", 0.0)
     g = a.groupby(keys, dropna=False)
     out = g.agg(rows=("status", "size"), due_cny=("due_cny", "sum"), paid_cny=("paid_cny", "sum"),
                 overpaid_cny=("overpaid_cny", "sum"), underpaid_cny=("underpaid_cny", "sum"),
-                pending_cny=("pending_cny", "sum"),
+                unpaid_overdue_cny=("unpaid_overdue_cny", "sum"), pending_cny=("pending_cny", "sum"),
                 misstated_cny=("misstated_cny", "sum"))
     counts = pd.crosstab([a[k] for k in keys], a["status"]).reindex(columns=list(STATUSES), fill_value=0)
     counts.index.names = keys
@@ -271,12 +282,15 @@ def totals(audit: pd.DataFrame, by: str | Iterable[str] = "program") -> pd.DataF
 
 
 def shortfall_kpis(audit: pd.DataFrame) -> dict[str, float]:
-    """Quarter KPIs from an audit (for the retrospective): underpaid (due, not paid), overpaid, misstated
-    dues, pending, and the number of rows not ok — each a separate figure, never netted."""
+    """Quarter KPIs from an audit (for the retrospective): underpaid (due, not paid; of it, unpaid overdue on
+    rows with nothing paid), overpaid, misstated dues, pending, and the number of rows not ok — each a
+    separate figure, never netted (store currency)."""
     t = totals(audit.assign(_all="all"), "_all").iloc[0] if len(audit) else None
     if t is None:
-        return {"rebate_underpaid_cny": 0.0, "rebate_overpaid_cny": 0.0, "rebate_misstated_cny": 0.0,
-                "rebate_pending_cny": 0.0, "rebate_rows_not_ok": 0}
-    return {"rebate_underpaid_cny": float(t["underpaid_cny"]), "rebate_overpaid_cny": float(t["overpaid_cny"]),
+        return {"rebate_underpaid_cny": 0.0, "rebate_unpaid_overdue_cny": 0.0, "rebate_overpaid_cny": 0.0,
+                "rebate_misstated_cny": 0.0, "rebate_pending_cny": 0.0, "rebate_rows_not_ok": 0}
+    return {"rebate_underpaid_cny": float(t["underpaid_cny"]),
+            "rebate_unpaid_overdue_cny": float(t["unpaid_overdue_cny"]),
+            "rebate_overpaid_cny": float(t["overpaid_cny"]),
             "rebate_misstated_cny": float(t["misstated_cny"]), "rebate_pending_cny": float(t["pending_cny"]),
             "rebate_rows_not_ok": int(t["rows"] - t["n_ok"])}

@@ -37,10 +37,12 @@ def load_channel_mix_config(source: str | Path | dict | None = None) -> ChannelM
 
 
 def channel_mix(sales: pd.DataFrame) -> pd.DataFrame:
-    """Per quarter and channel type: net sales, share (0–1), share a year earlier, change, and the quarter's HHI.
+    """Per quarter and channel type: net sales, share (0–1), share a year earlier and its change, share the
+    quarter before and its change, net sales' change on the quarter before (fraction), and the quarter's HHI.
 
     sales: quarter (e.g. "2026Q3"), channel_type, net_sales (store currency). Shares are of the quarter's
-    total; hhi is the quarter's sum of squared shares (1 = one channel type only).
+    total; hhi is the quarter's sum of squared shares (1 = one channel type only). A channel type absent in
+    the earlier quarter has no earlier share (NaN), not 0.
     """
     s = sales.groupby(["quarter", "channel_type"], as_index=False)["net_sales"].sum()
     total = s.groupby("quarter")["net_sales"].transform("sum")
@@ -50,6 +52,13 @@ def channel_mix(sales: pd.DataFrame) -> pd.DataFrame:
     prev = s.assign(quarter=(q + 4).astype(str))[["quarter", "channel_type", "share"]]
     s = s.merge(prev.rename(columns={"share": "share_year_ago"}), on=["quarter", "channel_type"], how="left")
     s["share_change"] = s["share"] - s["share_year_ago"]
+    last = s.assign(quarter=(pd.PeriodIndex(s["quarter"], freq="Q") + 1).astype(str))[["quarter", "channel_type", "share", "net_sales"]]
+    s = s.merge(last.rename(columns={"share": "share_prev_quarter", "net_sales": "_sales_prev"}),
+                on=["quarter", "channel_type"], how="left")
+    s["share_change_qoq"] = s["share"] - s["share_prev_quarter"]
+    s["sales_change_qoq"] = np.where(s["_sales_prev"] > 0, s["net_sales"] / s["_sales_prev"].where(
+        s["_sales_prev"] > 0, 1) - 1, np.nan)
+    s = s.drop(columns="_sales_prev")
     return s.sort_values(["quarter", "net_sales"], ascending=[True, False], ignore_index=True)
 
 

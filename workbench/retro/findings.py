@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import NotEnoughData
-from workbench.retro._common import _period, _quarter_bounds, _region_arg
+from workbench.retro._common import _period, _quarter_bounds
 from workbench.retro.effects import _actions_until, action_effects, naive_before_after, panel_from_store
 from workbench.retro.forecast import (
     MIN_BACKTEST_MONTHS,
@@ -28,6 +28,7 @@ from workbench.retro.forecast import (
 )
 from workbench.retro.kpis import (
     RATE_KPIS,
+    REBATE_KPIS,
     _kpi_table,
     _tiers_at,
     attainment,
@@ -38,15 +39,16 @@ from workbench.retro.kpis import (
 )
 from workbench.retro.roi import ROI_COLUMNS, _before_second, action_roi, effects_by_tier, repeat_effects
 from workbench.retro.settings import RetroSettings, TargetsConfig, _resolve_targets, load_settings
+from workbench.vocab import Scope
 
-__all__ = ["FINDING_KPIS", "Finding", "Retrospective", "build_retrospective", "finding_facts"]
+__all__ = ["FINDING_KPIS", "MAX_FINDINGS", "Finding", "Retrospective", "build_retrospective", "finding_facts"]
 
 # KPIs that compete for "the largest move" finding, in order of precedence on ties
 FINDING_KPIS: tuple[str, ...] = (
     "core_monthly_sales_cny", "active_partners", "new_partners", "churned_partners", "repeat_rate",
-    "retention_rate", "satisfaction_mean", "incentive_cost_cny", "rebate_shortfall_cny", "conflicts_opened",
-    "trainings",
-)
+    "retention_rate", "satisfaction_mean", "incentive_cost_cny", "conflicts_opened", "trainings",
+)  # the rebate audit's amounts have a finding of their own (``rebates``)
+MAX_FINDINGS = 8
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,11 @@ class Finding:
     ``effect`` (action_type, effect, low, high, naive: fractions), ``no_effect``, ``roi`` (action_type,
     roi, low, high, cost_per_action, cost_source), ``roi_unclear``, ``top1_alert``
     (period, share, threshold), ``top5_alert`` (period, share), ``forecast`` (mean, low, high,
-    mape_model, mape_naive), ``behind_target`` / ``targets_met`` (kpi, region, period, attainment).
+    mape_model, mape_naive), ``behind_target`` / ``targets_met`` (kpi, region, period, attainment),
+    ``rebates`` (quarter, underpaid, unpaid_overdue, overpaid, misstated: store currency, never netted),
+    ``rebates_ok`` (quarters), ``contacts`` (partners, overdue, never, adherence, tier, tier_adherence,
+    manager, manager_adherence), ``channel_alert`` (code, channel_type, value, threshold), ``review``
+    (partners, declining, low_satisfaction, negative_contribution).
     """
 
     code: str
@@ -148,6 +154,58 @@ def _economics(con: Any, panel: pd.DataFrame, acts: pd.DataFrame, eff: pd.DataFr
     return tier_eff, rep_eff, roi_rows
 
 
+def _rebate_fact(k_all: pd.DataFrame, quarter: str) -> Finding | None:
+    """The rebate audit of `quarter` (or, when its rows are all fine or not yet due, of the latest shown quarter
+    with a discrepancy): underpaid, overpaid and misstated apart; ``rebates_ok`` when the shown quarters
+    have none; None without a ledger. k_all: overall KPI rows of the shown quarters."""
+    kinds = ("rebate_underpaid_cny", "rebate_overpaid_cny", "rebate_misstated_cny")
+    r = k_all[k_all["kpi"].isin(REBATE_KPIS)].pivot(index="quarter", columns="kpi", values="value")
+    if r.empty or "rebate_underpaid_cny" not in r or r["rebate_underpaid_cny"].isna().all():
+        return None
+    bad = r[r[[c for c in kinds if c in r]].fillna(0).gt(0.005).any(axis=1)]
+    if bad.empty:
+        return Finding("rebates_ok", {"first": str(r.index.min()), "last": str(r.index.max())})
+    pick = quarter if quarter in bad.index else str(bad.index.max())
+    row = r.loc[pick]
+    return Finding("rebates", {"quarter": pick, **{k.removeprefix("rebate_").removesuffix("_cny"): float(row.get(k, np.nan))
+                                                   for k in ("rebate_underpaid_cny", "rebate_unpaid_overdue_cny",
+                                                             "rebate_overpaid_cny", "rebate_misstated_cny")}})
+
+
+def _contacts_fact(status: pd.DataFrame) -> Finding | None:
+    """Contact cadence of the active partners (``relations.contact_status``): overdue, never contacted,
+    adherence (share in cadence, 0–1), and the tier and manager with the lowest adherence."""
+    from workbench import relations
+
+    if status is None or status.empty:
+        return None
+    by_tier = relations.contact_adherence(status, by="tier").sort_values(["adherence", "tier"])
+    v: dict[str, Any] = {"partners": len(status), "overdue": int(status["overdue"].sum()),
+                         "never": int(status["last_contact_date"].isna().sum()),
+                         "adherence": float(1 - status["overdue"].mean()),
+                         "tier": str(by_tier["tier"].iloc[0]), "tier_adherence": float(by_tier["adherence"].iloc[0]),
+                         "manager": None, "manager_adherence": float("nan")}
+    if status["manager_id"].notna().any() and status["manager_id"].nunique() > 1:
+        by_m = relations.contact_adherence(status[status["manager_id"].notna()], by="manager_id")
+        by_m = by_m.sort_values(["adherence", "manager_id"])
+        v["manager"], v["manager_adherence"] = str(by_m["manager_id"].iloc[0]), float(by_m["adherence"].iloc[0])
+    return Finding("contacts", v)
+
+
+def _channel_facts(alerts: pd.DataFrame | None, review: pd.DataFrame | None) -> list[Finding]:
+    """The first channel-dependence alert (``relations.channel_alerts``) and the size of the partner review list."""
+    out = []
+    if alerts is not None and len(alerts):
+        a = alerts.iloc[0]
+        out.append(Finding("channel_alert", {"code": str(a["code"]), "value": float(a["value"]),
+                                             "threshold": float(a["threshold"]),
+                                             "channel_type": None if pd.isna(a["channel_type"]) else str(a["channel_type"])}))
+    if review is not None and len(review):
+        out.append(Finding("review", {"partners": len(review), **{
+            k: int(review[k].sum()) for k in ("declining", "low_satisfaction", "negative_contribution")}}))
+    return out
+
+
 def finding_facts(
     kpis: pd.DataFrame,
     *,
@@ -159,12 +217,17 @@ def finding_facts(
     attainment_table: pd.DataFrame | None = None,
     settings: RetroSettings | None = None,
     roi: pd.DataFrame | None = None,
+    contacts: pd.DataFrame | None = None,
+    channel_alerts: pd.DataFrame | None = None,
+    review: pd.DataFrame | None = None,
 ) -> list[Finding]:
-    """3–6 findings from the numbers, most important first.
+    """3–8 findings from the numbers, most important first.
 
-    Uses the overall rows of the KPI table (sales change; the largest other move), the action effects
-    whose 95% interval excludes zero (with the naive figure beside), concentration alerts, the
-    next-quarter forecast with its backtest, and the weakest target attainment.
+    Uses the overall rows of the KPI table (sales change; the largest other move; the rebate audit's
+    under- and overpayments), the action effects whose 95% interval excludes zero (with the naive figure
+    beside), contact-cadence adherence (`contacts`: ``relations.contact_status`` rows), the first
+    channel-dependence alert, concentration alerts, the next-quarter forecast with its backtest, the
+    weakest target attainment and the partner review list.
     """
     q = str(_period(quarter))
     settings = settings or load_settings()
@@ -181,6 +244,14 @@ def finding_facts(
         out.extend(_effect_facts(effects))
     if roi is not None and len(roi):
         out.append(_roi_fact(roi))
+    rebate = _rebate_fact(kpis[kpis["dimension"] == "overall"], q)
+    if rebate is not None:
+        out.append(rebate)
+    contact = _contacts_fact(contacts) if contacts is not None else None
+    if contact is not None:
+        out.append(contact)
+    channel = _channel_facts(channel_alerts, review)
+    out.extend(f for f in channel if f.code == "channel_alert")
     if concentration_table is not None and len(concentration_table):
         last = concentration_table.iloc[-1]
         if bool(last["top1_alert"]):
@@ -192,14 +263,15 @@ def finding_facts(
         fc = _forecast_fact(forecast, backtest)
         if fc is not None:
             out.append(fc)
-    if attainment_table is not None and len(attainment_table) and len(out) < 6:
+    if attainment_table is not None and len(attainment_table) and len(out) < MAX_FINDINGS:
         a = attainment_table.dropna(subset=["attainment"]).sort_values("attainment")
         if len(a):
             r = a.iloc[0]
             out.append(Finding("behind_target" if r["attainment"] < 1 else "targets_met", {
                 "kpi": str(r["kpi"]), "region": str(r["region"]), "period": str(r["period"]),
                 "attainment": float(r["attainment"])}))
-    return out[:6]
+    out.extend(f for f in channel if f.code == "review")
+    return out[:MAX_FINDINGS]
 
 
 
@@ -226,59 +298,120 @@ class Retrospective:
     tier_effects: pd.DataFrame = field(default_factory=pd.DataFrame)  # roi.effects_by_tier (tiers at quarter end)
     repeat_effects: pd.DataFrame = field(default_factory=pd.DataFrame)  # roi.repeat_effects
     roi: pd.DataFrame = field(default_factory=pd.DataFrame)  # roi.action_roi rows: all, per tier, repeat
+    contacts: pd.DataFrame = field(default_factory=pd.DataFrame)  # relations.contact_status of active partners
+    channel_mix: pd.DataFrame = field(default_factory=pd.DataFrame)  # relations.channel_mix, 8 quarters
+    channel_alerts: pd.DataFrame = field(default_factory=pd.DataFrame)  # relations.channel_alerts of the quarter
+    review: pd.DataFrame = field(default_factory=pd.DataFrame)  # relations.partner_review of the quarter
 
     def findings(self) -> list[Finding]:
-        """3–6 findings (:func:`finding_facts`); ``workbench.present.retro.sentences`` words them."""
+        """3–8 findings (:func:`finding_facts`); ``workbench.present.retro.sentences`` words them."""
         return finding_facts(self.kpis, quarter=self.quarter, effects=self.effects,
                              concentration_table=self.concentration, forecast=self.forecast,
                              backtest=self.backtest, attainment_table=self.attainment, settings=self.settings,
-                             roi=self.roi)
+                             roi=self.roi, contacts=self.contacts if "contacts" not in self.notes else None,
+                             channel_alerts=self.channel_alerts, review=self.review)
 
     def __repr__(self) -> str:
         return (f"Retrospective(quarter={self.quarter}, region={self.region}, kpi_rows={len(self.kpis)}, "
                 f"action_types={len(self.effects)}, alerts={len(self.alerts)})")
 
 
+def _panel(con: Any, *, end: Any, months: int, scope: Scope) -> pd.DataFrame:
+    """The partner-month panel of the scope: ``effects.panel_from_store`` for the company or a region; for a
+    manager, ``features.partner_month_panel`` over that manager's partners (same months)."""
+    if scope.kind != "manager":
+        return panel_from_store(con, end=end, months=months, region=scope.region or "all")
+    from workbench import features
+
+    end_d = pd.Timestamp(end).date()
+    start_d = (pd.Period(end_d, "M") - (months - 1)).start_time.date()
+    return features.partner_month_panel(con, start=start_d, end=end_d, region=scope).to_pandas()
+
+
+def _relations(con: Any, *, quarter: str, scope: Scope, as_of: Any, cfg: RetroSettings,
+               notes: dict[str, Finding]) -> dict[str, pd.DataFrame]:
+    """Contact cadence at `as_of`, channel-type mix (8 quarters), its alerts and the partner review list of the
+    scope (``workbench.relations``); fills `notes` ('contacts', 'managers', 'channel_mix') where one shows less."""
+    from workbench import relations
+
+    mix_cfg = relations.load_channel_mix_config(dict(cfg.channel_mix or {}))
+    status = relations.contacts_from_store(con, as_of=as_of, region=scope)
+    if status.empty:
+        notes["contacts"] = Finding("no_active_partners", {"as_of": str(as_of)})
+    elif not _has_contacts(con):
+        notes["contacts"] = Finding("no_contacts")
+    elif not status["manager_id"].notna().any():
+        notes["managers"] = Finding("no_managers")
+    mix = relations.channel_mix_from_store(con, quarter=quarter, region=scope)
+    if mix[mix["quarter"] == quarter].empty:
+        notes["channel_mix"] = Finding("no_sales")
+    alerts = relations.channel_alerts(mix, quarter=quarter, config=mix_cfg)
+    review = relations.partner_review_from_store(con, quarter=quarter, region=scope, config=mix_cfg)
+    return {"contacts": status, "channel_mix": mix, "channel_alerts": alerts, "review": review}
+
+
+def _has_contacts(con: Any) -> bool:
+    """Whether the store records any visit or communication action (the whole store, not the scope)."""
+    from workbench import relations
+
+    if "actions" not in con.list_tables():
+        return False
+    a = con.table("actions")
+    return int(a.filter(a.action_type.isin(list(relations.CONTACT_TYPES))).count().execute()) > 0
+
+
 def build_retrospective(
     con: Any,
     *,
     quarter: str,
-    region: str = "all",
+    region: str | Scope = "all",
     months: int = 36,
     targets: TargetsConfig | str | Path | None = None,
     settings: RetroSettings | str | Path | None = None,
+    programs_dir: str | Path | None = None,
+    as_of: Any = None,
 ) -> Retrospective:
     """Compute every part of the retrospective for `quarter` and `region` from the store.
 
-    Data are read region-scoped through the feature layer, up to the quarter's last day; the panel
-    covers the `months` months ending there (actions, concentration, seasonality, forecast).
-    A part the store cannot support degrades instead of raising: ``notes`` maps the section ('kpis',
-    'effects', 'concentration', 'forecast', 'backtest', 'conflicts') to a :class:`Finding` saying why it shows less
-    (codes ``empty_tables``, ``no_actions``, ``no_comparable_actions``, ``no_sales``, ``no_forecast``,
-    ``no_conflicts``, ``no_backtest``).
+    region: 'all', a region name, or a ``workbench.vocab.Scope`` (a manager's partners). Data are read
+    scoped through the feature layer, up to the quarter's last day; the panel covers the `months`
+    months ending there (actions, concentration, seasonality, forecast). Contact cadence is counted to
+    `as_of` (default the quarter's last day); the rebate KPIs audit the ledger with the program files
+    in `programs_dir` (default config/incentives/). A part the store cannot support degrades instead of
+    raising: ``notes`` maps the section ('kpis', 'rebates', 'effects', 'concentration', 'forecast',
+    'backtest', 'conflicts', 'contacts', 'managers', 'channel_mix') to a :class:`Finding` saying why it
+    shows less (codes ``empty_tables``, ``rebate_programs_missing``, ``no_actions``,
+    ``no_comparable_actions``, ``no_sales``, ``no_forecast``, ``no_conflicts``, ``no_backtest``,
+    ``no_active_partners``, ``no_contacts``, ``no_managers``).
     """
     from workbench import features
 
     q = _period(quarter)
+    scope = Scope.parse(region)
     cfg = settings if isinstance(settings, RetroSettings) else load_settings(settings)
     q_end = _quarter_bounds(q)[1]
-    t = features.scoped_tables(con, _region_arg(region))  # once: each region-scoped call runs a count query
-    kpis = _kpi_table(con, t, q, region=region, by_tier=True, targets=targets)
+    t = features.scoped_tables(con, scope)  # once: each scoped call runs a count query
+    kpis = _kpi_table(con, t, q, region=region, by_tier=True, targets=targets, programs_dir=programs_dir)
     tcfg = _resolve_targets(targets)
     att = attainment(kpis, tcfg, quarter=str(q)) if tcfg is not None else pd.DataFrame(
         columns=["region", "period", "basis", "kpi", "target", "actual", "attainment"])
-    if _region_arg(region) is not None:
-        att = att[att["region"] == _region_arg(region)].reset_index(drop=True)
+    if scope.kind == "region":
+        att = att[att["region"] == scope.region].reset_index(drop=True)
+    elif scope.kind == "manager":  # targets are set for the company and regions, not for one manager's book
+        att = att.iloc[:0]
     notes: dict[str, Finding] = {}
     empty = kpis.attrs.get("empty_tables", [])
     if [x for x in empty if x != "actions"]:
         notes["kpis"] = Finding("empty_tables", {"tables": [x for x in empty if x != "actions"]})
-    panel = panel_from_store(con, end=q_end, months=months, region=region)
+    if kpis.attrs.get("rebate_programs_missing"):
+        notes["rebates"] = Finding("rebate_programs_missing", {"programs": kpis.attrs["rebate_programs_missing"]})
+    panel = _panel(con, end=q_end, months=months, scope=scope)
     acts = _actions_until(t, q_end)
     first_only = _before_second(panel, acts)  # a first action's own effect: months before any second one
     eff, es = action_effects(first_only, acts, pre=cfg.event_pre_months, post=cfg.event_post_months)
     eff = eff.merge(naive_before_after(first_only, acts, months=cfg.naive_months), on="action_type", how="left")
-    tier_eff, rep_eff, roi_rows = _economics(con, panel, acts, eff, q_end=q_end, region=region, cfg=cfg)
+    tier_eff, rep_eff, roi_rows = _economics(con, panel, acts, eff, q_end=q_end, region=scope.region or "all",
+                                             cfg=cfg)
     if acts.empty:
         notes["effects"] = Finding("no_actions")
     elif eff.empty:
@@ -303,12 +436,14 @@ def build_retrospective(
                                                                 "counterparty_id", "conflict_type", "resolved_date"]))
     if "conflicts" in empty:
         notes["conflicts"] = Finding("no_conflicts")
+    rel = _relations(con, quarter=str(q), scope=scope, as_of=pd.Timestamp(as_of or q_end).date(), cfg=cfg,
+                     notes=notes)
     return Retrospective(
-        quarter=str(q), region=region, kpis=kpis, attainment=att, effects=eff, event_study=es,
+        quarter=str(q), region=str(scope), kpis=kpis, attainment=att, effects=eff, event_study=es,
         concentration=conc, alerts=concentration_alerts(conc, settings=cfg), monthly_sales=sales, stl=stl,
         forecast=fc, backtest=bt, conflicts=conflict_summary(conflicts, quarter=str(q)),
-        migration=tier_changes(con, quarter=str(q), region=region), settings=cfg, notes=notes,
-        tier_effects=tier_eff, repeat_effects=rep_eff, roi=roi_rows,
+        migration=tier_changes(con, quarter=str(q), region=scope), settings=cfg, notes=notes,
+        tier_effects=tier_eff, repeat_effects=rep_eff, roi=roi_rows, **rel,
     )
 
 

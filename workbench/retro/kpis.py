@@ -18,10 +18,12 @@ from workbench.retro.settings import (
     _targets_frame,
     load_settings,
 )
+from workbench.vocab import Scope
 
 __all__ = [
     "KPI_ORDER",
     "RATE_KPIS",
+    "REBATE_KPIS",
     "SOURCE_KPIS",
     "attainment",
     "concentration_alerts",
@@ -29,6 +31,8 @@ __all__ = [
     "conflict_summary",
     "empty_source_tables",
     "kpi_table",
+    "rebate_audit",
+    "rebate_kpis",
     "tier_changes",
 ]
 
@@ -101,11 +105,15 @@ KPI_ORDER: tuple[str, ...] = (
     "monthly_sales_cny", "core_monthly_sales_cny", "net_sales_cny",
     "active_partners", "new_partners", "churned_partners",
     "repeat_rate", "retention_rate", "satisfaction_mean",
-    "incentive_cost_cny", "rebate_shortfall_cny",
+    "incentive_cost_cny", "rebate_underpaid_cny", "rebate_unpaid_overdue_cny", "rebate_overpaid_cny",
+    "rebate_misstated_cny", "rebate_pending_cny",
     "conflicts_opened", "conflicts_resolved", "trainings",
     "top1_share", "top5_share", "hhi",
     *(f"actions_{a}" for a in ACTION_TYPES),
 )
+# the rebate audit's KPIs (workbench.rebates): amounts in store currency, each apart, never netted
+REBATE_KPIS: tuple[str, ...] = ("rebate_underpaid_cny", "rebate_unpaid_overdue_cny", "rebate_overpaid_cny",
+                                "rebate_misstated_cny", "rebate_pending_cny")
 # KPIs whose change is reported in points (difference), not in percent
 RATE_KPIS = {"repeat_rate", "retention_rate", "satisfaction_mean", "top1_share", "top5_share", "hhi"}
 
@@ -169,6 +177,50 @@ def _extra_kpis(t: dict[str, Any], quarters: list[pd.Period], *, key: str | None
     return frame
 
 
+def rebate_kpis(audit: pd.DataFrame, *, by: list[str]) -> pd.DataFrame:
+    """Per group of `by` (e.g. quarter and region): the rebate audit's :data:`REBATE_KPIS` (store currency).
+
+    audit: ``workbench.rebates.audit_store`` rows plus the `by` columns. Underpaid is every shortfall on
+    rows already due (unpaid_overdue is its part on rows with nothing paid), overpaid every excess,
+    misstated the gap between the ledger's and the recomputed due, pending what is not yet due — summed
+    apart by ``rebates.totals``, never netted. Misstated is NaN when no row's program file was found.
+    """
+    from workbench import rebates
+
+    if audit.empty:
+        return pd.DataFrame(columns=[*by, *REBATE_KPIS])
+    tot = rebates.totals(audit, by)
+    out = tot.rename(columns={f"{k}_cny": f"rebate_{k}_cny" for k in
+                              ("underpaid", "unpaid_overdue", "overpaid", "misstated", "pending")})[[*by, *REBATE_KPIS]]
+    out[list(REBATE_KPIS)] = out[list(REBATE_KPIS)].astype("float64") + 0.0  # no "-0" from rounding
+    if not audit["program_found"].astype(bool).any():
+        out["rebate_misstated_cny"] = np.nan
+    return out
+
+
+def rebate_audit(con: Any, t: dict[str, Any], quarters: list[pd.Period], *,
+                 programs_dir: str | Path | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """The rebate audit of the ledger rows whose period ends in `quarters`, for the partners of the scoped
+    tables `t`, with a `quarter` column (of period_end); and the ledger's programs without a program file.
+
+    Empty (and no program listed) when the store has no ledger rows in the span. as_of is the store's
+    snapshot (its last order), as in ``workbench rebates``.
+    """
+    from workbench import rebates
+    from workbench.errors import NotEnoughData
+
+    span = (_quarter_bounds(quarters[0])[0], _quarter_bounds(quarters[-1])[1])
+    try:
+        audit = rebates.audit_store(con, programs_dir=programs_dir, period_ends=span)
+    except NotEnoughData:
+        return pd.DataFrame(), []
+    ids = set(t["partners"].select("partner_id").to_pandas()["partner_id"].astype(str))
+    audit = audit[audit["partner_id"].astype(str).isin(ids)].reset_index(drop=True)
+    audit["quarter"] = pd.to_datetime(audit["period_end"]).dt.to_period("Q").astype(str)
+    missing = sorted(set(audit.loc[~audit["program_found"].astype(bool), "program"].astype(str)))
+    return audit, missing
+
+
 def _tiers_at(con: Any, as_of: date, region: str | None) -> pd.DataFrame:
     from workbench import segment
 
@@ -180,7 +232,7 @@ _ADDITIVE = (
     "retained_partners", "partners_on_books", "new_partners", "exited_partners", "churn_population",
     "churned_partners", "survey_responses", "partners_with_sales", "rebate_due_cny", "rebate_paid_cny",
     "rebate_shortfall_cny", "conflicts_opened", "conflicts_resolved", "trainings", "trainings_passed", "actions",
-    "core_monthly_sales_cny", "incentive_cost_cny", *(f"actions_{a}" for a in ACTION_TYPES),
+    "core_monthly_sales_cny", "incentive_cost_cny", *(f"actions_{a}" for a in ACTION_TYPES), *REBATE_KPIS,
 )
 
 
@@ -216,13 +268,14 @@ def _of_quarter(frame: pd.DataFrame, q: str) -> pd.DataFrame:
 
 
 def _quarters_long(con: Any, t: dict[str, Any], quarters: list[pd.Period], *, region: str | None,
-                   tier_quarters: list[pd.Period]) -> pd.DataFrame:
+                   tier_quarters: list[pd.Period], audit: pd.DataFrame | None = None) -> pd.DataFrame:
     """All KPIs of `quarters`, overall, by region and (for `tier_quarters`) by tier, in long form.
 
     A handful of queries over the scoped tables `t`, each covering every quarter: the feature
     layer's ``quarters_kpis`` by region and by tier, the extra KPIs by region and by tier, and the
     network's concentration; tiers are each quarter's own at its last day. The overall row is
-    assembled from the regions' numerators and denominators (concentration aside).
+    assembled from the regions' numerators and denominators (concentration aside). `audit`
+    (:func:`rebate_audit`) gives the rebate KPIs; the overall ones are its totals.
     """
     from workbench import features
 
@@ -237,16 +290,35 @@ def _quarters_long(con: Any, t: dict[str, Any], quarters: list[pd.Period], *, re
         tiers_t = tiers[tiers["quarter"].isin(tq)]
         by_tier = features.quarters_kpis(None, quarters=tier_quarters, by="tier", tiers=tiers_t, tables=t)
         extra_tier = _extra_kpis(t, tier_quarters, key="tier", tiers=tiers_t)
+    audit = audit if audit is not None else pd.DataFrame()
+    if len(audit):
+        audit = audit.merge(tiers[["quarter", "partner_id", "tier"]].astype(str), on=["quarter", "partner_id"],
+                            how="left").fillna({"tier": "unassigned"})
+        audit["region"] = audit["region"].astype(str)
+    reb = {key: rebate_kpis(audit, by=["quarter", key]).rename(columns={key: "group"})
+           for key in ("region", "tier")}
+    reb_all = rebate_kpis(audit.assign(group="all"), by=["quarter", "group"])
+
+    def with_rebates(frame: pd.DataFrame, rk: pd.DataFrame, q: str) -> pd.DataFrame:
+        """`frame` (one quarter's groups) with the rebate KPIs of `rk`; 0 where a group has no ledger row."""
+        out = frame.drop(columns=[c for c in REBATE_KPIS if c in frame.columns]).merge(
+            _of_quarter(rk, q), on="group", how="left")
+        misstated_known = not len(audit) or audit["program_found"].astype(bool).any()
+        fill = {k: 0.0 for k in REBATE_KPIS if k != "rebate_misstated_cny" or misstated_known}
+        return out.fillna(fill)
+
     parts = []
     for q in map(str, quarters):
         br = _of_quarter(by_region, q)
         br["group"] = br["region"].astype(str)
-        br = br.merge(_of_quarter(extra_region, q), on="group", how="left")
-        frames = {"overall": _overall_from_regions(br, _of_quarter(conc, q)), "region": br}
+        br = with_rebates(br.merge(_of_quarter(extra_region, q), on="group", how="left"), reb["region"], q)
+        overall = with_rebates(_overall_from_regions(br, _of_quarter(conc, q)), reb_all, q)
+        frames = {"overall": overall, "region": br}
         if by_tier is not None and q in tq:
             bt = _of_quarter(by_tier, q)
             bt["group"] = bt["tier"].astype(str)
-            frames["tier"] = bt.merge(_of_quarter(extra_tier, q), on="group", how="left")
+            frames["tier"] = with_rebates(bt.merge(_of_quarter(extra_tier, q), on="group", how="left"),
+                                          reb["tier"], q)
         for dim, merged in frames.items():
             cols = [c for c in KPI_ORDER if c in merged.columns]
             long = merged.melt(id_vars=["group"], value_vars=cols, var_name="kpi", value_name="value")
@@ -265,6 +337,7 @@ def kpi_table(
     region: str = "all",
     by_tier: bool = True,
     targets: TargetsConfig | str | Path | None = None,
+    programs_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """The quarterly KPI table: the chosen quarter and the three before, with QoQ and YoY changes.
 
@@ -276,22 +349,27 @@ def kpi_table(
     its last day (``workbench.segment.partner_tiers``); tier rows carry YoY for the chosen quarter
     only (tiering every quarter two years back is the slow part). ``target``/``attainment`` (达成率) fill the
     chosen quarter's overall/region rows for the KPIs with a quarterly target in ``config/targets.yaml``
-    (or `targets`); a missing default file means no targets.
+    (or `targets`; none for a manager scope); a missing default file means no targets. The rebate KPIs
+    (:data:`REBATE_KPIS`) come from the rebate audit (``workbench.rebates``, programs from `programs_dir`, default config/incentives/) of
+    the ledger rows whose period ends in each quarter: under- and overpayments apart, never netted;
+    ``attrs['rebate_programs_missing']`` lists the ledger's programs that have no file.
     """
     from workbench import features
 
     q = _period(quarter)
-    return _kpi_table(con, features.scoped_tables(con, _region_arg(region)), q, region=region, by_tier=by_tier,
-                      targets=targets)
+    return _kpi_table(con, features.scoped_tables(con, region), q, region=region, by_tier=by_tier,
+                      targets=targets, programs_dir=programs_dir)
 
 
 def _kpi_table(con: Any, t: dict[str, Any], q: pd.Period, *, region: str, by_tier: bool,
-               targets: TargetsConfig | str | Path | None) -> pd.DataFrame:
-    """:func:`kpi_table` over the already scoped tables `t` of `region`."""
+               targets: TargetsConfig | str | Path | None, programs_dir: str | Path | None = None) -> pd.DataFrame:
+    """:func:`kpi_table` over the already scoped tables `t` of `region` (a region name or a Scope)."""
     quarters = [q - i for i in range(7, -1, -1)]
+    audit, missing = rebate_audit(con, t, quarters, programs_dir=programs_dir)
     # tier rows only for the shown quarters and the one before: QoQ for every shown quarter, YoY for
     # the chosen one (its year-earlier quarter is the one before the shown four)
-    long = _quarters_long(con, t, quarters, region=region, tier_quarters=quarters[3:] if by_tier else [])
+    long = _quarters_long(con, t, quarters, region=region, tier_quarters=quarters[3:] if by_tier else [],
+                          audit=audit)
     long["_qord"] = long["quarter"].map(lambda s: pd.Period(s, "Q").ordinal)
     key = ["dimension", "group", "kpi"]
     long = long.sort_values([*key, "_qord"], kind="mergesort")
@@ -318,7 +396,8 @@ def _kpi_table(con: Any, t: dict[str, Any], q: pd.Period, *, region: str, by_tie
     out = out.sort_values(["_d", "group", "_k", "quarter"], kind="mergesort").drop(columns=["_d", "_k"])
     out["target"] = np.nan
     out["attainment"] = np.nan
-    cfg = _resolve_targets(targets)
+    # targets are set for the company and regions: a manager's book (its overall rows) gets none
+    cfg = _resolve_targets(targets) if Scope.parse(region).kind != "manager" else None
     if cfg is not None and cfg.targets:
         att = attainment(out, cfg, quarter=str(q))
         att = att[att["basis"] == "quarter"]
@@ -336,8 +415,9 @@ def _kpi_table(con: Any, t: dict[str, Any], q: pd.Period, *, region: str, by_tie
     blank = out["kpi"].isin([k for tab in empty for k in SOURCE_KPIS[tab]])
     out.loc[blank, ["value", "qoq_change", "qoq_pct", "yoy_change", "yoy_pct", "target", "attainment"]] = np.nan
     out = out.reset_index(drop=True)
-    out.attrs["region"] = region
+    out.attrs["region"] = str(Scope.parse(region))
     out.attrs["empty_tables"] = empty
+    out.attrs["rebate_programs_missing"] = missing
     return out
 
 
@@ -346,7 +426,7 @@ SOURCE_KPIS: dict[str, tuple[str, ...]] = {
     "surveys": ("satisfaction_mean",),
     "trainings": ("trainings",),
     "conflicts": ("conflicts_opened", "conflicts_resolved"),
-    "incentives": ("incentive_cost_cny", "rebate_shortfall_cny"),
+    "incentives": ("incentive_cost_cny", *REBATE_KPIS),
     "actions": tuple(f"actions_{a}" for a in ACTION_TYPES),
 }
 
@@ -453,11 +533,16 @@ def conflict_summary(conflicts: pd.DataFrame, *, quarter: str, lookback_quarters
     return {"by_type": by_type, "repeat_parties": rep.reset_index(drop=True)}
 
 
-def tier_changes(con: Any, *, quarter: str, region: str | None = "all") -> dict[str, pd.DataFrame]:
+def tier_changes(con: Any, *, quarter: str, region: str | Scope | None = "all") -> dict[str, pd.DataFrame]:
     """Tier migration from the previous quarter's end to `quarter`'s end (``segment.migration_between``):
-    {'migration' (tier_from, tier_to, partners, share), 'fell_out_of_core', 'ready_for_promotion'}."""
-    from workbench import segment
+    {'migration' (tier_from, tier_to, partners, share), 'fell_out_of_core', 'ready_for_promotion'};
+    a manager scope keeps that manager's partners only."""
+    from workbench import features, segment
 
     q = _period(quarter)
+    scope = Scope.parse(region)
+    ids = None
+    if scope.kind == "manager":
+        ids = features.scoped_tables(con, scope)["partners"].select("partner_id").to_pandas()["partner_id"]
     return segment.migration_between(con, as_of_from=_quarter_bounds(q - 1)[1], as_of_to=_quarter_bounds(q)[1],
-                                     region=_region_arg(region))
+                                     region=_region_arg(region), partner_ids=ids)

@@ -3,6 +3,7 @@ for promotion."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -92,13 +93,21 @@ def migration_between(
     as_of_to: Any,
     region: str | None = None,
     config: TierConfig | str | Path | dict | None = None,
+    partner_ids: Collection[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Tier migration between two dates in the store: {'migration', 'fell_out_of_core', 'ready_for_promotion'}."""
+    """Tier migration between two dates in the store: {'migration', 'fell_out_of_core', 'ready_for_promotion'}.
+
+    Tiers are scored network-wide, then restricted to `region` and, when given, to `partner_ids`
+    (e.g. one channel manager's partners)."""
     cfg = load_tier_config(config)
     before, after = (tier_scorecard(network_inputs(con, as_of=day), cfg) for day in (as_of_from, as_of_to))
     ready = ready_for_promotion(before, after, cfg)  # thresholds are network-wide
     if not _is_all(region):
         before, after = before[before["region"] == region], after[after["region"] == region]
+    if partner_ids is not None:
+        ids = {str(x) for x in partner_ids}
+        before, after = before[before["partner_id"].astype(str).isin(ids)], after[after["partner_id"].astype(str).isin(ids)]
+    if not _is_all(region) or partner_ids is not None:
         ready = ready[ready["partner_id"].isin(after["partner_id"])].reset_index(drop=True)
     return {
         "migration": tier_migration(before, after),
