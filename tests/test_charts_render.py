@@ -80,3 +80,29 @@ def test_enable_offline_is_idempotent(fresh_renderer):
     page = _html(_chart())
     assert '<div class="wb-chart-static"></div>' in page
     enable_offline()
+
+
+def test_bundle_built_once_then_read_from_the_user_cache(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    import vl_convert as vlc
+
+    builds: list[int] = []
+
+    def build() -> str:
+        builds.append(1)
+        return f"/* bundle {len(builds)} */ window.vegaEmbed = function(){{}};"
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(vlc, "javascript_bundle", build)
+    monkeypatch.setitem(render._STATE, "bundle", None)  # a new process
+    first = render.javascript_bundle()
+    monkeypatch.setitem(render._STATE, "bundle", None)  # a later process reads the file, builds nothing
+    assert render.javascript_bundle() == first and len(builds) == 1
+    (cached,) = (tmp_path / "workbench").glob("vega-bundle-*.js")
+    cached.write_text("truncated", encoding="utf-8")  # a damaged cache is rebuilt and rewritten
+    monkeypatch.setitem(render._STATE, "bundle", None)
+    assert "bundle 2" in render.javascript_bundle() and len(builds) == 2
+    assert "bundle 2" in cached.read_text(encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))  # an unwritable cache: still a bundle
+    (tmp_path / "file").write_text("not a folder", encoding="utf-8")
+    monkeypatch.setitem(render._STATE, "bundle", None)
+    assert "vegaEmbed" in render.javascript_bundle() and len(builds) == 3

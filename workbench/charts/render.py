@@ -19,7 +19,9 @@ each chart still waits (event + polling) in case it is not. ``workbench.reports`
 from __future__ import annotations
 
 import json
+import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 import altair as alt
@@ -40,7 +42,7 @@ THEME_NAME = "workbench"
 BUNDLE_MARKER = "wb-vega-bundle"  # id of the bundle's <script>; reports count it
 SVG_FALLBACK_MAX_BYTES = 400_000  # larger static SVGs are replaced by a short note
 
-_STATE: dict[str, Any] = {"bundle_sent": False, "svg_fallback": True}
+_STATE: dict[str, Any] = {"bundle_sent": False, "svg_fallback": True, "bundle": None}
 _PALETTE = ["#1f5fa8", "#e07b39", "#3a9e6f", "#c8453c", "#7b5ea7", "#8c6d46", "#d36ba6", "#6f7782",
             "#b5b82f", "#2bb3c0"]
 
@@ -80,11 +82,40 @@ def _script_json(obj: Any) -> str:
     return text
 
 
+def _bundle_cache_file(version: str) -> Path:
+    """Where a built bundle of vl-convert `version` is kept for later processes (the user's cache folder)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "workbench" / f"vega-bundle-{version}.js"
+
+
+def javascript_bundle() -> str:
+    """``vl_convert.javascript_bundle()`` (~0.9 MB of JavaScript), built once per vl-convert version: vl-convert
+    bundles it anew in every process (~2 s CPU, paid by every report kernel), so the first build is kept in the
+    user's cache folder and read from there (written atomically; an unreadable cache is rebuilt)."""
+    if _STATE.get("bundle") is None:
+        import vl_convert as vlc
+
+        cached = _bundle_cache_file(getattr(vlc, "__version__", "unknown"))
+        try:
+            text = cached.read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+        if "vegaEmbed" not in text:
+            text = vlc.javascript_bundle()
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+                tmp.write_text(text, encoding="utf-8")
+                os.replace(tmp, cached)
+            except OSError:  # a read-only home: build it in every process, as vl-convert does
+                pass
+        _STATE["bundle"] = text
+    return _STATE["bundle"]
+
+
 def vega_bundle_script() -> str:
     """The vega / vega-lite / vega-embed bundle as one guarded <script> (defines window.vegaEmbed once)."""
-    import vl_convert as vlc
-
-    bundle = vlc.javascript_bundle().replace("</script", "<\\/script")
+    bundle = javascript_bundle().replace("</script", "<\\/script")
     return (
         f'<script id="{BUNDLE_MARKER}">if(!window.vegaEmbed){{(function(){{\n{bundle}\n}})();}}'
         "window.dispatchEvent(new Event('wb-vega-ready'));</script>"
