@@ -4,6 +4,7 @@ errors as one sentence, the network-wide inputs cache."""
 from __future__ import annotations
 
 import copy
+import os
 from datetime import date
 from pathlib import Path
 
@@ -205,3 +206,27 @@ def test_network_inputs_are_cached_per_store_contents(demo_db, tmp_path):
     pd.testing.assert_frame_equal(after, sg.scorecard_inputs(con, as_of="2026-06-30").to_pandas())
     assert not after.equals(again)
     assert store.fingerprint(ibis.duckdb.connect()) is None  # in-memory: never cached
+
+
+def test_network_scorecard_is_rescored_when_tiers_yaml_changes(demo_db, tmp_path, monkeypatch):
+    """The default-config scorecard is cached per store, date and tiers.yaml version: equal to scoring
+    the inputs afresh, a caller's change does not reach the cache, and an edited tiers.yaml is used."""
+    from workbench import store
+    from workbench.segment import tiers as tiers_mod
+
+    cfg_path = tmp_path / "tiers.yaml"
+    cfg_path.write_text(config_file("tiers.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(tiers_mod, "config_file", lambda name: cfg_path)
+    con = store.connect(demo_db, read_only=True)
+    card = sg.network_scorecard(con, as_of="2026-06-30")
+    fresh = sg.tier_scorecard(sg.network_inputs(con, as_of="2026-06-30"), cfg_path)
+    pd.testing.assert_frame_equal(card, fresh)
+    card.loc[:, "tier"] = "pilot"
+    assert sg.network_scorecard(con, as_of="2026-06-30")["tier"].eq("core").any()
+    raw = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))  # everyone scoring above 0 is core
+    raw["cutoffs"] = {**raw["cutoffs"], "method": "absolute", "core": 0.001, "growth": 0}
+    cfg_path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    os.utime(cfg_path, ns=(1, 2))  # a different version even within the file system's clock resolution
+    assert sg.network_scorecard(con, as_of="2026-06-30")["tier"].eq("core").all()
+    assert sg.partner_tiers(con, as_of="2026-06-30")["tier"].eq("core").all()
+    con.disconnect()

@@ -15,8 +15,7 @@ from workbench.segment.tiers import (
     TIERS,
     TierConfig,
     load_tier_config,
-    network_inputs,
-    tier_scorecard,
+    network_scorecard,
     tier_thresholds,
 )
 
@@ -100,7 +99,7 @@ def migration_between(
     Tiers are scored network-wide, then restricted to `region` and, when given, to `partner_ids`
     (e.g. one channel manager's partners)."""
     cfg = load_tier_config(config)
-    before, after = (tier_scorecard(network_inputs(con, as_of=day), cfg) for day in (as_of_from, as_of_to))
+    before, after = (network_scorecard(con, as_of=day, config=config) for day in (as_of_from, as_of_to))
     ready = ready_for_promotion(before, after, cfg)  # thresholds are network-wide
     if not _is_all(region):
         before, after = before[before["region"] == region], after[after["region"] == region]

@@ -38,6 +38,7 @@ __all__ = [
     "assign_tiers",
     "tier_thresholds",
     "tier_scorecard",
+    "network_scorecard",
     "partner_tiers",
     "network_inputs",
     "scorecard_view",
@@ -325,8 +326,7 @@ def partner_tiers(
     Tiers are scored over the whole network (so a region's core partners are core network-wide) and
     then restricted to `region`.
     """
-    inputs = network_inputs(con, as_of=as_of)
-    card = tier_scorecard(inputs, config)
+    card = network_scorecard(con, as_of=as_of, config=config)
     if not _is_all(region):
         card = card[card["region"] == region]
     return card[["partner_id", "tier"]].reset_index(drop=True)
@@ -348,6 +348,26 @@ def _network_inputs(con: ibis.BaseBackend, *, as_of: date) -> pd.DataFrame:
     return scorecard_inputs(con, as_of=as_of).to_pandas()
 
 
+def network_scorecard(con: ibis.BaseBackend, *, as_of: Any,
+                      config: TierConfig | str | Path | dict | None = None) -> pd.DataFrame:
+    """`tier_scorecard` of the whole network at `as_of`; with the default config/tiers.yaml, scored once per
+    store, date and version of that file in a process (every regional page and the churn, retro and
+    relations jobs ask for the same tiers, the retrospective for eight quarter ends)."""
+    if config is not None:
+        return tier_scorecard(network_inputs(con, as_of=as_of), config)
+    path = config_file("tiers.yaml")
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    return _default_scorecard(con, as_of=_as_date(as_of), config_stamp=(str(path), stamp))
+
+
+@cached_per_store(maxsize=32)
+def _default_scorecard(con: ibis.BaseBackend, *, as_of: date, config_stamp: tuple) -> pd.DataFrame:
+    return tier_scorecard(network_inputs(con, as_of=as_of), None)
+
+
 def scorecard_view(
     con: ibis.BaseBackend,
     *,
@@ -359,7 +379,7 @@ def scorecard_view(
 
     Contact fields are never read; the playbook is the config's (`present.segment.localize` translates it).
     """
-    card = tier_scorecard(network_inputs(con, as_of=as_of), config)
+    card = network_scorecard(con, as_of=as_of, config=config)
     if not _is_all(region):
         card = card[card["region"] == region]
     p = con.table("partners").select("partner_id", "name").to_pandas()
