@@ -22,15 +22,11 @@ warnings.filterwarnings("ignore")
 
 
 def oracle_frame(con, cutoffs, horizon_days: int) -> pd.DataFrame:
-    """cutoff, partner_id, p_true for the partners alive in truth at each cutoff (synth truth schema)."""
-    from workbench import synth
+    """cutoff, partner_id, p_true, died for the partners alive in truth at each cutoff (synth truth schema)."""
+    from workbench import churn
 
     tpm = con.table("partner_month", database="truth").to_pandas()
-    parts = []
-    for c in cutoffs:
-        o = synth.true_churn_probability(tpm, as_of=c, horizon_days=horizon_days)
-        parts.append(pd.DataFrame({"cutoff": pd.Timestamp(c), "partner_id": o["partner_id"], "p_true": o["p_churn"]}))
-    return pd.concat(parts, ignore_index=True)
+    return churn.truth_oracle(tpm, cutoffs, horizon_days=horizon_days)
 
 
 def build_realistic(db: Path, *, partners: int, months: int, seed: int) -> None:

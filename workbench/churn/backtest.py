@@ -49,6 +49,7 @@ __all__ = [
     "roc_points",
     "run_backtest",
     "top_capture",
+    "truth_oracle",
     "truth_table",
     "value_metrics",
     "value_predictions",
@@ -456,15 +457,39 @@ def value_metrics(values: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["cutoff", "method", "n", "spearman", "top20_capture", "total_ratio"])
 
 
+def truth_oracle(partner_month: pd.DataFrame, cutoffs: Iterable[DatesLike], *, horizon_days: int = 90) -> pd.DataFrame:
+    """The generator's truth at each cutoff for the partners alive in truth in the cutoff's month:
+    cutoff, partner_id, p_true (true probability of stopping for good within the horizon, from the
+    monthly hazards) and died (the partner did stop: alive in the cutoff's month, not in the last
+    month starting within the horizon). partner_month: a synthetic store's truth.partner_month."""
+    from workbench.synth import true_churn_probability
+
+    month = pd.to_datetime(partner_month["month"])
+    alive = partner_month["alive"].astype(bool)
+    parts = []
+    for c in sorted({_day(c) for c in cutoffs}):
+        ts = pd.Timestamp(c)
+        o = true_churn_probability(partner_month, as_of=c, horizon_days=horizon_days)
+        last = month[(month > ts) & (month <= ts + pd.Timedelta(days=int(horizon_days)))].max()
+        still = set(partner_month.loc[(month == last) & alive, "partner_id"]) if pd.notna(last) else set(o["partner_id"])
+        parts.append(pd.DataFrame({"cutoff": ts, "partner_id": o["partner_id"], "p_true": o["p_churn"],
+                                   "died": ~o["partner_id"].isin(still)}))
+    if not parts:
+        return pd.DataFrame(columns=["cutoff", "partner_id", "p_true", "died"])
+    return pd.concat(parts, ignore_index=True)
+
+
 def truth_table(predictions: pd.DataFrame, oracle: pd.DataFrame, *, bins: int = 10) -> pd.DataFrame:
     """Each model judged among the partners alive in truth at the cutoff (a synthetic world's oracle).
 
     oracle: cutoff, partner_id, p_true (true probability of stopping within the horizon), one row per
-    partner alive in truth. Per model, pooled over cutoffs: n, auc_label (ROC AUC against the observed
-    label among the alive), auc_oracle (the true probability's AUC on the same rows), spearman_truth
-    (rank correlation of score with the true probability), brier (against the label), brier_truth
-    (mean squared distance to the true probability), ece (expected calibration error over risk
-    deciles against the label) and mean_score / mean_true.
+    partner alive in truth, and optionally died (truth_oracle). Per model, pooled over cutoffs: n,
+    label_rate (observed churn label among the alive), auc_label (ROC AUC against that label),
+    auc_oracle (the true probability's AUC on the same rows), spearman_truth (rank correlation of score
+    with the true probability), with died: auc_truth / auc_truth_oracle (the score's and the true
+    probability's ROC AUC against truly stopping within the horizon) and died_rate; brier (against the
+    label), brier_truth (mean squared distance to the true probability), ece (expected calibration
+    error over risk deciles against the label) and mean_score / mean_true.
     """
     from scipy.stats import spearmanr
     from sklearn.metrics import roc_auc_score
@@ -478,9 +503,10 @@ def truth_table(predictions: pd.DataFrame, oracle: pd.DataFrame, *, bins: int = 
         prob = model in PROBABILISTIC
         cal = calibration_table(g, model=model, bins=bins) if prob and len(g) >= bins else None
         rows.append({
-            "model": model, "n": len(g),
+            "model": model, "n": len(g), "label_rate": float(y.mean()),
             "auc_label": roc_auc_score(y, s) if both else np.nan,
             "auc_oracle": roc_auc_score(y, t) if both else np.nan,
+            **_died_aucs(g, s, t),
             "spearman_truth": float(spearmanr(s, t).statistic) if np.ptp(s) > 0 and np.ptp(t) > 0 else np.nan,
             "brier": float(np.mean((np.clip(s, 0, 1) - y) ** 2)) if prob else np.nan,
             "brier_truth": float(np.mean((np.clip(s, 0, 1) - t) ** 2)) if prob else np.nan,
@@ -489,3 +515,16 @@ def truth_table(predictions: pd.DataFrame, oracle: pd.DataFrame, *, bins: int = 
             "mean_score": float(s.mean()) if prob else np.nan, "mean_true": float(t.mean()),
         })
     return pd.DataFrame(rows).sort_values("auc_label", ascending=False).reset_index(drop=True)
+
+
+def _died_aucs(g: pd.DataFrame, score: np.ndarray, p_true: np.ndarray) -> dict[str, float]:
+    """died_rate, auc_truth and auc_truth_oracle of truth_table (NaN without a died column or with one class)."""
+    from sklearn.metrics import roc_auc_score
+
+    if "died" not in g.columns:
+        return {"died_rate": np.nan, "auc_truth": np.nan, "auc_truth_oracle": np.nan}
+    d = g["died"].to_numpy(bool)
+    both = 0 < d.sum() < len(d)
+    return {"died_rate": float(d.mean()),
+            "auc_truth": roc_auc_score(d, score) if both else np.nan,
+            "auc_truth_oracle": roc_auc_score(d, p_true) if both else np.nan}
