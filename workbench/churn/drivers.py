@@ -346,6 +346,7 @@ def cutoff_frames(
         | {f"snap_{c}": snap[c].astype(float) for c in num}
     )
     frame = drv.merge(snap, on=["cutoff", "partner_id"], how="left")
+    frame = frame.merge(_contact_drivers(con, t, frame, region), on=["cutoff", "partner_id"], how="left")
     frame = _add_bgnbd(frame, buyers, horizon_days=horizon_days)
     if labels:
         lab = features.churn_label_sets(t, as_of=keys, horizon_days=horizon_days).to_pandas()
@@ -363,6 +364,36 @@ def cutoff_frames(
     by_cut = {_day(k): g.reset_index(drop=True) for k, g in frame.groupby("cutoff", sort=False)}
     empty = frame.iloc[:0].reset_index(drop=True)
     return {k: by_cut.get(k, empty) for k in keys}
+
+
+def _contact_drivers(con: Any, t: dict[str, Any], frame: pd.DataFrame, region: str | None) -> pd.DataFrame:
+    """cutoff, partner_id, days_overdue, days_since_contact per partner of `frame` at its cutoff, from the
+    visits and communications dated <= the cutoff and the tier's cadence at the cutoff
+    (relations.contacts.contact_status; never contacted: overdue by the whole cadence). NaN when the
+    store records no contact at all."""
+    from workbench.relations.contacts import CONTACT_TYPES, contact_cadence, contact_status
+
+    cols = ["cutoff", "partner_id", "days_overdue", "days_since_contact"]
+    if "actions" not in t or frame.empty:
+        return pd.DataFrame(columns=cols)
+    a = t["actions"]
+    acts = a.filter(a.action_type.isin(list(CONTACT_TYPES))).select("partner_id", "action_date", "action_type")
+    acts = acts.to_pandas()
+    if acts.empty:
+        return pd.DataFrame(columns=cols)
+    from workbench import segment
+
+    cadence = contact_cadence()
+    parts = []
+    for cut, g in frame.groupby("cutoff", sort=False):
+        tiers = segment.partner_tiers(con, as_of=_day(cut), region=_region(region))
+        who = g[["partner_id"]].merge(tiers, on="partner_id", how="left")
+        who["tier"] = who["tier"].fillna("pilot")
+        st = contact_status(who, acts, as_of=_day(cut), cadence=cadence)
+        parts.append(pd.DataFrame({"cutoff": cut, "partner_id": st["partner_id"],
+                                   "days_overdue": st["days_overdue"].astype(float),
+                                   "days_since_contact": st["days_since_contact"].astype(float)}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _data_span(t: dict[str, Any]) -> tuple[date, date]:

@@ -41,7 +41,7 @@ DRIVER_FEATURES: tuple[str, ...] = (
     "recency_days", "tenure_days", "n_order_days", "median_gap_days", "cycle_ratio",
     "sales_90d", "sales_prev_90d", "sales_365d", "sales_change_pct",
     "order_days_90d", "order_days_prev_90d", "rebate_overdue", "sat_last", "sat_change",
-    "open_conflicts", "conflicts_365d", "trainings_365d",
+    "open_conflicts", "conflicts_365d", "trainings_365d", "days_overdue",
     # BG/NBD and Pareto/NBD-style shape of the history, and the regularity of the gaps
     "bg_p_alive", "bg_expected_orders", "bg_p_no_order", "bg_T_w", "bg_monetary",
     "recency_T_ratio", "order_rate_w", "gap_cv", "overdue_sd",

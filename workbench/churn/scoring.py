@@ -187,6 +187,7 @@ def reason_flags(df: pd.DataFrame) -> dict[str, pd.Series]:
         "low_satisfaction": (df["sat_last"] < 60) & ~(df["sat_change"] <= -5),
         "open_conflict": df["open_conflicts"] >= 1,
         "no_training": df["trainings_365d"] == 0,
+        "contact_overdue": (df["days_overdue"] > 0) if "days_overdue" in df.columns else pd.Series(False, index=df.index),
     }
 
 

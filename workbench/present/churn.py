@@ -371,6 +371,7 @@ def reason_words(df: pd.DataFrame, lang: str = "en", *, currency: str = DEFAULT_
     ratio = df["cycle_ratio"].round(1).astype(str)
     conf = _int(df["open_conflicts"])
     rebate = df["rebate_overdue"].map(lambda v: format_money(v, currency, lang=lang))
+    lapse = _int(df["days_overdue"]) if "days_overdue" in df.columns else pd.Series("0", index=df.index)
     if lang == "zh":
         overdue = "已 " + rec + " 天未下单" + np.where(
             gap.notna(), "，是其通常 " + _int(gap) + " 天订货周期的 " + ratio + " 倍", "")
@@ -382,6 +383,7 @@ def reason_words(df: pd.DataFrame, lang: str = "en", *, currency: str = DEFAULT_
             "low_satisfaction": "满意度偏低（" + _int(df["sat_last"]) + "/100）",
             "open_conflict": conf + " 起渠道冲突未解决",
             "no_training": pd.Series("近12个月没有培训", index=df.index),
+            "contact_overdue": "联系已逾期 " + lapse + " 天",
         }
     else:
         overdue = "no order for " + rec + " days" + np.where(
@@ -395,6 +397,7 @@ def reason_words(df: pd.DataFrame, lang: str = "en", *, currency: str = DEFAULT_
             "open_conflict": conf + np.where(df["open_conflicts"] == 1, " open channel conflict",
                                              " open channel conflicts"),
             "no_training": pd.Series("no training in the last 12 months", index=df.index),
+            "contact_overdue": "no visit or call for " + lapse + " days past the tier's rhythm",
         }
     return {k: pd.Series(v, index=df.index) for k, v in words.items()}
 

@@ -50,7 +50,7 @@ from workbench.synth.world import (
 
 
 def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: date = date(2026, 9, 30),
-             mode: str = "easy", skus: bool = False) -> SynthNetwork:
+             mode: str = "easy", skus: bool = False, contact_lapse: float = 0.0) -> SynthNetwork:
     """Generate a synthetic channel network of `partners` partners over `months` months ending at `end`.
 
     Returns a SynthNetwork whose `.tables` are the canonical tables (column order of store.TABLES; dates as
@@ -62,6 +62,8 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
     over thousands of SKUs, missing survey / contact data, real return shares; calibrated against the
     UCI Online Retail export, see docs/synth.md and `realistic_params`). skus (realistic only): the
     orders' product_line holds the SKU code instead of its line (truth.skus maps SKU → line).
+    contact_lapse > 0 plants visits and communications and a churn hazard raised by contact lapses
+    (synth.contacts; its own random stream, so 0 leaves every table as before).
     """
     if partners < 1 or months < 4:
         raise ValueError("generate needs at least 1 partner and 4 months")
@@ -74,6 +76,10 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
     _draw_latent(rng, w)
     _draw_conflicts(rng, w)
     (_draw_orders_realistic if realistic else _draw_orders)(rng, w)
+    if contact_lapse > 0:
+        from workbench.synth.contacts import draw_contacts
+
+        draw_contacts(seed, w, contact_lapse)
     _simulate_churn(rng, w)
     pid = _ids("P", np.arange(1, w.n + 1), 6)
     keep = w.alive[w.o_p, w.o_t]
@@ -86,6 +92,10 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
         del w.arrays[k]
     tables = {"orders": orders, "incentives": _incentives_table(w, pid), "surveys": _surveys_table(rng, w, pid)}
     tables["actions"], tables["trainings"] = _actions_and_trainings(rng, w, pid)
+    if contact_lapse > 0:
+        from workbench.synth.contacts import CADENCE_DAYS, contact_actions
+
+        tables["actions"] = contact_actions(w, pid, tables["actions"])
     tables["conflicts"] = _conflicts_table(rng, w, pid)
     tables["coverage"] = _coverage_table(rng, w, pid)
     tables["partners"] = _partners_table(rng, w, pid)
@@ -103,6 +113,8 @@ def generate(*, partners: int = 2000, months: int = 36, seed: int = 42, end: dat
         "health_sd": HEALTH_SD,
         "spring_festival_factor": SPRING_FESTIVAL_FACTOR,
     }
+    if contact_lapse > 0:
+        params.update({"contact_lapse": float(contact_lapse), "contact_cadence_days": CADENCE_DAYS})
     truth = _truth_tables(w, pid, params)
     if realistic:
         tables = _realistic_missing(seed, tables)
@@ -136,7 +148,7 @@ def true_churn_probability(truth_partner_month: pd.DataFrame, *, as_of: date | s
 
 
 def build_demo_store(db: str | Path, *, partners: int = 2000, months: int = 36, seed: int = 42,
-                     mode: str = "realistic") -> str:
+                     mode: str = "realistic", contact_lapse: float = 0.0) -> str:
     """Generate the network, ingest it through the validated path into a fresh store at `db`, write truth.
 
     Replaces any existing file at `db`. mode: "realistic" (the demo's default: as hard as real exports) or
@@ -148,7 +160,7 @@ def build_demo_store(db: str | Path, *, partners: int = 2000, months: int = 36, 
 
     t0 = time.perf_counter()
     end = date(2026, 9, 30)
-    net = generate(partners=partners, months=months, seed=seed, end=end, mode=mode)
+    net = generate(partners=partners, months=months, seed=seed, end=end, mode=mode, contact_lapse=contact_lapse)
     path = Path(db)
     for stale in (path, path.with_name(path.name + ".wal")):
         if stale.exists():

@@ -348,6 +348,8 @@ def _simulate_churn(rng: np.random.Generator, w: _World) -> None:
         sat = 70.0 + 15.0 * w.health[:, t] + sat_offset - 3.0 * w.open_conf[:, t] - 4.0 * short_term
         logit = (a0 + b_sat * (70.0 - sat) / 10.0 + b_short * short_term + b_conf * w.open_conf[:, t]
                  + b_trend * w.trend[:, t])
+        if "hazard_extra" in w.arrays:  # planted contact lapses (synth.contacts, opt-in)
+            logit = logit + w.arrays["hazard_extra"][:, t]
         haz = _sigmoid(logit)
         churned = alive_prev & (rng.random(n) < haz)
         churn_t[churned] = t
