@@ -50,8 +50,8 @@ _PARTNER_ID_KEYS = ("partner_id", "经销商编号", "经销商代码", "客户�
 MONEY_COLUMNS = ("rebate_due", "rebate_paid", "rebate_shortfall")
 
 
-def _scoped(con: ibis.BaseBackend, region: str | Scope | None) -> dict[str, ir.Table]:
-    return scoped_tables(con, Scope.parse(region).region)
+def _scoped(con: ibis.BaseBackend, region: str | Scope | None, as_of: dt.date | None = None) -> dict[str, ir.Table]:
+    return scoped_tables(con, Scope.parse(region).region, as_of=as_of)
 
 
 def _neutral(df: pd.DataFrame) -> pd.DataFrame:
@@ -72,7 +72,7 @@ def rows_by_period(con: ibis.BaseBackend, *, end: str | dt.date, months: int = 2
     """
     end_d = _date(end)
     first = (pd.Timestamp(end_d).to_period("M") - (months - 1)).start_time
-    t = _scoped(con, region)
+    t = _scoped(con, region, end_d)
     frames = []
     for name, col in DATED_COLUMNS.items():
         if name not in t:
@@ -145,7 +145,7 @@ def suspected_duplicate_orders(con: ibis.BaseBackend, *, start: str | dt.date, e
     """Order lines in [start, end] that repeat another line's partner, date, product line and amount under
     a different order_id (possible double entry): one row per group with partner_id, name, order_date,
     product_line, net_amount, lines."""
-    t = _scoped(con, region)
+    t = _scoped(con, region, _date(end))
     o = t["orders"].filter(t["orders"].order_date >= _date(start), t["orders"].order_date <= _date(end))
     g = o.group_by(["partner_id", "order_date", "product_line", "net_amount"]).aggregate(lines=o.count())
     g = g.filter(g.lines > 1)
@@ -176,7 +176,7 @@ def ordering_gaps(con: ibis.BaseBackend, *, as_of: str | dt.date, months: int = 
     """
     a = _date(as_of)
     first = (pd.Timestamp(a).to_period("M") - (months - 1)).start_time.date()
-    t = _scoped(con, region)
+    t = _scoped(con, region, a)
     p = t["partners"]
     p = p.filter(p.exit_date.isnull() | (p.exit_date > a))
     o = t["orders"]
@@ -217,7 +217,7 @@ def survey_coverage(con: ibis.BaseBackend, *, quarter: str, by: str = "region",
     Columns: <by>, active_partners, surveyed, missing, missing_share (0–1).
     """
     start, end = quarter_bounds(quarter)
-    t = _scoped(con, region)
+    t = _scoped(con, region, end)
     o = t["orders"]
     o = o.filter(o.order_date >= start, o.order_date <= end, ~o.is_return.fill_null(False))
     act = o.select("partner_id").distinct()
@@ -241,7 +241,7 @@ def survey_coverage(con: ibis.BaseBackend, *, quarter: str, by: str = "region",
 def rebate_by_program(con: ibis.BaseBackend, *, as_of: str | dt.date, region: str | None = None) -> pd.DataFrame:
     """Rebate reconciliation per program and quarter of period_end (ledger rows past period_end at as_of):
     program, quarter ('2026Q2'), rebate_due, rebate_paid, rebate_shortfall (store currency)."""
-    t = _scoped(con, region)
+    t = _scoped(con, region, _date(as_of))
     if "incentives" not in t:
         return pd.DataFrame(columns=["program", "quarter", *MONEY_COLUMNS])
     i = t["incentives"]
@@ -258,7 +258,7 @@ def rebate_shortfall_list(con: ibis.BaseBackend, *, as_of: str | dt.date, region
     """Partners with an outstanding rebate shortfall (at least `min_amount`, store currency) at as_of, largest
     first: partner_id, name, region, program, rebate_due, rebate_paid, rebate_shortfall, unpaid_rows,
     oldest_unpaid_period_end."""
-    t = _scoped(con, region)
+    t = _scoped(con, region, _date(as_of))
     cols = ["partner_id", "name", "region", "program", *MONEY_COLUMNS, "unpaid_rows", "oldest_unpaid_period_end"]
     if "incentives" not in t:
         return pd.DataFrame(columns=cols)

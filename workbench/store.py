@@ -372,3 +372,22 @@ def partners_at(con: ibis.BaseBackend, partners: ir.Table, when: date) -> ir.Tab
     hit = j._h_id.notnull()
     cols = {c: (ibis.ifelse(hit, j[f"_h_{c}"], j[c]) if c in HISTORY_COLUMNS else j[c]) for c in partners.columns}
     return j.select(**cols)
+
+
+def partners_at_sql(raw: duckdb.DuckDBPyConnection, when: date | None) -> str:
+    """SQL relation: the partners table with region, channel_type and manager_id as they were on `when`.
+
+    The raw-SQL twin of :func:`partners_at`, for readers on a duckdb connection; `when` None, or a store
+    without partner_history, gives plain ``partners``.
+    """
+    if when is None or not raw.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
+                                       "AND table_name = 'partner_history'").fetchone()[0]:
+        return "partners"
+    have = {r[0] for r in raw.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' "
+                                      "AND table_name = 'partners'").fetchall()}
+    cols = [c for c in HISTORY_COLUMNS if c in have]
+    d = f"DATE '{when.isoformat()}'"
+    swap = ", ".join(f"CASE WHEN _h.partner_id IS NULL THEN _p.{c} ELSE _h.{c} END AS {c}" for c in cols)
+    return (f"(SELECT _p.* REPLACE ({swap}) FROM partners AS _p LEFT JOIN (SELECT * FROM partner_history "
+            f"WHERE (valid_from IS NULL OR valid_from <= {d}) AND (valid_to IS NULL OR valid_to > {d})) AS _h "
+            "ON _h.partner_id = _p.partner_id)")

@@ -36,11 +36,11 @@ def _day(value: DatesLike) -> date:
     return pd.Timestamp(value).date()
 
 
-def _tables(con: Any, region: str | None) -> dict[str, Any]:
+def _tables(con: Any, region: str | None, as_of: date | None = None) -> dict[str, Any]:
     """Canonical tables scoped to one region (features.scoped_tables)."""
     from workbench import features
 
-    return features.scoped_tables(con, region=_region(region))
+    return features.scoped_tables(con, region=_region(region), as_of=as_of)
 
 
 DRIVER_ORDER_COLUMNS: tuple[str, ...] = (
@@ -169,7 +169,7 @@ def order_drivers(con: Any, *, as_of: DatesLike, region: str | None = None) -> p
     derived in pandas: recency_days, tenure_days, cycle_ratio, sales_change_pct, sat_change,
     and BG/NBD inputs in weeks bg_frequency, bg_recency_w, bg_T_w.
     """
-    return _drivers(_tables(con, region), [_day(as_of)]).drop(columns="cutoff")
+    return _drivers(_tables(con, region, _day(as_of)), [_day(as_of)]).drop(columns="cutoff")
 
 
 def _derive_drivers(df: pd.DataFrame) -> pd.DataFrame:
@@ -329,7 +329,7 @@ def cutoff_frames(
     keys = list(dict.fromkeys(_day(c) for c in cutoffs))
     if not keys:
         return {}
-    t = _tables(con, region)
+    t = _tables(con, region, max(keys))  # partners scoped by their attributes at the last cutoff
     drv = _drivers(t, keys)
     active = drv["last_order"].notna() & (drv["recency_days"] < min(int(active_days), ACTIVE_DAYS))
     exited = drv["exit_date"].notna() & (drv["exit_date"] <= drv["cutoff"])

@@ -37,7 +37,7 @@ def churn_durations(
     channel_type, landmark, duration_days, churned.
     """
     d = _day(as_of)
-    t = _tables(con, region)
+    t = _tables(con, region, d)
     first = _data_span(t)[0]
     lm = _day(landmark) if landmark is not None else _landmark(first, d)
     if lm >= d:

@@ -139,8 +139,8 @@ def scoped_tables(con: ibis.BaseBackend, region: str | Scope | None = None, *,
     return out
 
 
-def _tables(con: ibis.BaseBackend, region: str | Scope | None) -> dict[str, ir.Table]:
-    return scoped_tables(con, region)
+def _tables(con: ibis.BaseBackend, region: str | Scope | None, as_of: dt.date | None = None) -> dict[str, ir.Table]:
+    return scoped_tables(con, region, as_of=as_of)
 
 
 def _is_return(orders: ir.Table) -> ir.BooleanValue:

@@ -444,7 +444,8 @@ def quarters_kpis_expr(
     periods = quarter_periods(quarters)
     if by is not None and by not in BY_CHOICES:
         raise WorkbenchError(f"by must be one of {', '.join(BY_CHOICES)} or None, got {by!r}.")
-    t = tables if tables is not None else _tables(con, region)
+    # Partners are scoped and grouped by the region / channel type they had at the last quarter's end.
+    t = tables if tables is not None else _tables(con, region, max(Quarter.parse(q) for q in quarters).end)
     partners = t["partners"]
     groups, key = _kpi_groups(partners, periods, by, tiers)
 

@@ -55,7 +55,7 @@ def churn_labels(
     (as_of − 180 d, as_of]. ``churned`` is true when there is no non-return order in
     (as_of, as_of + horizon_days]; ``next_order_date`` is the first one in that window (else null).
     """
-    return churn_label_sets(_tables(con, region), as_of=[_to_date(as_of)], horizon_days=horizon_days)
+    return churn_label_sets(_tables(con, region, _to_date(as_of)), as_of=[_to_date(as_of)], horizon_days=horizon_days)
 
 
 def churn_label_sets(tables: dict[str, ir.Table], *, as_of: Iterable[DateLike], horizon_days: int = 90) -> ir.Table:

@@ -55,7 +55,7 @@ def partner_month_panel(
     if e < s:
         raise WorkbenchError(f"end ({e}) is before start ({s}).")
     months = _months(s, e)
-    t = _tables(con, region)
+    t = _tables(con, region, e)  # partners scoped by the attributes they had at the panel's end
     m = ibis.memtable(pd.DataFrame({"month": pd.to_datetime(months)}), schema={"month": "date"})
     p = t["partners"].select("partner_id", "region", "channel_type", "onboard_date", "exit_date")
     grid = p.cross_join(m)

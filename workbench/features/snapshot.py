@@ -242,7 +242,7 @@ def partner_snapshot(con: ibis.BaseBackend, *, as_of: DateLike, region: str | Sc
     ``SNAPSHOT_COLUMNS``. Days are calendar days, money in ``_cny``, rates are fractions; counts
     are 0 when there is nothing, ratios are null when undefined (e.g. no order yet).
     """
-    return partner_snapshot_sets(_tables(con, region), as_of=[_to_date(as_of)])
+    return partner_snapshot_sets(_tables(con, region, _to_date(as_of)), as_of=[_to_date(as_of)])
 
 
 def partner_snapshot_sets(tables: dict[str, ir.Table], *, as_of: Iterable[DateLike]) -> ir.Table:

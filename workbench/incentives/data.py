@@ -19,8 +19,12 @@ def _quarter_end(q: pd.Period) -> pd.Timestamp:
     return q.end_time.normalize()
 
 
-def _region_partner_ids(con: Any, region: str | None) -> Any:
+def _region_partner_ids(con: Any, region: str | None, as_of: Any = None) -> Any:
+    from workbench.store import partners_at
+
     partners = con.table("partners")
+    if as_of is not None:  # the region each partner had then
+        partners = partners_at(con, partners, pd.Timestamp(as_of).date())
     if region not in (None, "all"):
         partners = partners.filter(partners.region == region)
     return partners.select("partner_id")
@@ -84,7 +88,7 @@ def partner_attributes(
     per award name in `new_product_lines`, new_product_sales_cny__<award>.
     """
     as_of = pd.Timestamp(as_of).date()
-    ids = _region_partner_ids(con, region)
+    ids = _region_partner_ids(con, region, as_of)
     p = con.table("partners")
     p = p.filter(p.onboard_date <= as_of, p.exit_date.isnull() | (p.exit_date > as_of)).semi_join(ids, "partner_id")
     frame = p.select("partner_id", "name", "region", "channel_type", "onboard_date").to_pandas()

@@ -101,8 +101,9 @@ def pull_forward_from_store(con: Any, *, thresholds: Any = (), as_of: Any = None
     if as_of is not None:
         o = o.filter(o.order_date <= pd.Timestamp(as_of).date())
     if region not in (None, "", "all"):
-        p = con.table("partners")
-        o = o.semi_join(p.filter(p.region == region).select("partner_id"), "partner_id")
+        from workbench.incentives.data import _region_partner_ids
+
+        o = o.semi_join(_region_partner_ids(con, region, as_of), "partner_id")  # the region each partner had then
     frame = o.group_by("partner_id", "order_date").aggregate(net_amount=o.net_amount.sum().cast("float64")).to_pandas()
     if frame.empty:
         raise NotEnoughData("The store has no orders, so pulled-forward sales cannot be checked.")

@@ -117,7 +117,7 @@ def ledger_rows(con: Any, *, region: str | None = None, end: date | None = None)
     if end is not None:
         i = i.filter(i.period_end <= pd.Timestamp(end).date())
     if region not in (None, "all"):
-        i = i.semi_join(_region_partner_ids(con, region), "partner_id")
+        i = i.semi_join(_region_partner_ids(con, region, end), "partner_id")
     return int(i.count().to_pandas())
 
 

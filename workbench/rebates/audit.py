@@ -223,7 +223,10 @@ def audit_store(
         last = last if last is not None else raw.execute("SELECT max(period_end) FROM incentives").fetchone()[0]
         as_of = pd.Timestamp(last).date() if last is not None else None
     cols = [c for c in ("partner_id", "name", "region", "manager_id") if c in _columns(raw, "partners")]
-    partners = raw.execute(f"SELECT {', '.join(cols)} FROM partners").df()
+    from workbench.store import partners_at_sql
+
+    when = q.end if quarter is not None else as_of  # each partner's region and manager then
+    partners = raw.execute(f"SELECT {', '.join(cols)} FROM {partners_at_sql(raw, when)}").df()
     if ledger.empty or as_of is None:
         raise NotEnoughData(f"The incentive ledger has no rows for {quarter}, so there is nothing to audit."
                             if quarter is not None else "The incentive ledger has no rows in the period, so there "

@@ -128,7 +128,7 @@ def channel_mix_from_store(con: ibis.BaseBackend, *, quarter: str, region: str |
     from workbench import features
 
     q = pd.Period(str(quarter), "Q")
-    t = features.scoped_tables(con, region)
+    t = features.scoped_tables(con, region, as_of=q.end_time.date())
     start, end = (q - (quarters - 1)).start_time.date(), q.end_time.date()
     return channel_mix(_quarterly_sales(t, start=start, end=end, by="channel_type"))
 
@@ -139,7 +139,7 @@ def partner_review_from_store(con: ibis.BaseBackend, *, quarter: str, region: st
     from workbench import features
 
     q = pd.Period(str(quarter), "Q")
-    t = features.scoped_tables(con, region)
+    t = features.scoped_tables(con, region, as_of=q.end_time.date())
     end = q.end_time.date()
     quarterly = _quarterly_sales(t, start=(q - 5).start_time.date(), end=end, by="partner_id")
     if "surveys" in t:

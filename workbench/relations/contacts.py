@@ -98,7 +98,7 @@ def contacts_from_store(con: ibis.BaseBackend, *, as_of: date | str, region: str
 
     as_of = pd.Timestamp(as_of).date()
     scope = Scope.parse(region, manager)
-    tables = features.scoped_tables(con, scope)
+    tables = features.scoped_tables(con, scope, as_of=as_of)
     partners = _active_partners(tables, as_of)
     tiers = segment.partner_tiers(con, as_of=as_of, region=scope.region)
     partners = partners.merge(tiers, on="partner_id", how="left")

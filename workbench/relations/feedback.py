@@ -145,7 +145,7 @@ def surveys_from_store(con, *, as_of, region: str | Scope | None = None, days: i
     from workbench import features, segment
 
     cut = pd.Timestamp(as_of).date()
-    t = features.scoped_tables(con, region)
+    t = features.scoped_tables(con, region, as_of=cut)
     cols = ["survey_id", "partner_id", "survey_date", "satisfaction", "comment", "region", "tier"]
     if "surveys" not in t:
         return pd.DataFrame(columns=cols)

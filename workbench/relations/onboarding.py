@@ -126,7 +126,7 @@ def activation_from_store(con: ibis.BaseBackend, *, as_of: date | str, region: s
     """(partners, orders) frames for the onboarding functions, scoped to `region`, read from the store."""
     from workbench import features
 
-    t = features.scoped_tables(con, region)
+    t = features.scoped_tables(con, region, as_of=pd.Timestamp(as_of).date())
     partners = t["partners"].select("partner_id", "onboard_date").to_pandas()
     o = t["orders"]
     cut = pd.Timestamp(as_of).date()

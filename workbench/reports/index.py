@@ -44,19 +44,23 @@ _HEAD_LABEL = {
 }
 
 
-def _where(scope: Scope) -> tuple[str, list[Any]]:
-    """SQL condition on partner_id restricting to the scope's partners, and its arguments."""
+def _where(scope: Scope, raw: duckdb.DuckDBPyConnection | None = None, as_of: date | None = None) -> tuple[str, list[Any]]:
+    """SQL condition on partner_id restricting to the scope's partners (by the region or manager they had at
+    `as_of`, read on `raw`, when given), and its arguments."""
     if scope.is_all:
         return "TRUE", []
     col = "region" if scope.kind == "region" else "manager_id"
-    return f"partner_id IN (SELECT partner_id FROM partners WHERE {col} = ?)", [scope.value]
+    from workbench.store import partners_at_sql
+
+    source = partners_at_sql(raw, as_of) if raw is not None else "partners"
+    return f"partner_id IN (SELECT partner_id FROM {source} WHERE {col} = ?)", [scope.value]
 
 
-def _snapshot(db: Path, scope: Scope) -> dict[str, Any]:
-    """Store file, its size and time, and row counts (restricted to the pack's partners)."""
-    where, args = _where(scope)
+def _snapshot(db: Path, scope: Scope, as_of: date | None = None) -> dict[str, Any]:
+    """Store file, its size and time, and row counts (restricted to the pack's partners at `as_of`)."""
     con = duckdb.connect(str(db), read_only=True)
     try:
+        where, args = _where(scope, con, as_of)
         counts = {"partners": con.execute(f"SELECT count(*) FROM partners WHERE {where}", args).fetchone()[0]}
         for t in PARTNER_TABLES:
             try:
@@ -84,12 +88,12 @@ def _snapshot(db: Path, scope: Scope) -> dict[str, Any]:
 def headline_from_store(db: str | Path, scope: Scope, as_of: date) -> dict[str, float | int | None]:
     """The headline figures read straight from the store (see the module docstring); amounts in the
     store currency, sales_change as a ratio (None when the month before had no sales)."""
-    where, args = _where(scope)
     month = pd.Timestamp(as_of).to_period("M")
     m_start, m_end = month.start_time.date(), month.end_time.date()
     p_start, p_end = (month - 1).start_time.date(), (month - 1).end_time.date()
     con = duckdb.connect(str(db), read_only=True)
     try:
+        where, args = _where(scope, con, as_of)
         sales, prev = con.execute(
             f"SELECT coalesce(sum(net_amount) FILTER (WHERE order_date BETWEEN ? AND ?), 0), "
             f"coalesce(sum(net_amount) FILTER (WHERE order_date BETWEEN ? AND ?), 0) FROM orders WHERE {where}",

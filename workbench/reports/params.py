@@ -51,12 +51,15 @@ def latest_complete_quarter(max_order_date: date) -> str:
     return str(Quarter.latest_complete(max_order_date, grace_days=6))
 
 
-def _store_facts(db: Path) -> tuple[tuple[str, ...], date | None, dict[str, str]]:
-    """Regions of the store, its last order date, and a map of lower-cased/Chinese region names."""
+def _store_facts(db: Path, when: date | None = None) -> tuple[tuple[str, ...], date | None, dict[str, str]]:
+    """Regions of the store (those partners had on `when`, when given), its last order date, and a map of
+    lower-cased/Chinese region names."""
+    from workbench.store import partners_at_sql
+
     con = duckdb.connect(str(db), read_only=True)
     try:
         regions = tuple(r for (r,) in con.execute(
-            "SELECT DISTINCT region FROM partners WHERE region IS NOT NULL ORDER BY region").fetchall())
+            f"SELECT DISTINCT region FROM {partners_at_sql(con, when)} WHERE region IS NOT NULL ORDER BY region").fetchall())
         (max_date,) = con.execute("SELECT max(order_date) FROM orders").fetchone()
     except duckdb.Error as exc:
         raise WorkbenchError(f"The store {db} does not hold the workbench tables ({str(exc).splitlines()[0]}).") from exc
@@ -126,6 +129,7 @@ def validate_params(db: str | Path, *, quarter: str | None, region: str | Scope 
     start, end = _quarter_bounds(quarter)
     if _orders_in(db, start, end) == 0:
         raise WorkbenchError(f"The store holds no orders in {quarter} ({start} to {end}); choose another quarter.")
+    regions, _, aliases = _store_facts(db, end)  # the regions as partners had them at the quarter's end
     if isinstance(region, Scope):
         region, manager = (region.region, region.manager) if not region.is_all else (None, None)
     if region is not None and str(region).strip() in ("全部", "全部区域"):

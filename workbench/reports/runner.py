@@ -349,7 +349,7 @@ def render_pack(
     out = Path(out).expanduser().resolve()
     rendered_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     currency = _currency(params.db)
-    snapshots = {s: _snapshot(params.db, s) for s in params.scopes}
+    snapshots = {s: _snapshot(params.db, s, params.as_of) for s in params.scopes}
     workdir = Path(tempfile.mkdtemp(prefix="wb-report-"))
     job_list: list[dict[str, Any]] = []
     for scope in params.scopes:

@@ -573,7 +573,7 @@ def actions_from_store(con: Any, *, end: date | str, region: str | None = "all")
     scoped to `region`."""
     from workbench import features
 
-    return _actions_until(features.scoped_tables(con, _region_arg(region)), end)
+    return _actions_until(features.scoped_tables(con, _region_arg(region), as_of=pd.Timestamp(end).date()), end)
 
 
 def _actions_until(t: dict[str, Any], end: date | str) -> pd.DataFrame:

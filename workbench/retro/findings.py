@@ -390,7 +390,7 @@ def build_retrospective(
     scope = Scope.parse(region)
     cfg = settings if isinstance(settings, RetroSettings) else load_settings(settings)
     q_end = _quarter_bounds(q)[1]
-    t = features.scoped_tables(con, scope)  # once: each scoped call runs a count query
+    t = features.scoped_tables(con, scope, as_of=q_end)  # once: each scoped call runs a count query
     kpis = _kpi_table(con, t, q, region=region, by_tier=True, targets=targets, programs_dir=programs_dir)
     tcfg = _resolve_targets(targets)
     att = attainment(kpis, tcfg, quarter=str(q)) if tcfg is not None else pd.DataFrame(

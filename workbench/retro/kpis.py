@@ -357,7 +357,7 @@ def kpi_table(
     from workbench import features
 
     q = _period(quarter)
-    return _kpi_table(con, features.scoped_tables(con, region), q, region=region, by_tier=by_tier,
+    return _kpi_table(con, features.scoped_tables(con, region, as_of=q.end_time.date()), q, region=region, by_tier=by_tier,
                       targets=targets, programs_dir=programs_dir)
 
 

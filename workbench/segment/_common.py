@@ -28,7 +28,9 @@ def _as_date(value: Any) -> date:
 
 def _population(con: ibis.BaseBackend, as_of: date, region: str | None) -> ir.Table:
     """Partners onboarded by `as_of` and not exited by it, optionally in one region."""
-    p = con.table("partners")
+    from workbench.store import partners_at
+
+    p = partners_at(con, con.table("partners"), as_of)  # the region each partner had at as_of
     pop = p.filter(p.onboard_date <= as_of, p.exit_date.isnull() | (p.exit_date > as_of))
     if not _is_all(region):
         pop = pop.filter(pop.region == region)
