@@ -543,6 +543,6 @@ def tier_changes(con: Any, *, quarter: str, region: str | Scope | None = "all") 
     scope = Scope.parse(region)
     ids = None
     if scope.kind == "manager":
-        ids = features.scoped_tables(con, scope)["partners"].select("partner_id").to_pandas()["partner_id"]
+        ids = features.scoped_tables(con, scope, as_of=_quarter_bounds(q)[1])["partners"].select("partner_id").to_pandas()["partner_id"]
     return segment.migration_between(con, as_of_from=_quarter_bounds(q - 1)[1], as_of_to=_quarter_bounds(q)[1],
                                      region=_region_arg(region), partner_ids=ids)
