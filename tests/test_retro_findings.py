@@ -57,14 +57,18 @@ def test_findings_in_english_and_chinese() -> None:
 
 @pytest.mark.slow
 def test_notebook_runs_under_papermill(demo_db: Path, tmp_path: Path) -> None:
+    """05 for one channel manager in Chinese: every section renders and no other manager's partner is named."""
     import nbformat
     import papermill as pm
 
+    from workbench import store
     from workbench.reports import register_engine
 
+    partners = store.connect(demo_db, read_only=True).table("partners").to_pandas()
+    manager = partners["manager_id"].value_counts().index[0]
     out = tmp_path / "05.ipynb"
     pm.execute_notebook(str(NOTEBOOK), str(out), parameters={"db": str(demo_db), "quarter": "2026Q3",
-                                                             "region": "East", "lang": "zh"},
+                                                             "manager": manager, "lang": "zh"},
                         kernel_name="python3", cwd=str(NOTEBOOK.parent), progress_bar=False,
                         engine_name=register_engine(), execution_timeout=600)
     nb = nbformat.read(out, as_version=4)
@@ -75,14 +79,15 @@ def test_notebook_runs_under_papermill(demo_db: Path, tmp_path: Path) -> None:
             texts.append(str(o.get("data", {}).get("text/markdown", "")))
             texts.append(str(o.get("data", {}).get("text/html", "")))
     html = "\n".join(texts)
-    assert "主要发现" in html and "月销售额" in html and "达成率" in html
-    # the East report names no partner of another region
-    from workbench import store
-
-    con = store.connect(demo_db, read_only=True)
-    partners = con.table("partners").to_pandas()
-    others = partners.loc[partners["region"] != "East", "partner_id"]
-    assert not [p for p in others if p in html]
+    for heading in ("主要发现", "月销售额", "返利少付", "联系节奏", "按层级的执行率", "渠道类型依赖度", "待评估的经销商"):
+        assert heading in html, heading
+    assert f"渠道经理 {manager}" in html and "达成率" in html
+    # the manager's page names only the manager's partners (and at least one of them)
+    own = set(partners.loc[partners["manager_id"] == manager, "partner_id"])
+    named = set(re.findall(r"P\d{6}", html))
+    assert named and named <= own, sorted(named - own)[:5]
+    others = set(partners["manager_id"].dropna()) - {manager}
+    assert not [m for m in others if re.search(rf"\b{re.escape(m)}\b", html)]
 
 
 def _small_kpis() -> pd.DataFrame:
