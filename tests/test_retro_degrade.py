@@ -35,8 +35,14 @@ def test_orders_only_says_no_actions_and_blanks_empty_tables(realstore) -> None:
     assert set(r.notes["kpis"].values["tables"]) == {"surveys", "trainings", "conflicts", "incentives"}
     assert r.notes["conflicts"].code == "no_conflicts"
     k = r.kpis[(r.kpis["dimension"] == "overall") & (r.kpis["quarter"] == "2026Q3")].set_index("kpi")["value"]
-    for kpi in ("satisfaction_mean", "trainings", "conflicts_opened", "incentive_cost_cny", "actions_visit"):
+    for kpi in ("satisfaction_mean", "trainings", "conflicts_opened", "incentive_cost_cny", "actions_visit",
+                *retro.REBATE_KPIS):
         assert np.isnan(k[kpi]), kpi  # "–", not a 0 that reads like a measured zero
+    # no ledger: no rebate finding; no actions: contact cadence says so in one sentence, and no contact finding
+    assert r.notes["contacts"].code == "no_contacts" and "rebates" not in r.notes
+    assert not [f for f in r.findings() if f.code in ("rebates", "rebates_ok", "contacts")]
+    assert str(words.note(r.notes["contacts"], "zh")).count("。") == 1
+    assert len(r.contacts) and len(r.channel_mix) and "channel_mix" not in r.notes  # orders carry the channel mix
     assert k["monthly_sales_cny"] > 0
     wide = words.kpi_wide(r.kpis, lang="en")
     assert wide.loc["Trainings"].tolist()[:4] == ["–"] * 4
@@ -52,6 +58,8 @@ def test_one_day_and_returns_only_region_degrade(realstore) -> None:
     r = retro.build_retrospective(con, quarter="2026Q3", region=realstores.RETURNS_ONLY_REGION)
     assert r.notes["concentration"].code == "no_sales" and r.concentration.empty
     assert {"effects", "forecast"} <= set(r.notes)
+    # returns only: no channel shares to show, no active partner to contact
+    assert r.notes["channel_mix"].code == "no_sales" and r.notes["contacts"].code == "no_active_partners"
 
 
 def test_money_in_the_store_currency() -> None:

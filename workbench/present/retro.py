@@ -230,9 +230,9 @@ NOTES: dict[str, tuple[str, str]] = {
     "no_backtest": ("A forecast backtest needs at least {needed} months of sales and there are {months} here.",
                     "预测回测至少需要 {needed} 个月的销售数据，这里只有 {months} 个月。"),
     "rebate_programs_missing": (
-        "No program file names the ledger's program {programs}, so its dues are not recomputed: its payments are "
-        "checked against the ledger's own dues and misstated dues show –.",
-        "返利政策 {programs} 没有对应的方案文件，无法重算应付：其付款仅与台账应付核对，应付金额误差显示为 –。"),
+        "No program file matches the ledger's programs {programs}, so their dues are not recomputed and their "
+        "payments are checked against the ledger's own dues.",
+        "台账返利政策 {programs} 没有对应的方案文件，因此不重算其应付金额，付款仅与台账应付核对。"),
     "no_active_partners": ("No partner here ordered in the 180 days to {as_of}, so there is no contact cadence to "
                            "check.", "截至 {as_of} 的 180 天内本范围没有下单的经销商，无联系节奏可查。"),
     "no_contacts": ("No visits or communications are recorded, so contact cadence cannot be judged.",

@@ -22,11 +22,14 @@ from workbench.retro.forecast import backtest_forecast, forecast_sales, monthly_
 from workbench.retro.kpis import (
     KPI_ORDER,
     RATE_KPIS,
+    REBATE_KPIS,
     attainment,
     concentration_alerts,
     concentration_by_period,
     conflict_summary,
     kpi_table,
+    rebate_audit,
+    rebate_kpis,
     tier_changes,
 )
 from workbench.retro.settings import RetroSettings, Target, TargetsConfig, load_settings, load_targets
@@ -35,6 +38,7 @@ __all__ = [
     "ACTION_TYPES",
     "KPI_ORDER",
     "RATE_KPIS",
+    "REBATE_KPIS",
     "Finding",
     "RetroSettings",
     "Retrospective",
@@ -58,6 +62,8 @@ __all__ = [
     "monthly_sales",
     "naive_before_after",
     "panel_from_store",
+    "rebate_audit",
+    "rebate_kpis",
     "stl_decompose",
     "tier_changes",
 ]

@@ -343,7 +343,7 @@ def _relations(con: Any, *, quarter: str, scope: Scope, as_of: Any, cfg: RetroSe
     elif not status["manager_id"].notna().any():
         notes["managers"] = Finding("no_managers")
     mix = relations.channel_mix_from_store(con, quarter=quarter, region=scope)
-    if mix[mix["quarter"] == quarter].empty:
+    if not mix.loc[mix["quarter"] == quarter, "net_sales"].sum() > 0:  # none, or returns only
         notes["channel_mix"] = Finding("no_sales")
     alerts = relations.channel_alerts(mix, quarter=quarter, config=mix_cfg)
     review = relations.partner_review_from_store(con, quarter=quarter, region=scope, config=mix_cfg)
