@@ -54,7 +54,7 @@ def main() -> None:
         with timed("  cutoff frames (10 quarterly cutoffs)", None, results):
             cuts = churn.default_cutoffs(con, horizon_days=90)
             frames = churn.cutoff_frames(con, cuts, horizon_days=90)
-        with timed("  backtest (6 scored cutoffs, 2 tuned models + 4 baselines)", None, results):
+        with timed("  backtest (6 scored cutoffs, 3 tuned models + 4 baselines)", None, results):
             bt = churn.run_backtest(frames, horizon_days=90, n_scored=6)
         with timed("  refit winner on the latest cutoffs", None, results):
             scorer = churn.fit_scorer(con, as_of=date(2026, 9, 30), frames=frames, bt=bt)

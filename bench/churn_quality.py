@@ -63,7 +63,8 @@ def main() -> None:
     ap.add_argument("--region", default=None)
     ap.add_argument("--truth", action="store_true", help="also judge against the synthetic truth")
     ap.add_argument("--build-realistic", type=int, default=0, metavar="PARTNERS",
-                    help="first write a realistic synthetic store of this many partners (36 months, seed 7) at STORE")
+                    help="first write a realistic synthetic store of this many partners (36 months) at STORE")
+    ap.add_argument("--seed", type=int, default=7, help="seed of the realistic store written by --build-realistic")
     args = ap.parse_args()
     if args.db is None:  # `make bench` runs every script without arguments
         import tempfile
@@ -71,7 +72,7 @@ def main() -> None:
         args.db = Path(tempfile.mkdtemp()) / "churn_realistic.duckdb"
         args.build_realistic, args.truth = args.build_realistic or 2000, True
     if args.build_realistic:
-        build_realistic(args.db, partners=args.build_realistic, months=36, seed=7)
+        build_realistic(args.db, partners=args.build_realistic, months=36, seed=args.seed)
     con = store.connect(args.db, read_only=True)
     h = args.horizon_days
     t0 = time.perf_counter()
