@@ -214,8 +214,10 @@ def rebate_audit(con: Any, t: dict[str, Any], quarters: list[pd.Period], *,
         audit = rebates.audit_store(con, programs_dir=programs_dir, period_ends=span)
     except NotEnoughData:
         return pd.DataFrame(), []
-    ids = set(t["partners"].select("partner_id").to_pandas()["partner_id"].astype(str))
-    audit = audit[audit["partner_id"].astype(str).isin(ids)].reset_index(drop=True)
+    scoped = t["partners"].select("partner_id", "region").to_pandas().astype({"partner_id": str})
+    audit = audit[audit["partner_id"].astype(str).isin(set(scoped["partner_id"]))].reset_index(drop=True)
+    # the region each partner had in the scoped tables (as the other KPIs' region rows), not the audit's snapshot
+    audit["region"] = audit["partner_id"].astype(str).map(scoped.set_index("partner_id")["region"])
     audit["quarter"] = pd.to_datetime(audit["period_end"]).dt.to_period("Q").astype(str)
     missing = sorted(set(audit.loc[~audit["program_found"].astype(bool), "program"].astype(str)))
     return audit, missing

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.synth.params import ACTION_NOTES
-from workbench.synth.world import _World, _day_in_month, _frame, _ids, _pick, _to_datetime
+from workbench.synth.world import _day_in_month, _frame, _ids, _pick, _to_datetime, _World
 
 __all__ = ["CADENCE_DAYS", "LAPSE_CAP_MONTHS", "SEED_SALT", "contact_actions", "draw_contacts"]
 
