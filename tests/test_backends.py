@@ -52,3 +52,18 @@ def test_cli_takes_a_url_for_analysis_and_refuses_it_for_writes(demo_db: Path, t
     done = subprocess.run([sys.executable, "-m", "workbench.cli", "ingest", "partners", "x.csv",
                            "--db", "duckdb:///tmp/x.duckdb"], capture_output=True, text=True)
     assert done.returncode != 0 and "give --db a path" in done.stderr
+
+
+def test_export_parquet_and_a_spark_url_without_the_files(demo_db: Path, tmp_path: Path) -> None:
+    """export_parquet writes one file per table with the store's rows; pyspark:///DIR without them is one sentence."""
+    import duckdb
+
+    written = backends.export_parquet(demo_db, tmp_path / "pq")
+    assert {p.stem for p in written} >= {"partners", "orders", "incentives"}
+    with duckdb.connect(str(demo_db), read_only=True) as raw:
+        for p in written:
+            want = raw.execute(f"SELECT count(*) FROM {p.stem}").fetchone()[0]
+            assert raw.execute(f"SELECT count(*) FROM '{p}'").fetchone()[0] == want, p.stem
+    with pytest.raises(WorkbenchError, match="holds no partners.parquet") as info:
+        backends.connect(f"pyspark://{tmp_path / 'empty'}")
+    assert "\n" not in str(info.value)

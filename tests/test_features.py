@@ -1,10 +1,8 @@
-"""Feature layer: hand-computed KPI fixtures, point-in-time guarantees, demo-store reconciliation, Spark parity."""
+"""Feature layer: hand-computed KPI fixtures, point-in-time guarantees, demo-store reconciliation (Spark parity: test_spark.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import time
 from pathlib import Path
 
 import ibis
@@ -490,103 +488,6 @@ def test_demo_store_reconciles_and_matches_planted_truth(demo_db):
                      " DATE '2026-01-01' AND DATE '2026-06-30'").fetchone()[0]
     assert panel.net_sales_cny.sum() == pytest.approx(h1, rel=1e-9)
     assert not panel.duplicated(["partner_id", "month"]).any()
-
-
-# --------------------------------------------------------------------------------------------
-# Spark: the same functions on Ibis's PySpark backend give the same answers
-# --------------------------------------------------------------------------------------------
-
-def _spark_or_fail(request):
-    """pyspark when installed; when the run selected `-m spark` a missing extra is a failure, not a skip."""
-    try:
-        import pyspark  # noqa: F401
-        from ibis.backends import pyspark as _  # noqa: F401
-    except ImportError as exc:
-        if "spark" in (request.config.getoption("-m") or ""):
-            pytest.fail(f"the [spark] extra is not installed ({exc}); run `make test-spark`")
-        pytest.skip("the [spark] extra is not installed; `make test-spark` runs this")
-
-
-def spark_backend(db: Path, workdir: Path):
-    """An Ibis PySpark backend whose temp views hold the store's canonical tables (via Parquet)."""
-    import duckdb
-    import ibis
-    from pyspark.sql import SparkSession
-
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    spark = (
-        SparkSession.builder.master("local[2]").appName("workbench-test")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", "2g")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    raw = duckdb.connect(str(db), read_only=True)
-    for name in store.TABLE_ORDER:
-        path = workdir / f"{name}.parquet"
-        raw.execute(f"COPY {name} TO '{path}' (FORMAT parquet)")
-        spark.read.parquet(str(path)).createOrReplaceTempView(name)
-    raw.close()
-    return ibis.pyspark.connect(spark), spark
-
-
-def _same(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> None:
-    a = a.sort_values(keys).reset_index(drop=True)
-    b = b.sort_values(keys).reset_index(drop=True)
-    assert list(a.columns) == list(b.columns)
-    assert len(a) == len(b)
-    for c in a.columns:
-        x, y = a[c], b[c]
-        if pd.api.types.is_datetime64_any_dtype(x) or pd.api.types.is_datetime64_any_dtype(y):
-            x, y = pd.to_datetime(x), pd.to_datetime(y)
-            assert ((x == y) | (x.isna() & y.isna())).all(), c
-        elif pd.api.types.is_numeric_dtype(x) and pd.api.types.is_numeric_dtype(y):
-            np.testing.assert_allclose(x.astype(float), y.astype(float), rtol=1e-9, atol=1e-6, equal_nan=True,
-                                       err_msg=c)
-        else:
-            assert x.astype(object).where(x.notna(), None).tolist() == y.astype(object).where(y.notna(), None).tolist(), c
-
-
-@pytest.fixture(scope="module")
-def spark_pair(request, demo_db, tmp_path_factory):
-    """(duckdb backend, pyspark backend) over the same demo store; the Spark session is shared."""
-    _spark_or_fail(request)
-    t0 = time.perf_counter()
-    spark_con, spark = spark_backend(demo_db, tmp_path_factory.mktemp("spark"))
-    print(f"\nspark session and tables ready in {time.perf_counter() - t0:.1f} s")
-    yield store.connect(demo_db, read_only=True), spark_con
-    spark.stop()
-
-
-def _compare(pair, run, keys) -> None:
-    duck, spark_con = pair
-    t0 = time.perf_counter()
-    want = run(duck)
-    t1 = time.perf_counter()
-    got = run(spark_con)
-    print(f"  duckdb {t1 - t0:.1f} s, spark {time.perf_counter() - t1:.1f} s")
-    assert len(want) > 0
-    _same(want, got, keys)
-
-
-# The reduced Spark check (what CI can afford): the partner snapshot and the churn labels.
-@pytest.mark.spark
-def test_spark_snapshot_and_labels_match_duckdb(spark_pair):
-    _compare(spark_pair, lambda c: F.partner_snapshot(c, as_of=AS_OF).to_pandas(), ["partner_id"])
-    _compare(spark_pair, lambda c: F.churn_labels(c, as_of=D(2026, 3, 31)).to_pandas(), ["partner_id"])
-
-
-@pytest.mark.spark
-def test_spark_panel_and_kpis_match_duckdb(spark_pair):
-    _compare(spark_pair, lambda c: F.partner_month_panel(c, start="2026-01-01", end="2026-06-30",
-                                                         region="East").to_pandas(), ["partner_id", "month"])
-    _compare(spark_pair, lambda c: F.quarter_kpis(c, quarter="2026Q2", by="region"), ["region"])
-    _compare(spark_pair, lambda c: F.quarters_kpis(c, quarters=["2026Q1", "2026Q2"], by="region"),
-             ["quarter", "region"])
 
 
 def test_backend_with_only_partners_and_orders():

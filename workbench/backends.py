@@ -2,8 +2,10 @@
 
 The analysis commands (``workbench segment|churn|whatif|retro --db URL``) take either. A URL is handed to
 ``ibis.connect``; the backend's current database must hold tables named like the canonical tables of
-docs/data-contract.md (at least ``partners`` and ``orders``). Ingest, the demo and the report pack
-write or read the DuckDB file itself and take a path only.
+docs/data-contract.md (at least ``partners`` and ``orders``). ``pyspark:///DIR`` starts a local Spark
+session whose views are the Parquet files ``DIR/<table>.parquet`` (:func:`export_parquet` writes them
+from a store). Ingest, the demo and the report pack write or read the DuckDB file itself and take a
+path only.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import ibis
 
 from workbench.errors import WorkbenchError
 
-__all__ = ["connect", "is_url", "redact"]
+__all__ = ["connect", "export_parquet", "is_url", "local_spark", "redact"]
 
 REQUIRED_TABLES: tuple[str, ...] = ("partners", "orders")
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
@@ -49,12 +51,13 @@ def connect(target: str | Path | None = None, *, read_only: bool = True) -> ibis
         return store.connect(target, read_only=read_only)
     url = str(target)
     scheme = url.split("://", 1)[0].lower()
-    if scheme == "duckdb":
-        path = url.split("://", 1)[1].split("?", 1)[0]
-        if path and path != ":memory:":
-            return store.connect(Path(path), read_only=read_only)
+    path = url.split("://", 1)[1].split("?", 1)[0]
+    if scheme == "duckdb" and path and path != ":memory:":
+        return store.connect(Path(path), read_only=read_only)
     try:
-        con = ibis.connect(url)
+        con = local_spark(Path(path)) if scheme == "pyspark" and path else ibis.connect(url)
+    except WorkbenchError:
+        raise
     except ImportError as exc:
         raise WorkbenchError(
             f"The {scheme} backend of Ibis is not installed; install it with pip install 'ibis-framework[{scheme}]'."
@@ -72,3 +75,62 @@ def connect(target: str | Path | None = None, *, read_only: bool = True) -> ibis
             f"of docs/data-contract.md there."
         )
     return con
+
+
+# Small-data settings of a local Spark session: one shuffle partition, no adaptive re-planning and no
+# whole-stage code generation (on a store of thousands of rows compiling the generated Java costs more
+# than running the query; see docs/CONTRIBUTING.md, "Other backends").
+LOCAL_SPARK_CONF: dict[str, str] = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "1",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.driver.memory": "2g",
+}
+
+
+def local_spark(parquet_dir: Path, *, cores: int = 2) -> ibis.BaseBackend:
+    """An Ibis PySpark backend on a local session (`cores` threads) with a view per ``parquet_dir/<table>.parquet``.
+
+    Reuses the process's running session if there is one. A directory without ``partners.parquet``
+    is a one-sentence WorkbenchError.
+    """
+    import os
+
+    files = {p.name.removesuffix(".parquet"): p for p in sorted(Path(parquet_dir).glob("*.parquet"))}
+    if "partners" not in files:
+        raise WorkbenchError(f"{parquet_dir} holds no partners.parquet; write the store there with "
+                             "workbench.backends.export_parquet first.")
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.master(f"local[{cores}]").appName("workbench")
+    for key, value in LOCAL_SPARK_CONF.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    for name, path in files.items():
+        spark.read.parquet(str(path)).createOrReplaceTempView(name)
+    return ibis.pyspark.connect(spark)
+
+
+def export_parquet(db: str | Path, out_dir: str | Path) -> list[Path]:
+    """Write every canonical table of the DuckDB store `db` (and its ``meta``) to ``out_dir/<table>.parquet``."""
+    from workbench import store
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    con = store.connect(db, read_only=True)
+    raw = store.raw_connection(con)
+    present = set(con.list_tables())
+    written = []
+    for name in (*store.TABLE_ORDER, "meta"):
+        if name in present:
+            path = out / f"{name}.parquet"
+            raw.execute(f"COPY {name} TO '{str(path).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
+            written.append(path)
+    con.disconnect()
+    return written
