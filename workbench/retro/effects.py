@@ -121,7 +121,27 @@ class _Panel:
     cohorts: dict[str, np.ndarray]  # action type → sorted treatment months (ordinals)
 
 
-def _panel_arrays(p: pd.DataFrame, first: pd.DataFrame) -> _Panel:
+def _prepare_levels(panel: pd.DataFrame, *, sales_col: str) -> pd.DataFrame:
+    """Each partner's active span → partner_id, month (period), sales (0 = active without orders;
+    returns may make it negative).
+
+    The span runs from the partner's first panel month to its last month with positive sales: a
+    partner that stops ordering without a recorded exit cannot be told from a quiet one, and keeping
+    its trailing zeros lets partners that left before an action month pose as controls (an action is
+    only ever recorded for a partner still there), which biased effects upward by 0.2 on the realistic
+    world (docs/retro.md). The cut is the same for treated and control partners.
+    """
+    p = panel.loc[:, ["partner_id", "month", sales_col]].copy()
+    p["month"] = pd.to_datetime(p["month"]).dt.to_period("M")
+    p["sales"] = pd.to_numeric(p[sales_col], errors="coerce").astype("float64")
+    p["partner_id"] = p["partner_id"].astype(str)
+    p = p[p["sales"].notna()]
+    ordinal = pd.PeriodIndex(p["month"]).asi8
+    last = pd.Series(np.where(p["sales"] > 0, ordinal, np.iinfo(np.int64).min)).groupby(p["partner_id"].to_numpy()).transform("max")
+    return p.loc[ordinal <= last.to_numpy(), ["partner_id", "month", "sales"]].reset_index(drop=True)
+
+
+def _panel_arrays(p: pd.DataFrame, first: pd.DataFrame, y_col: str = "log_sales") -> _Panel:
     mcode = pd.PeriodIndex(p["month"]).asi8
     pid_codes, pid_index = pd.factorize(p["partner_id"])
     ords = pd.PeriodIndex(pd.to_datetime(first["action_month"]).dt.to_period("M")).asi8
@@ -131,7 +151,7 @@ def _panel_arrays(p: pd.DataFrame, first: pd.DataFrame) -> _Panel:
     row_type = type_map.reindex(pid_index).to_numpy()[pid_codes]
     row_first = np.where(pd.isna(row_first), np.inf, row_first).astype("float64")
     cohorts = {t: np.sort(np.unique(ords[first["action_type"].to_numpy() == t])) for t in set(first["action_type"])}
-    return _Panel(y=p["log_sales"].to_numpy(dtype="float64"), month=mcode, pid=pid_codes,
+    return _Panel(y=p[y_col].to_numpy(dtype="float64"), month=mcode, pid=pid_codes,
                   n_partners=len(pid_index), first_month=row_first, first_type=row_type, cohorts=cohorts)
 
 
@@ -364,6 +384,75 @@ def _pretrend_p(b: np.ndarray, v: np.ndarray, rels: list[int], *, bins: int = 4,
     return float(stats.f.sf(wald * (g - q) / (q * (g - 1)), q, g - q))
 
 
+def _ppml_stacks(pa: _Panel, action_type: str, *, pre: int, post: int) -> tuple[list[tuple], int]:
+    """Dense stacks of one action type for PPML: (sales partners × months, treated, partner codes,
+    event month of each column) per treatment month, and the number of treated partners."""
+    out, n_treated = [], 0
+    for g in pa.cohorts.get(action_type, []):
+        g = int(g)
+        blk = _cohort_rows(pa, action_type, g, pre=pre, post=post)
+        if blk is None:
+            continue
+        idx, tr, n_tr = blk
+        unit, uniq = pd.factorize(pa.pid[idx])
+        col = (pa.month[idx] - g + pre).astype(np.int64)
+        y = np.full((uniq.size, pre + post + 1), np.nan)
+        y[unit, col] = pa.y[idx]
+        treated = np.zeros(uniq.size, bool)
+        treated[unit[tr]] = True
+        out.append((y, treated, np.asarray(uniq), np.arange(-pre, post + 1)))
+        n_treated += n_tr
+    return out, n_treated
+
+
+def _fit_ppml(pa: _Panel, action_type: str, *, pre: int, post: int, rels: list[int]) -> dict[str, Any] | None:
+    """Pooled effect and event study of one action type by PPML (:mod:`workbench.retro.ppml`): the
+    multiplier of expected monthly sales, months without orders included."""
+    from workbench.retro import ppml
+
+    raw, n_treated = _ppml_stacks(pa, action_type, pre=pre, post=post)
+    post_st = [ppml.clean_stack(y, tr, cl, (rel >= 0).astype("float64")[:, None]) for y, tr, cl, rel in raw]
+    post_st = [s for s in post_st if s is not None]
+    if not post_st:
+        return None
+    es_design = [(rel[:, None] == np.array(rels)[None, :]).astype("float64") for *_, rel in raw]
+    es_st = [ppml.clean_stack(y, tr, cl, d) for (y, tr, cl, _), d in zip(raw, es_design, strict=True)]
+    es_st = [s for s in es_st if s is not None]
+    reach = sum(s.design[(~np.isnan(s.y[s.treated])).any(axis=0)].sum(axis=0) for s in es_st)
+    keep = np.asarray(reach) > 0
+    es_st = [ppml.Stack(s.y, s.treated, s.cluster, s.design[:, keep]) for s in es_st]
+    f_post = ppml.fit(post_st, 1)
+    f_es = ppml.fit(es_st, int(keep.sum()))
+    kept = [r for r, k in zip(rels, keep, strict=True) if k]
+    h = f_post.info[:, 0, 0]
+    return {"b_post": f_post.coef, "v_post": f_post.cov, "b_es": f_es.coef, "v_es": f_es.cov, "kept": kept,
+            "n_treated": n_treated, "n_cohorts": len(post_st), "n_obs": f_post.n_obs,
+            # the wild bootstrap's per-partner sums of the linearised model at the estimate
+            "a_post": f_post.scores[:, 0] + f_post.coef[0] * h, "q_post": h, "es_fit": f_es}
+
+
+def _pretrend_blocks(rels: list[int], k: int, *, bins: int = 4) -> np.ndarray | None:
+    """Restriction rows averaging the pre-period coefficients (rel ≤ −2) in up to `bins` consecutive blocks."""
+    pre = [i for i, r in enumerate(rels) if r < -1]
+    if not pre:
+        return None
+    blocks = [blk for blk in np.array_split(np.array(pre), min(bins, len(pre))) if len(blk)]
+    c = np.zeros((len(blocks), k))
+    for row, blk in enumerate(blocks):
+        c[row, blk] = 1.0 / len(blk)
+    return c
+
+
+def _pretrend_wild_p(fit: Any, rels: list[int], *, reps: int, seed: int) -> float:
+    """Joint pre-trend p-value of a PPML event study by the wild cluster restricted (score) bootstrap."""
+    from workbench.retro.bootstrap import _wild_wald_p
+
+    c = _pretrend_blocks(rels, fit.coef.size)
+    if c is None:
+        return float("nan")
+    return _wild_wald_p(fit.coef, fit.scores, fit.info, c, reps=reps, seed=seed)
+
+
 def _fit_in_memory(p: pd.DataFrame, first: pd.DataFrame, action_type: str, *, pre: int, post: int,
                    rels: list[int], engine: str) -> dict[str, Any] | None:
     """The same fit as :func:`_fit_streaming` on the whole stacked data at once (any OLS engine)."""
@@ -397,6 +486,7 @@ def action_effects(
     pre: int = 12,
     post: int = 12,
     alpha: float = 0.05,
+    model: str = "ppml",
     engine: str = "moments",
     inference: str = "wild",
     boot_reps: int = 999,
@@ -444,16 +534,24 @@ def action_effects(
 
     if inference not in ("wild", "cluster"):
         raise ValueError(f"inference must be 'wild' or 'cluster', not {inference!r}")
-    p = _prepare_panel(panel, sales_col=sales_col)
+    if model not in ("ppml", "log_ols"):
+        raise ValueError(f"model must be 'ppml' or 'log_ols', not {model!r}")
     first = _first_actions(actions)
+    if model == "ppml":
+        p = _prepare_levels(panel, sales_col=sales_col)
+        pa = _panel_arrays(p, first, "sales")
+    else:
+        p = _prepare_panel(panel, sales_col=sales_col)
+        pa = _panel_arrays(p, first) if engine == "moments" else None
     rows, es_rows = [], []
     types = [t for t in ACTION_TYPES if t in set(first["action_type"])]
     types += sorted(set(first["action_type"]) - set(types))
     rels = [r for r in range(-pre, post + 1) if r != -1]
-    pa = _panel_arrays(p, first) if engine == "moments" else None
     moments: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for atype in types:
-        if pa is not None:
+        if model == "ppml":
+            fit = _fit_ppml(pa, atype, pre=pre, post=post, rels=rels)
+        elif pa is not None:
             fit = _fit_streaming(pa, atype, pre=pre, post=post, rels=rels)
         else:
             fit = _fit_in_memory(p, first, atype, pre=pre, post=post, rels=rels,
@@ -465,7 +563,10 @@ def action_effects(
         moments[atype] = (fit["a_post"], fit["q_post"])
         se = _sd(v_post[0, 0])
         eff = float(b_post[0])
-        pretrend_p = _pretrend_p(b_es, v_es, kept, n_clusters=n_treated_type)
+        if inference == "wild" and "es_fit" in fit:
+            pretrend_p = _pretrend_wild_p(fit["es_fit"], kept, reps=boot_reps, seed=seed)
+        else:
+            pretrend_p = _pretrend_p(b_es, v_es, kept, n_clusters=n_treated_type)
         # t reference with (treated partners − 1) degrees of freedom: the treated clusters identify
         # the effect, and with a few dozen of them the normal reference is slightly too narrow
         dof = max(n_treated_type - 1, 1)
