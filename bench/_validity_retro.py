@@ -31,10 +31,11 @@ PARTNERS = 800
 MODE = "realistic"  # the world the coverage target is set on (workbench.synth modes: easy, realistic)
 
 
-def _panel(orders: pd.DataFrame) -> pd.DataFrame:
-    month = pd.to_datetime(orders["order_date"]).dt.to_period("M").dt.to_timestamp()
-    p = orders.assign(month=month, net_sales_cny=orders["net_amount"].astype(float))
-    return p.groupby(["partner_id", "month"], as_index=False)["net_sales_cny"].sum()
+def _panel(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The store's partner-month panel (onboarding to exit, zeros where no orders) from synthetic tables."""
+    from workbench.synth.actions import monthly_panel
+
+    return monthly_panel(tables)
 
 
 def _generate(seed: int):
@@ -51,7 +52,7 @@ def coverage_runs(seeds=COVERAGE_SEEDS) -> tuple[pd.DataFrame, str]:
     mode = "default"
     for seed in seeds:
         net, mode = _generate(seed)
-        panel = _panel(net.tables["orders"])
+        panel = _panel(net.tables)
         wild, _ = retro.action_effects(panel, net.tables["actions"], inference="wild")
         t_ci, _ = retro.action_effects(panel, net.tables["actions"], inference="cluster")
         truth = net.truth["action_effects"].set_index("action_type")["effect_log"]
@@ -68,7 +69,7 @@ def world_runs(seeds=WORLD_SEEDS) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     tiers_out, rep_out, roi_out = [], [], []
     for seed in seeds:
         w = action_world(seed=seed, partners=PARTNERS, mode=MODE)
-        p, a = _panel(w.tables["orders"]), w.tables["actions"]
+        p, a = _panel(w.tables), w.tables["actions"]
         bt = R.effects_by_tier(p, a, w.tiers).merge(w.tier_effects, on=["action_type", "tier"], suffixes=("", "_true"))
         tiers_out.append(bt.assign(seed=seed))
         rp = R.repeat_effects(p, a).merge(w.repeat_effects, on="action_type", suffixes=("", "_true"))

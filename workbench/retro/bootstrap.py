@@ -83,7 +83,7 @@ def _wild_wald_p(coef: np.ndarray, scores: np.ndarray, info: np.ndarray, restric
     Webb's WCR).
     """
     n_cl = scores.shape[0]
-    if n_cl < 3:
+    if n_cl < 3 or not np.isfinite(coef).all():
         return float("nan")
     j = info.sum(axis=0)
     j_inv = np.linalg.pinv(j, rcond=1e-12, hermitian=True)
@@ -94,11 +94,12 @@ def _wild_wald_p(coef: np.ndarray, scores: np.ndarray, info: np.ndarray, restric
     def wald(cb: np.ndarray, proj: np.ndarray) -> np.ndarray:
         """Wald statistics of rows of `cb` (draws × q) with projected cluster scores (draws × G × q)."""
         v = factor * np.einsum("rgq,rgp->rqp", proj, proj)
-        return np.einsum("rq,rq->r", cb, np.linalg.solve(v, cb[:, :, None])[:, :, 0])
+        # pinv: with a handful of treated partners a draw can make the meat singular
+        return np.einsum("rq,rqp,rp->r", cb, np.linalg.pinv(v, rcond=1e-12, hermitian=True), cb)
 
     w_obs = wald((c @ coef)[None, :], (scores @ m.T)[None, :, :])[0]
     cjc = c @ j_inv @ c.T
-    shift = j_inv @ c.T @ np.linalg.solve(cjc, c @ coef)  # β̂ − β_r
+    shift = j_inv @ c.T @ np.linalg.pinv(cjc, rcond=1e-12, hermitian=True) @ (c @ coef)  # β̂ − β_r
     s_r = scores + info @ shift  # restricted scores
     a = s_r @ m.T  # G × q
     b = np.einsum("qk,gkl->gql", m, info)  # G × q × k

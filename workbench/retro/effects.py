@@ -365,23 +365,22 @@ def _pretrend_p(b: np.ndarray, v: np.ndarray, rels: list[int], *, bins: int = 4,
     """
     from scipy import stats
 
-    pre = [i for i, r in enumerate(rels) if r < -1]
-    if not pre:
+    c = _pretrend_blocks(rels, len(b), bins=bins)
+    if c is None:
         return float("nan")
-    blocks = [blk for blk in np.array_split(np.array(pre), min(bins, len(pre))) if len(blk)]
-    c = np.zeros((len(blocks), len(b)))
-    for row, blk in enumerate(blocks):
-        c[row, blk] = 1.0 / len(blk)
     cb, cvc = c @ b, c @ v @ c.T
     try:
         wald = float(cb @ np.linalg.solve(cvc, cb))
     except np.linalg.LinAlgError:
         return float("nan")
-    q = len(blocks)
+    q = c.shape[0]
     if n_clusters is None or n_clusters <= q:
         return float(stats.chi2.sf(wald, q))
     g = int(n_clusters)
     return float(stats.f.sf(wald * (g - q) / (q * (g - 1)), q, g - q))
+
+
+MAX_LOG_EFFECT = 5.0  # |log multiplier| beyond this (×150) is a separated fit, not an estimate
 
 
 def _ppml_stacks(pa: _Panel, action_type: str, *, pre: int, post: int) -> tuple[list[tuple], int]:
@@ -422,7 +421,13 @@ def _fit_ppml(pa: _Panel, action_type: str, *, pre: int, post: int, rels: list[i
     keep = np.asarray(reach) > 0
     es_st = [ppml.Stack(s.y, s.treated, s.cluster, s.design[:, keep]) for s in es_st]
     f_post = ppml.fit(post_st, 1)
+    if not (np.isfinite(f_post.coef).all() and abs(f_post.coef[0]) < MAX_LOG_EFFECT):
+        return None  # separation (e.g. no sales after the action at all): no multiplier to report
     f_es = ppml.fit(es_st, int(keep.sum()))
+    if not (np.isfinite(f_es.coef).all() and np.abs(f_es.coef).max(initial=0.0) < MAX_LOG_EFFECT):
+        f_es = ppml.Fit(coef=np.full(f_es.coef.size, np.nan), cov=np.full_like(f_es.cov, np.nan),
+                        information=f_es.information, scores=f_es.scores, info=f_es.info,
+                        clusters=f_es.clusters, n_obs=f_es.n_obs, iterations=f_es.iterations)
     kept = [r for r, k in zip(rels, keep, strict=True) if k]
     h = f_post.info[:, 0, 0]
     return {"b_post": f_post.coef, "v_post": f_post.cov, "b_es": f_es.coef, "v_es": f_es.cov, "kept": kept,
@@ -492,40 +497,42 @@ def action_effects(
     boot_reps: int = 999,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Effect of each maintenance action type on log monthly sales, by stacked event study.
+    """Effect of each maintenance action type on expected monthly sales, by stacked event study.
 
     Parameters
     ----------
-    panel : one row per partner-month with ``partner_id``, ``month`` (any date in the month) and
-        `sales_col` (net sales, CNY). Months with zero or negative sales are left out (log scale).
+    panel : one row per partner-month the partner was active (``features.partner_month_panel``: from
+        onboarding to exit) with ``partner_id``, ``month`` (any date in the month) and `sales_col`
+        (net sales, CNY; 0 in a month without orders).
     actions : the actions table (``partner_id``, ``action_date``, ``action_type``); a partner's first
         action defines its treatment type and month.
     pre, post : event window, months before (−pre … −2, with −1 the reference) and after (0 … post).
-    engine : "moments" (default: one stack at a time, memory of one stack, cluster-robust covariance
-        from moments), "in_memory" (the whole stacked data at once, same numbers) or "statsmodels"
-        (statsmodels OLS with cov_type="cluster" on the within-transformed stacked data; same
-        numbers, slower and memory-hungry on large panels).
-    inference : "wild" (default: the intervals and p-value of the pooled effect come from the wild
-        cluster restricted bootstrap by test inversion, `boot_reps` Rademacher draws from `seed`,
-        clustered by partner) or "cluster" (the cluster-robust t interval with (treated partners − 1)
-        degrees of freedom). The CRV1 t interval covered the planted effects 92% of the time (z
-        spread 1.09); the bootstrap is calibrated by the data (docs/retro.md, bench/validity.py).
+    model : "ppml" (default) — Poisson pseudo-maximum likelihood (:mod:`workbench.retro.ppml`): the
+        effect is the multiplier of expected monthly sales, months without orders included, over each
+        partner's active span (to its last month with sales, see ``_prepare_levels``); exp(effect_log)
+        − 1 is the share the action added to sales. "log_ols" — the earlier estimator, OLS of log sales
+        in months with positive sales (a different quantity: sales per ordering month; it misses an
+        action that makes partners order more often); kept as the baseline.
+    engine : log_ols only: "moments" (one stack at a time), "in_memory" or "statsmodels" (same numbers).
+    inference : "wild" (default: the pooled effect's interval and p-value come from the wild cluster
+        restricted bootstrap by test inversion, `boot_reps` Rademacher draws from `seed`, clustered by
+        partner; for PPML on the model linearised at the estimate, i.e. the score bootstrap, and the
+        pre-trend p-value from the same bootstrap of the joint Wald test) or "cluster" (CRV1 t
+        interval with (treated partners − 1) degrees of freedom, F-referred pre-trend Wald test).
+        Measured on the realistic world: docs/retro.md, bench/validity.py.
 
     Design (stacked difference-in-differences, Cengiz et al. 2019): for each action type and each
     treatment month g a stack holds that cohort and the clean controls (partners with no action up to
-    g + post: never or not-yet treated), over months g − pre … g + post. Log sales are regressed on
-    treated × event-month dummies with stack × partner and stack × month fixed effects (swept out
-    exactly, stack by stack: no dummy matrix), standard errors clustered by partner (the estimator of
-    statsmodels' ``cov_type="cluster"``) and a t reference with (treated partners − 1) degrees of
-    freedom. The headline effect is the pooled difference-in-differences (treated × post) in the same
-    stacked data; the event-month coefficients give the pre-trends.
+    g + post: never or not-yet treated), over months g − pre … g + post, with stack × partner and
+    stack × month fixed effects. The headline effect is the pooled treated × after coefficient; the
+    event-month coefficients give the pre-trends.
 
     Returns
     -------
-    effects : one row per action type: effect_log, se, ci_low, ci_high (pointwise 1 − alpha interval,
-        log points), ci_low_joint, ci_high_joint (simultaneous over the action types, Bonferroni),
+    effects : one row per action type: effect_log (log multiplier of expected monthly sales), se,
+        ci_low, ci_high (pointwise 1 − alpha interval, log points), ci_low_joint, ci_high_joint (simultaneous over the action types, Bonferroni),
         effect_pct (exp − 1, %), p_value, pretrend_p (joint test that the pre coefficients,
-        averaged in four blocks, are zero; F reference with the treated partners as clusters),
+        averaged in four blocks, are zero),
         n_treated, n_cohorts, n_obs.
     event_study : one row per action type and event month: rel_month, coef, se, ci_low, ci_high
         (rel_month −1 is the reference, 0 by construction).

@@ -27,6 +27,7 @@ __all__ = [
     "TIER_MULTIPLIERS",
     "ActionWorld",
     "action_world",
+    "monthly_panel",
     "plant_costs",
     "plant_repeat_actions",
     "plant_tier_effects",
@@ -141,3 +142,25 @@ def action_world(*, seed: int = 0, partners: int = 800, months: int = 36, mode: 
     tables, repeat_truth = plant_repeat_actions(tables, effects, seed=seed)
     tables["actions"] = plant_costs(tables["actions"], seed=seed)
     return ActionWorld(tables=tables, tiers=tiers, tier_effects=tier_truth, repeat_effects=repeat_truth, seed=seed)
+
+
+def monthly_panel(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Partner-month net sales (CNY) from each partner's onboarding month (or the first order month of the
+    data) to its exit month (or the last), zeros where it had no orders: the rows
+    ``features.partner_month_panel`` gives for a store; partner_id, month (month start), net_sales_cny."""
+    o = tables["orders"]
+    month = pd.to_datetime(o["order_date"]).dt.to_period("M")
+    sales = o.assign(month=month, net=o["net_amount"].astype(float)).groupby(
+        [o["partner_id"].astype(str), month])["net"].sum()
+    p = tables["partners"]
+    lo, hi = month.min().ordinal, month.max().ordinal
+    on = pd.to_datetime(p["onboard_date"]).dt.to_period("M").map(lambda x: x.ordinal, na_action="ignore")
+    ex = pd.to_datetime(p["exit_date"]).dt.to_period("M").map(lambda x: x.ordinal, na_action="ignore")
+    start = on.fillna(lo).clip(lower=lo).astype("int64").to_numpy()
+    stop = ex.fillna(hi).clip(upper=hi).astype("int64").to_numpy()
+    n = np.clip(stop - start + 1, 0, None)
+    pid = np.repeat(p["partner_id"].astype(str).to_numpy(), n)
+    ordinal = np.repeat(start, n) + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    months = pd.PeriodIndex.from_ordinals(ordinal, freq="M")
+    net = sales.reindex(pd.MultiIndex.from_arrays([pid, months])).fillna(0.0).to_numpy()
+    return pd.DataFrame({"partner_id": pid, "month": months.to_timestamp(), "net_sales_cny": net})
