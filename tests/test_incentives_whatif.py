@@ -40,22 +40,6 @@ def test_cli_rejects_a_malformed_program_before_running(demo_db, tmp_path, capsy
     assert "rate_pct" in capsys.readouterr().err and not out.exists()
 
 
-@pytest.mark.slow
-def test_notebook_runs_under_papermill(demo_db, tmp_path):
-    import papermill as pm
-
-    from workbench.reports import register_engine
-
-    nb = Path(__file__).resolve().parents[1] / "notebooks" / "04_incentive_whatif.ipynb"
-    out = tmp_path / "out.ipynb"
-    pm.execute_notebook(str(nb), str(out), parameters={"db": str(demo_db), "quarter": "2026Q3", "region": "East",
-                                                        "lang": "zh"}, kernel_name="python3", cwd=str(nb.parent),
-                        progress_bar=False, engine_name=register_engine(), execution_timeout=600)
-    text = out.read_text(encoding="utf-8")
-    assert "预算" in text and "contact_phone" not in text
-    assert "<img src=x" not in text  # partner names are escaped
-
-
 def test_partner_attributes_match_the_store_and_honour_the_region(demo_db):
     import duckdb
 

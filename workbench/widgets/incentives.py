@@ -15,6 +15,7 @@ from workbench.charts.incentives import chart_cost_distribution, chart_roi_distr
 from workbench.errors import WorkbenchError
 from workbench.i18n import label
 from workbench.vocab import format_money
+from workbench.widgets import show
 
 __all__ = ["whatif_explorer"]
 
@@ -35,7 +36,6 @@ def whatif_explorer(
     papermill run shows the default scenario. `.chosen()` on the box returns the chosen Program.
     """
     import ipywidgets as w
-    from IPython.display import display
 
     current = current or program
     style = {"description_width": "initial"}
@@ -77,13 +77,9 @@ def whatif_explorer(
                         f"{label('i_p_roi_positive', lang)}: {s.p_roi_positive:.0%}")
         draws = pd.concat([ref.draws_frame().assign(scenario=label("i_current", lang)), res.draws_frame()],
                           ignore_index=True)
-        with charts:
-            charts.clear_output(wait=True)
-            display(chart_roi_distribution(draws, margin_pct=margin.value, lang=lang, currency=currency))
-            display(chart_cost_distribution(draws, lang=lang, currency=currency))
-        with table:
-            table.clear_output(wait=True)
-            display(incentive_table(pd.concat([res.summary("all"), res.summary("tier")]), lang=lang, currency=currency))
+        show(charts, chart_roi_distribution(draws, margin_pct=margin.value, lang=lang, currency=currency),
+             chart_cost_distribution(draws, lang=lang, currency=currency))
+        show(table, incentive_table(pd.concat([res.summary("all"), res.summary("tier")]), lang=lang, currency=currency))
 
     def save(_: Any) -> None:
         out = inc.save_program(state["program"], path.value)

@@ -10,6 +10,7 @@ import pandas as pd
 from workbench.charts.retro import chart_kpi_trend
 from workbench.i18n import label
 from workbench.present.retro import kpi_wide
+from workbench.widgets import show
 
 __all__ = ["kpi_explorer"]
 
@@ -26,7 +27,6 @@ def kpi_explorer(kpis: pd.DataFrame, *, lang: str = "en", kpi: str = "monthly_sa
     overall view, so a papermill run shows it.
     """
     import ipywidgets as w
-    from IPython.display import display
 
     style = {"description_width": "initial"}
     everyone = (label("all", lang), "")
@@ -58,13 +58,9 @@ def kpi_explorer(kpis: pd.DataFrame, *, lang: str = "en", kpi: str = "monthly_sa
             busy["on"] = False
         dim, grp = view()
         sub = kpis[(kpis["dimension"] == dim) & (kpis["group"] == grp)]
-        table.clear_output(wait=True)
-        chart.clear_output(wait=True)
-        with table:
-            wide = kpi_wide(kpis, dimension=dim, group=grp, lang=lang)
-            display(wide.style.format(precision=3, na_rep="–", thousands=","))
-        with chart:
-            display(chart_kpi_trend(sub, kpi=kpi, lang=lang))
+        wide = kpi_wide(kpis, dimension=dim, group=grp, lang=lang)
+        show(table, wide.style.format(precision=3, na_rep="–", thousands=","))
+        show(chart, chart_kpi_trend(sub, kpi=kpi, lang=lang))
 
     region.observe(update, names="value")
     tier.observe(update, names="value")

@@ -12,6 +12,7 @@ from workbench import segment as sg
 from workbench.charts.segment import chart_k_selection, chart_profile_heatmap, chart_segments_2d
 from workbench.i18n import label
 from workbench.present import segment as ps
+from workbench.widgets import show
 
 __all__ = ["segment_explorer"]
 
@@ -30,7 +31,6 @@ def segment_explorer(
     k chosen automatically), so a papermill run shows them. `.segmenter()` returns the fitted Segmenter.
     """
     import ipywidgets as w
-    from IPython.display import display
 
     numeric = [c for c in features.columns if c != "partner_id" and pd.api.types.is_numeric_dtype(features[c])]
     style = {"description_width": "initial"}
@@ -67,9 +67,7 @@ def segment_explorer(
                 lang=lang)),
             (prof_out, chart_profile_heatmap(ps.with_cluster_names(sg.profile_long(seg), seg, lang), lang=lang)),
         ):
-            with out:
-                out.clear_output(wait=True)
-                display(chart)
+            show(out, chart)
 
     for widget in (pick, algorithm, k):
         widget.observe(update, names="value")
