@@ -7,14 +7,14 @@ times out) is a stall; the script exits 1 if there is any. Engines:
 - ``report``: the report runner (``workbench.reports``): worker processes, each reusing one kernel that is
   reset between runs, live-only widget cells removed. Two warm-up runs (one per worker, paying the imports)
   are reported apart and not counted.
-- ``papermill``: the stock ``papermill`` command with ``--engine workbench`` (entry point), a fresh process
-  and kernel per run, every cell run (the live widget cells too).
-- ``papermill-nbclient``: the stock command with papermill's own engine (for comparison; not run by default):
-  its shell wait has the lost wake-up of jupyter/nbclient#312 in notebook 04's Output widgets.
+- ``papermill-nbclient``: the stock ``papermill`` command with papermill's own engine (no ``--engine``), a
+  fresh process and kernel per run, every cell run (the live widget cells too, whose Output widgets no
+  longer make the client send on the shell: the lost wake-up of jupyter/nbclient#312 has nothing to lose).
+- ``papermill``: the same command with ``--engine workbench`` (entry point; polls the shell; not run by default).
 
 A run that exceeds ``--stall-s`` gets a py-spy dump of the papermill process and its kernel (``--out``).
 
-    python bench/stress_notebooks.py                      # 30 x (03, 04) x (report, papermill)
+    python bench/stress_notebooks.py                      # 30 x (03, 04) x (report, stock papermill command)
     python bench/stress_notebooks.py --runs 5 --engines papermill,papermill-nbclient
 """
 
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=30, help="runs of each notebook per engine (default 30)")
     ap.add_argument("--workers", type=int, default=2, help="runs at the same time (default 2)")
-    ap.add_argument("--engines", default="report,papermill", help=f"comma-separated, of {', '.join(ENGINES)}")
+    ap.add_argument("--engines", default="report,papermill-nbclient", help=f"comma-separated, of {', '.join(ENGINES)}")
     ap.add_argument("--notebooks", default=",".join(NOTEBOOKS), help="comma-separated notebook names")
     ap.add_argument("--db", help="store to run on (default: a 400-partner demo store built in a temp dir)")
     ap.add_argument("--factor", type=float, default=3.0, help="a run slower than this x median is a stall")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import nbformat
+import pandas as pd
 import pytest
 
 from workbench import reports
@@ -26,6 +27,7 @@ from workbench.reports import (
     sanitize_html,
     validate_params,
 )
+from workbench.vocab import Scope
 
 # one worker runs this whole module (`make test` uses --dist loadfile), so the pack fixture is rendered once
 
@@ -221,20 +223,29 @@ def pack_db(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+MANAGER = "M1B"  # the demo's manager of the <img>-named partner (East); M1A and M1C manage East's other partners
+PACKS = ("all", "East", "Northwest", Scope("manager", MANAGER))  # Northwest: the smallest region
+
+
 @pytest.fixture(scope="module")
 def pack(pack_db: Path, tmp_path_factory: pytest.TempPathFactory):
-    """Every region's pack plus the company pack, in Chinese, rendered from the curated notebooks."""
+    """In Chinese, in one run of the curated notebooks: the company pack, two region packs and the pack of the
+    <img>-named partner's manager (whose region holds two other managers' partners)."""
     out = tmp_path_factory.mktemp("reports")
-    result = render_pack(pack_db, quarter=None, region="all", lang="zh", out=out, progress=False)
-    return result
+    return render_pack(pack_db, quarter=None, region=list(PACKS), lang="zh", out=out, progress=False)
 
 
 @pytest.fixture(scope="module")
 def partners(pack_db: Path):
     con = duckdb.connect(str(pack_db), read_only=True)
-    df = con.execute("SELECT partner_id, name, region, contact_name, contact_phone FROM partners").df()
+    df = con.execute("SELECT partner_id, name, region, manager_id, manager_name, contact_name, contact_phone "
+                     "FROM partners").df()
     con.close()
     return df
+
+
+def _folder(pack, scope: Scope) -> Path:
+    return pack.out / pack.params.quarter / scope.slug
 
 
 def _forms(text: str) -> set[str]:
@@ -262,9 +273,9 @@ def test_pack_layout_and_indexes(pack):
     assert pack.ok, pack.summary()
     stems = [p.stem for p in curated_notebooks()]
     assert stems and stems[0] == "01_data_health"
-    root = pack.out / pack.params.quarter
-    for name in pack.params.packs:
-        folder = root / name
+    assert pack.params.scopes == tuple(Scope.parse(p) for p in PACKS)
+    for scope in pack.params.scopes:
+        folder = _folder(pack, scope)
         assert (folder / "index.html").exists()
         for stem in stems:
             assert (folder / f"{stem}.html").exists()
@@ -273,19 +284,22 @@ def test_pack_layout_and_indexes(pack):
             assert f'href="{stem}.html"' in index
         assert "运行参数" in index and "数据快照" in index and "2026-09-30" in index
     top = (pack.out / "index.html").read_text(encoding="utf-8")
-    for name in pack.params.packs:
-        assert f'href="{pack.params.quarter}/{name}/index.html"' in top
+    for scope in pack.params.scopes:  # the top index lists every pack, the manager's too
+        assert f'href="{pack.params.quarter}/{scope.slug}/index.html"' in top
+    assert f"客户经理 {MANAGER}" in top
 
 
 @pytest.mark.slow
 def test_every_region_pack_holds_only_its_own_partners(pack, partners):
-    root = pack.out / pack.params.quarter
     id_re = re.compile(r"P\d{6}")
-    for region in pack.params.regions:
+    regions = [s for s in pack.params.scopes if s.kind == "region"]
+    assert len(regions) == 2
+    for scope in regions:
+        region = scope.region
         own = set(partners.loc[partners.region == region, "partner_id"])
         others = partners[partners.region != region]
         other_names = [f for n in others["name"] for f in _forms(n)]
-        for fname, page in _pages(root / region).items():
+        for fname, page in _pages(_folder(pack, scope)).items():
             ids = set(id_re.findall(page))
             assert ids <= own, f"{region}/{fname} shows other regions' partners {sorted(ids - own)[:5]}"
             leaked = [n for n in other_names if n in page]
@@ -304,18 +318,116 @@ def test_no_contact_fields_in_any_report(pack, partners):
                 text = text.replace(n, "")
             for person in partners["contact_name"].dropna().unique():
                 assert person not in text, f"{folder.name}/{fname} shows contact name {person}"
+            for manager in partners["manager_name"].dropna().unique():  # a manager's name is never on a page
+                assert not [f for f in _forms(manager) if f in page], f"{folder.name}/{fname} shows {manager}"
+
+
+@pytest.mark.slow
+def test_the_manager_pack_holds_only_that_managers_partners(pack, partners):
+    """#18.1: no page, chart spec, index or manifest of the manager's pack names another manager's partner (not
+    even the two other managers' partners of the same region), and the top index holds no partner at all."""
+    id_re = re.compile(r"P\d{6}")
+    own = set(partners.loc[partners.manager_id == MANAGER, "partner_id"])  # the demo's managers have no history
+    others = partners[partners.manager_id != MANAGER]
+    assert len(own) > 20 and set(others.loc[others.region == "East", "manager_id"]) == {"M1A", "M1C"}
+    other_names = [f for n in others["name"] for f in _forms(n)]
+    shown: set[str] = set()
+    pages = _pages(_folder(pack, Scope("manager", MANAGER)))
+    assert len(pages) == len(curated_notebooks()) + 2  # pages, index.html, pack.json
+    for fname, page in pages.items():
+        ids = set(id_re.findall(page))
+        assert ids <= own, f"{fname} shows other managers' partners {sorted(ids - own)[:5]}"
+        leaked = [n for n in other_names if n in page]
+        assert not leaked, f"{fname} names other managers' partners: {leaked[:3]}"
+        shown |= ids
+    assert len(shown) > 5, "the manager's own partners should be listed"
+    assert not id_re.findall((pack.out / "index.html").read_text(encoding="utf-8"))
+
+
+def _store_headline(db: Path, ids: set[str] | None, as_of: date) -> dict[str, float]:
+    """The index's store figures recomputed with pandas from the raw tables, for the partners `ids` (None: all)."""
+    con = duckdb.connect(str(db), read_only=True)
+    orders = con.execute("SELECT partner_id, order_date, net_amount, is_return FROM orders").df()
+    ledger = con.execute("SELECT partner_id, period_end, amount_due, amount_paid, paid_date FROM incentives").df()
+    con.close()
+    if ids is not None:
+        orders, ledger = orders[orders["partner_id"].isin(ids)], ledger[ledger["partner_id"].isin(ids)]
+    d, a = pd.to_datetime(orders["order_date"]), pd.Timestamp(as_of)
+    month = d.dt.to_period("M")
+    sales = orders.loc[month == a.to_period("M"), "net_amount"].sum()
+    before = orders.loc[month == a.to_period("M") - 1, "net_amount"].sum()
+    recent = orders[(d > a - pd.Timedelta(days=90)) & (d <= a) & ~orders["is_return"].fillna(False).astype(bool)
+                    & (orders["net_amount"] > 0)]
+    led = ledger[pd.to_datetime(ledger["period_end"]) < a].copy()
+    paid_by_then = led["paid_date"].isna() | (pd.to_datetime(led["paid_date"]) <= a)
+    led["short"] = led["amount_due"].fillna(0) - led["amount_paid"].fillna(0).where(paid_by_then, 0)
+    per = led.groupby("partner_id")["short"].sum()
+    per = per[per >= 0.01]
+    return {"monthly_sales": float(sales), "sales_change": float(sales / before - 1),
+            "active_partners": recent["partner_id"].nunique(), "rebate_discrepancies": len(per),
+            "rebate_discrepancy_amount": float(per.sum())}
+
+
+def _churn_and_alerts(db: Path, quarter: str, as_of: date, region: str) -> dict[str, float]:
+    """Churn risk count (risk >= 0.5), value at risk and retrospective alerts of a region, from the job APIs."""
+    import workbench as wb
+
+    con = wb.store.connect(db, read_only=True)
+    design = wb.churn.backtest_design(con, as_of=as_of, horizon_days=90, region=region)
+    frames = wb.churn.cutoff_frames(con, design.cutoffs, horizon_days=90, region=region,
+                                    active_days=design.active_days)
+    bt = wb.churn.run_backtest(frames, horizon_days=90, n_scored=6)
+    scorer = wb.churn.fit_scorer(con, as_of=as_of, horizon_days=90, region=region, frames=frames, bt=bt)
+    risk = wb.churn.risk_list(con, as_of=as_of, horizon_days=90, region=region, scorer=scorer)
+    alerts = wb.retro.build_retrospective(con, quarter=quarter, region=region).alerts
+    return {"churn_risk_count": int((risk["risk"] >= 0.5).sum()), "value_at_risk": float(risk["sales_at_risk"].sum()),
+            "alerts": len(alerts)}
+
+
+@pytest.mark.slow
+def test_index_headline_figures_match_the_store(pack, pack_db, partners):
+    """#20.3: every pack's headline figures (manifest, pack index, top index) against the store, recomputed
+    here: sales, change, active partners and rebate discrepancies with pandas; East's churn risk count, value
+    at risk and alerts with the churn and retrospective APIs, not read back from a page."""
+    from workbench.vocab import format_money
+
+    q, as_of = pack.params.quarter, pack.params.as_of
+    top = (pack.out / "index.html").read_text(encoding="utf-8")
+    own = {"all": None, "East": set(partners.loc[partners.region == "East", "partner_id"]),
+           "Northwest": set(partners.loc[partners.region == "Northwest", "partner_id"]),
+           f"manager_{MANAGER}": set(partners.loc[partners.manager_id == MANAGER, "partner_id"])}
+    for scope in pack.params.scopes:
+        folder = _folder(pack, scope)
+        figures = json.loads((folder / "pack.json").read_text(encoding="utf-8"))["headline"]
+        expected = _store_headline(pack_db, own[scope.slug], as_of)
+        if scope.slug == "East":
+            expected |= _churn_and_alerts(pack_db, q, as_of, "East")
+        for key, value in expected.items():
+            assert figures[key] == pytest.approx(value, rel=1e-9, abs=1e-6), (scope.slug, key)
+        index = (folder / "index.html").read_text(encoding="utf-8")
+        for text in (format_money(expected["monthly_sales"], "CNY", lang="zh"),
+                     f"{100 * expected['sales_change']:+.1f}%", f"{expected['active_partners']:,}",
+                     format_money(expected["rebate_discrepancy_amount"], "CNY", lang="zh")):
+            assert text in index and text in top, (scope.slug, text)
+        assert all(figures.get(k) is not None for k in ("churn_risk_count", "value_at_risk", "alerts")), scope.slug
+        if scope.slug == "East":
+            assert format_money(expected["value_at_risk"], "CNY", lang="zh") in index
+            assert f'<td class="num">{expected["churn_risk_count"]:,}</td>' in index
+            assert f'<td class="num">{expected["alerts"]:,}</td>' in index
 
 
 @pytest.mark.slow
 def test_partner_names_are_escaped(pack, partners):
     assert EVIL in set(partners["name"])
-    shown = 0
+    shown = {}
     for folder in sorted((pack.out / pack.params.quarter).iterdir()):
         for fname, page in _pages(folder).items():
             assert EVIL not in page, f"{folder.name}/{fname} holds the raw <img> name"
             assert "<img src=x" not in page
-            shown += page.count(html.escape(EVIL, quote=False)) + page.count(html.escape(EVIL))
-    assert shown > 0, "the partner with the <img> name should appear (escaped) in at least one table or chart"
+            n = page.count(html.escape(EVIL, quote=False)) + page.count(html.escape(EVIL))
+            shown[folder.name] = shown.get(folder.name, 0) + n
+    # the partner with the <img> name appears (escaped) in its region's pack and its manager's pack
+    assert shown["East"] > 0 and shown[f"manager_{MANAGER}"] > 0, shown
 
 
 @pytest.mark.slow
@@ -341,7 +453,12 @@ def test_no_raw_names_nan_repr_or_injection_in_any_page(pack):
     from tests.pagescan import executable_injections, raw_text_problems
 
     problems = {}
-    for path in sorted(pack.out.rglob("*.html")):
+    paths = sorted(pack.out.rglob("*.html"))
+    scanned = {(p.parent.name, p.stem) for p in paths}
+    for scope in pack.params.scopes:  # every page of every pack, 06 and 07 and the manager's pack included
+        assert {(scope.slug, nb.stem) for nb in curated_notebooks()} <= scanned, scope
+    assert {"06_rebate_audit", "07_relationships"} <= {nb.stem for nb in curated_notebooks()}
+    for path in paths:
         page = path.read_text(encoding="utf-8")
         found = executable_injections(page) + raw_text_problems(page)
         if found:
@@ -395,7 +512,7 @@ def _open_offline(browser, path: Path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("which", ["all", "East"])
+@pytest.mark.parametrize("which", ["all", f"manager_{MANAGER}"])
 def test_pages_render_offline_in_chromium(pack, browser, which):
     folder = pack.out / pack.params.quarter / which
     out = ARTIFACTS / which

@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -315,7 +315,7 @@ def render_pack(
     db: str | Path,
     *,
     quarter: str | None = None,
-    region: str | Scope | None = "all",
+    region: str | Scope | Sequence[str | Scope] | None = "all",
     lang: str = "en",
     out: str | Path = "reports",
     notebooks: Sequence[str | Path] | None = None,
@@ -331,7 +331,8 @@ def render_pack(
     """Render the report pack(s) for a quarter and a scope; see the package docstring for the layout.
 
     region / manager: the scope ('all', a region, a Scope, or a manager id/name); with the company
-        scope and `each_region`, one pack per region follows the company pack.
+        scope and `each_region`, one pack per region follows the company pack. A list of regions or
+        Scopes renders one pack each in one run (the kernels are shared; `each_region` is ignored).
     notebooks: notebook files to run (default: every curated notebooks/NN_*.ipynb).
     jobs: notebooks executed at the same time (each in its own kernel).
     reuse_kernels: run the notebooks of all packs in one long-lived kernel per worker, reset between
@@ -342,7 +343,14 @@ def render_pack(
     zip: also write <out>/<quarter>/<pack>.zip, the pack folder as one archive to forward.
 """
     t0 = time.perf_counter()
-    params = validate_params(db, quarter=quarter, region=region, lang=lang, manager=manager, each_region=each_region)
+    if isinstance(region, (list, tuple)):
+        if not region:
+            raise WorkbenchError("Name at least one region or manager to render.")
+        parts = [validate_params(db, quarter=quarter, region=r, lang=lang, each_region=False) for r in region]
+        params = replace(parts[0], scopes=tuple(dict.fromkeys(s for p in parts for s in p.scopes)))
+    else:
+        params = validate_params(db, quarter=quarter, region=region, lang=lang, manager=manager,
+                                 each_region=each_region)
     nbs = [Path(p).resolve() for p in notebooks] if notebooks is not None else curated_notebooks()
     if not nbs:
         raise WorkbenchError(f"There is no curated notebook (NN_name.ipynb) in {NOTEBOOKS_DIR} to render.")
@@ -352,7 +360,11 @@ def render_pack(
     snapshots = {s: _snapshot(params.db, s, params.as_of) for s in params.scopes}
     workdir = Path(tempfile.mkdtemp(prefix="wb-report-"))
     job_list: list[dict[str, Any]] = []
+    stores = {s: _store_for(params, s, workdir) for s in params.scopes}  # a manager's pack reads a copy of its own
     for scope in params.scopes:
+        if stores[scope] != params.db:
+            snapshots[scope] = {**_snapshot(stores[scope], Scope()),  # counts of the copy, facts of the store
+                                **{k: snapshots[scope][k] for k in ("store", "store_bytes", "store_modified")}}
         folder = out / params.quarter / scope.slug
         folder.mkdir(parents=True, exist_ok=True)
         for stale in [*folder.glob("[0-9][0-9]_*.html"), *folder.glob("*.failed.ipynb"), folder / LOG_NAME,
@@ -360,7 +372,7 @@ def render_pack(
             if stale.exists():
                 stale.unlink()
         where = scope_name(scope, lang)
-        nb_params = {"db": str(params.db), "quarter": params.quarter, "region": scope.region or "all",
+        nb_params = {"db": str(stores[scope]), "quarter": params.quarter, "region": scope.region or "all",
                      "lang": lang, "as_of": params.as_of.isoformat()}
         if scope.kind == "manager":
             nb_params["manager"] = scope.value
@@ -387,7 +399,8 @@ def render_pack(
                 if write_workbook(folder / XLSX_NAME, [(r.notebook, workdir / f"{scope.slug}__{r.notebook}.tables.json")
                                                        for r in runs], lang=lang):
                     extras["rep_download_xlsx"] = XLSX_NAME
-            figures: dict[str, Any] = dict(headline_from_store(params.db, scope, params.as_of))
+            own = stores[scope] != params.db  # the manager's copy holds only their partners: read it whole
+            figures: dict[str, Any] = dict(headline_from_store(stores[scope], Scope() if own else scope, params.as_of))
             for r in runs:
                 figures.update(r.headline)
             (folder / "index.html").write_text(
@@ -409,6 +422,16 @@ def render_pack(
             result.archives.append(_zip_pack(out / params.quarter / scope.slug))
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _store_for(params: RunParams, scope: Scope, workdir: Path) -> Path:
+    """The store a pack's notebooks read: the store itself, or for a manager a copy holding only their partners
+    (the notebooks scope by region; on the copy the whole company is that manager's partners)."""
+    if scope.kind != "manager":
+        return params.db
+    from workbench.reports.scoped_store import write_manager_store
+
+    return write_manager_store(params.db, str(scope.value), params.as_of, workdir / f"{scope.slug}.duckdb")
 
 
 def _currency(db: Path) -> str:
