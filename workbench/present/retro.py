@@ -235,6 +235,8 @@ NOTES: dict[str, tuple[str, str]] = {
         "台账返利政策 {programs} 没有对应的方案文件，因此不重算其应付金额，付款仅与台账应付核对。"),
     "no_active_partners": ("No partner here ordered in the 180 days to {as_of}, so there is no contact cadence to "
                            "check.", "截至 {as_of} 的 180 天内本范围没有下单的经销商，无联系节奏可查。"),
+    "one_channel_type": ("Every partner in the store has the same channel type ({channel}), so there is no channel "
+                         "mix to compare.", "数据库中所有经销商的渠道类型相同（{channel}），无渠道结构可比较。"),
     "no_contacts": ("No visits or communications are recorded, so contact cadence cannot be judged.",
                     "未记录任何拜访或沟通，无法评估联系节奏。"),
     "no_managers": ("No channel managers are recorded (partners.manager_id is empty), so adherence is shown by "
@@ -354,6 +356,8 @@ def note(finding: Finding, lang: str = "en") -> Markdown:
     v = dict(finding.values)
     if "programs" in v:
         v["programs"] = ("、" if lang == "zh" else ", ").join(str(x) for x in v["programs"])
+    if "channel" in v:
+        v["channel"] = label(str(v["channel"]), lang)
     if "tables" in v:
         names = [label(f"tbl_{x}", lang) for x in v["tables"]]
         v["tables"] = "、".join(names) if lang == "zh" else (

@@ -343,9 +343,14 @@ def _relations(con: Any, *, quarter: str, scope: Scope, as_of: Any, cfg: RetroSe
     elif not status["manager_id"].notna().any():
         notes["managers"] = Finding("no_managers")
     mix = relations.channel_mix_from_store(con, quarter=quarter, region=scope)
-    if not mix.loc[mix["quarter"] == quarter, "net_sales"].sum() > 0:  # none, or returns only
+    kinds = con.table("partners").select("channel_type").distinct().to_pandas()["channel_type"].dropna()
+    if len(kinds) < 2:  # the store records one channel type (or none): no mix, and no alert about it
+        notes["channel_mix"] = Finding("one_channel_type", {"channel": str(kinds.iloc[0]) if len(kinds) else "–"})
+    elif not mix.loc[mix["quarter"] == quarter, "net_sales"].sum() > 0:  # none, or returns only
         notes["channel_mix"] = Finding("no_sales")
     alerts = relations.channel_alerts(mix, quarter=quarter, config=mix_cfg)
+    if "channel_mix" in notes:
+        alerts = alerts.iloc[0:0]
     review = relations.partner_review_from_store(con, quarter=quarter, region=scope, config=mix_cfg)
     return {"contacts": status, "channel_mix": mix, "channel_alerts": alerts, "review": review}
 
@@ -382,7 +387,7 @@ def build_retrospective(
     'backtest', 'conflicts', 'contacts', 'managers', 'channel_mix') to a :class:`Finding` saying why it
     shows less (codes ``empty_tables``, ``rebate_programs_missing``, ``no_actions``,
     ``no_comparable_actions``, ``no_sales``, ``no_forecast``, ``no_conflicts``, ``no_backtest``,
-    ``no_active_partners``, ``no_contacts``, ``no_managers``).
+    ``no_active_partners``, ``no_contacts``, ``no_managers``, ``one_channel_type``).
     """
     from workbench import features
 
