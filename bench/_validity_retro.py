@@ -3,8 +3,10 @@ bench/validity.py).
 
 `checks()` returns one (name, value, target, passed) per check:
 - action-effect coverage: share of the planted first-action effects (six types per seed, 40 seeds of
-  ``workbench.synth``'s realistic world) inside their 95% wild cluster
-  bootstrap interval; and the cluster-robust t interval on the same fits (the baseline);
+  ``workbench.synth``'s realistic world; the planted effect multiplies expected monthly sales by
+  exp(effect), the quantity the PPML estimator measures) inside their 95% wild cluster (score)
+  bootstrap interval; and the cluster-robust t interval on the same fits (the baseline). The panel is
+  the store's: onboarding to recorded exit, zeros in months without orders;
 - pre-trend test size: share of those fits whose pre-trend test rejects at 5% (no anticipation is
   planted, so every rejection is a false alarm);
 - tier and repeated-action effect coverage on ``workbench.synth.actions.action_world`` (tier-varying
