@@ -4,6 +4,7 @@ Used by the report tests (and by any job's notebook test) on the HTML that reach
 
     executable_injections(page) -> list of findings (empty: nothing from the data can run)
     chart_specs(page)           -> the Vega-Lite specs of the page's charts (parsed JSON)
+    data_in_markup(page, token) -> where text planted in the data (carrying `token`) became markup, not text
     raw_text_problems(page)     -> snake_case headers, NaN / None cells, Python reprs in visible text
 """
 
@@ -34,6 +35,7 @@ class _Page(HTMLParser):
         self.headers: list[str] = []
         self.cells: list[str] = []
         self.text: list[str] = []
+        self.attrs: list[tuple[str, str, str]] = []  # (tag, attribute, value) of every attribute with a value
         self._stack: list[tuple[str, dict[str, str | None]]] = []
         self._buf: list[str] = []
 
@@ -44,6 +46,8 @@ class _Page(HTMLParser):
         if tag == "meta" and str(a.get("http-equiv", "")).lower() == "refresh":
             self.findings.append("<meta http-equiv=refresh>")
         for name, value in attrs:
+            if value:
+                self.attrs.append((tag, name, value))
             if name.startswith("on"):
                 self.findings.append(f"<{tag} {name}=...> event handler")
             if name in _URL_ATTRS and value and _BAD_URL.match(value):
@@ -142,6 +146,33 @@ def executable_injections(page: str) -> list[str]:
         if "alert(" in text or "onerror" in text:
             out.append(f"script carrying data: {text[:80]!r}")
     return out
+
+
+def data_in_markup(page: str, token: str) -> list[str]:
+    """Where a string planted in the data (each carries `token`) became markup instead of text: a URL, event
+    handler or style attribute holding it (a link or image made from Markdown or HTML in the data), a script
+    other than a chart's escaped spec holding it, or a template expression "{{7*7}}" evaluated next to it."""
+    p = _parse(page)
+    out = [f"<{tag} {name}={value[:60]!r}>" for tag, name, value in p.attrs
+           if token in value and (name in _URL_ATTRS or name.startswith("on") or name == "style")]
+    for attrs, text in p.scripts:
+        if attrs.get("id") == "wb-vega-bundle":
+            continue
+        chart = _embed_spec(text)
+        rest = chart[1] if chart is not None else text
+        if token in rest:
+            out.append(f"script holding data: {rest[:60]!r}")
+    visible = " ".join(p.text)
+    out += [f"template evaluated: …{visible[max(0, m.start() - 20):m.end() + 20]!r}…"
+            for m in re.finditer(r"49\s*" + re.escape(token), visible)]
+    return out
+
+
+def visible_tokens(page: str, token: str) -> set[str]:
+    """The planted columns whose marker ("<token><column>") a reader sees as text on `page` (charts' data included)."""
+    p = _parse(page)
+    text = " ".join(p.text) + " ".join(s for spec in chart_specs(page) for s in _spec_strings(spec))
+    return set(re.findall(re.escape(token) + r"([a-z_]+)", text))
 
 
 def chart_specs(page: str) -> list[dict[str, Any]]:

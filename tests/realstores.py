@@ -48,19 +48,51 @@ ONE_PARTNER_REGION = "Island"
 RETURNS_ONLY_REGION = "Returns only"
 MARKUP_REGION = "<img src=x onerror=alert('region')>"
 
-# One marker per planted text column: a page that shows one unescaped has an executable injection.
-MARKUP: dict[tuple[str, str], str] = {
-    ("partners", "name"): "<script>alert('name')</script>",
-    ("partners", "province"): "<img src=x onerror=alert('province')>",
-    ("partners", "city"): "<svg onload=alert('city')>",
+# Markup planted by the `markup` store. Every planted string carries the token "wbx-<column>", so a scan can
+# tell where data ended up: HTML that would run (an <img onerror>, <script>, <svg onload>, <iframe>), Markdown
+# link and image syntax (a javascript: link, a network image), and a template expression "{{7*7}}" (shown as
+# 49 if anything evaluated it).
+TOKEN = "wbx-"
+
+
+def _marker(column: str, tag: str) -> str:
+    """The markup planted in `column`: `tag` (an HTML element that would run), then Markdown and template syntax."""
+    return (f"{tag} [link](javascript:alert('{TOKEN}{column}')) ![img](https://example.invalid/{TOKEN}{column}.png)"
+            f" {{{{7*7}}}}{TOKEN}{column}")
+
+
+_TAGS = ("<script>alert('{t}')</script>", "<img src=x onerror=alert('{t}')>", "<svg onload=alert('{t}')>",
+         "<iframe src=javascript:alert('{t}')></iframe>", "<a href=javascript:alert('{t}')>a</a>")
+
+
+def _planted(columns: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    return {(t, c): _marker(c, _TAGS[i % len(_TAGS)].format(t=f"{TOKEN}{c}")) for i, (t, c) in enumerate(columns)}
+
+
+# Free-text columns, planted in every other row through ingest.
+MARKUP: dict[tuple[str, str], str] = _planted([
+    ("partners", "name"), ("partners", "province"), ("partners", "city"), ("partners", "manager_id"),
+    ("partners", "manager_name"), ("orders", "product_line"), ("incentives", "program"), ("surveys", "comment"),
+    ("trainings", "course"), ("actions", "note"),
+]) | {
+    # personal columns: never on a page, planted or not
     ("partners", "contact_name"): "<b>contact-name-never-shown</b>",
     ("partners", "contact_phone"): "<b>contact-phone-never-shown</b>",
-    ("orders", "product_line"): "<img src=x onerror=alert('product_line')>",
-    ("incentives", "program"): "<script>alert('program')</script>",
-    ("surveys", "comment"): "<img src=x onerror=alert('comment')> \"quoted\" & 'single'",
-    ("trainings", "course"): "<iframe src=javascript:alert('course')>",
-    ("actions", "note"): "<script>alert('note')</script>",
 }
+# Columns ingest holds to a fixed list (channel, conflict and action types): a store written by another tool
+# may hold anything, so they are planted with SQL after ingest, in every third row.
+MARKUP_ENUM: dict[tuple[str, str], str] = _planted([
+    ("partners", "channel_type"), ("partner_history", "channel_type"), ("conflicts", "conflict_type"),
+    ("actions", "action_type"),
+])
+# Identifier columns: every other id gets this prefix (partner ids consistently in every table).
+MARKUP_IDS: dict[tuple[str, str], str] = {
+    (t, c): f"<img src=x onerror=alert('{TOKEN}{c}')>{{{{7*7}}}}{TOKEN}{c}-"
+    for t, c in [("partners", "partner_id"), ("orders", "order_id"), ("incentives", "incentive_id"),
+                 ("surveys", "survey_id"), ("trainings", "training_id"), ("conflicts", "conflict_id"),
+                 ("actions", "action_id")]
+}
+PERSONAL_MARKERS = ("contact-name-never-shown", "contact-phone-never-shown", f"{TOKEN}manager_name")
 
 
 def _base() -> dict[str, pd.DataFrame]:
@@ -215,7 +247,8 @@ def returns_only_region(path: Path) -> Path:
 
 
 def markup(path: Path) -> Path:
-    """The base network with markup planted in every free-text column and one region's name (see MARKUP)."""
+    """The base network with markup in every text column of every table (MARKUP, MARKUP_ENUM, MARKUP_IDS)
+    and in one region's name (MARKUP_REGION)."""
     t = _base()
     for (table, column), text in MARKUP.items():
         frame = t[table]
@@ -224,7 +257,27 @@ def markup(path: Path) -> Path:
             frame.loc[frame.index[::2], column] = text
     p = t["partners"]
     p.loc[p["region"] == p["region"].iloc[0], "region"] = MARKUP_REGION
-    return _ingest(path, t, source="markup")
+    prefix = MARKUP_IDS[("partners", "partner_id")]
+    ids = {pid: f"{prefix}{pid}" for pid in p["partner_id"].iloc[::2]}
+    for frame in t.values():
+        for column in ("partner_id", "counterparty_id"):
+            if column in frame.columns:
+                frame[column] = frame[column].map(lambda v: ids.get(v, v))
+    for (table, column), prefix in MARKUP_IDS.items():
+        if column != "partner_id":
+            frame = t[table]
+            frame.loc[frame.index[::2], column] = prefix + frame.loc[frame.index[::2], column].astype(str)
+    _ingest(path, t, source="markup")
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    try:
+        for (table, column), text in MARKUP_ENUM.items():
+            con.execute(f"UPDATE {table} SET {column} = $text WHERE rowid % 3 = 0", {"text": text})
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return path
 
 
 # ---------------------------------------------------------------------------------------------

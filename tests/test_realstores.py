@@ -53,8 +53,26 @@ def test_returns_only_region_has_only_returns(realstore):
 
 
 def test_markup_is_planted_in_every_text_column(realstore):
+    import duckdb
+
     path = realstore("markup")
-    for (table, column), text in realstores.MARKUP.items():
+    for (table, column), text in {**realstores.MARKUP, **realstores.MARKUP_ENUM}.items():
         escaped = text.replace("'", "''")
         assert _one(path, f"SELECT count(*) > 0 FROM {table} WHERE {column} = '{escaped}'") == (True,), (table, column)
+    for (table, column), prefix in realstores.MARKUP_IDS.items():
+        escaped = prefix.replace("'", "''")
+        assert _one(path, f"SELECT count(*) > 0 FROM {table} WHERE starts_with({column}, '{escaped}')") == (True,), column
     assert _one(path, "SELECT count(*) > 0 FROM partners WHERE region = $$" + realstores.MARKUP_REGION + "$$") == (True,)
+    # every text column of every table holds a marker (ids, types, names, comments, ...)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        cols = con.execute("SELECT table_name, column_name FROM information_schema.columns WHERE data_type = 'VARCHAR' "
+                           "AND table_name IN ('partners', 'partner_history', 'orders', 'incentives', 'surveys', "
+                           "'trainings', 'conflicts', 'actions', 'coverage')").fetchall()
+        for table, column in cols:
+            if column in ("region", "_load_id") or column.endswith("load_id"):
+                continue
+            n = con.execute(f"SELECT count(*) FROM {table} WHERE contains({column}, '<')").fetchone()[0]
+            assert n > 0, f"{table}.{column} holds no planted markup"
+    finally:
+        con.close()

@@ -18,7 +18,14 @@ import pandas as pd
 import pytest
 
 from tests import realstores
-from tests.pagescan import chart_specs, executable_injections, raw_text_problems, spec_injections
+from tests.pagescan import (
+    chart_specs,
+    data_in_markup,
+    executable_injections,
+    raw_text_problems,
+    spec_injections,
+    visible_tokens,
+)
 from workbench.reports import render_pack
 
 pytestmark = pytest.mark.slow
@@ -72,17 +79,24 @@ def markup_packs(realstore, tmp_path_factory: pytest.TempPathFactory):
 def test_no_markup_from_the_data_executes_anywhere(markup_packs):
     _, out, company, region = markup_packs
     pages = {p: p.read_text(encoding="utf-8") for p in sorted(out.rglob("*.html"))}
-    assert len(pages) >= 2 * len(company.runs) + 1
+    assert len(pages) >= 2 * len(company.runs) + 1  # every page (01-07) of both packs, the indexes
+    seen: set[str] = set()
     for path, page in pages.items():
         assert executable_injections(page) == [], path
+        assert data_in_markup(page, realstores.TOKEN) == [], path
         for spec in chart_specs(page):  # data and titles are drawn as SVG text; nothing may link or run
             assert spec_injections(spec) == [], path
-    # the planted strings do reach the pages, as text
+        assert not [m for m in realstores.PERSONAL_MARKERS if m in page], path
+        seen |= visible_tokens(page, realstores.TOKEN)
+    # the planted strings do reach the pages, as text: names, ids, types, programs, lines, comments, courses
     text = "\n".join(pages.values())
     assert html_escaped(realstores.MARKUP_REGION) in text
-    for (table, column), marker in realstores.MARKUP.items():
+    assert {"name", "partner_id", "product_line", "program", "channel_type", "action_type", "conflict_type",
+            "comment"} <= seen, seen
+    for (table, column), marker in {**realstores.MARKUP, **realstores.MARKUP_ENUM}.items():
         assert marker not in text, f"{table}.{column} written unescaped"
-    assert not [p for p in pages.values() if "contact-name-never-shown" in p or "contact-phone-never-shown" in p]
+    for title in re.findall(r"<title>(.*?)</title>", text, flags=re.S):  # page titles: escaped text only
+        assert "<" not in title, title
 
 
 def html_escaped(s: str) -> str:
