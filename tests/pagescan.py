@@ -23,7 +23,8 @@ SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
 MISSING_WORDS = {"nan", "none", "nat", "<na>", "null"}
 _REPR = re.compile(
     r"np\.(float|int)\d*\(|numpy\.|Timestamp\(|Period\(|Timedelta\(|datetime\.date\(|dtype[:=]|<IPython\.|"
-    r"DataFrame\(|Series\(|array\(\[|object at 0x|<chart:|\bNaN\b|\bNaT\b|<NA>|\bnan%|\bnan\b"
+    r"DataFrame\(|Series\(|array\(\[|object at 0x|<chart:|\bNaN\b|\bNaT\b|<NA>|\bnan%|\bnan\b|"
+    r"\{'[a-z_]+': "  # a dict's repr
 )
 
 

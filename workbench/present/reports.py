@@ -59,12 +59,25 @@ def stopped_here(lang: str = "en") -> str:
 HEADLINE_MIME = "application/vnd.workbench.headline+json"
 
 
-class Headline(dict):
+class Headline:
     """Headline figures a notebook publishes for its pack's index (shown nowhere on the page itself):
-    ``display(headline(churn_risk_count=12, value_at_risk=34_000.0))``."""
+    ``display(headline(churn_risk_count=12, value_at_risk=34_000.0))``. Not a dict: IPython's plain-text
+    formatter would print a dict's repr ("{'churn_risk_count': 12, ...}") beside the bundle, onto the page."""
+
+    def __init__(self, figures: dict[str, float | int | None]) -> None:
+        self.figures = dict(figures)
+
+    def __getitem__(self, key: str) -> float | int | None:
+        return self.figures[key]
+
+    def __eq__(self, other: object) -> bool:
+        return self.figures == (other.figures if isinstance(other, Headline) else other)
 
     def _repr_mimebundle_(self, include=None, exclude=None):  # noqa: ANN001, ANN201 - IPython protocol
-        return {HEADLINE_MIME: dict(self), "text/plain": ""}
+        return {HEADLINE_MIME: dict(self.figures), "text/plain": ""}
+
+    def __repr__(self) -> str:
+        return ""
 
 
 def headline(**figures: float | int | None) -> Headline:

@@ -98,10 +98,9 @@ def _safe_output(out: Any, lang: str) -> Any | None:
     if WIDGET_VIEW in data:
         data.pop(WIDGET_VIEW)
         data.pop("text/plain", None)  # "IntSlider(value=3)" is noise without the widget
-    if HEADLINE_MIME in data:  # figures for the index, not for the page
+    if HEADLINE_MIME in data:  # figures for the index, not for the page (nor their plain-text repr)
         data.pop(HEADLINE_MIME)
-        if not "".join(data.get("text/plain", "")).strip():
-            data.pop("text/plain", None)
+        data.pop("text/plain", None)
     if "text/markdown" in data:
         md = data.pop("text/markdown")
         data.pop("text/html", None)
