@@ -53,3 +53,22 @@ def test_missing_and_invalid_files(tmp_path) -> None:
     bad.write_text("tiers: [\n  - name: core\n   min_score: 3\n")
     with pytest.raises(ConfigError, match="not valid YAML at line"):
         load(Rules, bad)
+
+
+def test_load_yaml_copies_and_sees_each_version_of_a_file(tmp_path):
+    import os
+
+    from workbench.config import load_yaml
+
+    f = tmp_path / "c.yaml"
+    f.write_text("a: [1, 2]\nname: 渠道\n", encoding="utf-8")
+    first = load_yaml(f)
+    assert first == {"a": [1, 2], "name": "渠道"}
+    first["a"].append(3)  # a caller changing its copy does not change what the next caller gets
+    assert load_yaml(f) == {"a": [1, 2], "name": "渠道"}
+    f.write_text("a: [7]\n", encoding="utf-8")
+    os.utime(f, ns=(1, 1))  # a new version even within the file system's clock resolution
+    assert load_yaml(f) == {"a": [7]}
+    f.write_text("a: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        load_yaml(f)

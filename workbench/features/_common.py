@@ -87,6 +87,13 @@ def _store_regions(con: ibis.BaseBackend) -> tuple[str, ...]:
     return tuple(sorted(regions.dropna().astype(str)))
 
 
+@cached_per_store(maxsize=32)
+def _regions_at(con: ibis.BaseBackend, *, as_of: dt.date) -> tuple[str, ...]:
+    """The regions partners had on `as_of` (partner_history), sorted; once per store contents and date."""
+    regions = partners_at(con, con.table("partners"), as_of).select("region").distinct().to_pandas()["region"]
+    return tuple(sorted(regions.dropna().astype(str)))
+
+
 def scoped_tables(con: ibis.BaseBackend, region: str | Scope | None = None, *,
                   as_of: dt.date | None = None) -> dict[str, ir.Table]:
     """Canonical tables restricted to one region's (or one manager's) partners, personal columns dropped.
@@ -111,7 +118,7 @@ def scoped_tables(con: ibis.BaseBackend, region: str | Scope | None = None, *,
     scope = Scope.parse(region)
     scoped = not scope.is_all
     if scope.kind == "region":
-        known = store_regions(con) if as_of is None else sorted(partners.select("region").distinct().to_pandas()["region"].dropna())
+        known = store_regions(con) if as_of is None else list(_regions_at(con, as_of=as_of))
         partners = partners.filter(partners.region == scope.region)
         if scope.region not in known:
             raise WorkbenchError(
