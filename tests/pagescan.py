@@ -37,6 +37,8 @@ class _Page(HTMLParser):
         self.cells: list[str] = []
         self.text: list[str] = []
         self.attrs: list[tuple[str, str, str]] = []  # (tag, attribute, value) of every attribute with a value
+        self.link_texts: set[str] = set()  # the text of every <a> element
+        self._link: list[str] | None = None
         self._stack: list[tuple[str, dict[str, str | None]]] = []
         self._buf: list[str] = []
 
@@ -53,6 +55,8 @@ class _Page(HTMLParser):
                 self.findings.append(f"<{tag} {name}=...> event handler")
             if name in _URL_ATTRS and value and _BAD_URL.match(value):
                 self.findings.append(f"<{tag} {name}={value[:40]}> script URL")
+        if tag == "a":
+            self._link = []
         if tag in ("script", "style", "th", "td"):
             self._stack.append((tag, a))
             self._buf = []
@@ -70,8 +74,13 @@ class _Page(HTMLParser):
             elif tag == "td":
                 self.cells.append(text.strip())
             self._buf = []
+        if tag == "a" and self._link is not None:
+            self.link_texts.add("".join(self._link).strip())
+            self._link = None
 
     def handle_data(self, data: str) -> None:
+        if self._link is not None:
+            self._link.append(data)
         in_code = any(t in ("script", "style") for t, _ in self._stack)
         if self._stack:
             self._buf.append(data)
@@ -152,10 +161,13 @@ def executable_injections(page: str) -> list[str]:
 def data_in_markup(page: str, token: str) -> list[str]:
     """Where a string planted in the data (each carries `token`) became markup instead of text: a URL, event
     handler or style attribute holding it (a link or image made from Markdown or HTML in the data), a script
-    other than a chart's escaped spec holding it, or a template expression "{{7*7}}" evaluated next to it."""
+    other than a chart's escaped spec holding it, or a template expression "{{7*7}}" evaluated next to it.
+    A bare http(s) address in the text may become a link showing that address (Markdown's autolink): it runs
+    nothing and hides nothing, so it is not a finding; any other link or source from the data is."""
     p = _parse(page)
     out = [f"<{tag} {name}={value[:60]!r}>" for tag, name, value in p.attrs
-           if token in value and (name in _URL_ATTRS or name.startswith("on") or name == "style")]
+           if token in value and (name in _URL_ATTRS or name.startswith("on") or name == "style")
+           and not (tag == "a" and name == "href" and re.match(r"https?://", value) and value in p.link_texts)]
     for attrs, text in p.scripts:
         if attrs.get("id") == "wb-vega-bundle":
             continue
