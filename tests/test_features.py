@@ -555,3 +555,29 @@ def test_snapshot_sets_equal_stacked_single_snapshots(demo_db: Path) -> None:
     # a partner whose last order is older than the earliest window still has its last order date
     old = single[single.orders_365d.eq(0) & single.last_order_date.notna()]
     assert (old.recency_days > 365).all()
+
+
+def test_scoped_tables_follow_the_store_contents_when_reused(demo_db, tmp_path):
+    """Scoping the same region twice on one connection gives the same rows, and a row written in between
+    is seen by the next call (the kept expressions are tied to the store's file version)."""
+    import shutil
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copyfile(demo_db, db)
+    con = store.connect(db)
+
+    def east_partners() -> int:
+        return int(F.scoped_tables(con, "East")["partners"].count().to_pandas())
+
+    before = east_partners()
+    assert east_partners() == before == int(con.table("partners").filter(ibis._.region == "East").count().to_pandas())
+    con.con.execute("INSERT INTO partners (partner_id, name, region, channel_type, onboard_date) "
+                    "VALUES ('PNEW', 'New partner', 'East', 'dealer', DATE '2026-01-05')")
+    con.con.execute("CHECKPOINT")
+    assert east_partners() == before + 1
+    assert int(F.scoped_tables(con, "North")["partners"].filter(ibis._.partner_id == "PNEW").count().to_pandas()) == 0
+    assert "conflicts" in F.scoped_tables(con, "East")
+    con.con.execute("DROP TABLE conflicts")  # an optional table gone: the next scoping leaves it out
+    con.con.execute("CHECKPOINT")
+    assert "conflicts" not in F.scoped_tables(con, "East")
+    con.disconnect()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
 from workbench.errors import WorkbenchError
-from workbench.store import LOAD_ID, TABLES, cached_per_store, partners_at
+from workbench.store import LOAD_ID, TABLES, cached_per_store, fingerprint, partners_at
 from workbench.vocab import Quarter, QuarterLike, Scope
 
 PERSONAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in TABLES["partners"].columns if c.personal)
@@ -105,6 +106,30 @@ def scoped_tables(con: ibis.BaseBackend, region: str | Scope | None = None, *,
     simply absent from the dict. ``as_of``: partners carry the region, channel type and manager they had
     on that date (store.partners_at), and the scope selects by those.
     """
+    # A page asks for the same scope several times (each job function scopes its own reads); building the
+    # expressions costs a dozen catalogue queries and join constructions, so they are kept per connection,
+    # scope and date while the store's file is unchanged (Ibis expressions are immutable; the dict is a copy).
+    fp = fingerprint(con)
+    scope = Scope.parse(region)
+    if fp is None:
+        return _scoped_tables(con, scope, as_of)
+    try:
+        per_con = _SCOPED.setdefault(con, {})
+    except TypeError:  # a backend that cannot be weakly referenced
+        return _scoped_tables(con, scope, as_of)
+    key = (fp, scope, as_of)
+    if key not in per_con:
+        while len(per_con) >= 8:  # keep one connection's cache small (older store versions, other scopes)
+            per_con.pop(next(iter(per_con)))
+        per_con[key] = _scoped_tables(con, scope, as_of)
+    return dict(per_con[key])
+
+
+_SCOPED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _scoped_tables(con: ibis.BaseBackend, scope: Scope, as_of: dt.date | None) -> dict[str, ir.Table]:
+    """:func:`scoped_tables` built afresh."""
     present = set(con.list_tables())
     missing = [t for t in REQUIRED_TABLES if t not in present]
     if missing:
@@ -115,7 +140,6 @@ def scoped_tables(con: ibis.BaseBackend, region: str | Scope | None = None, *,
         partners = partners.drop(*drop)
     if as_of is not None:
         partners = partners_at(con, partners, as_of)
-    scope = Scope.parse(region)
     scoped = not scope.is_all
     if scope.kind == "region":
         known = store_regions(con) if as_of is None else list(_regions_at(con, as_of=as_of))
