@@ -75,7 +75,7 @@ class _Page(HTMLParser):
                 self.cells.append(text.strip())
             self._buf = []
         if tag == "a" and self._link is not None:
-            self.link_texts.add("".join(self._link).strip())
+            self.link_texts.add(_bare("".join(self._link).strip()))
             self._link = None
 
     def handle_data(self, data: str) -> None:
@@ -158,6 +158,13 @@ def executable_injections(page: str) -> list[str]:
     return out
 
 
+def _bare(url: str) -> str:
+    """A URL as its autolink shows it: percent-escapes decoded, Markdown's backslashes dropped."""
+    from urllib.parse import unquote
+
+    return unquote(url).replace("\\", "")
+
+
 def data_in_markup(page: str, token: str) -> list[str]:
     """Where a string planted in the data (each carries `token`) became markup instead of text: a URL, event
     handler or style attribute holding it (a link or image made from Markdown or HTML in the data), a script
@@ -167,7 +174,7 @@ def data_in_markup(page: str, token: str) -> list[str]:
     p = _parse(page)
     out = [f"<{tag} {name}={value[:60]!r}>" for tag, name, value in p.attrs
            if token in value and (name in _URL_ATTRS or name.startswith("on") or name == "style")
-           and not (tag == "a" and name == "href" and re.match(r"https?://", value) and value in p.link_texts)]
+           and not (tag == "a" and name == "href" and re.match(r"https?://", value) and _bare(value) in p.link_texts)]
     for attrs, text in p.scripts:
         if attrs.get("id") == "wb-vega-bundle":
             continue
