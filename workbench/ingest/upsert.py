@@ -56,19 +56,29 @@ def _upsert(raw: duckdb.DuckDBPyConnection, spec: Table, *, load_id: int = 0, re
             if updated:
                 sets = ", ".join(f"{_q(c)} = c.{_q(c)}" for c in others)
                 raw.execute(f"UPDATE {spec.name} AS t SET {sets}, {_q(LOAD_ID)} = {lid} {changed}")
-        inserted = raw.execute(f"""
+        inserted = _unordered(raw, f"""
             INSERT INTO {spec.name} ({names}, {_q(LOAD_ID)})
             SELECT {values}, {lid} FROM _wb_checked AS c
             WHERE c._wb_bad IS NULL AND NOT EXISTS (SELECT 1 FROM {spec.name} AS t WHERE {on})
-        """).fetchone()[0]
+        """)
     else:
-        inserted = raw.execute(f"""
+        inserted = _unordered(raw, f"""
             INSERT INTO {spec.name} ({names}, {_q(LOAD_ID)})
             SELECT {values}, {lid} FROM _wb_checked WHERE _wb_bad IS NULL
-        """).fetchone()[0]
+        """)
     if spec.name == "partners" and (inserted or updated):
         _track_partner_history(raw, lid, effective)
     return Written(int(inserted), int(updated))
+
+
+def _unordered(raw: duckdb.DuckDBPyConnection, insert: str) -> int:
+    """Run an INSERT without preserving insertion order (a store table's rows have no order; the parallel
+    insert writes row groups for less CPU), then restore ingest's setting; return the rows inserted."""
+    raw.execute("SET preserve_insertion_order = false")
+    try:
+        return int(raw.execute(insert).fetchone()[0])
+    finally:
+        raw.execute("SET preserve_insertion_order = true")
 
 
 def _track_partner_history(raw: duckdb.DuckDBPyConnection, load_id: int, effective: date | None) -> None:
