@@ -93,7 +93,7 @@ def _wild_wald_p(coef: np.ndarray, scores: np.ndarray, info: np.ndarray, restric
 
     def wald(cb: np.ndarray, proj: np.ndarray) -> np.ndarray:
         """Wald statistics of rows of `cb` (draws × q) with projected cluster scores (draws × G × q)."""
-        v = factor * np.einsum("rgq,rgp->rqp", proj, proj)
+        v = factor * (proj.transpose(0, 2, 1) @ proj)
         # pinv: with a handful of treated partners a draw can make the meat singular
         return np.einsum("rq,rqp,rp->r", cb, np.linalg.pinv(v, rcond=1e-12, hermitian=True), cb)
 
@@ -105,6 +105,7 @@ def _wild_wald_p(coef: np.ndarray, scores: np.ndarray, info: np.ndarray, restric
     b = np.einsum("qk,gkl->gql", m, info)  # G × q × k
     v = _wild_draws(n_cl, reps, seed)
     d = (v @ s_r) @ j_inv.T  # draws × k: β* − β_r
-    proj = v[:, :, None] * a[None, :, :] - np.einsum("gql,rl->rgq", b, d)
+    n_q = a.shape[1]
+    proj = v[:, :, None] * a[None, :, :] - (b.reshape(-1, b.shape[2]) @ d.T).T.reshape(len(d), n_cl, n_q)
     w_star = wald(d @ c.T, proj)
     return float(np.mean(w_star >= w_obs))

@@ -153,11 +153,11 @@ def _inference(stacks: list[Stack], gammas: list[np.ndarray], delta: np.ndarray,
         # per-partner information: tr·(Lᵀ C_u L − B C_u L), C_u = n_u (diag π_u − π_u π_uᵀ)
         cl_ = n[:, None, None] * (pi[:, :, None] * s.design[None, :, :]
                                   - pi[:, :, None] * (pi @ s.design)[:, None, :])  # partners × months × k
-        h = np.einsum("mk,umj->ukj", s.design, cl_) - np.einsum("km,umj->ukj", b, cl_)
+        h = (s.design.T - b)[None, :, :] @ cl_  # partners × k × k (batched matmul)
         h *= tr[:, None, None]
         rows = inv_codes[start:start + s.y.shape[0]]
         np.add.at(scores, rows, eff)
-        np.add.at(info, rows, h)
+        np.add.at(info.reshape(n_cl, k * k), rows, h.reshape(rows.size, k * k))
         start += s.y.shape[0]
         n_obs += int((~np.isnan(s.y)).sum())
     information = info.sum(axis=0)
