@@ -40,9 +40,11 @@ def main() -> None:
             call()
             print(f"{name} on {args.db} ({args.quarter}): {time.perf_counter() - t0:.1f} s wall, "
                   f"{time.process_time() - c0:.1f} s CPU")
+    from workbench.synth.actions import monthly_panel
+
     for n in args.partners:
         net = synth.generate(partners=n, months=36, seed=args.seed)
-        panel = _panel(net.tables["orders"])
+        panel = monthly_panel(net.tables)  # the store's rows: onboarding to exit, zero months kept
         t0, c0 = time.perf_counter(), time.process_time()
         eff, es = retro.action_effects(panel, net.tables["actions"])
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -52,7 +54,7 @@ def main() -> None:
         e["truth"] = e["action_type"].map(truth)
         e["covered"] = (e["ci_low"] <= e["truth"]) & (e["truth"] <= e["ci_high"])
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"\n{n:,} partners x 36 months: {len(panel):,} partner-months with sales, "
+        print(f"\n{n:,} partners x 36 months: {len(panel):,} partner-months, "
               f"{int(e['n_obs'].sum()):,} stacked rows over {len(e)} action types")
         print(f"  action_effects: {wall:.2f} s wall, {cpu:.2f} s CPU, peak RSS {peak:,.0f} MB (process)")
         cols = ["action_type", "truth", "effect_log", "ci_low", "ci_high", "covered", "naive_log", "pretrend_p",
