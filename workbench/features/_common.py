@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import weakref
 
 import ibis
 import ibis.expr.types as ir
@@ -113,9 +112,11 @@ def scoped_tables(con: ibis.BaseBackend, region: str | Scope | None = None, *,
     scope = Scope.parse(region)
     if fp is None:
         return _scoped_tables(con, scope, as_of)
+    # Kept on the connection object itself: Ibis backends compare equal (and hash alike) when they open the
+    # same file, so a dict keyed by them would hand one connection's expressions to another, closed one.
     try:
-        per_con = _SCOPED.setdefault(con, {})
-    except TypeError:  # a backend that cannot be weakly referenced
+        per_con = vars(con).setdefault("_wb_scoped_tables", {})
+    except TypeError:  # a backend without instance attributes
         return _scoped_tables(con, scope, as_of)
     key = (fp, scope, as_of)
     if key not in per_con:
@@ -123,9 +124,6 @@ def scoped_tables(con: ibis.BaseBackend, region: str | Scope | None = None, *,
             per_con.pop(next(iter(per_con)))
         per_con[key] = _scoped_tables(con, scope, as_of)
     return dict(per_con[key])
-
-
-_SCOPED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _scoped_tables(con: ibis.BaseBackend, scope: Scope, as_of: dt.date | None) -> dict[str, ir.Table]:
