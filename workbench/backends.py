@@ -118,7 +118,7 @@ def local_spark(parquet_dir: Path, *, cores: int = 2) -> ibis.BaseBackend:
 
 
 def export_parquet(db: str | Path, out_dir: str | Path) -> list[Path]:
-    """Write every canonical table of the DuckDB store `db` (and its ``meta``) to ``out_dir/<table>.parquet``."""
+    """Write every canonical table of the DuckDB store `db` (with partner_history and meta) to ``out_dir/<table>.parquet``."""
     from workbench import store
 
     out = Path(out_dir)
@@ -127,7 +127,7 @@ def export_parquet(db: str | Path, out_dir: str | Path) -> list[Path]:
     raw = store.raw_connection(con)
     present = set(con.list_tables())
     written = []
-    for name in (*store.TABLE_ORDER, "meta"):
+    for name in (*store.TABLE_ORDER, "partner_history", "meta"):
         if name in present:
             path = out / f"{name}.parquet"
             raw.execute(f"COPY {name} TO '{str(path).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")

@@ -7,18 +7,13 @@ import pandas as pd
 
 from workbench.store import CHANNEL_TYPES
 from workbench.synth.params import (
-    CHANNEL_P,
     MIX_MEAN,
     PRODUCT_LINES,
-    REGION_CITIES,
-    REGION_WEIGHTS,
-    REGIONS,
     SEGMENT_WEIGHTS,
-    SEGMENTS,
 )
 from workbench.synth.world import (
     _day_in_month,
-    _sample_rows,
+    _draw_segment_region_channel,
     _World,
 )
 
@@ -61,12 +56,7 @@ def _draw_partners_realistic(rng: np.random.Generator, w: _World) -> None:
     month × order value, CNY/month), noisy channel, diffuse product mix."""
     n, T = w.n, w.T
     r = REALISTIC
-    seg = rng.choice(len(SEGMENTS), size=n, p=SEGMENT_WEIGHTS)
-    region = rng.choice(len(REGIONS), size=n, p=REGION_WEIGHTS)
-    city_count = np.array([len(REGION_CITIES[x]) for x in REGIONS])
-    city_offset = np.cumsum(city_count) - city_count
-    city_idx = city_offset[region] + np.floor(rng.random(n) * city_count[region]).astype(np.int64)
-    channel = _sample_rows(rng, CHANNEL_P, seg)
+    seg, region, city_idx, channel = _draw_segment_region_channel(rng, n)
     noisy = rng.random(n) < float(r["channel_noise"])
     channel = np.where(noisy, rng.integers(0, len(CHANNEL_TYPES), size=n), channel)
     shape = float(r["orders_shape"])

@@ -213,15 +213,20 @@ def _day_in_month(rng: np.random.Generator, w: _World, p: np.ndarray, t: np.ndar
     return lo + np.floor(rng.random(len(p)) * (w.month_stop[t] - lo)).astype(np.int64)
 
 
-def _draw_partners(rng: np.random.Generator, w: _World) -> None:
-    """Segment, region and city, channel, size (CNY/month), product mix and onboarding of every partner."""
-    n, T = w.n, w.T
+def _draw_segment_region_channel(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    """Segment, region, city (index into the regions' cities in REGIONS order) and channel of `n` partners."""
     seg = rng.choice(len(SEGMENTS), size=n, p=SEGMENT_WEIGHTS)
     region = rng.choice(len(REGIONS), size=n, p=REGION_WEIGHTS)
     city_count = np.array([len(REGION_CITIES[r]) for r in REGIONS])
     city_offset = np.cumsum(city_count) - city_count
     city_idx = city_offset[region] + np.floor(rng.random(n) * city_count[region]).astype(np.int64)
-    channel = _sample_rows(rng, CHANNEL_P, seg)
+    return seg, region, city_idx, _sample_rows(rng, CHANNEL_P, seg)
+
+
+def _draw_partners(rng: np.random.Generator, w: _World) -> None:
+    """Segment, region and city, channel, size (CNY/month), product mix and onboarding of every partner."""
+    n, T = w.n, w.T
+    seg, region, city_idx, channel = _draw_segment_region_channel(rng, n)
     size = SIZE_MEDIAN_CNY[seg] * np.exp(SIZE_SIGMA[seg] * rng.standard_normal(n))
     gam = rng.gamma(MIX_CONCENTRATION * MIX_MEAN[seg])
     pre = rng.random(n) < 0.7
