@@ -65,9 +65,24 @@ def period_sales(con: Any, ledger: pd.DataFrame) -> pd.DataFrame:
     keys["ly_start"] = keys["period_start"] - pd.DateOffset(years=1)
     keys["ly_end"] = keys["period_end"] - pd.DateOffset(years=1)
     raw = _raw(con)
+    if raw is None:
+        got = _period_sales_ibis(con, keys)
+    else:
+        got = _period_sales_duckdb(raw, keys)
+    left = ledger[["partner_id"]].assign(period_start=pd.to_datetime(ledger["period_start"]),
+                                         period_end=pd.to_datetime(ledger["period_end"]))
+    got["period_start"] = pd.to_datetime(got["period_start"])
+    got["period_end"] = pd.to_datetime(got["period_end"])
+    out = left.reset_index().merge(got, on=["partner_id", "period_start", "period_end"], how="left").set_index("index")
+    out = out[list(SALES_COLUMNS)].reindex(ledger.index).fillna(0)
+    return out.astype({"orders_counted": int, "returns_counted": int})
+
+
+def _period_sales_duckdb(raw: Any, keys: pd.DataFrame) -> pd.DataFrame:
+    """:func:`period_sales` per key (partner_id, period_start, period_end, ly_start, ly_end) in DuckDB SQL."""
     raw.register("_audit_keys", keys)
     try:
-        got = raw.execute("""
+        return raw.execute("""
             SELECT k.partner_id, k.period_start, k.period_end,
                    coalesce(sum(CASE WHEN o.order_date BETWEEN CAST(k.period_start AS DATE) AND CAST(k.period_end AS DATE)
                                      THEN o.net_amount END), 0)::DOUBLE AS net_sales_cny,
@@ -82,24 +97,64 @@ def period_sales(con: Any, ledger: pd.DataFrame) -> pd.DataFrame:
             GROUP BY 1, 2, 3""").df()
     finally:
         raw.unregister("_audit_keys")
-    left = ledger[["partner_id"]].assign(period_start=pd.to_datetime(ledger["period_start"]),
-                                         period_end=pd.to_datetime(ledger["period_end"]))
-    got["period_start"] = pd.to_datetime(got["period_start"])
-    got["period_end"] = pd.to_datetime(got["period_end"])
-    out = left.reset_index().merge(got, on=["partner_id", "period_start", "period_end"], how="left").set_index("index")
-    out = out[list(SALES_COLUMNS)].reindex(ledger.index).fillna(0)
-    return out.astype({"orders_counted": int, "returns_counted": int})
+
+
+def _period_sales_ibis(con: Any, keys: pd.DataFrame) -> pd.DataFrame:
+    """:func:`period_sales` per key as an Ibis query: the same sums and counts on any backend (e.g. Spark)."""
+    import ibis
+
+    k = ibis.memtable(keys)
+    o = con.table("orders")
+    lo, hi = k.ly_start.cast("date"), k.period_end.cast("date")
+    j = k.left_join(o, [k.partner_id == o.partner_id, o.order_date.between(lo, hi)])
+    in_p = j.order_date.between(j.period_start.cast("date"), j.period_end.cast("date"))
+    in_ly = j.order_date.between(j.ly_start.cast("date"), j.ly_end.cast("date"))
+    ret = j.is_return.fill_null(False)
+    return j.group_by(["partner_id", "period_start", "period_end"]).aggregate(
+        net_sales_cny=j.net_amount.sum(where=in_p).fill_null(0).cast("float64"),
+        last_year_sales_cny=j.net_amount.sum(where=in_ly).fill_null(0).cast("float64"),
+        orders_counted=j.order_id.nunique(where=in_p & ~ret),
+        returns_counted=j.order_id.nunique(where=in_p & ret),
+    ).to_pandas()
 
 
 def _raw(con: Any) -> Any:
+    """The DuckDB connection under `con` (an Ibis DuckDB backend or a DuckDB connection); None on other backends."""
     import duckdb
 
     if isinstance(con, duckdb.DuckDBPyConnection):
         return con
     inner = getattr(con, "con", None)
-    if isinstance(inner, duckdb.DuckDBPyConnection):
-        return inner
-    raise WorkbenchError("The rebate audit reads the store through DuckDB; connect with workbench.store.connect.")
+    return inner if isinstance(inner, duckdb.DuckDBPyConnection) else None
+
+
+def _ledger_frame(con: Any, raw: Any) -> pd.DataFrame:
+    """The whole incentive ledger as pandas (through DuckDB when `raw`, else through Ibis)."""
+    return raw.execute("SELECT * FROM incentives").df() if raw is not None else con.table("incentives").to_pandas()
+
+
+def _last_day(con: Any, raw: Any) -> date | None:
+    """The data snapshot's day: the last order, else the last ledger period; None when both are empty."""
+    if raw is not None:
+        last = raw.execute("SELECT max(order_date) FROM orders").fetchone()[0]
+        last = last if last is not None else raw.execute("SELECT max(period_end) FROM incentives").fetchone()[0]
+    else:
+        last = con.table("orders").order_date.max().to_pandas()
+        last = last if not pd.isna(last) else con.table("incentives").period_end.max().to_pandas()
+    return pd.Timestamp(last).date() if last is not None and not pd.isna(last) else None
+
+
+def _partners_frame(con: Any, raw: Any, when: date | None) -> pd.DataFrame:
+    """partner_id, name, region and manager_id (those the store has) as they were on `when` (None: today's)."""
+    from workbench.store import partners_at, partners_at_sql
+
+    have = _columns(raw, "partners") if raw is not None else set(con.table("partners").columns)
+    cols = [c for c in ("partner_id", "name", "region", "manager_id") if c in have]
+    if raw is not None:
+        return raw.execute(f"SELECT {', '.join(cols)} FROM {partners_at_sql(raw, when)}").df()
+    partners = con.table("partners")
+    partners = partners_at(con, partners, when) if when is not None else partners
+    return partners.select(*cols).to_pandas()
 
 
 def _needs_attributes(program: Program) -> bool:
@@ -207,7 +262,7 @@ def audit_store(
     raw = _raw(con)
     if "incentives" not in con.list_tables():
         raise NotEnoughData("The store has no incentive ledger, so there is nothing to audit.")
-    ledger = raw.execute("SELECT * FROM incentives").df()
+    ledger = _ledger_frame(con, raw)
     if ledger.empty:
         raise NotEnoughData("The store has no incentive ledger, so there is nothing to audit "
                             "(payouts can still be computed in the what-if from orders and a program).")
@@ -219,14 +274,9 @@ def audit_store(
         ends = pd.to_datetime(ledger["period_end"]).dt.date
         ledger = ledger[(ends >= period_ends[0]) & (ends <= period_ends[1])]
     if as_of is None:  # the data snapshot: the last order, else the last ledger period
-        last = raw.execute("SELECT max(order_date) FROM orders").fetchone()[0]
-        last = last if last is not None else raw.execute("SELECT max(period_end) FROM incentives").fetchone()[0]
-        as_of = pd.Timestamp(last).date() if last is not None else None
-    cols = [c for c in ("partner_id", "name", "region", "manager_id") if c in _columns(raw, "partners")]
-    from workbench.store import partners_at_sql
-
+        as_of = _last_day(con, raw)
     when = q.end if quarter is not None else as_of  # each partner's region and manager then
-    partners = raw.execute(f"SELECT {', '.join(cols)} FROM {partners_at_sql(raw, when)}").df()
+    partners = _partners_frame(con, raw, when)
     if ledger.empty or as_of is None:
         raise NotEnoughData(f"The incentive ledger has no rows for {quarter}, so there is nothing to audit."
                             if quarter is not None else "The incentive ledger has no rows in the period, so there "
