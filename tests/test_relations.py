@@ -92,6 +92,16 @@ def test_activation_with_only_returns_is_all_censored():
     assert relations.ramp_curves(partners, orders, as_of=AS_OF)["median_sales"].le(0).all()
 
 
+def test_no_partner_onboarded_by_as_of_gives_an_empty_activation_table():
+    """A region whose only partner is onboarded after as_of (Online Retail's RSA in 2011Q3): no row, no error."""
+    partners = pd.DataFrame({"partner_id": ["A"], "onboard_date": pd.to_datetime(["2027-01-01"])})
+    orders = pd.DataFrame({"partner_id": ["A"], "order_date": pd.to_datetime(["2027-01-02"]),
+                           "net_amount": [10.0], "is_return": [False]})
+    d = relations.activation_durations(partners, orders, as_of=AS_OF)
+    q = relations.activation_by_quarter(d)
+    assert d.empty and q.empty and {"cohort", "added", "activated", "window_closed"} <= set(q.columns)
+
+
 def test_activation_survival_matches_the_empirical_share_without_censoring():
     rng = np.random.default_rng(5)
     days = rng.integers(1, 200, size=40).astype(float)

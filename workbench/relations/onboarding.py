@@ -73,7 +73,7 @@ def activation_by_quarter(durations: pd.DataFrame, *, within_days: int = ACTIVAT
     med = d[d["first_observed"]].groupby("cohort")["days_to_first"].median()
     out["median_days_to_first"] = med
     last_onboard = g["onboard_date"].max()
-    observed = g.apply(lambda x: (x["days_to_first"].where(~x["first_observed"])).min(), include_groups=False)
+    observed = d["days_to_first"].where(~d["first_observed"]).groupby(d["cohort"]).min()  # NaN: none censored
     out["window_closed"] = (observed.isna() | (observed >= within_days)) & last_onboard.notna()
     return out.reset_index()
 
