@@ -105,3 +105,15 @@ def test_all_cutoffs_at_once_equal_one_cutoff_at_a_time_and_a_pandas_recount(dem
         got = f[list(want.columns)]
         pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, check_names=False, obj=str(c))
     assert 0 < np.mean([demo_frames[c]["churned"].mean() for c in cuts]) < 0.5
+
+
+def test_no_contact_recorded_still_merges_on_the_cutoff():
+    """A store without visits or communications (Online Retail) gives empty contact drivers typed like the
+    frame's keys, so the driver frame's merge keeps every row (it raised on datetime vs object keys)."""
+    import pandas as pd
+
+    from workbench.churn.drivers import _contact_drivers
+
+    frame = pd.DataFrame({"cutoff": pd.to_datetime(["2011-06-30"]).astype("datetime64[s]"), "partner_id": ["12347"]})
+    got = frame.merge(_contact_drivers(None, {}, frame, None), on=["cutoff", "partner_id"], how="left")
+    assert len(got) == 1 and got[["days_overdue", "days_since_contact"]].isna().all().all()

@@ -373,14 +373,17 @@ def _contact_drivers(con: Any, t: dict[str, Any], frame: pd.DataFrame, region: s
     store records no contact at all."""
     from workbench.relations.contacts import CONTACT_TYPES, contact_cadence, contact_status
 
-    cols = ["cutoff", "partner_id", "days_overdue", "days_since_contact"]
+    none = pd.DataFrame({  # no contact recorded: typed like `frame`'s keys, so the caller's merge works
+        "cutoff": pd.Series(dtype=frame["cutoff"].dtype if "cutoff" in frame else "datetime64[s]"),
+        "partner_id": pd.Series(dtype=frame["partner_id"].dtype if "partner_id" in frame else object),
+        "days_overdue": pd.Series(dtype=float), "days_since_contact": pd.Series(dtype=float)})
     if "actions" not in t or frame.empty:
-        return pd.DataFrame(columns=cols)
+        return none
     a = t["actions"]
     acts = a.filter(a.action_type.isin(list(CONTACT_TYPES))).select("partner_id", "action_date", "action_type")
     acts = acts.to_pandas()
     if acts.empty:
-        return pd.DataFrame(columns=cols)
+        return none
     from workbench import segment
 
     cadence = contact_cadence()
