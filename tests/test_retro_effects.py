@@ -148,3 +148,18 @@ def test_action_effects_handle_no_actions() -> None:
     eff, es = retro.action_effects(panel, actions)
     assert eff.empty and es.empty
     assert retro.action_effects(panel, actions, model="log_ols")[0].empty
+
+
+def test_effects_display_shows_a_missing_naive_estimate_as_nan():
+    """A naive before/after that could not be computed (None, object dtype: the one-day store) is NaN, not a TypeError."""
+    import numpy as np
+    import pandas as pd
+
+    from workbench.retro.effects import effects_display
+
+    e = pd.DataFrame({"action_type": ["visit", "training"], "effect_log": [np.log(1.1), 0.0], "ci_low": [0.0, -0.1],
+                      "ci_high": [0.2, 0.1], "naive_log": pd.Series([None, np.log(1.5)], dtype=object),
+                      "pretrend_p": [0.5, 0.4], "n_treated": [3, 4]})
+    d = effects_display(e)
+    assert np.isnan(d["naive_pct"].iloc[0]) and d["naive_pct"].iloc[1] == pytest.approx(50.0)
+    assert d["effect_pct"].iloc[0] == pytest.approx(10.0)

@@ -718,12 +718,16 @@ def effects_display(effects: pd.DataFrame) -> pd.DataFrame:
     """Action effects in percent for a table: action_type, effect_pct, ci_low_pct, ci_high_pct,
     naive_pct (naive before/after), pretrend_p, n_treated. Percent = 100 × (exp(log effect) − 1)."""
     e = effects
+
+    def pct(col: str) -> pd.Series | float:  # None (no comparison possible) arrives as object dtype: NaN
+        return 100 * np.expm1(pd.to_numeric(e[col], errors="coerce").astype("float64")) if col in e else np.nan
+
     out = pd.DataFrame({
         "action_type": e["action_type"],
-        "effect_pct": 100 * np.expm1(e["effect_log"]),
-        "ci_low_pct": 100 * np.expm1(e["ci_low"]),
-        "ci_high_pct": 100 * np.expm1(e["ci_high"]),
-        "naive_pct": 100 * np.expm1(e["naive_log"]) if "naive_log" in e else np.nan,
+        "effect_pct": pct("effect_log"),
+        "ci_low_pct": pct("ci_low"),
+        "ci_high_pct": pct("ci_high"),
+        "naive_pct": pct("naive_log"),
         "pretrend_p": e["pretrend_p"],
         "n_treated": e["n_treated"],
     })
