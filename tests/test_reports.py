@@ -286,7 +286,20 @@ def test_pack_layout_and_indexes(pack):
     top = (pack.out / "index.html").read_text(encoding="utf-8")
     for scope in pack.params.scopes:  # the top index lists every pack, the manager's too
         assert f'href="{pack.params.quarter}/{scope.slug}/index.html"' in top
-    assert f"客户经理 {MANAGER}" in top
+    assert f"渠道经理 {MANAGER}" in top
+
+
+@pytest.mark.slow
+def test_every_page_of_the_manager_pack_names_the_manager_in_its_title(pack):
+    """A manager's pack reads a store copy holding only their partners; its page titles still name the manager,
+    never 'All regions' (pages 01-04 and 06 once said 全部区域 there)."""
+    pages = _pages(_folder(pack, Scope("manager", MANAGER)))
+    titled = {name: re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S) for name, page in pages.items()
+              if name != "index.html" and name.endswith(".html")}
+    assert len(titled) == len(curated_notebooks()), sorted(titled)
+    for name, m in titled.items():
+        assert m, f"{name} has no title"
+        assert f"渠道经理 {MANAGER}" in m.group(1) and "全部区域" not in m.group(1), (name, m.group(1)[:200])
 
 
 @pytest.mark.slow

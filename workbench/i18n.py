@@ -25,6 +25,7 @@ _COMMON: dict[str, tuple[str, str]] = {
     "quarter": ("Quarter", "季度"),
     "month": ("Month", "月份"),
     "all": ("All regions", "全部区域"),
+    "scope_manager": ("Channel manager", "渠道经理"),  # a pack scoped to one manager's partners
     "core": ("Core", "核心"),
     "growth": ("Growth", "成长"),
     "pilot": ("Pilot", "试点"),

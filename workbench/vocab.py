@@ -25,6 +25,7 @@ __all__ = [
     "money_label",
     "set_store_currency",
     "store_currency",
+    "store_scope",
     "symbol",
 ]
 
@@ -260,8 +261,8 @@ def _raw(con: Any) -> Any:
     return inner if isinstance(inner, duckdb.DuckDBPyConnection) else None
 
 
-def store_currency(con: Any) -> str:
-    """The store's currency (ISO 4217) from table ``meta``, key ``currency``; "CNY" when either is absent.
+def _meta_value(con: Any, key: str) -> str | None:
+    """The value of `key` in the store's table ``meta`` (stripped), or None when the table, key or value is absent.
 
     `con` is an Ibis backend (any) or a DuckDB connection.
     """
@@ -273,20 +274,33 @@ def store_currency(con: Any) -> str:
                 "AND table_schema = current_schema()"
             ).fetchone()[0]
             if not found:
-                return DEFAULT_CURRENCY
-            row = raw.execute("SELECT value FROM meta WHERE key = 'currency'").fetchone()
+                return None
+            row = raw.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
             value = row[0] if row else None
         else:
             if "meta" not in con.list_tables():
-                return DEFAULT_CURRENCY
+                return None
             meta = con.table("meta")
-            got = meta.filter(meta.key == "currency").select("value").limit(1).to_pandas()
+            got = meta.filter(meta.key == key).select("value").limit(1).to_pandas()
             value = got["value"].iloc[0] if len(got) else None
-    except Exception:  # noqa: BLE001 - a store without a readable meta table has the default currency
-        return DEFAULT_CURRENCY
+    except Exception:  # noqa: BLE001 - a store without a readable meta table has no metadata
+        return None
     if value is None or not str(value).strip():
-        return DEFAULT_CURRENCY
-    return str(value).strip().upper()
+        return None
+    return str(value).strip()
+
+
+def store_currency(con: Any) -> str:
+    """The store's currency (ISO 4217) from table ``meta``, key ``currency``; "CNY" when either is absent."""
+    value = _meta_value(con, "currency")
+    return DEFAULT_CURRENCY if value is None else value.upper()
+
+
+def store_scope(con: Any, region: str | Scope | None = None) -> Scope:
+    """The scope a page shows: the manager whose partners a report copy of the store holds (``meta`` key
+    ``scope_manager``, written by ``reports.scoped_store``), else ``Scope.parse(region)``."""
+    manager = _meta_value(con, "scope_manager")
+    return Scope("manager", manager) if manager else Scope.parse(region)
 
 
 def set_store_currency(con: Any, code: str) -> None:

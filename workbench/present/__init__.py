@@ -25,7 +25,8 @@ import pandas as pd
 from workbench.i18n import label, register_labels
 from workbench.vocab import DEFAULT_CURRENCY, format_money, money_label
 
-__all__ = ["Html", "Markdown", "display_table", "header", "notice", "register_labels", "register_notices"]
+__all__ = ["Html", "Markdown", "display_table", "header", "notice", "register_labels", "register_notices", "scope_md",
+           "scope_name"]
 
 DASH = "–"
 
@@ -162,6 +163,23 @@ def _md_escape(text: str) -> str:
     for ch in "\\`*_[]#|":
         text = text.replace(ch, "\\" + ch)
     return text
+
+
+def scope_name(scope: Any, lang: str = "en") -> str:
+    """How a page names a scope (plain text): 'All regions', a region's label, or 'Channel manager M1B'."""
+    from workbench.vocab import Scope
+
+    s = Scope.parse(scope)
+    if s.is_all:
+        return label("all", lang)
+    if s.kind == "manager":
+        return f"{label('scope_manager', lang)} {s.value}"
+    return label(str(s.value), lang)
+
+
+def scope_md(scope: Any, lang: str = "en") -> str:
+    """`scope_name` escaped for a Markdown or HTML title (a user's region or manager name never runs)."""
+    return _md_escape(scope_name(scope, lang))
 
 
 _ZH_NOTICES: dict[str, tuple[tuple[str, str], ...]] = {}

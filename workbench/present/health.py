@@ -34,11 +34,9 @@ _CODES = ("region", "channel_type", "program", "tier")
 
 def title(quarter: str, scope: Scope | str | None, as_of: str, lang: str = "en") -> Markdown:
     """The page heading: title, quarter and scope (a user's region name, escaped), the question, as-of."""
-    from workbench.present import _md_escape
+    from workbench.present import _md_escape, scope_md
 
-    s = Scope.parse(scope)
-    where = label("all", lang) if s.is_all else label(str(s.value), lang)
-    return Markdown(f"# {label('h_title', lang)} · {_md_escape(str(quarter))} · {_md_escape(where)}\n\n"
+    return Markdown(f"# {label('h_title', lang)} · {_md_escape(str(quarter))} · {scope_md(scope, lang)}\n\n"
                     f"*{label('h_question', lang)}* ({label('rep_as_of', lang)} {_md_escape(str(as_of))})")
 
 

@@ -172,15 +172,3 @@ def review_table(review: pd.DataFrame, lang: str = "en", *, currency: str | None
     return display_table(review.head(top), lang, currency=currency,
                          money=("sales_recent", "sales_year_ago", "rebates_paid", "contribution"),
                          percent=("change",))
-
-
-def scope_name(scope, lang: str = "en") -> str:
-    """The scope's display name for a title: 'All regions', or the region/manager name HTML- and Markdown-escaped."""
-    if scope.is_all:
-        return label("all", lang)
-    text = html.escape(label(str(scope.value), lang))
-    if scope.kind == "manager":
-        text = f"{label('manager_id', lang)} {text}"
-    for ch in "\\`*_[]#|":
-        text = text.replace(ch, "\\" + ch)
-    return text

@@ -11,7 +11,7 @@ import pandas as pd
 
 from workbench.i18n import LABELS as ALL_LABELS
 from workbench.i18n import label, register_labels
-from workbench.present import Html, Markdown, _md_escape, display_table, notice
+from workbench.present import Html, Markdown, _md_escape, display_table, notice, scope_md
 from workbench.retro import KPI_ORDER, RATE_KPIS, Finding, RetroSettings, finding_facts
 from workbench.vocab import Scope, format_money, money_label, symbol
 
@@ -468,10 +468,7 @@ def findings_markdown(facts: list[Finding], lang: str = "en", *, currency: str =
 
 def heading(quarter: str, region: str | Scope, lang: str = "en", *, as_of: str = "") -> Markdown:
     """The page title: quarter and scope (the region or manager escaped), the question it answers, the as-of date."""
-    scope = Scope.parse(region)
-    name = label("all", lang) if scope.is_all else _md_escape(label(str(scope.value), lang))
-    if scope.kind == "manager":
-        name = f"{label('manager_id', lang)} {name}"
+    name = scope_md(region, lang)
     when = f" ({_md_escape(as_of)})" if as_of else ""
     return Markdown(f"# {label('retro_title', lang)} · {_md_escape(str(quarter))} · {name}\n\n"
                     f"*{label('retro_question', lang)}*{when}")

@@ -20,8 +20,9 @@ import duckdb
 import pandas as pd
 
 from workbench.i18n import label
+from workbench.present import scope_name
 from workbench.reports.html import _page, notebook_title
-from workbench.reports.params import RunParams, scope_name
+from workbench.reports.params import RunParams
 from workbench.vocab import Scope, format_money
 
 if TYPE_CHECKING:

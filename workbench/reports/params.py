@@ -14,7 +14,7 @@ from workbench.i18n import label
 from workbench.paths import NOTEBOOKS_DIR
 from workbench.vocab import Quarter, Scope
 
-__all__ = ["COMPANY", "RunParams", "curated_notebooks", "latest_complete_quarter", "scope_name", "validate_params"]
+__all__ = ["COMPANY", "RunParams", "curated_notebooks", "latest_complete_quarter", "validate_params"]
 
 QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
 NOTEBOOK_RE = re.compile(r"^\d\d_[A-Za-z0-9_]+\.ipynb$")
@@ -157,14 +157,4 @@ def validate_params(db: str | Path, *, quarter: str | None, region: str | Scope 
 def curated_notebooks(folder: str | Path = NOTEBOOKS_DIR) -> list[Path]:
     """The curated notebooks NN_name.ipynb in `folder`, in number order."""
     return sorted(p for p in Path(folder).glob("*.ipynb") if NOTEBOOK_RE.match(p.name))
-
-
-
-def scope_name(scope: Scope, lang: str) -> str:
-    """How a page names a scope: 'All regions' / '全部区域', a region (its label), 'Manager M01'."""
-    if scope.is_all:
-        return label(COMPANY, lang)
-    if scope.kind == "manager":
-        return f"{label('manager', lang)} {scope.value}"
-    return label(str(scope.value), lang)
 

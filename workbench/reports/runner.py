@@ -23,10 +23,11 @@ from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.paths import NOTEBOOKS_DIR
+from workbench.present import scope_name
 from workbench.present.reports import HEADLINE_MIME, page_failed, page_missing, stopped_here
 from workbench.reports.html import _nav, _page, notebook_html, notebook_title
 from workbench.reports.index import _pack_index, _snapshot, headline_from_store, write_top_index
-from workbench.reports.params import RunParams, curated_notebooks, scope_name, validate_params
+from workbench.reports.params import RunParams, curated_notebooks, validate_params
 from workbench.vocab import Scope, store_currency
 
 __all__ = ["NotebookRun", "PackResult", "register_engine", "render_pack"]

@@ -73,6 +73,9 @@ def write_manager_store(db: str | Path, manager: str, as_of: date, dest: str | P
             for col in _PERSONAL:
                 if col in cols:
                     con.execute(f"UPDATE {name} SET {col} = NULL")
+        con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        con.execute("DELETE FROM meta WHERE key = 'scope_manager'")
+        con.execute("INSERT INTO meta VALUES ('scope_manager', ?)", [manager])  # pages name the manager: vocab.store_scope
         con.execute("CHECKPOINT")
     finally:
         con.close()

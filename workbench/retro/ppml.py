@@ -103,7 +103,7 @@ def fit(stacks: list[Stack], k: int, *, tol: float = 1e-9, max_iter: int = 50) -
     delta = np.zeros(k)
     ll = _loglik(stacks, gammas, delta)
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is returned after the loop)
         schur, rhs = np.zeros((k, k)), np.zeros(k)
         parts = []
         for s, g in zip(stacks, gammas, strict=True):
