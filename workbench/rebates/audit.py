@@ -245,7 +245,7 @@ def audit_ledger(
 
 def audit_store(
     con: Any, *, quarter: Any = None, programs_dir: str | Path | None = None, region: Any = None,
-    as_of: date | None = None, period_ends: tuple[date, date] | None = None,
+    as_of: date | None = None, period_ends: tuple[date, date] | None = None, payments_until: date | None = None,
 ) -> pd.DataFrame:
     """Audit the store's ledger rows whose period ends in `quarter` (all rows when None), for `region`'s
     partners (whole company when None / 'all'; a ``workbench.vocab.Scope`` of kind manager keeps that
@@ -253,7 +253,8 @@ def audit_store(
 
     Programs come from `programs_dir` (default config/incentives/); as_of defaults to the day the
     store's last order was placed (what counts as overdue). period_ends: (first, last) day, inclusive,
-    keeps the rows whose period ends in that span (several quarters in one pass).
+    keeps the rows whose period ends in that span (several quarters in one pass). payments_until: a payment
+    whose paid_date is after this day counts as not made (the ledger as it stood that day).
     """
     from workbench.paths import config_file
     from workbench.vocab import Quarter, Scope
@@ -282,6 +283,9 @@ def audit_store(
                             if quarter is not None else "The incentive ledger has no rows in the period, so there "
                             "is nothing to audit.")
     ledger = ledger.reset_index(drop=True)
+    if payments_until is not None and "paid_date" in ledger:
+        later = pd.to_datetime(ledger["paid_date"]) > pd.Timestamp(payments_until)
+        ledger["amount_paid"] = ledger["amount_paid"].astype(float).where(~later, 0.0)
 
     def attributes(program: Program, end: pd.Timestamp, ids: list[str]) -> pd.DataFrame:
         from workbench.incentives import new_product_lines

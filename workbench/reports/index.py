@@ -1,8 +1,11 @@
 """Index pages: one per pack (headline figures, links, parameters, data snapshot) and one over every pack.
 
 Headline figures of a pack (``headline``): net sales in the quarter's last month and its change on the
-month before, partners active in the 90 days to as_of, rebate discrepancies (partners whose ledger shows
-rebate due but not paid at as_of, and the amount) — read from the store here — plus the churn-risk count,
+month before, partners active in the 90 days to as_of, rebate discrepancies from the rebate audit
+(``workbench.rebates``, as on page 06) of every ledger row whose period ended by as_of, with payments made
+after as_of counted as not made: the rows with a discrepancy (status due_misstated, unpaid_overdue,
+underpaid or overpaid; a row not yet due is not one), of them the rows whose ledger due is misstated, and
+the underpaid and overpaid amounts kept apart, never netted — read from the store here — plus the churn-risk count,
 the sales at risk and the number of alerts, which the notebooks publish with
 ``workbench.present.reports.headline`` (a page that did not publish them shows "–").
 """
@@ -28,19 +31,22 @@ from workbench.vocab import Scope, format_money
 if TYPE_CHECKING:
     from workbench.reports.runner import NotebookRun
 
-__all__ = ["HEADLINE_KEYS", "headline_from_store", "write_top_index"]
+__all__ = ["HEADLINE_KEYS", "headline_from_store", "rebate_headline", "write_top_index"]
 
 PARTNER_TABLES = ("orders", "incentives", "surveys", "trainings", "conflicts", "actions", "coverage")
 # (key, kind) in display order; kind: money, pct (a change, 0.05 = +5%), count
 HEADLINE_KEYS: tuple[tuple[str, str], ...] = (
     ("monthly_sales", "money"), ("sales_change", "pct"), ("active_partners", "count"),
     ("churn_risk_count", "count"), ("value_at_risk", "money"),
-    ("rebate_discrepancies", "count"), ("rebate_discrepancy_amount", "money"), ("alerts", "count"),
+    ("rebate_discrepancies", "count"), ("rebate_misstated", "count"), ("rebate_underpaid", "money"),
+    ("rebate_overpaid", "money"), ("alerts", "count"),
 )
+DISCREPANCY_STATUSES = ("due_misstated", "unpaid_overdue", "underpaid", "overpaid")  # not "pending", not "ok"
 _HEAD_LABEL = {
     "monthly_sales": "rep_monthly_sales", "sales_change": "rep_sales_change", "active_partners": "rep_active_partners",
     "churn_risk_count": "rep_risk_count", "value_at_risk": "rep_value_at_risk",
-    "rebate_discrepancies": "rep_rebate_discrepancies", "rebate_discrepancy_amount": "rep_rebate_amount",
+    "rebate_discrepancies": "rep_rebate_discrepancies", "rebate_misstated": "rep_rebate_misstated",
+    "rebate_underpaid": "rep_rebate_underpaid", "rebate_overpaid": "rep_rebate_overpaid",
     "alerts": "rep_alerts",
 }
 
@@ -86,9 +92,11 @@ def _snapshot(db: Path, scope: Scope, as_of: date | None = None) -> dict[str, An
     }
 
 
-def headline_from_store(db: str | Path, scope: Scope, as_of: date) -> dict[str, float | int | None]:
+def headline_from_store(db: str | Path, scope: Scope, as_of: date, *,
+                        programs_dir: str | Path | None = None) -> dict[str, float | int | None]:
     """The headline figures read straight from the store (see the module docstring); amounts in the
-    store currency, sales_change as a ratio (None when the month before had no sales)."""
+    store currency, sales_change as a ratio (None when the month before had no sales). programs_dir: the
+    rebate program files (default config/incentives/, as page 06)."""
     month = pd.Timestamp(as_of).to_period("M")
     m_start, m_end = month.start_time.date(), month.end_time.date()
     p_start, p_end = (month - 1).start_time.date(), (month - 1).end_time.date()
@@ -103,20 +111,40 @@ def headline_from_store(db: str | Path, scope: Scope, as_of: date) -> dict[str, 
             f"SELECT count(DISTINCT partner_id) FROM orders WHERE {where} AND order_date > ? AND order_date <= ? "
             "AND NOT coalesce(is_return, FALSE) AND net_amount > 0",
             [*args, as_of - pd.Timedelta(days=90).to_pytimedelta(), as_of]).fetchone()
-        try:
-            n_disc, amount = con.execute(
-                f"SELECT count(*), coalesce(sum(short), 0) FROM (SELECT partner_id, sum(due - paid) AS short FROM ("
-                f"SELECT partner_id, coalesce(amount_due, 0) AS due, CASE WHEN paid_date IS NULL OR paid_date <= ? "
-                f"THEN coalesce(amount_paid, 0) ELSE 0 END AS paid FROM incentives WHERE {where} AND period_end < ?) "
-                "GROUP BY partner_id HAVING sum(due - paid) >= 0.01)", [as_of, *args, as_of]).fetchone()
-        except duckdb.Error:  # no ledger table
-            n_disc, amount = 0, 0.0
     finally:
         con.close()
     sales, prev = float(sales), float(prev)
     return {"monthly_sales": sales, "sales_change": (sales / prev - 1.0) if prev > 0 else None,
-            "active_partners": int(active), "rebate_discrepancies": int(n_disc),
-            "rebate_discrepancy_amount": float(amount)}
+            "active_partners": int(active), **rebate_headline(db, scope, as_of, programs_dir=programs_dir)}
+
+
+def rebate_headline(db: str | Path, scope: Scope, as_of: date, *,
+                    programs_dir: str | Path | None = None) -> dict[str, float | int | None]:
+    """Rebate audit figures of the scope's ledger rows whose period ended by as_of (see the module docstring):
+    rows with a discrepancy, rows with a misstated due, underpaid and overpaid amounts (store currency), each
+    on its own; zeros when there is no ledger, None when the audit cannot run (e.g. a malformed program file)."""
+    from workbench import store
+    from workbench.errors import NotEnoughData, WorkbenchError
+    from workbench.rebates import audit_store, totals
+
+    zero: dict[str, float | int | None] = {"rebate_discrepancies": 0, "rebate_misstated": 0,
+                                           "rebate_underpaid": 0.0, "rebate_overpaid": 0.0}
+    con = store.connect(db, read_only=True)
+    try:
+        audit = audit_store(con, region=scope, as_of=as_of, period_ends=(date.min, as_of), payments_until=as_of,
+                            programs_dir=programs_dir)
+    except NotEnoughData:
+        return zero
+    except WorkbenchError:
+        return dict.fromkeys(zero)
+    finally:
+        con.disconnect()
+    if audit.empty:
+        return zero
+    t = totals(audit.assign(_all="all"), "_all").iloc[0]
+    return {"rebate_discrepancies": int(audit["status"].isin(DISCREPANCY_STATUSES).sum()),
+            "rebate_misstated": int(t["n_due_misstated"]),
+            "rebate_underpaid": float(t["underpaid_cny"]), "rebate_overpaid": float(t["overpaid_cny"])}
 
 
 def _figure(key: str, kind: str, figures: dict[str, Any], currency: str, lang: str) -> str:
