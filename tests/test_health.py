@@ -133,10 +133,14 @@ def test_survey_coverage(tiny):
 
 def test_rebate_reconciliation_and_shortfall_list(tiny):
     by = health.rebate_by_program(tiny, as_of="2026-09-30").set_index("quarter")
-    assert by.loc["2026Q1", "rebate_shortfall"] == pytest.approx(200.0)
-    # 2026Q2: due 1000, paid 500 (I2's payment lands after as_of)
+    # no file for 'volume_rebate': each row is judged on its ledger due
+    assert by.loc["2026Q1", "rebate_underpaid"] == pytest.approx(200.0)
+    # 2026Q2: due 1000, paid 500 (I2's payment lands after as_of: unpaid, and overdue since 2026-08-14)
     assert by.loc["2026Q2", "rebate_due"] == pytest.approx(1000.0)
     assert by.loc["2026Q2", "rebate_paid"] == pytest.approx(500.0)
+    assert by.loc["2026Q2", "rebate_underpaid"] == pytest.approx(500.0)
+    assert by["rebate_overpaid"].tolist() == [0.0, 0.0] and not by["program_found"].any()
+    assert str(ph.missing_programs(by.reset_index(), "en")).endswith("volume rebate")
     sl = health.rebate_shortfall_list(tiny, as_of="2026-09-30")
     assert sl[["partner_id", "rebate_shortfall", "unpaid_rows"]].values.tolist() == [["A1", 700.0, 2]]
     assert sl.loc[0, "oldest_unpaid_period_end"] == pd.Timestamp("2026-03-31")
@@ -144,6 +148,47 @@ def test_rebate_reconciliation_and_shortfall_list(tiny):
     # after the late payment is made, only I1's 200 remains
     later = health.rebate_shortfall_list(tiny, as_of=date(2026, 10, 31))
     assert later["rebate_shortfall"].tolist() == [200.0]
+
+
+MIXED_PROGRAM = "name: flat\nvolume_rebate:\n  mode: retroactive\n  tiers:\n    - {threshold: 0, rate_pct: 3.0}\n"
+# partner, program, Q2 net sales, ledger due, paid: 'flat' pays 3 %, 'legacy' has no file
+MIXED = [("M1", "flat", 10_000, 300, 500),  # overpaid 200
+         ("M2", "flat", 10_000, 300, 100),  # underpaid 200: with M1 it nets to 0 for the program-quarter
+         ("M3", "flat", 20_000, 500, 500),  # the due is 600: misstated, underpaid 100
+         ("M1", "legacy", 10_000, 50, 0)]  # no program file: judged on the ledger's 50, unpaid overdue
+
+
+def test_page_01_keeps_over_and_underpayments_apart_per_program(tmp_path):
+    """#17 on page 01: a program-quarter whose over- and underpayments net to zero shows both, from the audit."""
+    programs = tmp_path / "programs"
+    programs.mkdir()
+    (programs / "flat.yaml").write_text(MIXED_PROGRAM, encoding="utf-8")
+    con = connect(tmp_path / "mixed.duckdb")
+    raw = raw_connection(con)
+    for pid in ("M1", "M2", "M3"):
+        raw.execute("INSERT INTO partners (partner_id, name, region, channel_type, onboard_date) "
+                    "VALUES (?, ?, 'East', 'dealer', DATE '2024-01-01')", [pid, pid])
+    for i, (pid, program, sales, due, paid) in enumerate(MIXED):
+        if program == "flat":
+            raw.execute("INSERT INTO orders (order_id, partner_id, order_date, net_amount) "
+                        "VALUES (?, ?, DATE '2026-05-10', ?)", [f"O{i}", pid, sales])
+        raw.execute("INSERT INTO incentives (incentive_id, partner_id, program, period_start, period_end, amount_due, "
+                    "amount_paid, paid_date) VALUES (?, ?, ?, DATE '2026-04-01', DATE '2026-06-30', ?, ?, "
+                    "DATE '2026-08-01')", [f"I{i}", pid, program, due, paid])
+    by = health.rebate_by_program(con, as_of="2026-09-30", programs_dir=programs).set_index("program")
+    flat, legacy = by.loc["flat"], by.loc["legacy"]
+    assert (flat["quarter"], flat["rows"], flat["rows_misstated"], bool(flat["program_found"])) == ("2026Q2", 3, 1, True)
+    assert flat["rebate_due"] == pytest.approx(1_200) and flat["rebate_paid"] == pytest.approx(1_100)
+    assert flat["rebate_underpaid"] == pytest.approx(300) and flat["rebate_overpaid"] == pytest.approx(200)
+    assert legacy["rebate_underpaid"] == pytest.approx(50) and not legacy["program_found"]
+    page = str(ph.rebate_table(by.reset_index(), "zh"))
+    assert "少付（已到期未付）" in page and "多付" in page and "¥300" in page and "¥200" in page
+    assert "program_found" not in page and "有方案文件" not in page
+    note = str(ph.missing_programs(by.reset_index(), "en"))
+    assert note.endswith("legacy") and "flat" not in note
+    chart = json.dumps(chart_rebate_reconciliation(by.reset_index(), lang="zh").to_dict(), ensure_ascii=False)
+    assert "少付（已到期未付）" in chart and "多付" in chart
+    assert health.rebate_by_program(con, as_of="2026-06-29", programs_dir=programs).empty  # no period ended yet
 
 
 def test_findings_localized_and_tables_escaped(tiny):

@@ -10,6 +10,7 @@ and the ``01_data_health`` notebook (words and tables: ``workbench.present.healt
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
@@ -47,16 +48,14 @@ _PARTNER_ID_KEYS = ("partner_id", "经销商编号", "经销商代码", "客户�
 
 
 # amounts in the store's currency (workbench.vocab.store_currency); presentation adds the code
-MONEY_COLUMNS = ("rebate_due", "rebate_paid", "rebate_shortfall")
+SHORTFALL_COLUMNS = ("rebate_due", "rebate_paid", "rebate_shortfall")
+MONEY_COLUMNS = (*SHORTFALL_COLUMNS, "rebate_underpaid", "rebate_overpaid")
+REBATE_PROGRAM_COLUMNS = ("program", "quarter", "rows", "rebate_due", "rebate_paid", "rebate_underpaid",
+                          "rebate_overpaid", "rows_misstated", "program_found")
 
 
 def _scoped(con: ibis.BaseBackend, region: str | Scope | None, as_of: dt.date | None = None) -> dict[str, ir.Table]:
     return scoped_tables(con, Scope.parse(region).region, as_of=as_of)
-
-
-def _neutral(df: pd.DataFrame) -> pd.DataFrame:
-    """Money columns under their currency-neutral names (rebate_due, not rebate_due_cny)."""
-    return df.rename(columns={f"{c}_cny": c for c in MONEY_COLUMNS})
 
 
 def _date(value: str | dt.date) -> dt.date:
@@ -238,18 +237,30 @@ def survey_coverage(con: ibis.BaseBackend, *, quarter: str, by: str = "region",
     return df.sort_values(by).reset_index(drop=True)
 
 
-def rebate_by_program(con: ibis.BaseBackend, *, as_of: str | dt.date, region: str | None = None) -> pd.DataFrame:
-    """Rebate reconciliation per program and quarter of period_end (ledger rows past period_end at as_of):
-    program, quarter ('2026Q2'), rebate_due, rebate_paid, rebate_shortfall (store currency)."""
-    t = _scoped(con, region, _date(as_of))
-    if "incentives" not in t:
-        return pd.DataFrame(columns=["program", "quarter", *MONEY_COLUMNS])
-    i = t["incentives"]
-    i = i.mutate(_q=i.period_end.year().cast("string") + "Q" + i.period_end.quarter().cast("string"))
-    df = rebate_shortfall(i, as_of=_date(as_of), by=["program", "_q"]).to_pandas().rename(columns={"_q": "quarter"})
-    df = _neutral(df)
-    for c in MONEY_COLUMNS:
-        df[c] = df[c].astype("float64").round(2)
+def rebate_by_program(con: ibis.BaseBackend, *, as_of: str | dt.date, region: str | None = None,
+                      programs_dir: str | Path | None = None) -> pd.DataFrame:
+    """Rebate reconciliation per program and quarter of period_end from the rebate audit of the ledger rows
+    whose period ended by as_of (``workbench.rebates.audit_to_date``; each row recomputed from its program
+    file, else judged on its ledger due): program, quarter ('2026Q2'), rows, rebate_due, rebate_paid,
+    rebate_underpaid and rebate_overpaid summed apart over rows, never netted (store currency),
+    rows_misstated, program_found (False: no program file, not recomputed)."""
+    from workbench.errors import NotEnoughData
+    from workbench.rebates import audit_to_date, totals
+
+    try:
+        audit = audit_to_date(con, _date(as_of), region=region, programs_dir=programs_dir)
+    except NotEnoughData:
+        audit = pd.DataFrame()
+    if audit.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c in MONEY_COLUMNS else "object")
+                             for c in REBATE_PROGRAM_COLUMNS})
+    audit = audit.assign(quarter=pd.to_datetime(audit["period_end"]).dt.to_period("Q").astype(str))
+    t = totals(audit, ["program", "quarter"])
+    found = audit.groupby("program")["program_found"].all()
+    df = pd.DataFrame({"program": t["program"], "quarter": t["quarter"], "rows": t["rows"],
+                       "rebate_due": t["due_cny"], "rebate_paid": t["paid_cny"],
+                       "rebate_underpaid": t["underpaid_cny"], "rebate_overpaid": t["overpaid_cny"],
+                       "rows_misstated": t["n_due_misstated"], "program_found": t["program"].map(found).astype(bool)})
     return df.sort_values(["program", "quarter"]).reset_index(drop=True)
 
 
@@ -259,13 +270,13 @@ def rebate_shortfall_list(con: ibis.BaseBackend, *, as_of: str | dt.date, region
     first: partner_id, name, region, program, rebate_due, rebate_paid, rebate_shortfall, unpaid_rows,
     oldest_unpaid_period_end."""
     t = _scoped(con, region, _date(as_of))
-    cols = ["partner_id", "name", "region", "program", *MONEY_COLUMNS, "unpaid_rows", "oldest_unpaid_period_end"]
+    cols = ["partner_id", "name", "region", "program", *SHORTFALL_COLUMNS, "unpaid_rows", "oldest_unpaid_period_end"]
     if "incentives" not in t:
         return pd.DataFrame(columns=cols)
     a = _date(as_of)
     i = t["incentives"]
     sf = rebate_shortfall(i, as_of=a, by=["partner_id", "program"])
-    sf = sf.rename({c: f"{c}_cny" for c in MONEY_COLUMNS if f"{c}_cny" in sf.columns})
+    sf = sf.rename({c: f"{c}_cny" for c in SHORTFALL_COLUMNS if f"{c}_cny" in sf.columns})
     sf = sf.filter(sf.rebate_shortfall >= min_amount)
     paid = ibis.ifelse(i.paid_date.isnull() | (i.paid_date <= a), i.amount_paid.cast("float64").fill_null(0.0), 0.0)
     open_rows = i.filter(i.period_end < a, i.amount_due.cast("float64") - paid >= min_amount)
@@ -273,7 +284,7 @@ def rebate_shortfall_list(con: ibis.BaseBackend, *, as_of: str | dt.date, region
         unpaid_rows=open_rows.count(), oldest_unpaid_period_end=open_rows.period_end.min())
     df = (sf.join(old, ["partner_id", "program"], how="left")
             .join(t["partners"].select("partner_id", "name", "region"), "partner_id").to_pandas())
-    for c in MONEY_COLUMNS:
+    for c in SHORTFALL_COLUMNS:
         df[c] = df[c].astype("float64").round(2)
     df["unpaid_rows"] = df["unpaid_rows"].fillna(0).astype("int64")
     return df[cols].sort_values(["rebate_shortfall", "partner_id"], ascending=[False, True]).reset_index(drop=True)

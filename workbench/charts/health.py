@@ -104,10 +104,12 @@ def chart_survey_coverage(surveys: pd.DataFrame, *, by: str = "region", lang: st
 
 def chart_rebate_reconciliation(by_program: pd.DataFrame, *, lang: str = "en",
                                 currency: str = DEFAULT_CURRENCY) -> alt.Chart:
-    """Rebate due vs paid per quarter of period_end, with the shortfall as a line; a dropdown (Altair
-    param, works in static HTML) picks the program. Amounts in `currency` (the store's).
+    """Rebate due vs paid per quarter of period_end, with the underpaid and the overpaid amounts as two
+    lines (summed apart over ledger rows, never netted); a dropdown (Altair param, works in static HTML)
+    picks the program. Amounts in `currency` (the store's).
 
-    by_program: ``health.rebate_by_program`` (program, quarter, rebate_due, rebate_paid, rebate_shortfall).
+    by_program: ``health.rebate_by_program`` (program, quarter, rebate_due, rebate_paid, rebate_underpaid,
+    rebate_overpaid).
     """
     if by_program.empty:
         return message_chart(label("h_no_rebates", lang))
@@ -116,8 +118,11 @@ def chart_rebate_reconciliation(by_program: pd.DataFrame, *, lang: str = "en",
     long = df.melt(id_vars=["program", "quarter"], value_vars=["rebate_due", "rebate_paid"],
                    var_name="measure", value_name="amount")
     long["measure_label"] = long["measure"].map(lambda m: label(m, lang))
+    gaps = df.melt(id_vars=["program", "quarter"], value_vars=["rebate_underpaid", "rebate_overpaid"],
+                   var_name="measure", value_name="amount")
+    gaps["measure_label"] = gaps["measure"].map(lambda m: label(m, lang))
     amount = money_label(label("h_amount", lang), currency)
-    shortfall = money_label(label("rebate_shortfall", lang), currency)
+    discrepancy = money_label(label("h_discrepancy", lang), currency)
     pick = alt.param(name="program_pick", value=programs[0],
                      bind=alt.binding_select(options=programs, name=label("program", lang) + " "))
     base = alt.Chart(long).transform_filter(alt.datum.program == pick)
@@ -130,14 +135,19 @@ def chart_rebate_reconciliation(by_program: pd.DataFrame, *, lang: str = "en",
                  alt.Tooltip("measure_label:N", title=label("h_measure", lang)),
                  alt.Tooltip("amount:Q", title=amount, format=",.0f")],
     ).add_params(pick)
-    sf = alt.Chart(df).transform_filter(alt.datum.program == pick).mark_line(point=True, color="#c8453c").encode(
+    order = [label("rebate_underpaid", lang), label("rebate_overpaid", lang)]
+    lines = alt.Chart(gaps).transform_filter(alt.datum.program == pick).mark_line(point=True).encode(
         x=alt.X("quarter:O"),
-        y=alt.Y("rebate_shortfall:Q", title=shortfall, axis=alt.Axis(format="~s")),
+        y=alt.Y("amount:Q", title=discrepancy, axis=alt.Axis(format="~s")),
+        strokeDash=alt.StrokeDash("measure_label:N", title=None, sort=order),
+        color=alt.Color("measure_label:N", title=None, sort=order,
+                        scale=alt.Scale(domain=order, range=["#c8453c", "#e39b2d"])),
         tooltip=[alt.Tooltip("quarter:O", title=label("quarter", lang)),
-                 alt.Tooltip("rebate_shortfall:Q", title=shortfall, format=",.0f")],
+                 alt.Tooltip("measure_label:N", title=label("h_measure", lang)),
+                 alt.Tooltip("amount:Q", title=discrepancy, format=",.0f")],
     )
-    return alt.layer(bars, sf, title=label("h_chart_rebates", lang)).resolve_scale(y="independent").properties(
-        width=560, height=260)
+    return alt.layer(bars, lines, title=label("h_chart_rebates", lang)).resolve_scale(
+        y="independent", color="independent").properties(width=560, height=260)
 
 
 def chart_rebate_shortfall_top(shortfall: pd.DataFrame, *, lang: str = "en", top: int = 15,

@@ -13,12 +13,20 @@ from workbench.i18n import label, register_labels
 from workbench.present import Html, Markdown, display_table
 from workbench.vocab import DEFAULT_CURRENCY, Scope, format_money
 
-__all__ = ["LABELS", "count_line", "finding_sentences", "findings", "heading", "localize", "note", "table", "title"]
+__all__ = ["LABELS", "count_line", "finding_sentences", "findings", "heading", "localize", "missing_programs", "note",
+           "rebate_table", "table", "title"]
 
 LABELS: dict[str, tuple[str, str]] = {
     "rebate_due": ("Rebate due", "应付返利"),
     "rebate_paid": ("Rebate paid", "已付返利"),
     "rebate_shortfall": ("Rebate shortfall", "返利欠付"),
+    "rebate_underpaid": ("Underpaid (due, not paid)", "少付（已到期未付）"),
+    "rebate_overpaid": ("Overpaid", "多付"),
+    "rows_misstated": ("Rows with a misstated due", "应付金额有误的行数"),
+    "h_missing_programs": (
+        "No program file for these ledger programs, so their rows are not recomputed and are judged against "
+        "the ledger's own due:", "以下台账返利方案没有方案文件，其台账行未重算，按台账自身的应付金额判定："),
+    "h_discrepancy": ("Underpaid / overpaid", "少付 / 多付"),
     "h_amount": ("Amount", "金额"),
     "h_measure": ("Measure", "指标"),
     "h_who": ("Partner", "经销商"),
@@ -72,6 +80,27 @@ def table(frame: pd.DataFrame, lang: str = "en", *, currency: str = DEFAULT_CURR
     '–' where a value does not apply, at most `max_rows` rows."""
     return display_table(localize(frame.head(max_rows), lang), lang, currency=currency,
                          money=[c for c in (*MONEY_COLUMNS, "net_amount") if c in frame], percent=["missing_share"])
+
+
+def rebate_table(by_program: pd.DataFrame, lang: str = "en", *, currency: str = DEFAULT_CURRENCY,
+                 max_rows: int = 8) -> Html:
+    """The last `max_rows` program-quarters of ``health.rebate_by_program``: due, paid, underpaid and
+    overpaid apart, rows with a misstated due (the program-file flag is said by :func:`missing_programs`)."""
+    return table(by_program.drop(columns=["program_found"], errors="ignore").tail(max_rows), lang,
+                 currency=currency, max_rows=max_rows)
+
+
+def missing_programs(by_program: pd.DataFrame, lang: str = "en") -> Markdown | None:
+    """A note naming the ledger's programs that have no program file (None when every one has a file)."""
+    from workbench.present import _md_escape
+
+    if by_program.empty or "program_found" not in by_program:
+        return None
+    missing = sorted(set(by_program.loc[~by_program["program_found"].astype(bool), "program"].astype(str)))
+    if not missing:
+        return None
+    return Markdown(f"*{label('h_missing_programs', lang)}* "
+                    + ("、" if lang == "zh" else ", ").join(_md_escape(label(m, lang)) for m in missing))
 
 
 def findings(*, rows: pd.DataFrame, quarantine: pd.DataFrame, gaps: pd.DataFrame, surveys: pd.DataFrame,

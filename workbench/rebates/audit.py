@@ -23,6 +23,7 @@ __all__ = [
     "STATUSES",
     "audit_ledger",
     "audit_store",
+    "audit_to_date",
     "classify",
     "load_programs",
     "period_sales",
@@ -301,6 +302,13 @@ def audit_store(
     elif scope.kind == "manager":
         out = out[out["manager_id"].astype("string") == scope.manager] if "manager_id" in out else out.iloc[:0]
     return out.sort_values(["program", "period_end", "partner_id"], ignore_index=True)
+
+
+def audit_to_date(con: Any, as_of: date, *, region: Any = None, programs_dir: str | Path | None = None) -> pd.DataFrame:
+    """:func:`audit_store` of every ledger row whose period ended by `as_of`, a payment dated after as_of
+    counted as not made: the ledger as it stood that day (the pack index and page 01 read this)."""
+    return audit_store(con, region=region, as_of=as_of, period_ends=(date.min, as_of), payments_until=as_of,
+                       programs_dir=programs_dir)
 
 
 def _columns(raw: Any, table: str) -> set[str]:

@@ -125,14 +125,13 @@ def rebate_headline(db: str | Path, scope: Scope, as_of: date, *,
     on its own; zeros when there is no ledger, None when the audit cannot run (e.g. a malformed program file)."""
     from workbench import store
     from workbench.errors import NotEnoughData, WorkbenchError
-    from workbench.rebates import audit_store, totals
+    from workbench.rebates import audit_to_date, totals
 
     zero: dict[str, float | int | None] = {"rebate_discrepancies": 0, "rebate_misstated": 0,
                                            "rebate_underpaid": 0.0, "rebate_overpaid": 0.0}
     con = store.connect(db, read_only=True)
     try:
-        audit = audit_store(con, region=scope, as_of=as_of, period_ends=(date.min, as_of), payments_until=as_of,
-                            programs_dir=programs_dir)
+        audit = audit_to_date(con, as_of, region=scope, programs_dir=programs_dir)
     except NotEnoughData:
         return zero
     except WorkbenchError:
