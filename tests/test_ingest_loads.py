@@ -187,3 +187,35 @@ def test_pages_count_each_files_latest_quarantine_once(con, tmp_path: Path) -> N
     assert quarantine_by_reason(con)["rows"].sum() == 2
     rollback_load(con, second.load_id)
     assert q(con, "SELECT value FROM quarantine_current") == [("x",)]
+
+
+def test_optional_platform_column_maps_trims_and_survives_a_partial_export(con, tmp_path: Path) -> None:
+    """partners.platform is optional: a Chinese header (平台) maps to it, values are trimmed, an export without
+    the column keeps the stored platforms, and a file that has it updates them."""
+    with_platform = [["经销商编号", "经销商名称", "区域", "渠道类型", "合作日期", "平台"],
+                     ["P1", "One", "East", "ecommerce", "2021-03-01", " Tmall "],
+                     ["P2", "Two", "South", "retailer", "2022-01-01", ""]]
+    r = ingest_file(con, "partners", write_csv(tmp_path / "p.csv", with_platform), run_date=RUN)
+    assert r.rows_accepted == 2 and r.rows_quarantined == 0
+    assert q(con, "SELECT partner_id, platform FROM partners ORDER BY 1") == [("P1", "Tmall"), ("P2", None)]
+    ingest_file(con, "partners", write_csv(tmp_path / "partial.csv", PARTIAL), run_date=RUN)  # no platform column
+    assert q(con, "SELECT partner_id, platform FROM partners ORDER BY 1") == [
+        ("P1", "Tmall"), ("P2", None), ("P3", None)]
+    moved = [["partner_id", "name", "region", "channel_type", "onboard_date", "platform"],
+             ["P1", "One", "East", "ecommerce", "2021-03-01", "JD"]]
+    ingest_file(con, "partners", write_csv(tmp_path / "moved.csv", moved), run_date=RUN)
+    assert q(con, "SELECT platform FROM partners WHERE partner_id = 'P1'") == [("JD",)]
+
+
+def test_a_store_made_before_the_platform_column_gains_it_on_open(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    c = store.connect(path)
+    store.raw_connection(c).execute("ALTER TABLE partners DROP COLUMN platform")
+    c.disconnect()
+    with duckdb.connect(str(path)) as raw:
+        assert "platform" not in {r[0] for r in raw.execute("DESCRIBE partners").fetchall()}
+    c = store.connect(path)  # opening for writing brings the schema up to the contract
+    assert "platform" in c.table("partners").columns
+    c.disconnect()

@@ -229,3 +229,64 @@ def test_contacts_for_one_manager_hold_only_that_managers_partners(realstore):
     assert set(status["manager_id"]) == {manager}
     everyone = relations.contacts_from_store(con, as_of=AS_OF)
     assert set(status["partner_id"]) == {p for p in everyone["partner_id"] if books[p] == manager}
+
+
+PLATFORM_PARTNERS = [("A", "dealer", None), ("B", "ecommerce", "Tmall"), ("C", "ecommerce", "JD"),
+                     ("D", "ecommerce", " JD "), ("E", "ecommerce", "  ")]  # D: JD after trimming; E: blank
+PLATFORM_ORDERS = [("A", "2025-08-01", 500), ("B", "2025-08-01", 100), ("C", "2025-08-01", 100),
+                   ("E", "2025-08-01", 50), ("A", "2026-08-01", 1000), ("B", "2026-08-01", 300),
+                   ("C", "2026-08-01", 50), ("D", "2026-08-01", 50), ("E", "2026-08-01", 70)]
+
+
+def _platform_store(path, *, with_column: bool = True, blank: bool = False):
+    from workbench.store import connect, raw_connection
+
+    con = connect(path)
+    raw = raw_connection(con)
+    for pid, channel, platform in PLATFORM_PARTNERS:
+        raw.execute("INSERT INTO partners (partner_id, name, region, channel_type, onboard_date, platform) "
+                    "VALUES (?, ?, 'East', ?, DATE '2024-01-01', ?)", [pid, pid, channel, None if blank else platform])
+    for i, (pid, day, amount) in enumerate(PLATFORM_ORDERS):
+        raw.execute("INSERT INTO orders (order_id, partner_id, order_date, net_amount) VALUES (?, ?, ?, ?)",
+                    [f"O{i}", pid, day, amount])
+    if not with_column:  # a store whose partners table predates the optional column
+        raw.execute("ALTER TABLE partners DROP COLUMN platform")
+    return con
+
+
+def test_platform_mix_share_trend_concentration_and_alerts(tmp_path):
+    """Hand values: 2026Q3 Tmall 300 and JD 50 + 50 (D's ' JD ' trimmed; E's blank platform and A's none left
+    out) → shares 0.75 / 0.25, HHI 0.625; a year earlier 100 / 100 → Tmall +25 points, JD −25 points."""
+    con = _platform_store(tmp_path / "p.duckdb")
+    assert relations.has_platforms(con)
+    mix = relations.channel_mix_from_store(con, quarter="2026Q3", by="platform")
+    q3 = mix[mix["quarter"] == "2026Q3"].set_index("platform")
+    assert set(q3.index) == {"Tmall", "JD"}
+    assert q3.loc["Tmall", "net_sales"] == pytest.approx(300) and q3.loc["JD", "net_sales"] == pytest.approx(100)
+    assert q3.loc["Tmall", "share"] == pytest.approx(0.75) and q3.loc["JD", "hhi"] == pytest.approx(0.625)
+    assert q3.loc["JD", "share_change"] == pytest.approx(-0.25) and q3.loc["Tmall", "share_year_ago"] == pytest.approx(0.5)
+    cfg = relations.load_channel_mix_config()  # the same thresholds as channel types (config/retro.yaml)
+    alerts = relations.channel_alerts(mix, quarter="2026Q3", config=cfg, by="platform")
+    assert set(zip(alerts["code"], alerts["platform"].fillna(""), strict=True)) == {
+        ("platform_share_high", "Tmall"), ("platform_share_drop", "JD"), ("platform_hhi_high", "")}
+    strict = relations.ChannelMixConfig(max_channel_share=0.80, share_drop_points=0.30, max_hhi=0.70)
+    assert relations.channel_alerts(mix, quarter="2026Q3", config=strict, by="platform").empty
+    # the channel-type mix is unchanged by platforms: every partner's sales, by channel type
+    by_type = relations.channel_mix_from_store(con, quarter="2026Q3")
+    assert by_type.loc[by_type["quarter"] == "2026Q3", "net_sales"].sum() == pytest.approx(1470)
+    from workbench.present import relations as pr
+
+    zh = str(pr.alert_sentences(alerts, "zh"))
+    assert "Tmall占平台经销商净销售额的75.0%（超过50%即预警）" in zh and "集中度（HHI）0.62" in zh
+    table = str(pr.channel_table(mix, "2026Q3", "en", currency="CNY"))
+    assert "Platform" in table and "Tmall" in table and "75.0%" in table and "platform" not in table.replace("Platform", "")
+
+
+@pytest.mark.parametrize("kind", ["no_column", "all_blank"])
+def test_no_platform_means_no_platform_section(tmp_path, kind):
+    con = _platform_store(tmp_path / "p.duckdb", with_column=kind != "no_column", blank=kind == "all_blank")
+    assert not relations.has_platforms(con)
+    mix = relations.channel_mix_from_store(con, quarter="2026Q3", by="platform")
+    assert mix.empty and "platform" in mix.columns
+    assert relations.channel_alerts(mix, quarter="2026Q3", by="platform").empty
+    assert not relations.channel_mix_from_store(con, quarter="2026Q3").empty  # channel types still work

@@ -69,6 +69,7 @@ TABLES: dict[str, Table] = {
                 C("contact_phone", "VARCHAR", personal=True),
                 C("manager_id", "VARCHAR"),
                 C("manager_name", "VARCHAR", personal=True),
+                C("platform", "VARCHAR"),  # optional: e-commerce platform (Tmall, JD, Amazon, ...)
             ),
             ("partner_id",),
         ),

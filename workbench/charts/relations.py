@@ -44,13 +44,16 @@ def chart_ramp(ramp: pd.DataFrame, *, currency: str = "CNY", lang: str = "en") -
 
 
 def chart_channel_share(mix: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
-    """Each channel type's share of quarterly net sales, stacked (``relations.channel_mix``)."""
+    """Each channel type's (or platform's, for a mix by platform) share of quarterly net sales, stacked
+    (``relations.channel_mix``)."""
     if mix.empty:
         return message_chart(label("c_no_data", lang))
-    df = mix.assign(channel=mix["channel_type"].map(lambda c: label(str(c), lang)),
-                    share=mix["share"].clip(lower=0))
-    return alt.Chart(df, title=label("r_channel_mix", lang)).mark_area().encode(
+    by = "platform" if "platform" in mix.columns else "channel_type"
+    names = mix[by].map(lambda c: label(str(c), lang)) if by == "channel_type" else mix[by].astype(str)
+    df = mix.assign(channel=names, share=mix["share"].clip(lower=0))
+    title = label("r_platform_mix" if by == "platform" else "r_channel_mix", lang)
+    return alt.Chart(df, title=title).mark_area().encode(
         x=alt.X("quarter:O", title=label("quarter", lang)),
         y=alt.Y("share:Q", stack="normalize", title=label("share", lang), axis=alt.Axis(format="%")),
-        color=alt.Color("channel:N", title=label("channel_type", lang)),
+        color=alt.Color("channel:N", title=label(by, lang)),
     ).properties(width=420, height=260)

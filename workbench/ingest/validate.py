@@ -34,7 +34,7 @@ _FUTURE_OK = {"exit_date", "period_start", "period_end"}
 
 # Free-text columns: only trimmed, never translated from full-width (names keep their punctuation).
 _FREE_TEXT = {"name", "province", "city", "region", "contact_name", "comment", "note", "course", "program",
-              "product_line"}
+              "product_line", "platform"}
 
 
 def reason_text(kind: str, column: str = "", table: str = "") -> str:

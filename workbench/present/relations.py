@@ -88,7 +88,19 @@ LABELS: dict[str, tuple[str, str]] = {
                            "{channel}的占比较上年同期下降{value}个百分点。"),
     "channel_hhi_high": ("Sales depend on few channel types: concentration (HHI) {value} (alert above {threshold}).",
                          "销售集中于少数渠道类型：集中度（HHI）{value}（超过{threshold}即预警）。"),
+    "platform_share_high": ("{channel} makes {value} of the platform partners' net sales (alert above {threshold}).",
+                            "{channel}占平台经销商净销售额的{value}（超过{threshold}即预警）。"),
+    "platform_share_drop": ("{channel}'s share of the platform partners' sales fell by {value} points against a "
+                            "year earlier.", "{channel}在平台经销商销售额中的占比较上年同期下降{value}个百分点。"),
+    "platform_hhi_high": ("Platform sales depend on few platforms: concentration (HHI) {value} (alert above "
+                          "{threshold}).", "平台销售集中于少数平台：集中度（HHI）{value}（超过{threshold}即预警）。"),
+    "r_platform_mix": ("E-commerce platform dependence", "电商平台依赖度"),
+    "r_platform_note": ("Partners that record a platform only; shares are of their net sales. Same alert "
+                        "thresholds as channel types.",
+                        "仅含记录了平台的经销商，占比按其净销售额计算；预警阈值与渠道类型相同。"),
+    "platform": ("Platform", "平台"),
     "r_no_alerts": ("No channel-dependence alert this quarter.", "本季度无渠道依赖预警。"),
+    "r_no_platform_alerts": ("No platform-dependence alert this quarter.", "本季度无平台依赖预警。"),
     "r_no_actions": ("No visits or communications are recorded, so every active partner counts as overdue.",
                      "没有任何拜访或沟通记录，所有活跃经销商均视为逾期。"),
     "r_no_surveys": ("No survey comments are recorded; feedback themes need the surveys table.",
@@ -110,23 +122,29 @@ def contacts_sentence(status: pd.DataFrame, lang: str = "en") -> Markdown:
     return Markdown(text)
 
 
-def alert_sentence(code: str, channel_type: str | None, value: float, threshold: float, lang: str = "en") -> str:
-    """One channel alert (``relations.channel_alerts`` row) as a plain, unescaped sentence in `lang`."""
-    channel = label(str(channel_type), lang) if isinstance(channel_type, str) else ""
-    pct = code != "channel_hhi_high"
+def alert_sentence(code: str, channel_type: str | None, value: float, threshold: float, lang: str = "en",
+                   *, translate: bool = True) -> str:
+    """One channel (or platform) alert (``relations.channel_alerts`` row) as a plain, unescaped sentence in
+    `lang`; channel_type is the group the alert is about (a channel type, translated, or a platform name, shown
+    as recorded when not `translate`)."""
+    named = isinstance(channel_type, str)
+    channel = (label(channel_type, lang) if translate else channel_type) if named else ""
+    pct = not code.endswith("_hhi_high")
     shown = f"{abs(value) * 100:.1f}%" if pct else f"{value:.2f}"
     limit = f"{abs(threshold) * 100:.0f}%" if pct else f"{threshold:.2f}"
-    if code == "channel_share_drop":
+    if code.endswith("_share_drop"):
         shown = f"{abs(value) * 100:.1f}"
     sentence = label(code, lang).format(channel=channel, value=shown, threshold=limit)
     return sentence[:1].upper() + sentence[1:]
 
 
 def alert_sentences(alerts: pd.DataFrame, lang: str = "en") -> Markdown:
-    """The channel alerts as a Markdown bullet list (channel names escaped), or the no-alert line."""
+    """The channel (or platform) alerts as a Markdown bullet list (names escaped), or the no-alert line."""
+    by = "platform" if "platform" in alerts.columns else "channel_type"
     if alerts.empty:
-        return Markdown(label("r_no_alerts", lang))
-    lines = ["- " + html.escape(alert_sentence(a.code, a.channel_type, a.value, a.threshold, lang), quote=False)
+        return Markdown(label("r_no_platform_alerts" if by == "platform" else "r_no_alerts", lang))
+    lines = ["- " + html.escape(alert_sentence(a.code, getattr(a, by), a.value, a.threshold, lang,
+                                               translate=by == "channel_type"), quote=False)
              for a in alerts.itertuples()]
     return Markdown("\n".join(lines))
 
@@ -157,10 +175,10 @@ def quotes_table(quotes: pd.DataFrame, lang: str = "en") -> Html:
 
 
 def channel_table(mix: pd.DataFrame, quarter: str, lang: str = "en", *, currency: str | None = None) -> Html:
-    """The quarter's channel types: net sales and its change on last quarter, share, and the share's change on
-    last quarter and on a year earlier."""
-    cols = ["channel_type", "net_sales", "sales_change_qoq", "share", "share_change_qoq", "share_year_ago",
-            "share_change"]
+    """The quarter's channel types (or platforms, for a mix by platform): net sales and its change on last
+    quarter, share, and the share's change on last quarter and on a year earlier."""
+    by = "platform" if "platform" in mix.columns else "channel_type"
+    cols = [by, "net_sales", "sales_change_qoq", "share", "share_change_qoq", "share_year_ago", "share_change"]
     q = mix.loc[mix["quarter"] == str(quarter), [c for c in cols if c in mix.columns]]
     return display_table(q, lang, currency=currency, money=("net_sales",), owner="relations",
                          percent=("share", "share_year_ago", "share_change", "share_change_qoq", "sales_change_qoq"),

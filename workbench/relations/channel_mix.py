@@ -1,4 +1,5 @@
-"""Channel-type dependence: sales share, trend and concentration by channel type, alerts, partner review list."""
+"""Channel-type dependence: sales share, trend and concentration by channel type (and by e-commerce platform
+when partners record one), alerts, partner review list."""
 
 from __future__ import annotations
 
@@ -36,25 +37,29 @@ def load_channel_mix_config(source: str | Path | dict | None = None) -> ChannelM
     return from_dict(ChannelMixConfig, (data or {}).get("channel_mix") or {}, where=f"{path}: channel_mix")
 
 
-def channel_mix(sales: pd.DataFrame) -> pd.DataFrame:
-    """Per quarter and channel type: net sales, share (0–1), share a year earlier and its change, share the
-    quarter before and its change, net sales' change on the quarter before (fraction), and the quarter's HHI.
+GROUPINGS = ("channel_type", "platform")  # what a mix can be by; alert codes start channel_ / platform_
 
-    sales: quarter (e.g. "2026Q3"), channel_type, net_sales (store currency). Shares are of the quarter's
-    total; hhi is the quarter's sum of squared shares (1 = one channel type only). A channel type absent in
+
+def channel_mix(sales: pd.DataFrame, by: str = "channel_type") -> pd.DataFrame:
+    """Per quarter and channel type (or `by`, e.g. platform): net sales, share (0–1), share a year earlier and
+    its change, share the quarter before and its change, net sales' change on the quarter before (fraction),
+    and the quarter's HHI.
+
+    sales: quarter (e.g. "2026Q3"), `by`, net_sales (store currency). Shares are of the quarter's
+    total; hhi is the quarter's sum of squared shares (1 = one group only). A group absent in
     the earlier quarter has no earlier share (NaN), not 0.
     """
-    s = sales.groupby(["quarter", "channel_type"], as_index=False)["net_sales"].sum()
+    s = sales.groupby(["quarter", by], as_index=False)["net_sales"].sum()
     total = s.groupby("quarter")["net_sales"].transform("sum")
     s["share"] = np.where(total > 0, s["net_sales"] / total.where(total > 0, 1), np.nan)
     s["hhi"] = s.groupby("quarter")["share"].transform(lambda x: float((x.clip(lower=0) ** 2).sum()))
     q = pd.PeriodIndex(s["quarter"], freq="Q")
-    prev = s.assign(quarter=(q + 4).astype(str))[["quarter", "channel_type", "share"]]
-    s = s.merge(prev.rename(columns={"share": "share_year_ago"}), on=["quarter", "channel_type"], how="left")
+    prev = s.assign(quarter=(q + 4).astype(str))[["quarter", by, "share"]]
+    s = s.merge(prev.rename(columns={"share": "share_year_ago"}), on=["quarter", by], how="left")
     s["share_change"] = s["share"] - s["share_year_ago"]
-    last = s.assign(quarter=(pd.PeriodIndex(s["quarter"], freq="Q") + 1).astype(str))[["quarter", "channel_type", "share", "net_sales"]]
+    last = s.assign(quarter=(pd.PeriodIndex(s["quarter"], freq="Q") + 1).astype(str))[["quarter", by, "share", "net_sales"]]
     s = s.merge(last.rename(columns={"share": "share_prev_quarter", "net_sales": "_sales_prev"}),
-                on=["quarter", "channel_type"], how="left")
+                on=["quarter", by], how="left")
     s["share_change_qoq"] = s["share"] - s["share_prev_quarter"]
     s["sales_change_qoq"] = np.where(s["_sales_prev"] > 0, s["net_sales"] / s["_sales_prev"].where(
         s["_sales_prev"] > 0, 1) - 1, np.nan)
@@ -62,17 +67,20 @@ def channel_mix(sales: pd.DataFrame) -> pd.DataFrame:
     return s.sort_values(["quarter", "net_sales"], ascending=[True, False], ignore_index=True)
 
 
-def channel_alerts(mix: pd.DataFrame, *, quarter: str, config: ChannelMixConfig | None = None) -> pd.DataFrame:
-    """Alerts of `quarter`: code (channel_share_high / channel_share_drop / channel_hhi_high), channel_type, value, threshold."""
+def channel_alerts(mix: pd.DataFrame, *, quarter: str, config: ChannelMixConfig | None = None,
+                   by: str = "channel_type") -> pd.DataFrame:
+    """Alerts of `quarter`: code (channel_share_high / channel_share_drop / channel_hhi_high; platform_… for
+    a mix by platform), the group (column `by`), value, threshold. The same thresholds serve both groupings."""
     cfg = config or ChannelMixConfig()
-    q = mix[mix["quarter"] == str(quarter)]
-    rows = [("channel_share_high", r.channel_type, r.share, cfg.max_channel_share)
+    kind = "channel" if by == "channel_type" else by
+    q = mix[mix["quarter"] == str(quarter)] if len(mix) else mix
+    rows = [(f"{kind}_share_high", getattr(r, by), r.share, cfg.max_channel_share)
             for r in q.itertuples() if r.share > cfg.max_channel_share]
-    rows += [("channel_share_drop", r.channel_type, r.share_change, -cfg.share_drop_points)
+    rows += [(f"{kind}_share_drop", getattr(r, by), r.share_change, -cfg.share_drop_points)
              for r in q.itertuples() if pd.notna(r.share_change) and r.share_change < -cfg.share_drop_points]
     if len(q) and q["hhi"].iloc[0] > cfg.max_hhi:
-        rows.append(("channel_hhi_high", None, float(q["hhi"].iloc[0]), cfg.max_hhi))
-    return pd.DataFrame(rows, columns=["code", "channel_type", "value", "threshold"])
+        rows.append((f"{kind}_hhi_high", None, float(q["hhi"].iloc[0]), cfg.max_hhi))
+    return pd.DataFrame(rows, columns=["code", by, "value", "threshold"])
 
 
 def partner_review(quarterly: pd.DataFrame, satisfaction: pd.DataFrame, rebates: pd.DataFrame, *,
@@ -112,25 +120,50 @@ def partner_review(quarterly: pd.DataFrame, satisfaction: pd.DataFrame, rebates:
 
 
 def _quarterly_sales(t: dict, *, start: date, end: date, by: str) -> pd.DataFrame:
-    """quarter, `by`, net_sales (store currency) of orders in [start, end]."""
+    """quarter, `by`, net_sales (store currency) of orders in [start, end]; by platform, only the orders of
+    partners with a (non-blank) platform."""
     o = t["orders"].filter((t["orders"].order_date >= ibis.literal(start)) & (t["orders"].order_date <= ibis.literal(end)))
-    if by == "channel_type":
-        o = o.join(t["partners"].select("partner_id", "channel_type"), "partner_id")
+    if by in GROUPINGS:
+        p = t["partners"].select("partner_id", by)
+        if by == "platform":
+            p = p.mutate(platform=p.platform.strip()).filter(lambda x: x.platform.notnull() & (x.platform != ""))
+        o = o.join(p, "partner_id")
     frame = o.select(by, "order_date", "net_amount").to_pandas()
     frame["quarter"] = pd.to_datetime(frame["order_date"]).dt.to_period("Q").astype(str)
     frame["net_sales"] = frame["net_amount"].astype(float)
     return frame.groupby(["quarter", by], as_index=False)["net_sales"].sum()
 
 
+MIX_COLUMNS = ("quarter", "net_sales", "share", "hhi", "share_year_ago", "share_change", "share_prev_quarter",
+               "share_change_qoq", "sales_change_qoq")
+
+
 def channel_mix_from_store(con: ibis.BaseBackend, *, quarter: str, region: str | Scope | None = None,
-                           quarters: int = 8) -> pd.DataFrame:
-    """channel_mix over the `quarters` quarters up to `quarter`, read from the store (scoped to `region`)."""
+                           quarters: int = 8, by: str = "channel_type") -> pd.DataFrame:
+    """channel_mix over the `quarters` quarters up to `quarter`, read from the store (scoped to `region`).
+
+    by="platform": the mix over the e-commerce platforms of the partners that record one (shares of those
+    partners' net sales); an empty frame when the store has no platform column or no partner has one.
+    """
     from workbench import features
 
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, not {by!r}.")
+    if by == "platform" and not has_platforms(con):
+        return pd.DataFrame({c: [] for c in (MIX_COLUMNS[0], by, *MIX_COLUMNS[1:])})
     q = pd.Period(str(quarter), "Q")
     t = features.scoped_tables(con, region, as_of=q.end_time.date())
     start, end = (q - (quarters - 1)).start_time.date(), q.end_time.date()
-    return channel_mix(_quarterly_sales(t, start=start, end=end, by="channel_type"))
+    return channel_mix(_quarterly_sales(t, start=start, end=end, by=by), by=by)
+
+
+def has_platforms(con: ibis.BaseBackend) -> bool:
+    """Whether the store's partners table has a platform column with at least one non-blank value."""
+    partners = con.table("partners")
+    if "platform" not in partners.columns:
+        return False
+    p = partners.platform.strip()
+    return bool(partners.filter(p.notnull() & (p != "")).count().to_pandas() > 0)
 
 
 def partner_review_from_store(con: ibis.BaseBackend, *, quarter: str, region: str | Scope | None = None,

@@ -202,7 +202,20 @@ def _partners_table(rng: np.random.Generator, w: _World, pid: pa.Array) -> pd.Da
         "contact_name": pa.array(contact_name.tolist(), type=pa.string()),
         "contact_phone": phone,
         **_managers(w),
+        "platform": _platforms(w),
     })
+
+
+PLATFORMS = ("Tmall", "JD", "Pinduoduo")
+
+
+def _platforms(w: _World) -> pa.Array:
+    """The e-commerce platform of each ecommerce partner (6 in 10 Tmall, 3 JD, 1 Pinduoduo, by index), null
+    for the other channel types. Deterministic (no draw), so every other table stays unchanged."""
+    k = (np.arange(w.n) * 7919) % 10
+    names = np.array(PLATFORMS, dtype=object)[np.where(k < 6, 0, np.where(k < 9, 1, 2))]
+    online = w.channel == list(CHANNEL_TYPES).index("ecommerce")
+    return pa.array([str(v) if o else None for v, o in zip(names, online, strict=True)], type=pa.string())
 
 
 MANAGER_SURNAMES = ("王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱")
