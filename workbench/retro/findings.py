@@ -302,6 +302,8 @@ class Retrospective:
     channel_mix: pd.DataFrame = field(default_factory=pd.DataFrame)  # relations.channel_mix, 8 quarters
     channel_alerts: pd.DataFrame = field(default_factory=pd.DataFrame)  # relations.channel_alerts of the quarter
     review: pd.DataFrame = field(default_factory=pd.DataFrame)  # relations.partner_review of the quarter
+    platform_mix: pd.DataFrame = field(default_factory=pd.DataFrame)  # channel_mix by platform (empty: none recorded)
+    platform_alerts: pd.DataFrame = field(default_factory=pd.DataFrame)  # its alerts (channel-type thresholds)
 
     def findings(self) -> list[Finding]:
         """3–8 findings (:func:`finding_facts`); ``workbench.present.retro.sentences`` words them."""
@@ -330,7 +332,8 @@ def _panel(con: Any, *, end: Any, months: int, scope: Scope) -> pd.DataFrame:
 
 def _relations(con: Any, *, quarter: str, scope: Scope, as_of: Any, cfg: RetroSettings,
                notes: dict[str, Finding]) -> dict[str, pd.DataFrame]:
-    """Contact cadence at `as_of`, channel-type mix (8 quarters), its alerts and the partner review list of the
+    """Contact cadence at `as_of`, channel-type mix (8 quarters), its alerts, the partner review list, and the
+    mix by e-commerce platform with its alerts (empty when no partner records a platform) of the
     scope (``workbench.relations``); fills `notes` ('contacts', 'managers', 'channel_mix') where one shows less."""
     from workbench import relations
 
@@ -352,7 +355,10 @@ def _relations(con: Any, *, quarter: str, scope: Scope, as_of: Any, cfg: RetroSe
     if "channel_mix" in notes:
         alerts = alerts.iloc[0:0]
     review = relations.partner_review_from_store(con, quarter=quarter, region=scope, config=mix_cfg)
-    return {"contacts": status, "channel_mix": mix, "channel_alerts": alerts, "review": review}
+    platform_mix = relations.channel_mix_from_store(con, quarter=quarter, region=scope, by="platform")
+    platform_alerts = relations.channel_alerts(platform_mix, quarter=quarter, config=mix_cfg, by="platform")
+    return {"contacts": status, "channel_mix": mix, "channel_alerts": alerts, "review": review,
+            "platform_mix": platform_mix, "platform_alerts": platform_alerts}
 
 
 def _has_contacts(con: Any) -> bool:
