@@ -106,3 +106,27 @@ def test_bundle_built_once_then_read_from_the_user_cache(tmp_path, monkeypatch: 
     (tmp_path / "file").write_text("not a folder", encoding="utf-8")
     monkeypatch.setitem(render._STATE, "bundle", None)
     assert "vegaEmbed" in render.javascript_bundle() and len(builds) == 3
+
+
+@pytest.mark.parametrize("chart", ["forecast", "stl"])
+def test_month_axes_speak_the_page_language(chart):
+    """Chinese month charts label months 2025年1月 / 4月 / …, never vega's English month names."""
+    import re
+
+    import vl_convert as vlc
+
+    from workbench.charts.retro import chart_forecast, chart_stl
+
+    months = pd.period_range("2024-10", periods=24, freq="M")
+    sales = pd.Series(range(1, 25), index=months, dtype=float)
+    stl = pd.DataFrame({"month": months.to_timestamp(), "observed": 1.0, "trend": 1.0, "seasonal": 0.0, "resid": 0.0})
+
+    def ticks(lang: str) -> list[str]:
+        c = chart_forecast(sales, pd.DataFrame(), lang=lang) if chart == "forecast" else chart_stl(stl, lang=lang)
+        return re.findall(r"<text[^>]*>([^<]*)</text>", vlc.vegalite_to_svg(c.to_dict()))
+
+    zh = ticks("zh")
+    assert {"2025年1月", "2026年1月", "4月", "7月", "10月"} <= set(zh), zh
+    english = {"Jan", "January", "Feb", "February", "Apr", "April", "Jul", "July", "Oct", "October"}
+    assert not english & set(zh), zh
+    assert english & set(ticks("en"))  # English pages keep vega's month names

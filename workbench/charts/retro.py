@@ -9,7 +9,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from workbench.charts.base import message_chart
+from workbench.charts.base import message_chart, month_axis
 from workbench.i18n import label
 from workbench.present.retro import kpi_label
 
@@ -189,7 +189,7 @@ def chart_stl(stl: pd.DataFrame, *, lang: str = "en") -> alt.Chart:
     long["component_label"] = long["component"].map(lambda c: label(c, lang))
     order = [label(c, lang) for c in ("observed", "trend", "seasonal", "resid")]
     return alt.Chart(long).mark_line().encode(
-        x=alt.X("month:T", title=label("month", lang)),
+        x=alt.X("month:T", title=label("month", lang), axis=month_axis(lang)),
         y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False), axis=alt.Axis(format=",.3~s")),
         tooltip=[alt.Tooltip("month:T", title=label("month", lang), format="%Y-%m"),
                  alt.Tooltip("value:Q", title=label("value", lang), format=",.0f")],
@@ -221,7 +221,7 @@ def chart_forecast(history: pd.Series, forecast: pd.DataFrame, *, lang: str = "e
     color = alt.Color("kind:N", title=None)
     tip_month = alt.Tooltip("month:T", title=label("month", lang), format="%Y-%m")
     lines = alt.Chart(data, title=label("forecast", lang)).mark_line(point=True).encode(
-        x=alt.X("month:T", title=label("month", lang)),
+        x=alt.X("month:T", title=label("month", lang), axis=month_axis(lang)),
         y=alt.Y("value:Q", title=kpi_label("monthly_sales_cny", lang, currency), scale=alt.Scale(zero=False),
                 axis=alt.Axis(format=",.3~s")),
         color=color, tooltip=[tip_month, alt.Tooltip("value:Q", title=label("value", lang), format=",.0f")])
