@@ -130,3 +130,19 @@ def test_notebooks_reach_the_vocabulary_through_the_package() -> None:
     assert wb.present.notice is present.notice
     assert str(wb.vocab.Quarter.parse("2026Q3")) == "2026Q3"
     assert issubclass(wb.errors.NotEnoughData, wb.errors.WorkbenchError)
+
+
+def test_satisfaction_scores_read_as_scores_not_two_decimals():
+    """A 0–100 score shows as 70 or 67.5, never 70.00 (the partner review list of pages 05 and 07)."""
+    import pandas as pd
+
+    from workbench.present import display_table
+    from workbench.present.relations import review_table
+
+    t = display_table(pd.DataFrame({"satisfaction": [70.0, 67.5, 67.25, None]}), "en", scores=("satisfaction",))
+    assert ">70</td>" in t and ">67.5</td>" in t and ">67.2</td>" in t and ">–</td>" in t and ".00" not in t
+    review = pd.DataFrame({"partner_id": ["P1"], "sales_recent": [100.0], "sales_year_ago": [200.0], "change": [-0.5],
+                           "satisfaction": [68.0], "rebates_paid": [1.0], "contribution": [24.0], "declining": [True],
+                           "low_satisfaction": [False], "negative_contribution": [False]})
+    page = str(review_table(review, "zh", currency="CNY"))
+    assert ">68</td>" in page and "68.00" not in page

@@ -76,6 +76,8 @@ def _cell(v: Any, *, kind: str, currency: str, lang: str) -> str:
         return format_money(v, currency, lang=lang)
     if kind == "percent":
         return f"{100 * float(v):.1f}%"
+    if kind == "score":  # a 0–100 score: 70, 67.5 (one decimal at most, none when whole)
+        return f"{float(v):.1f}".removesuffix(".0")
     if isinstance(v, bool):
         return ("是" if v else "否") if lang == "zh" else ("yes" if v else "no")
     if isinstance(v, (int,)) or (hasattr(v, "dtype") and pd.api.types.is_integer_dtype(getattr(v, "dtype", None))):
@@ -101,6 +103,7 @@ def display_table(
     codes: Iterable[str] = (),
     index: bool = False,
     owner: str | None = None,
+    scores: Iterable[str] = (),
 ) -> Html:
     """An escaped HTML table of `df` with translated headers, ready for a report page.
 
@@ -115,12 +118,13 @@ def display_table(
     codes : columns whose values are label keys (e.g. tier 'core'), shown translated.
     index : also show the index as the first column.
     owner : the job whose LABELS dict is searched first (e.g. 'relations'), see ``i18n.label``.
+    scores : columns of 0–100 scores (satisfaction), shown as "70" or "67.5", not "70.00".
 
     Missing values (None, NaN, NaT) show as "–"; unknown snake_case headers become "Snake case".
     The result is a ``str`` that renders in a notebook.
     """
     cur = (currency or DEFAULT_CURRENCY).upper()
-    money_cols, pct_cols, code_cols = set(money), set(percent), set(codes)
+    money_cols, pct_cols, code_cols, score_cols = set(money), set(percent), set(codes), set(scores)
     frame = df.reset_index() if index else df
     heads = []
     for c in frame.columns:
@@ -132,7 +136,8 @@ def display_table(
     for values in frame.itertuples(index=False, name=None):
         cells = []
         for c, v in zip(frame.columns, values, strict=True):
-            kind = "money" if c in money_cols else "percent" if c in pct_cols else "plain"
+            kind = ("money" if c in money_cols else "percent" if c in pct_cols
+                    else "score" if c in score_cols else "plain")
             if c in code_cols and not _missing(v):
                 text = label(str(v), lang, owner=owner)  # type: ignore[arg-type]
             else:

@@ -501,7 +501,7 @@ def risk_display(risk: pd.DataFrame, lang: str = "en", *, currency: str = DEFAUL
     from workbench.present import display_table
 
     return display_table(risk, lang, currency=currency, money=["sales_at_risk", "expected_sales", "clv_12m"],
-                         percent=["risk"],
+                         percent=["risk"], scores=[c for c in ("sat_last", "satisfaction_last") if c in risk.columns],
                          codes=[c for c in ("tier", "region") if c in risk.columns])
 
 

@@ -189,4 +189,4 @@ def review_table(review: pd.DataFrame, lang: str = "en", *, currency: str | None
     """The partner review list (largest contribution loss first)."""
     return display_table(review.head(top), lang, currency=currency,
                          money=("sales_recent", "sales_year_ago", "rebates_paid", "contribution"),
-                         percent=("change",))
+                         percent=("change",), scores=("satisfaction",))
