@@ -144,3 +144,15 @@ def test_the_pandas_reading_agrees_on_the_hand_ledger_without_program_files(ledg
                     "rebate_underpaid": 500 + 700 + 300 + 600 + 400 + 300, "rebate_overpaid": 1_200}
     for key, value in want.items():
         assert got[key] == pytest.approx(value, abs=0.005), key
+
+
+def test_every_curated_page_has_a_chinese_title():
+    """The index links every page by its title in the pack's language (07 read 'Relationships' in Chinese packs)."""
+    import re
+
+    from workbench.reports import curated_notebooks
+    from workbench.reports.html import notebook_title
+
+    for nb in curated_notebooks():
+        assert re.search(r"[\u4e00-\u9fff]", notebook_title(nb.stem, "zh")), nb.stem
+    assert notebook_title("07_relationships", "zh") == "渠道关系管理"

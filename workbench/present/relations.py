@@ -10,6 +10,7 @@ from workbench.i18n import label
 from workbench.present import Html, Markdown, display_table, register_labels
 
 LABELS: dict[str, tuple[str, str]] = {
+    "nb_07_relationships": ("Partner relationships", "渠道关系管理"),
     "r_title": ("Partner relationships", "渠道关系管理"),
     "r_question": ("Are we in touch with every partner as often as their tier needs, how fast do new partners "
                    "become productive, what do partners tell us, and do we depend on one channel type?",
