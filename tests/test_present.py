@@ -146,3 +146,17 @@ def test_satisfaction_scores_read_as_scores_not_two_decimals():
                            "low_satisfaction": [False], "negative_contribution": [False]})
     page = str(review_table(review, "zh", currency="CNY"))
     assert ">68</td>" in page and "68.00" not in page
+
+
+def test_page_07_tables_show_scores_and_days_without_trailing_zeros():
+    import pandas as pd
+
+    from workbench.present.relations import activation_table, quotes_table, theme_table
+
+    act = str(activation_table(pd.DataFrame({"cohort": ["2026Q1"], "added": [3], "activated": [3],
+                                             "activation_rate": [1.0], "median_days_to_first": [17.0]}), "zh"))
+    quotes = str(quotes_table(pd.DataFrame({"theme": ["price"], "comment": ["贵"], "satisfaction": [57.0]}), "zh"))
+    themes = str(theme_table(pd.DataFrame({"theme": ["price"], "comments": [4], "share": [0.5],
+                                           "satisfaction": [61.25], "gap": [-3.0]}), "en"))
+    assert ">17</td>" in act and ">57</td>" in quotes and ">61.2</td>" in themes and ">-3</td>" in themes
+    assert ".00<" not in act + quotes + themes

@@ -118,7 +118,8 @@ def display_table(
     codes : columns whose values are label keys (e.g. tier 'core'), shown translated.
     index : also show the index as the first column.
     owner : the job whose LABELS dict is searched first (e.g. 'relations'), see ``i18n.label``.
-    scores : columns of 0–100 scores (satisfaction), shown as "70" or "67.5", not "70.00".
+    scores : columns of scores or day counts (satisfaction 0–100, median days), shown with one decimal at most:
+        "70" or "67.5", not "70.00".
 
     Missing values (None, NaN, NaT) show as "–"; unknown snake_case headers become "Snake case".
     The result is a ``str`` that renders in a notebook.

@@ -162,17 +162,17 @@ def adherence_table(adherence: pd.DataFrame, lang: str = "en") -> Html:
 
 def activation_table(by_quarter: pd.DataFrame, lang: str = "en", *, last: int = 8) -> Html:
     """The last `last` onboarding quarters: added, activated, rate, median days."""
-    return display_table(by_quarter.tail(last), lang, percent=("activation_rate",))
+    return display_table(by_quarter.tail(last), lang, percent=("activation_rate",), scores=("median_days_to_first",))
 
 
 def theme_table(summary: pd.DataFrame, lang: str = "en") -> Html:
     """Feedback themes with counts, share and satisfaction gap."""
-    return display_table(summary, lang, percent=("share",), codes=("theme",))
+    return display_table(summary, lang, percent=("share",), codes=("theme",), scores=("satisfaction", "gap"))
 
 
 def quotes_table(quotes: pd.DataFrame, lang: str = "en") -> Html:
     """Representative comments per theme (escaped by display_table)."""
-    return display_table(quotes, lang, codes=("theme",))
+    return display_table(quotes, lang, codes=("theme",), scores=("satisfaction",))
 
 
 def channel_table(mix: pd.DataFrame, quarter: str, lang: str = "en", *, currency: str | None = None) -> Html:
