@@ -189,6 +189,16 @@ def test_page_01_keeps_over_and_underpayments_apart_per_program(tmp_path):
     chart = json.dumps(chart_rebate_reconciliation(by.reset_index(), lang="zh").to_dict(), ensure_ascii=False)
     assert "少付（已到期未付）" in chart and "多付" in chart
     assert health.rebate_by_program(con, as_of="2026-06-29", programs_dir=programs).empty  # no period ended yet
+    # M2 was overpaid 200 in Q1: netted per partner and program that would cancel its Q2 shortfall of 200
+    raw.execute("INSERT INTO orders (order_id, partner_id, order_date, net_amount) VALUES ('OQ1', 'M2', "
+                "DATE '2026-02-10', 10000)")
+    raw.execute("INSERT INTO incentives (incentive_id, partner_id, program, period_start, period_end, amount_due, "
+                "amount_paid, paid_date) VALUES ('IQ1', 'M2', 'flat', DATE '2026-01-01', DATE '2026-03-31', 300, 500, "
+                "DATE '2026-04-20')")
+    sl = health.rebate_shortfall_list(con, as_of="2026-09-30", programs_dir=programs)
+    got = sl[["partner_id", "program", "rebate_shortfall", "rebate_overpaid", "unpaid_rows"]].values.tolist()
+    assert got == [["M2", "flat", 200.0, 200.0, 1], ["M3", "flat", 100.0, 0.0, 1], ["M1", "legacy", 50.0, 0.0, 1]]
+    assert sl.loc[0, "oldest_unpaid_period_end"] == pd.Timestamp("2026-06-30")  # the Q1 row is overpaid, not open
 
 
 def test_findings_localized_and_tables_escaped(tiny):

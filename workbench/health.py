@@ -16,7 +16,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from workbench.features import quarter_bounds, rebate_shortfall, scoped_tables
+from workbench.features import quarter_bounds, scoped_tables
 from workbench.store import quarantine_relation
 from workbench.vocab import Scope
 
@@ -265,26 +265,36 @@ def rebate_by_program(con: ibis.BaseBackend, *, as_of: str | dt.date, region: st
 
 
 def rebate_shortfall_list(con: ibis.BaseBackend, *, as_of: str | dt.date, region: str | None = None,
-                          min_amount: float = 0.01) -> pd.DataFrame:
+                          min_amount: float = 0.01, programs_dir: str | Path | None = None) -> pd.DataFrame:
     """Partners with an outstanding rebate shortfall (at least `min_amount`, store currency) at as_of, largest
-    first: partner_id, name, region, program, rebate_due, rebate_paid, rebate_shortfall, unpaid_rows,
-    oldest_unpaid_period_end."""
-    t = _scoped(con, region, _date(as_of))
-    cols = ["partner_id", "name", "region", "program", *SHORTFALL_COLUMNS, "unpaid_rows", "oldest_unpaid_period_end"]
-    if "incentives" not in t:
+    first, from the rebate audit of the rows whose period ended by as_of (``rebates.audit_to_date``): per
+    partner and program, rebate_due, rebate_paid, rebate_shortfall (Σ of each row's shortfall on rows already
+    due) and rebate_overpaid (Σ of each row's overpayment) apart — an overpaid quarter never hides an underpaid
+    one — unpaid_rows (rows short by at least min_amount), oldest_unpaid_period_end; with name and region."""
+    from workbench.errors import NotEnoughData
+    from workbench.rebates import audit_to_date
+
+    cols = ["partner_id", "name", "region", "program", *SHORTFALL_COLUMNS, "rebate_overpaid", "unpaid_rows",
+            "oldest_unpaid_period_end"]
+    try:
+        a = audit_to_date(con, _date(as_of), region=region, programs_dir=programs_dir)
+    except NotEnoughData:
         return pd.DataFrame(columns=cols)
-    a = _date(as_of)
-    i = t["incentives"]
-    sf = rebate_shortfall(i, as_of=a, by=["partner_id", "program"])
-    sf = sf.rename({c: f"{c}_cny" for c in SHORTFALL_COLUMNS if f"{c}_cny" in sf.columns})
-    sf = sf.filter(sf.rebate_shortfall >= min_amount)
-    paid = ibis.ifelse(i.paid_date.isnull() | (i.paid_date <= a), i.amount_paid.cast("float64").fill_null(0.0), 0.0)
-    open_rows = i.filter(i.period_end < a, i.amount_due.cast("float64") - paid >= min_amount)
-    old = open_rows.group_by(["partner_id", "program"]).aggregate(
-        unpaid_rows=open_rows.count(), oldest_unpaid_period_end=open_rows.period_end.min())
-    df = (sf.join(old, ["partner_id", "program"], how="left")
-            .join(t["partners"].select("partner_id", "name", "region"), "partner_id").to_pandas())
-    for c in SHORTFALL_COLUMNS:
+    if a.empty:
+        return pd.DataFrame(columns=cols)
+    diff = a["difference_cny"].astype(float)
+    a = a.assign(short=(-diff).clip(lower=0).where(a["status"] != "pending", 0.0), over=diff.clip(lower=0),
+                 period_end=pd.to_datetime(a["period_end"]))
+    a["open_end"] = a["period_end"].where(a["short"] >= min_amount)
+    for c in ("name", "region"):
+        if c not in a:
+            a[c] = None
+    df = a.groupby(["partner_id", "program"], as_index=False, dropna=False).agg(
+        name=("name", "first"), region=("region", "first"), rebate_due=("due_cny", "sum"),
+        rebate_paid=("paid_cny", "sum"), rebate_shortfall=("short", "sum"), rebate_overpaid=("over", "sum"),
+        unpaid_rows=("short", lambda x: int((x >= min_amount).sum())), oldest_unpaid_period_end=("open_end", "min"))
+    df = df[df["rebate_shortfall"] >= min_amount].copy()
+    for c in (*SHORTFALL_COLUMNS, "rebate_overpaid"):
         df[c] = df[c].astype("float64").round(2)
-    df["unpaid_rows"] = df["unpaid_rows"].fillna(0).astype("int64")
+    df["unpaid_rows"] = df["unpaid_rows"].astype("int64")
     return df[cols].sort_values(["rebate_shortfall", "partner_id"], ascending=[False, True]).reset_index(drop=True)
