@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 import duckdb
@@ -48,19 +49,31 @@ def test_cli_writes_one_row_per_ledger_row_and_exits_zero(statements, capsys):
 def test_each_statement_holds_its_own_partner_only_and_escapes_everything(statements):
     folder = statements["folder"]
     ids = sorted(statements["audit"]["partner_id"].unique())
+    by_stem = _by_stem(ids)
+    assert any("<" in i for i in ids), "the markup store plants markup in partner ids"
     pages = sorted(folder.glob("*.html"))
-    assert [p.stem for p in pages] == ids and len(list(folder.glob("*.xlsx"))) == len(ids)
+    assert sorted(p.stem for p in pages) == sorted(by_stem) and len(list(folder.glob("*.xlsx"))) == len(ids)
     raw = duckdb.connect(str(statements["db"]), read_only=True)
     names = dict(raw.execute("SELECT partner_id, name FROM partners").fetchall())
     for page in pages:
+        pid = by_stem[page.stem]
         text = page.read_text(encoding="utf-8")
-        others = [i for i in ids if i != page.stem and i in text]
+        others = [i for i in ids if i != pid and html.escape(i) in text]
         assert not others, f"{page.name} names other partners: {others[:3]}"
         assert "<script" not in text and "<img" not in text and "<svg" not in text and "<iframe" not in text
-        assert "http://" not in text and "https://" not in text
-        assert html.escape(names[page.stem]) in text
+        assert not re.search(r"""(src|href|url)\s*[=(]\s*["']?\s*(https?:|//)""", text, re.I), page.name  # no fetch
+        assert html.escape(pid) in text and html.escape(names[pid]) in text
     book = pd.read_excel(pages[0].with_suffix(".xlsx"))
-    assert set(book.iloc[:, 0].astype(str)) == {pages[0].stem}
+    assert set(book.iloc[:, 0].astype(str)) == {by_stem[pages[0].stem]}
+
+
+def _by_stem(ids: list[str]) -> dict[str, str]:
+    """Statement file stem -> partner id (file names are the id made path-safe)."""
+    from workbench.present.rebates import _slug
+
+    by_stem = {_slug(i): i for i in ids}
+    assert len(by_stem) == len(ids), "two partner ids share a file name"
+    return by_stem
 
 
 @pytest.mark.slow
@@ -70,8 +83,10 @@ def test_statements_open_offline_in_chromium_without_injection(statements):
     from playwright.sync_api import sync_playwright
 
     raw = duckdb.connect(str(statements["db"]), read_only=True)
-    marked = {r[0] for r in raw.execute("SELECT partner_id FROM partners WHERE name LIKE '%<%'").fetchall()}
-    pages = sorted(p for p in statements["folder"].glob("*.html") if p.stem in marked)[:3]
+    names = dict(raw.execute("SELECT partner_id, name FROM partners").fetchall())
+    by_stem = _by_stem(sorted(statements["audit"]["partner_id"].unique()))
+    marked = {i for i, name in names.items() if any(t in i + name for t in ("<script", "<img", "<svg"))}
+    pages = sorted(p for p in statements["folder"].glob("*.html") if by_stem[p.stem] in marked)[:3]
     pages += sorted(statements["folder"].glob("*.html"))[:2]
     assert pages
     with sync_playwright() as p:
@@ -89,8 +104,9 @@ def test_statements_open_offline_in_chromium_without_injection(statements):
             page.close()
             assert not seen["requests"] and not seen["dialogs"] and not seen["errors"], (path.name, seen)
             assert injected == 0, path.name
-            assert path.stem in body
-            if path.stem in marked:
+            pid = by_stem[path.stem]
+            assert " ".join(pid.split()) in body and " ".join(names[pid].split()) in body  # shown as text
+            if pid in marked:
                 assert "<script>" in body or "<img" in body or "<svg" in body  # shown as text, never run
         browser.close()
 
