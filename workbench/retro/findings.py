@@ -17,7 +17,7 @@ import pandas as pd
 
 from workbench.errors import NotEnoughData
 from workbench.retro._common import _period, _quarter_bounds
-from workbench.retro.effects import _actions_until, action_effects, naive_before_after, panel_from_store
+from workbench.retro.effects import _actions_until, naive_before_after, panel_from_store
 from workbench.retro.forecast import (
     MIN_BACKTEST_MONTHS,
     MIN_FORECAST_MONTHS,
@@ -37,7 +37,14 @@ from workbench.retro.kpis import (
     conflict_summary,
     tier_changes,
 )
-from workbench.retro.roi import ROI_COLUMNS, _before_second, action_roi, effects_by_tier, repeat_effects
+from workbench.retro.roi import (
+    ROI_COLUMNS,
+    _before_second,
+    action_roi,
+    effects_by_tier,
+    first_action_effects,
+    repeat_effects,
+)
 from workbench.retro.settings import RetroSettings, TargetsConfig, _resolve_targets, load_settings
 from workbench.vocab import Scope
 
@@ -419,7 +426,7 @@ def build_retrospective(
     panel = _panel(con, end=q_end, months=months, scope=scope)
     acts = _actions_until(t, q_end)
     first_only = _before_second(panel, acts)  # a first action's own effect: months before any second one
-    eff, es = action_effects(first_only, acts, pre=cfg.event_pre_months, post=cfg.event_post_months)
+    eff, es = first_action_effects(panel, acts, pre=cfg.event_pre_months, post=cfg.event_post_months)
     eff = eff.merge(naive_before_after(first_only, acts, months=cfg.naive_months), on="action_type", how="left")
     tier_eff, rep_eff, roi_rows = _economics(con, panel, acts, eff, q_end=q_end, region=scope.region or "all",
                                              cfg=cfg)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from workbench.retro.effects import action_effects
 
-__all__ = ["ROI_COLUMNS", "action_roi", "effects_by_tier", "nth_actions", "repeat_effects"]
+__all__ = ["ROI_COLUMNS", "action_roi", "effects_by_tier", "first_action_effects", "nth_actions", "repeat_effects"]
 
 ROI_COLUMNS = [
     "action_type", "tier", "kind", "n_actions", "cost_total", "cost_per_action", "cost_source", "effect_log",
@@ -54,6 +54,12 @@ def _before_second(panel: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:
     limit = _ids(panel).map(cut)
     keep = limit.isna().to_numpy() | (month < limit).fillna(True).to_numpy(bool)
     return panel[keep]
+
+
+def first_action_effects(panel: pd.DataFrame, actions: pd.DataFrame, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each action type's first-action effect over all partners (page 05's effects and its "all" return-on-cost
+    rows): ``action_effects`` on the panel without the months from a partner's second action on."""
+    return action_effects(_before_second(panel, actions), actions, **kwargs)
 
 
 def effects_by_tier(panel: pd.DataFrame, actions: pd.DataFrame, tiers: pd.DataFrame, *,
