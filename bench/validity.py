@@ -41,7 +41,15 @@ def run() -> list[tuple[str, object, str, bool]]:
     return rows
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line (only ``--help``: the worlds and seeds are fixed in the suites), run, print."""
+    import argparse
+
+    argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0].replace("\n", " ").replace("``", ""),
+        epilog="Worlds and seeds: bench/_validity_retro.py (realistic world, 40 coverage seeds x 6 action types, "
+               "5 action_world seeds, 800 partners) and bench/_validity_incentives.py; docs/retro.md, docs/incentives.md.",
+    ).parse_args(argv)
     rows = run()
     for name, value, target, ok in rows:
         print(f"{name} {value} {target} {'PASS' if ok else 'FAIL'}", flush=True)
