@@ -98,3 +98,29 @@ def test_tier_and_repeat_effects_recover_planted_truth() -> None:
     rep = R.repeat_effects(panel, a).merge(w.repeat_effects, on="action_type", suffixes=("", "_true"))
     assert len(rep) >= 4
     assert ((rep["ci_low"] <= rep["effect_log_true"]) & (rep["effect_log_true"] <= rep["ci_high"])).mean() >= 0.6
+
+
+def test_incremental_share_is_unbiased_with_the_se_term() -> None:
+    """1 − e^−b̂ under-states 1 − e^−b on average (concave); with −se²/2 in the exponent it does not."""
+    rng = np.random.default_rng(5)
+    b, se = 0.1, 0.25
+    draws = b + se * rng.standard_normal(400_000)
+    truth = -math.expm1(-b)
+    plug_in = np.mean([R._added_share(x) for x in draws[:20_000]])
+    corrected = float(np.mean(-np.expm1(-draws - se * se / 2)))
+    assert R._added_share(0.1, 0.25) == pytest.approx(-math.expm1(-0.1 - 0.25 ** 2 / 2))
+    assert R._added_share(0.1, float("nan")) == pytest.approx(truth)
+    assert plug_in < truth - 0.02  # the bias the correction removes (0.03 here)
+    assert corrected == pytest.approx(truth, abs=0.002)
+
+
+def test_roi_point_estimate_uses_the_effect_se() -> None:
+    months = pd.date_range("2025-01-01", periods=24, freq="MS")
+    panel = pd.DataFrame({"partner_id": "a", "month": months, "net_sales_cny": 100.0})
+    actions = pd.DataFrame({"partner_id": ["a"], "action_type": "visit", "action_date": pd.to_datetime(["2025-03-01"]),
+                            "cost": [600.0]})
+    eff = pd.DataFrame({"action_type": ["visit"], "effect_log": [0.1], "se": [0.2], "ci_low": [-0.3],
+                        "ci_high": [0.5], "n_treated": [1]})
+    r = R.action_roi(panel, actions, eff, default_costs={}).iloc[0]
+    assert r["incremental_sales"] == pytest.approx(1200 * -math.expm1(-0.12))
+    assert r["roi_low"] == pytest.approx(1200 * -math.expm1(0.3) / 600)  # bounds: no correction

@@ -7,9 +7,9 @@ with wild cluster bootstrap intervals) on a subset or a re-timed panel:
 * repeated actions — the second action of a partner, on the panel from its first action on (so every
   partner in a stack is already past its first action's step), controls not yet re-treated;
 * return on cost — incremental net sales over the `horizon` months after each action, ``sales after ×
-  (1 − exp(−effect))`` (the share of the observed sales the action added, on the log scale the effect
-  is estimated on), divided by the actions' cost; its interval maps the effect's interval through the
-  same monotone formula. Costs come from the actions' ``cost`` column, or the type's default
+  (1 − exp(−effect − se²/2))`` (the share of the observed sales the action added, on the log scale the
+  effect is estimated on; the se²/2 term removes the plug-in's downward bias), divided by the actions'
+  cost; its interval maps the effect's interval through 1 − exp(−x). Costs come from the actions' ``cost`` column, or the type's default
   (``config/retro.yaml`` ``action_costs``) where it is missing.
 """
 
@@ -116,6 +116,14 @@ def _sales_after(panel: pd.DataFrame, acts: pd.DataFrame, *, horizon: int, sales
     return m.groupby("action_type")[sales_col].sum().astype("float64")
 
 
+def _added_share(effect_log: float, se: float = 0.0) -> float:
+    """Share of observed sales an action added, 1 − e^−effect (0–1 for a gain); with the effect's standard
+    error `se` (log points) the estimate 1 − e^(−effect − se²/2), unbiased when the estimate is normal: the plain
+    plug-in is not, as 1 − e^−b is concave (E e^−b̂ = e^(−b + se²/2); Kennedy 1981's correction)."""
+    s = se if np.isfinite(se) and se > 0 else 0.0
+    return float(-np.expm1(-effect_log - s * s / 2))
+
+
 def action_roi(panel: pd.DataFrame, actions: pd.DataFrame, effects: pd.DataFrame, *,
                default_costs: Mapping[str, float], kind: str = "first", tier: str = "all",
                horizon: int = 12, sales_col: str = "net_sales_cny") -> pd.DataFrame:
@@ -124,7 +132,9 @@ def action_roi(panel: pd.DataFrame, actions: pd.DataFrame, effects: pd.DataFrame
     effects: one row per action type (effect_log, ci_low, ci_high, n_treated), from ``action_effects``,
     :func:`effects_by_tier` (one tier's rows) or :func:`repeat_effects`. kind: 'first' (each partner's
     first action) or 'repeat' (its second). incremental_sales = Σ over those actions of the partner's net
-    sales in the `horizon` months from the action's month × (1 − exp(−effect_log)); roi =
+    sales in the `horizon` months from the action's month × (1 − exp(−effect_log − se²/2)) (the se term,
+    when effects has ``se``, makes the estimate unbiased: :func:`_added_share`; the interval maps ci_low and
+    ci_high through 1 − exp(−x), no correction needed for quantiles); roi =
     incremental_sales / cost_total (currency per unit of cost; below 1 the action does not pay back in
     sales). cost_source says whether costs were recorded, defaulted or mixed.
     """
@@ -139,7 +149,8 @@ def action_roi(panel: pd.DataFrame, actions: pd.DataFrame, effects: pd.DataFrame
         cost = recorded.fillna(default)
         source = "recorded" if recorded.notna().all() else "default" if recorded.isna().all() else "mixed"
         sales = float(_sales_after(panel, a, horizon=horizon, sales_col=sales_col).sum())
-        inc = [sales * -np.expm1(-float(e[c])) for c in ("effect_log", "ci_low", "ci_high")]
+        inc = [sales * _added_share(float(e[c])) for c in ("effect_log", "ci_low", "ci_high")]
+        inc[0] = sales * _added_share(float(e["effect_log"]), float(e.get("se", 0.0)))
         total = float(cost.sum())
         roi = [x / total if total > 0 else np.nan for x in inc]
         out.append({
