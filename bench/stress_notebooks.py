@@ -93,7 +93,7 @@ def papermill_run(nb: str, i: int, *, engine: str, db: Path, work: Path, timeout
 
 def report_runs(runs: int, *, notebooks: list[str], db: Path, work: Path, workers: int) -> list[dict]:
     """`runs` of each notebook through the report runner (kernel reuse), after one warm-up run per worker."""
-    from workbench.reports.runner import _execute
+    from workbench.reports.workers import _execute
 
     jobs = []
     for i in range(runs * len(notebooks) + workers):
