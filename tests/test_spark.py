@@ -133,3 +133,38 @@ def test_spark_job_matches_duckdb(command: str, spark_url: str, demo_db: Path, t
         frames[name] = pd.read_csv(out)
     assert len(frames["duckdb"]) > 0
     same_frames(frames["duckdb"], frames["spark"], keys or [frames["duckdb"].columns[0]])
+
+
+# ---- the report pack, through render_pack with a URL (what `workbench report --db URL` calls) -----------
+
+
+def test_spark_report_pack_matches_duckdb(spark_url: str, demo_db: Path, tmp_path: Path) -> None:
+    """A region's pack on ``pyspark:///DIR`` (page 01 only: one kernel, one Spark session in it) runs every
+    cell, and its index shows DuckDB's headline figures and row counts."""
+    import json
+    import re
+
+    from workbench.paths import NOTEBOOKS_DIR
+    from workbench.reports import render_pack
+
+    packs = {}
+    for name, db in (("duckdb", demo_db), ("spark", spark_url)):
+        t0 = time.perf_counter()
+        res = render_pack(db, quarter="2026Q3", region="Northwest", lang="en", out=tmp_path / name, jobs=1,
+                          notebooks=[NOTEBOOKS_DIR / "01_data_health.ipynb"], progress=False)
+        print(f"  report on {name}: {time.perf_counter() - t0:.1f} s")
+        assert res.ok and not res.missing, res.summary()
+        folder = tmp_path / name / "2026Q3" / "Northwest"
+        page = (folder / "01_data_health.html").read_text(encoding="utf-8")
+        assert "Traceback" not in page and 'class="failed"' not in page and "class=failed" not in page, name
+        packs[name] = (json.loads((folder / "pack.json").read_text(encoding="utf-8")),
+                       (folder / "index.html").read_text(encoding="utf-8"))
+    (want, want_html), (got, got_html) = packs["duckdb"], packs["spark"]
+    assert want["headline"]["monthly_sales"] > 0 and want["headline"]["active_partners"] > 0
+    assert want["headline"].keys() == got["headline"].keys()
+    for key, value in want["headline"].items():
+        assert got["headline"][key] == pytest.approx(value, rel=RTOL, abs=ATOL), key
+    table = re.compile(r'<table class="wb-headline">.*?</table>', re.S)
+    assert table.search(want_html).group(0) == table.search(got_html).group(0)  # the figures as the index shows them
+    counts = re.compile(r'<td>[^<]*</td><td class="num">[0-9,]+</td>')
+    assert counts.findall(want_html) == counts.findall(got_html)  # row counts in the scope (no quarantine: a region)

@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     def with_db(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sp.add_argument("--db", type=_store_arg, default=None,
                         help="DuckDB store (default $WORKBENCH_DB, then data/workbench.duckdb); segment, churn, "
-                             "whatif and retro also take an Ibis connection URL")
+                             "whatif, retro and report also take an Ibis connection URL")
         return sp
 
     d = with_db(sub.add_parser("demo", help="generate the synthetic channel network and ingest it"))
@@ -130,9 +130,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     db = args.db if args.db is not None else default_db()
-    if isinstance(db, str) and args.command in ("demo", "ingest", "loads", "rollback", "report"):
+    if isinstance(db, str) and args.command in ("demo", "ingest", "loads", "rollback"):
         raise WorkbenchError(f"workbench {args.command} works on a DuckDB store file; give --db a path (a connection "
-                             "URL is for segment, churn, whatif, retro, rebates and contacts).")
+                             "URL is for segment, churn, whatif, retro, rebates, contacts and report).")
     out = getattr(args, "out", None)
     if out is not None and args.command != "report" and Path(out).suffix.lower() not in (".csv", ".xlsx"):
         raise WorkbenchError(f"Output file {out} must end in .csv or .xlsx.")  # before any work

@@ -101,8 +101,12 @@ def quarantine_by_reason(con: ibis.BaseBackend, *, region: str | None = None) ->
     """Quarantined rows per table and reason (table_name, reason, rows), largest first.
 
     For a region, only rows whose partner id belongs to one of the region's partners are counted
-    (rows that name no known partner cannot be attributed to a region and are left out).
+    (rows that name no known partner cannot be attributed to a region and are left out). Empty on a
+    backend other than DuckDB (the quarantine is kept in the store file only).
     """
+    if getattr(con, "name", "") != "duckdb":  # the quarantine is kept in the DuckDB store file only
+        return pd.DataFrame({"table_name": pd.Series(dtype="str"), "reason": pd.Series(dtype="str"),
+                             "rows": pd.Series(dtype="int64")})
     raw = con.con
     source = quarantine_relation(raw)  # each file's latest load: older loads' rows are kept, not counted twice
     if Scope.parse(region).is_all:
@@ -157,7 +161,11 @@ def suspected_duplicate_orders(con: ibis.BaseBackend, *, start: str | dt.date, e
 
 def ingest_summary(con: ibis.BaseBackend) -> pd.DataFrame:
     """The ingest log: one row per loaded file (table_name, file, rows_read, rows_accepted,
-    rows_quarantined, ingested_at), newest first. Company-wide: not for regional reports."""
+    rows_quarantined, ingested_at), newest first. Company-wide: not for regional reports. Empty on a backend
+    other than DuckDB (the ingest log is kept in the store file only)."""
+    if getattr(con, "name", "") != "duckdb":
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c.startswith("rows") else "str") for c in
+                             ("table_name", "file", "rows_read", "rows_accepted", "rows_quarantined", "ingested_at")})
     df = con.con.execute(
         "SELECT table_name, file, rows_read, rows_accepted, rows_quarantined, ingested_at FROM ingest_log"
     ).df()

@@ -18,8 +18,12 @@ once per page, SVG fallback), the page template loads no require.js / MathJax / 
 manager, widget views (which need a live kernel) are dropped, and a final pass removes any remaining
 ``<script src>`` / ``<link href>`` / ``<img src>`` that points at the network.
 
-Modules: ``params`` (checks against the store), ``html`` (pages), ``index`` (index pages),
-``runner`` (execution in worker processes).
+`db` is a DuckDB store file or an Ibis connection URL (``pyspark:///DIR``; no manager packs there): the
+notebooks open it with ``workbench.backends.connect`` and ``source`` queries it through Ibis.
+
+Modules: ``params`` (checks against the store), ``source`` (the store on any backend), ``html`` (pages),
+``index`` (index pages), ``runner`` (a pack), ``execute`` (one notebook in a kernel), ``workers`` (worker
+processes), ``scoped_store`` (a manager's copy), ``tables`` (the workbook).
 """
 
 from __future__ import annotations

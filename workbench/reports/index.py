@@ -19,13 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import duckdb
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from workbench.i18n import label
 from workbench.present import scope_name
 from workbench.reports.html import _page, notebook_title
 from workbench.reports.params import RunParams
+from workbench.reports.source import as_date, is_url, opened, store_label
 from workbench.vocab import Scope, format_money
 
 if TYPE_CHECKING:
@@ -51,45 +53,44 @@ _HEAD_LABEL = {
 }
 
 
-def _where(scope: Scope, raw: duckdb.DuckDBPyConnection | None = None, as_of: date | None = None) -> tuple[str, list[Any]]:
-    """SQL condition on partner_id restricting to the scope's partners (by the region or manager they had at
-    `as_of`, read on `raw`, when given), and its arguments."""
+def _scoped(con: ibis.BaseBackend, table: str, scope: Scope, as_of: date | None = None) -> ir.Table:
+    """`table` restricted to the scope's partners (by the region or manager they had at `as_of`, when given)."""
+    t = con.table(table)
     if scope.is_all:
-        return "TRUE", []
+        return t
+    from workbench.store import partners_at
+
+    p = con.table("partners")
+    p = partners_at(con, p, as_of) if as_of is not None else p
     col = "region" if scope.kind == "region" else "manager_id"
-    from workbench.store import partners_at_sql
-
-    source = partners_at_sql(raw, as_of) if raw is not None else "partners"
-    return f"partner_id IN (SELECT partner_id FROM {source} WHERE {col} = ?)", [scope.value]
+    ids = p.filter(p[col] == str(scope.value)).select("partner_id")
+    return t.filter(t.partner_id.isin(ids.partner_id))
 
 
-def _snapshot(db: Path, scope: Scope, as_of: date | None = None) -> dict[str, Any]:
-    """Store file, its size and time, and row counts (restricted to the pack's partners at `as_of`)."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        where, args = _where(scope, con, as_of)
-        counts = {"partners": con.execute(f"SELECT count(*) FROM partners WHERE {where}", args).fetchone()[0]}
-        for t in PARTNER_TABLES:
-            try:
-                counts[t] = con.execute(f"SELECT count(*) FROM {t} WHERE {where}", args).fetchone()[0]
-            except duckdb.Error:
-                continue
-        if scope.is_all:
-            try:
-                from workbench.store import quarantine_relation
-
-                counts["quarantine"] = con.execute(f"SELECT count(*) FROM {quarantine_relation(con)}").fetchone()[0]
-            except duckdb.Error:
-                pass
-        (max_date,) = con.execute(f"SELECT max(order_date) FROM orders WHERE {where}", args).fetchone()
-    finally:
-        con.close()
-    st = db.stat()
-    return {
-        "store": db.name, "store_bytes": st.st_size,
-        "store_modified": datetime.fromtimestamp(st.st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "last_order_date": str(max_date) if max_date else "", "row_counts": counts,
-    }
+def _snapshot(db: str | Path, scope: Scope, as_of: date | None = None) -> dict[str, Any]:
+    """Store file (or URL), its size and time (a file's only), and row counts (restricted to the pack's
+    partners at `as_of`)."""
+    with opened(db) as con:
+        present = set(con.list_tables())
+        names = ["partners", *(t for t in PARTNER_TABLES if t in present and "partner_id" in con.table(t).columns)]
+        parts = [_scoped(con, t, scope, as_of) for t in names]
+        source = next((q for q in ("quarantine_current", "quarantine") if q in present), None)
+        if scope.is_all and source is not None:
+            names.append("quarantine")
+            parts.append(con.table(source))
+        # one query for every count: on Spark each query costs a job's overhead, whatever its size
+        got = ibis.union(*(t.aggregate(rows=t.count()).mutate(table=ibis.literal(n)) for n, t in zip(names, parts, strict=True)),
+                         distinct=False).to_pandas()
+        found = dict(zip(got["table"], got["rows"], strict=True))
+        counts = {n: int(found[n]) for n in names}
+        max_date = as_date(_scoped(con, "orders", scope, as_of).order_date.max().execute())
+    if is_url(db):
+        facts = {"store": store_label(db), "store_bytes": None, "store_modified": ""}
+    else:
+        st = Path(db).stat()
+        facts = {"store": Path(db).name, "store_bytes": st.st_size,
+                 "store_modified": datetime.fromtimestamp(st.st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    return {**facts, "last_order_date": str(max_date) if max_date else "", "row_counts": counts}
 
 
 def headline_from_store(db: str | Path, scope: Scope, as_of: date, *,
@@ -100,22 +101,23 @@ def headline_from_store(db: str | Path, scope: Scope, as_of: date, *,
     month = pd.Timestamp(as_of).to_period("M")
     m_start, m_end = month.start_time.date(), month.end_time.date()
     p_start, p_end = (month - 1).start_time.date(), (month - 1).end_time.date()
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        where, args = _where(scope, con, as_of)
-        sales, prev = con.execute(
-            f"SELECT coalesce(sum(net_amount) FILTER (WHERE order_date BETWEEN ? AND ?), 0), "
-            f"coalesce(sum(net_amount) FILTER (WHERE order_date BETWEEN ? AND ?), 0) FROM orders WHERE {where}",
-            [m_start, m_end, p_start, p_end, *args]).fetchone()
-        (active,) = con.execute(
-            f"SELECT count(DISTINCT partner_id) FROM orders WHERE {where} AND order_date > ? AND order_date <= ? "
-            "AND NOT coalesce(is_return, FALSE) AND net_amount > 0",
-            [*args, as_of - pd.Timedelta(days=90).to_pytimedelta(), as_of]).fetchone()
-    finally:
-        con.close()
-    sales, prev = float(sales), float(prev)
+    since = as_of - pd.Timedelta(days=90).to_pytimedelta()
+    with opened(db) as con:
+        o = _scoped(con, "orders", scope, as_of)
+        got = o.aggregate(
+            sales=o.net_amount.sum(where=o.order_date.between(m_start, m_end)),
+            prev=o.net_amount.sum(where=o.order_date.between(p_start, p_end)),
+            active=o.partner_id.nunique(where=(o.order_date > since) & (o.order_date <= as_of)
+                                        & ~o.is_return.fill_null(False) & (o.net_amount > 0)),
+        ).to_pandas().iloc[0]
+    sales, prev = _number(got["sales"]), _number(got["prev"])
     return {"monthly_sales": sales, "sales_change": (sales / prev - 1.0) if prev > 0 else None,
-            "active_partners": int(active), **rebate_headline(db, scope, as_of, programs_dir=programs_dir)}
+            "active_partners": int(got["active"]), **rebate_headline(db, scope, as_of, programs_dir=programs_dir)}
+
+
+def _number(value: Any) -> float:
+    """A backend's sum as a float; 0.0 for a sum over no rows (null/NaN)."""
+    return 0.0 if value is None or pd.isna(value) else float(value)
 
 
 def rebate_headline(db: str | Path, scope: Scope, as_of: date, *,
@@ -123,21 +125,18 @@ def rebate_headline(db: str | Path, scope: Scope, as_of: date, *,
     """Rebate audit figures of the scope's ledger rows whose period ended by as_of (see the module docstring):
     rows with a discrepancy, rows with a misstated due, underpaid and overpaid amounts (store currency), each
     on its own; zeros when there is no ledger, None when the audit cannot run (e.g. a malformed program file)."""
-    from workbench import store
     from workbench.errors import NotEnoughData, WorkbenchError
     from workbench.rebates import audit_to_date, totals
 
     zero: dict[str, float | int | None] = {"rebate_discrepancies": 0, "rebate_misstated": 0,
                                            "rebate_underpaid": 0.0, "rebate_overpaid": 0.0}
-    con = store.connect(db, read_only=True)
-    try:
-        audit = audit_to_date(con, as_of, region=scope, programs_dir=programs_dir)
-    except NotEnoughData:
-        return zero
-    except WorkbenchError:
-        return dict.fromkeys(zero)
-    finally:
-        con.disconnect()
+    with opened(db) as con:
+        try:
+            audit = audit_to_date(con, as_of, region=scope, programs_dir=programs_dir)
+        except NotEnoughData:
+            return zero
+        except WorkbenchError:
+            return dict.fromkeys(zero)
     if audit.empty:
         return zero
     t = totals(audit.assign(_all="all"), "_all").iloc[0]

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import duckdb
-
 from workbench.errors import WorkbenchError
 from workbench.i18n import label
 from workbench.paths import NOTEBOOKS_DIR
+from workbench.reports.source import as_date, is_url, opened, shown, store_label, target
 from workbench.vocab import Quarter, Scope
 
 __all__ = ["COMPANY", "RunParams", "curated_notebooks", "latest_complete_quarter", "validate_params"]
@@ -25,7 +24,7 @@ COMPANY = "all"
 class RunParams:
     """Validated parameters of one run: quarter (e.g. '2026Q3'), as_of (its last day), scopes to render."""
 
-    db: Path
+    db: Path | str  # the store file, or a connection URL (pyspark:///DIR)
     quarter: str
     as_of: date
     region: str  # 'all', a region name, or the manager of a manager scope
@@ -51,52 +50,52 @@ def latest_complete_quarter(max_order_date: date) -> str:
     return str(Quarter.latest_complete(max_order_date, grace_days=6))
 
 
-def _store_facts(db: Path, when: date | None = None) -> tuple[tuple[str, ...], date | None, dict[str, str]]:
-    """Regions of the store (those partners had on `when`, when given), its last order date, and a map of
-    lower-cased/Chinese region names."""
-    from workbench.store import partners_at_sql
+def _last_order_date(db: str | Path) -> date | None:
+    """The store's last order date (None: no orders); a store without the workbench tables is one sentence."""
+    with opened(db) as con:
+        try:
+            return as_date(con.table("orders").order_date.max().execute())
+        except Exception as exc:  # noqa: BLE001 - any backend's error: the tables are not there
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise WorkbenchError(f"The store {shown(db)} does not hold the workbench tables ({first}).") from exc
 
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        regions = tuple(r for (r,) in con.execute(
-            f"SELECT DISTINCT region FROM {partners_at_sql(con, when)} WHERE region IS NOT NULL ORDER BY region").fetchall())
-        (max_date,) = con.execute("SELECT max(order_date) FROM orders").fetchone()
-    except duckdb.Error as exc:
-        raise WorkbenchError(f"The store {db} does not hold the workbench tables ({str(exc).splitlines()[0]}).") from exc
-    finally:
-        con.close()
+
+def _store_facts(db: str | Path, when: date | None = None) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Regions of the store (those partners had on `when`, when given) and a map of lower-cased/Chinese
+    region names."""
+    from workbench.store import partners_at
+
+    with opened(db) as con:
+        p = con.table("partners")
+        p = partners_at(con, p, when) if when is not None else p
+        regions = tuple(sorted(str(r) for r in
+                               p.filter(p.region.notnull()).select("region").distinct().to_pandas()["region"]))
     aliases = {}
     for r in regions:
         aliases[r.lower()] = r
         aliases[label(r, "zh").lower()] = r
-    return regions, max_date, aliases
+    return regions, aliases
 
 
-def _orders_in(db: Path, start: date, end: date) -> int:
+def _orders_in(db: str | Path, start: date, end: date) -> int:
     """Number of order lines dated in [start, end]."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute("SELECT count(*) FROM orders WHERE order_date BETWEEN ? AND ?", [start, end]).fetchone()[0]
-    finally:
-        con.close()
+    with opened(db) as con:
+        o = con.table("orders")
+        return int(o.filter(o.order_date.between(start, end)).count().execute())
 
 
-def _managers(db: Path) -> dict[str, str]:
+def _managers(db: str | Path) -> dict[str, str]:
     """Lower-cased manager ids and names of the store → manager id (empty when partners have no manager_id)."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        cols = {c for (c,) in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'partners'").fetchall()}
-        if "manager_id" not in cols:
+    with opened(db) as con:
+        p = con.table("partners")
+        if "manager_id" not in p.columns:
             return {}
-        name = "manager_name" if "manager_name" in cols else "manager_id"
-        rows = con.execute(f"SELECT DISTINCT manager_id, {name} FROM partners WHERE manager_id IS NOT NULL").fetchall()
-    finally:
-        con.close()
+        name = "manager_name" if "manager_name" in p.columns else "manager_id"
+        rows = p.filter(p.manager_id.notnull()).select(mid=p.manager_id, mname=p[name]).distinct().to_pandas()
     out: dict[str, str] = {}
-    for mid, mname in rows:
+    for mid, mname in rows.itertuples(index=False):
         out[str(mid).lower()] = str(mid)
-        if mname is not None:
+        if mname is not None and not (isinstance(mname, float) and mname != mname):
             out[str(mname).lower()] = str(mid)
     return out
 
@@ -109,7 +108,7 @@ def validate_params(db: str | Path, *, quarter: str | None, region: str | Scope 
     manager: a manager id or name instead of a region (one pack of that manager's partners).
     each_region: with the company scope, also render one pack per region (default True).
     """
-    db = Path(db).expanduser().resolve()
+    db = target(db)
     if lang not in ("en", "zh"):
         raise WorkbenchError(f"Language '{lang}' is not supported; use en or zh.")
     if quarter is not None:
@@ -118,24 +117,28 @@ def validate_params(db: str | Path, *, quarter: str | None, region: str | Scope 
                 raise WorkbenchError(str(quarter))
         except WorkbenchError:
             raise WorkbenchError(f"Quarter '{quarter}' is malformed; write it like 2026Q3.") from None
-    if not db.exists():
+    if not is_url(db) and not Path(db).exists():
         raise WorkbenchError(f"The store {db} does not exist; run `workbench demo` or `workbench ingest` first.")
-    regions, max_date, aliases = _store_facts(db)
+    max_date = _last_order_date(db)
     if max_date is None:
-        raise WorkbenchError(f"The store {db} holds no orders, so there is nothing to report.")
+        raise WorkbenchError(f"The store {shown(db)} holds no orders, so there is nothing to report.")
     if quarter is None:
         quarter = latest_complete_quarter(max_date)
     quarter = str(Quarter.parse(str(quarter).strip()))
     start, end = _quarter_bounds(quarter)
     if _orders_in(db, start, end) == 0:
         raise WorkbenchError(f"The store holds no orders in {quarter} ({start} to {end}); choose another quarter.")
-    regions, _, aliases = _store_facts(db, end)  # the regions as partners had them at the quarter's end
+    regions, aliases = _store_facts(db, end)  # the regions as partners had them at the quarter's end
     if isinstance(region, Scope):
         region, manager = (region.region, region.manager) if not region.is_all else (None, None)
     if region is not None and str(region).strip() in ("全部", "全部区域"):
         region = None
     scope = Scope.parse(region, manager)
     if scope.kind == "manager":
+        if is_url(db):
+            raise WorkbenchError(f"A manager's pack needs a DuckDB store file (its pages read a copy holding only "
+                                 f"that manager's partners); {store_label(db)} is a connection URL, so render a "
+                                 "region or the company there, or give --db the store file.")
         known = _managers(db)
         if str(scope.value).lower() not in known:
             raise WorkbenchError(f"Manager '{scope.value}' is unknown; partners name no such manager_id or "
