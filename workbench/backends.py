@@ -4,8 +4,8 @@ The analysis commands (``workbench segment|churn|whatif|retro --db URL``) take e
 ``ibis.connect``; the backend's current database must hold tables named like the canonical tables of
 docs/data-contract.md (at least ``partners`` and ``orders``). ``pyspark:///DIR`` starts a local Spark
 session whose views are the Parquet files ``DIR/<table>.parquet`` (:func:`export_parquet` writes them
-from a store). Ingest, the demo and the report pack write or read the DuckDB file itself and take a
-path only.
+from a store). ``workbench report`` takes a URL too (no manager packs there). Ingest, the demo, loads
+and rollback write or read the DuckDB file itself and take a path only.
 """
 
 from __future__ import annotations
