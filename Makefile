@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup sysdeps fonts demo report test test-fast test-slow test-spark bench stress-notebooks lab lint clean
+.PHONY: help setup sysdeps fonts demo report test test-fast test-slow test-countries test-spark bench stress-notebooks lab lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -53,6 +53,9 @@ test: $(STAMP) sysdeps $(SPARK_STAMP)  ## the whole suite: slow cases, browser a
 
 test-fast: $(STAMP)  ## the suite without slow cases (notebooks, browser)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not spark"
+
+test-countries: $(STAMP) sysdeps  ## every Online Retail country's pack (37; make test renders the company pack and 8 countries)
+	WB_ALL_COUNTRIES=1 $(PY) -m pytest tests/test_reports_countries.py --durations=5
 
 test-spark: $(SPARK_STAMP)  ## DuckDB vs Spark comparison only (installs the [spark] extra)
 	$(PY) -m pytest -m spark

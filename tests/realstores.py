@@ -73,7 +73,7 @@ def _planted(columns: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
 MARKUP: dict[tuple[str, str], str] = _planted([
     ("partners", "name"), ("partners", "province"), ("partners", "city"), ("partners", "manager_id"),
     ("partners", "manager_name"), ("orders", "product_line"), ("incentives", "program"), ("surveys", "comment"),
-    ("trainings", "course"), ("actions", "note"),
+    ("trainings", "course"), ("actions", "note"), ("partners", "platform"),
 ]) | {
     # personal columns: never on a page, planted or not
     ("partners", "contact_name"): "<b>contact-name-never-shown</b>",

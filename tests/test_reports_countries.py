@@ -1,13 +1,17 @@
-"""The Online Retail store (issue #12): the company pack and every country's pack (37) in English and the
-United Kingdom pack in Chinese render clean: every page produced, no error output, nothing raw or executable,
-money in GBP.
+"""The Online Retail store (issue #12): the company pack and the countries' packs in English and the United
+Kingdom pack in Chinese render clean: every page produced, no error output, nothing raw or executable, money
+in GBP.
 
-Its own module, so `pytest --dist loadfile` runs it beside tests/test_reports_realstores.py. Times:
-bench/report.py --db on the store (docs/reports.md).
+`make test` renders the company pack and COUNTRIES, the countries that have broken pages before or sit at an
+edge (one customer, a customer who starts after the quarter, the home market, a large one, 'Unspecified');
+all 37 countries (about 5 more minutes of the 2-core machine, which the 15-minute suite cannot hold) with
+`make test-countries` (WB_ALL_COUNTRIES=1). Its own module, so `pytest --dist loadfile` runs it beside
+tests/test_reports_realstores.py. Times: bench/report.py --db on the store (docs/reports.md).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -19,6 +23,10 @@ from workbench.reports import render_pack
 
 pytestmark = pytest.mark.slow
 
+# Countries whose packs broke before (Czech Republic: page 03; RSA: page 07; Iceland: page 03) or sit at an edge.
+COUNTRIES = ("Czech Republic", "EIRE", "Germany", "Iceland", "RSA", "Saudi Arabia", "United Kingdom", "Unspecified")
+ALL_COUNTRIES = os.environ.get("WB_ALL_COUNTRIES") == "1"
+
 
 @pytest.fixture(scope="module")
 def retail(realstore) -> Path:
@@ -26,15 +34,21 @@ def retail(realstore) -> Path:
 
 
 def test_online_retail_packs(retail: Path, tmp_path: Path):
-    """The company pack and every country's pack in English and the United Kingdom pack in Chinese render
-    clean (every page, no error output, nothing raw), money in GBP."""
+    """The company pack and the countries' packs (COUNTRIES, or all 37 with WB_ALL_COUNTRIES=1) in English and
+    the United Kingdom pack in Chinese render clean (every page, no error output, nothing raw), money in GBP."""
     q = realstores.quarter_of("online_retail")
     con = duckdb.connect(str(retail), read_only=True)
     countries = sorted(r for (r,) in con.execute("SELECT DISTINCT region FROM partners").fetchall())
     con.close()
     assert len(countries) == 37  # the Online Retail export's countries with a customer id
-    company = render_pack(retail, quarter=q, region="all", lang="en", out=tmp_path / "en", progress=False,
-                          each_region=True)
+    assert set(COUNTRIES) <= set(countries), sorted(set(COUNTRIES) - set(countries))
+    if ALL_COUNTRIES:
+        company = render_pack(retail, quarter=q, region="all", lang="en", out=tmp_path / "en", progress=False,
+                              each_region=True)
+    else:
+        countries = sorted(COUNTRIES)
+        company = render_pack(retail, quarter=q, region=["all", *countries], lang="en", out=tmp_path / "en",
+                              progress=False)
     assert [str(s) for s in company.params.scopes] == ["all", *countries]
     assert {r.pack for r in company.runs} == {"all", *countries}
     _assert_clean_pack(company, currency="GBP")
