@@ -13,7 +13,7 @@ import pandas as pd
 from workbench.retro.stacking import (
     _absorb,
     _code_sums,
-    _cohort_rows,
+    _cohort_blocks,
     _design_block,
     _Panel,
     _stack,
@@ -33,12 +33,7 @@ def _fit_streaming(pa: _Panel, action_type: str, *, pre: int, post: int, rels: l
     cache: dict[int, np.ndarray] = {}
     cells = n_obs = n_treated = used = 0
     blocks = []
-    for g in pa.cohorts.get(action_type, []):
-        g = int(g)
-        blk = _cohort_rows(pa, action_type, g, pre=pre, post=post)
-        if blk is None:
-            continue
-        idx, tr, n_tr = blk
+    for _, g, idx, tr, n_tr in _cohort_blocks(pa, action_type, pre=pre, post=post):
         dm = _design_block(pa, idx, tr, g, rels, pre)
         xtx += dm[:, 1:].T @ dm[:, 1:]
         xty += dm[:, 1:].T @ dm[:, 0]
@@ -159,12 +154,7 @@ def _ppml_stacks(pa: _Panel, action_type: str, *, pre: int, post: int) -> tuple[
     """Dense stacks of one action type for PPML: (sales partners × months, treated, partner codes,
     event month of each column) per treatment month, and the number of treated partners."""
     out, n_treated = [], 0
-    for g in pa.cohorts.get(action_type, []):
-        g = int(g)
-        blk = _cohort_rows(pa, action_type, g, pre=pre, post=post)
-        if blk is None:
-            continue
-        idx, tr, n_tr = blk
+    for _, g, idx, tr, n_tr in _cohort_blocks(pa, action_type, pre=pre, post=post):
         unit, uniq = pd.factorize(pa.pid[idx])
         col = (pa.month[idx] - g + pre).astype(np.int64)
         y = np.full((uniq.size, pre + post + 1), np.nan)

@@ -4,6 +4,7 @@ within transform (used by :mod:`workbench.retro.fits`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,16 +153,22 @@ def _cohort_rows(pa: _Panel, action_type: str, g: int, *, pre: int, post: int) -
     return idx, treated[idx], int(ok.sum())
 
 
+def _cohort_blocks(pa: _Panel, action_type: str, *, pre: int, post: int
+                   ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, int]]:
+    """(stack number, treatment month, row index, treated flag, treated partners) of every usable stack of
+    one action type; the stack number counts every treatment month, usable or not."""
+    for s, g in enumerate(pa.cohorts.get(action_type, [])):
+        blk = _cohort_rows(pa, action_type, int(g), pre=pre, post=post)
+        if blk is not None:
+            yield (s, int(g), *blk)
+
+
 def _stack(p: pd.DataFrame, first: pd.DataFrame, action_type: str, *, pre: int, post: int) -> _Stacked | None:
     """The whole stacked data set of one action type in memory (the statsmodels engine uses it)."""
     pa = _panel_arrays(p, first)
     parts_y, parts_rel, parts_tr, parts_unit, parts_time, parts_cl = [], [], [], [], [], []
     n_treated = used = 0
-    for s, g in enumerate(pa.cohorts.get(action_type, [])):
-        blk = _cohort_rows(pa, action_type, int(g), pre=pre, post=post)
-        if blk is None:
-            continue
-        idx, tr, n_tr = blk
+    for s, g, idx, tr, n_tr in _cohort_blocks(pa, action_type, pre=pre, post=post):
         parts_y.append(pa.y[idx])
         parts_rel.append(np.where(tr, pa.month[idx] - g, _NOT_TREATED))
         parts_tr.append(tr)
