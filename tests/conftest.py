@@ -66,3 +66,17 @@ def demo_bt(demo_frames):
     from workbench import churn
 
     return churn.run_backtest(demo_frames, horizon_days=90, n_scored=6, seed=0)
+
+
+# Modules that take minutes (notebook renders, the browser), longest first: `pytest -n 2 --dist loadfile` hands
+# modules to workers in collection order, so starting these first keeps one worker from finishing a long module
+# alone at the end (alphabetically the report modules came last).
+_LONG_MODULES = ("test_reports_realstores.py", "test_live_lab.py", "test_reports.py", "test_reports_countries.py",
+                 "test_papermill_engine.py", "test_reports_pages.py", "test_wheel.py", "test_ingest_crash.py",
+                 "test_churn_drivers.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the long modules first (stable order otherwise; the same on every xdist worker)."""
+    rank = {name: i for i, name in enumerate(_LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
