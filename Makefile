@@ -54,7 +54,7 @@ test: $(STAMP) sysdeps $(SPARK_STAMP)  ## the whole suite: slow cases, browser a
 test-fast: $(STAMP)  ## the suite without slow cases (notebooks, browser)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not spark"
 
-test-countries: $(STAMP) sysdeps  ## every Online Retail country's pack (37; make test renders the company pack and 8 countries)
+test-countries: $(STAMP) sysdeps  ## every Online Retail country's pack (37; make test renders the company pack, 5 countries and the UK in Chinese)
 	WB_ALL_COUNTRIES=1 $(PY) -m pytest tests/test_reports_countries.py --durations=5
 
 test-spark: $(SPARK_STAMP)  ## DuckDB vs Spark comparison only (installs the [spark] extra)

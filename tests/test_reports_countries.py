@@ -3,7 +3,7 @@ Kingdom pack in Chinese render clean: every page produced, no error output, noth
 in GBP.
 
 `make test` renders the company pack and COUNTRIES, the countries that have broken pages before or sit at an
-edge (one customer, a customer who starts after the quarter, the home market, a large one, 'Unspecified');
+edge (one customer, a customer who starts after the quarter, few customers with large sales, 'Unspecified');
 all 37 countries (about 5 more minutes of the 2-core machine, which the 15-minute suite cannot hold) with
 `make test-countries` (WB_ALL_COUNTRIES=1). Its own module, so `pytest --dist loadfile` runs it beside
 tests/test_reports_realstores.py. Times: bench/report.py --db on the store (docs/reports.md).
@@ -23,8 +23,9 @@ from workbench.reports import render_pack
 
 pytestmark = pytest.mark.slow
 
-# Countries whose packs broke before (Czech Republic: page 03; RSA: page 07; Iceland: page 03) or sit at an edge.
-COUNTRIES = ("Czech Republic", "EIRE", "Germany", "Iceland", "RSA", "Saudi Arabia", "United Kingdom", "Unspecified")
+# Countries whose packs broke before (Czech Republic: page 03; RSA: page 07; Iceland: page 03) or sit at an edge
+# (EIRE: few customers, large sales; Unspecified). The United Kingdom (90% of customers) renders in Chinese below.
+COUNTRIES = ("Czech Republic", "EIRE", "Iceland", "RSA", "Unspecified")
 ALL_COUNTRIES = os.environ.get("WB_ALL_COUNTRIES") == "1"
 
 
