@@ -48,8 +48,7 @@ $(SPARK_STAMP): $(STAMP)
 	@touch $(SPARK_STAMP)
 
 test: $(STAMP) sysdeps $(SPARK_STAMP)  ## the whole suite: slow cases, browser and DuckDB-vs-Spark included (what CI runs)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not spark" --durations=15  # a module per worker: its fixtures (the report pack) are built once
-	$(PY) -m pytest -m spark
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15  # a module per worker: its fixtures (the report pack, the Spark session) are built once
 
 test-fast: $(STAMP)  ## the suite without slow cases (notebooks, browser)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not spark"

@@ -68,10 +68,11 @@ def demo_bt(demo_frames):
     return churn.run_backtest(demo_frames, horizon_days=90, n_scored=6, seed=0)
 
 
-# Modules that take minutes (notebook renders, the browser), longest first: `pytest -n 2 --dist loadfile` hands
+# Modules that take minutes (notebook renders, the browser, Spark), longest first: `pytest -n 2 --dist loadfile` hands
 # modules to workers in collection order, so starting these first keeps one worker from finishing a long module
 # alone at the end (alphabetically the report modules came last).
-_LONG_MODULES = ("test_reports_realstores.py", "test_live_lab.py", "test_reports.py", "test_reports_countries.py",
+_LONG_MODULES = ("test_reports_realstores.py", "test_live_lab.py", "test_reports.py", "test_spark.py",
+                 "test_reports_countries.py",
                  "test_papermill_engine.py", "test_reports_pages.py", "test_wheel.py", "test_ingest_crash.py",
                  "test_churn_drivers.py")
 

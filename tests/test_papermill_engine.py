@@ -89,7 +89,7 @@ def _papermill_cli(nb: str, out: Path, db: Path, timeout: float, *, engine: str 
 
 # Runs of each notebook. One stock run costs ~15-40 s on 2 cores (papermill, kernel and imports; the store is
 # tiny), so `make test` runs a few; WB_STOCK_PAPERMILL_RUNS=20 is the twenty (`make stress-notebooks`).
-STOCK_RUNS = int(os.environ.get("WB_STOCK_PAPERMILL_RUNS") or 3)
+STOCK_RUNS = int(os.environ.get("WB_STOCK_PAPERMILL_RUNS") or 2)
 STOCK_TIMEOUT_S = 240  # a stalled widget cell waits the 600 s cell timeout: far beyond any clean run
 
 
