@@ -160,3 +160,27 @@ def test_page_07_tables_show_scores_and_days_without_trailing_zeros():
                                            "satisfaction": [61.25], "gap": [-3.0]}), "en"))
     assert ">17</td>" in act and ">57</td>" in quotes and ">61.2</td>" in themes and ">-3</td>" in themes
     assert ".00<" not in act + quotes + themes
+
+
+def test_page_05_effects_and_roi_tables_show_one_decimal_not_trailing_zeros():
+    """Page 05's action-effects and return-on-cost tables: percent and ratios with one decimal ("-18.5",
+    "-26.0"), the pre-trend p-value with two, in English and Chinese; never "-18.00" or "12.60"."""
+    from workbench.present.retro import effects_table, roi_table
+
+    log = np.log1p  # effects are log points; the tables show 100 × (e^b − 1)
+    effects = pd.DataFrame({"action_type": ["training", "visit"], "effect_log": [log(0.126), log(-0.18)],
+                            "ci_low": [log(-0.0806), log(-0.26)], "ci_high": [log(0.265), log(0.0357)],
+                            "naive_log": [log(0.112), None], "pretrend_p": [0.8388, 0.1361], "n_treated": [25, 3]})
+    for lang, names in (("en", ("Training", "Visit")), ("zh", ("培训", "拜访"))):
+        rows = _cells(str(effects_table(effects, lang)))
+        assert rows == [[names[0], "12.6", "-8.1", "26.5", "11.2", "0.84", "25"],
+                        [names[1], "-18.0", "-26.0", "3.6", "–", "0.14", "3"]]
+    roi = pd.DataFrame({"action_type": ["visit"], "tier": ["all"], "kind": ["first"], "n_actions": [30],
+                        "cost_per_action": [8000.0], "cost_source": ["default"], "effect_log": [log(-0.173)],
+                        "incremental_sales": [-148000.0], "roi": [-18.5], "roi_low": [-140.476], "roi_high": [14.0]})
+    en, zh = str(roi_table(roi, "en")), str(roi_table(roi, "zh"))
+    assert _cells(en) == [["Visit", "All tiers", "First", "30", "¥8,000", "default", "-17.3", "-¥148,000",
+                           "-18.5", "-140.5", "14.0"]]
+    assert _cells(zh)[0][:3] == ["拜访", "全部层级", "首次"] and _cells(zh)[0][-3:] == ["-18.5", "-140.5", "14.0"]
+    assert len(set(_heads(en))) == len(_heads(en))  # no two columns titled alike ("Action" twice before)
+    assert ".00<" not in en + zh and ".60<" not in en + zh

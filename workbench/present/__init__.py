@@ -68,10 +68,12 @@ def _missing(v: Any) -> bool:
         return False
 
 
-def _cell(v: Any, *, kind: str, currency: str, lang: str) -> str:
-    """One cell as display text (not yet escaped)."""
+def _cell(v: Any, *, kind: str, currency: str, lang: str, digits: int = 2) -> str:
+    """One cell as display text (not yet escaped); `digits` are the decimals of a "fixed" cell."""
     if _missing(v):
         return DASH
+    if kind == "fixed":  # a number with exactly `digits` decimals: 12.6, -26.0, 1,234.5
+        return f"{float(v):,.{digits}f}"
     if kind == "money":
         return format_money(v, currency, lang=lang)
     if kind == "percent":
@@ -104,6 +106,7 @@ def display_table(
     index: bool = False,
     owner: str | None = None,
     scores: Iterable[str] = (),
+    decimals: Mapping[str, int] | None = None,
 ) -> Html:
     """An escaped HTML table of `df` with translated headers, ready for a report page.
 
@@ -120,12 +123,15 @@ def display_table(
     owner : the job whose LABELS dict is searched first (e.g. 'relations'), see ``i18n.label``.
     scores : columns of scores or day counts (satisfaction 0–100, median days), shown with one decimal at most:
         "70" or "67.5", not "70.00".
+    decimals : {column: n} for columns of numbers shown with exactly n decimals (percent points, ratios,
+        p-values): "-18.5" with n=1, not "-18.50"; the header carries the unit.
 
     Missing values (None, NaN, NaT) show as "–"; unknown snake_case headers become "Snake case".
     The result is a ``str`` that renders in a notebook.
     """
     cur = (currency or DEFAULT_CURRENCY).upper()
     money_cols, pct_cols, code_cols, score_cols = set(money), set(percent), set(codes), set(scores)
+    fixed = dict(decimals or {})
     frame = df.reset_index() if index else df
     heads = []
     for c in frame.columns:
@@ -138,11 +144,11 @@ def display_table(
         cells = []
         for c, v in zip(frame.columns, values, strict=True):
             kind = ("money" if c in money_cols else "percent" if c in pct_cols
-                    else "score" if c in score_cols else "plain")
+                    else "score" if c in score_cols else "fixed" if c in fixed else "plain")
             if c in code_cols and not _missing(v):
                 text = label(str(v), lang, owner=owner)  # type: ignore[arg-type]
             else:
-                text = _cell(v, kind=kind, currency=cur, lang=lang)
+                text = _cell(v, kind=kind, currency=cur, lang=lang, digits=fixed.get(c, 2))
             align = ' style="text-align:right"' if kind != "plain" or _numeric(v) else ""
             cells.append(f"<td{align}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")

@@ -12,12 +12,12 @@ import pandas as pd
 from workbench.i18n import LABELS as ALL_LABELS
 from workbench.i18n import label, register_labels
 from workbench.present import Html, Markdown, _md_escape, display_table, notice, scope_md
-from workbench.retro import KPI_ORDER, RATE_KPIS, Finding, RetroSettings, finding_facts
+from workbench.retro import KPI_ORDER, RATE_KPIS, Finding, RetroSettings, effects_display, finding_facts
 from workbench.vocab import Scope, format_money, money_label, symbol
 
 __all__ = [
-    "LABELS", "MONEY_BASE", "NOTES", "SENTENCES", "findings", "findings_markdown", "heading", "kpi_label",
-    "kpi_wide", "money", "note", "roi_table", "sentences", "table",
+    "LABELS", "MONEY_BASE", "NOTES", "SENTENCES", "effects_table", "findings", "findings_markdown", "heading",
+    "kpi_label", "kpi_wide", "money", "note", "roi_table", "sentences", "table",
 ]
 
 # labels of the retrospective's tables, charts and headings: key → (English, 中文)
@@ -166,7 +166,8 @@ LABELS: dict[str, tuple[str, str]] = {
         "is a partner's second action, given the first.",
         "投入产出比 = 动作后若干月内因动作增加的净销售额（销售额 × (1 − e^−效果)，月数见 config/retro.yaml）÷ "
         "动作成本；大于 1 即以销售额收回成本。区间由效果的 95% 区间换算；层级为季末层级；“重复”指经销商在首次动作后的第二次动作。"),
-    "kind": ("Action", "动作次序"),
+    "kind": ("First or repeat", "动作次序"),
+    "tier_all": ("All tiers", "全部层级"),
     "first": ("First", "首次"),
     "repeat": ("Repeat", "重复"),
     "n_actions": ("Actions", "动作次数"),
@@ -175,7 +176,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "roi": ("Return on cost", "投入产出比"),
     "roi_low": ("95% CI low", "95% 区间下限"),
     "roi_high": ("95% CI high", "95% 区间上限"),
-    "cost_source": ("Cost", "成本来源"),
+    "cost_source": ("Cost source", "成本来源"),
     "recorded": ("recorded", "已记录"),
     "default": ("default", "默认值"),
     "mixed": ("partly default", "部分默认"),
@@ -329,19 +330,34 @@ _TARGET_WORDS: dict[str, tuple[str, str]] = {
 
 
 def roi_table(roi: pd.DataFrame, lang: str = "en", *, currency: str = "CNY") -> Html:
-    """The return-on-cost table (``Retrospective.roi``): one row per action type, tier and first/repeat."""
+    """The return-on-cost table (``Retrospective.roi``): one row per action type, tier and first/repeat; the
+    effect in percent and the return on cost with one decimal ("-18.5", not "-18.50")."""
     if roi is None or roi.empty:
         return Html("<p>–</p>")
+    tier = roi["tier"].astype(str)
     d = pd.DataFrame({
-        "action_type": "act_" + roi["action_type"].astype(str), "tier": roi["tier"].astype(str),
+        "action_type": "act_" + roi["action_type"].astype(str), "tier": tier.where(tier != "all", "tier_all"),
         "kind": roi["kind"].astype(str), "n_actions": roi["n_actions"].astype(int),
         "cost_per_action": roi["cost_per_action"], "cost_source": roi["cost_source"].astype(str),
-        "effect_pct": (100 * np.expm1(roi["effect_log"])).round(1),
+        "effect_pct": 100 * np.expm1(pd.to_numeric(roi["effect_log"], errors="coerce").astype("float64")),
         "incremental_sales": roi["incremental_sales"],
-        "roi": roi["roi"].round(2), "roi_low": roi["roi_low"].round(2), "roi_high": roi["roi_high"].round(2),
+        "roi": roi["roi"], "roi_low": roi["roi_low"], "roi_high": roi["roi_high"],
     })
     return display_table(d, lang, currency=currency, money=ROI_MONEY,
-                         codes=("action_type", "tier", "kind", "cost_source"), owner="retro")
+                         codes=("action_type", "tier", "kind", "cost_source"), owner="retro",
+                         decimals=dict.fromkeys(("effect_pct", "roi", "roi_low", "roi_high"), 1))
+
+
+def effects_table(effects: pd.DataFrame, lang: str = "en") -> Html:
+    """The action-effects table (``Retrospective.effects``): effects, their 95% interval and the naive
+    before/after in percent with one decimal, the pre-trend p-value with two, partners treated."""
+    if effects is None or effects.empty:
+        return Html("<p>–</p>")
+    d = effects_display(effects)
+    d["action_type"] = "act_" + d["action_type"].astype(str)
+    pcts = ("effect_pct", "ci_low_pct", "ci_high_pct", "naive_pct")
+    return display_table(d, lang, codes=("action_type",), owner="retro",
+                         decimals={**dict.fromkeys(pcts, 1), "pretrend_p": 2})
 
 
 def kpi_label(key: str, lang: str = "en", currency: str = "CNY") -> str:
