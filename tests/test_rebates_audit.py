@@ -117,3 +117,34 @@ def test_shortfall_kpis_for_the_retrospective_are_not_netted():
     assert k["rebate_underpaid_cny"] == pytest.approx(15_099.98) and k["rebate_overpaid_cny"] == pytest.approx(4_500)
     assert k["rebate_rows_not_ok"] == len(CASES) - 6
     assert rb.shortfall_kpis(pd.DataFrame())["rebate_rows_not_ok"] == 0
+
+
+def test_the_demo_audit_recomputes_the_current_program_and_catches_a_misstated_due(demo_db, tmp_path):
+    """The demo ledger's rows at the current flat rate name config/incentives/synthetic_current.yaml's program, so
+    the audit recomputes them (before, every row named a program without a file and nothing was recomputed);
+    synth plants their dues exactly as that file computes them, and one due changed in a copy is caught."""
+    import shutil
+
+    import duckdb
+
+    from workbench import store
+    from workbench.paths import config_file
+    from workbench.synth.params import BASE_RATE_PP, CURRENT_PROGRAM, OTHER_PROGRAM
+
+    current = inc.load_program(config_file("incentives") / "synthetic_current.yaml")
+    assert current.name == CURRENT_PROGRAM and list(current.rates_pct) == [BASE_RATE_PP[1]]
+    audit = rb.audit_store(store.connect(demo_db, read_only=True), quarter="2026Q2")
+    found = audit[audit["program_found"]]
+    assert set(audit["program"]) == {CURRENT_PROGRAM, OTHER_PROGRAM}
+    assert len(found) >= 50 and (found["program"] == CURRENT_PROGRAM).all()
+    assert np.allclose(found["recomputed_due_cny"], found["ledger_due_cny"], atol=0.005)  # planted exactly
+    assert np.allclose(found["recomputed_due_cny"], 0.03 * found["net_sales_cny"], atol=0.006)
+    assert not (audit["status"] == "due_misstated").any()
+    copy = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db, copy)
+    victim = found.iloc[0]
+    con = duckdb.connect(str(copy))
+    con.execute("UPDATE incentives SET amount_due = amount_due + 100 WHERE incentive_id = ?", [victim["incentive_id"]])
+    con.close()
+    audit = rb.audit_store(store.connect(copy, read_only=True), quarter="2026Q2")
+    assert list(audit.loc[audit["status"] == "due_misstated", "incentive_id"]) == [victim["incentive_id"]]

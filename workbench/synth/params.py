@@ -102,6 +102,11 @@ BETA_REBATE = 0.04  # d ln(sales) / d rate (percentage points)
 BASE_RATE_PP = (2.0, 3.0)  # up to 2024Q4, from 2025Q1
 RATE_SWITCH = pd.Period("2025Q1", "Q")
 PILOT_SHARE = 0.30
+# Ledger program names: rows at the flat current rate (BASE_RATE_PP[1], from RATE_SWITCH, no pilot bump) name the
+# program of config/incentives/synthetic_current.yaml, so the rebate audit recomputes them; the 2 pp rows before
+# the switch and the pilot bumps were offers no program file describes (judged on their ledger due).
+CURRENT_PROGRAM = "Flat volume rebate 3% (synthetic network, current)"
+OTHER_PROGRAM = "volume_rebate"
 UNDERPAID_SHARE = 0.10
 UNDERPAID_QUARTER_P = 0.7
 HAZARD = {"a0": -4.1, "b_sat": 0.6, "b_short": 0.5, "b_conf": 0.6, "b_trend": 3.0}

@@ -11,18 +11,22 @@ from workbench.store import CHANNEL_TYPES
 from workbench.synth.params import (
     ACTION_EFFECTS,
     ACTION_NOTES,
+    BASE_RATE_PP,
     COMMENTS_HIGH,
     COMMENTS_LOW,
     COMMENTS_MID,
     CONFLICT_TYPES,
     COURSES,
+    CURRENT_PROGRAM,
     DISCOUNT_BY_CHANNEL,
     EXTRA_LINES,
     GIVEN,
     NAME_CHARS,
     NAME_SUFFIX,
+    OTHER_PROGRAM,
     PHONE_PREFIXES,
     PRODUCT_LINES,
+    RATE_SWITCH,
     REGION_CITIES,
     REGIONS,
     SEGMENTS,
@@ -42,13 +46,16 @@ from workbench.synth.world import (
 
 
 def _incentives_table(w: _World, pid: pa.Array) -> pd.DataFrame:
-    """The rebate ledger: one row per partner and complete quarter with activity, ordered by partner, quarter."""
+    """The rebate ledger: one row per partner and complete quarter with activity, ordered by partner, quarter;
+    rows at the current flat rate name :data:`CURRENT_PROGRAM`, the others :data:`OTHER_PROGRAM`."""
     order = np.lexsort((w.led_q, w.led_p))
     p = w.led_p[order].astype(np.int64)
+    q = w.led_q[order].astype(np.int64)
+    current = (w.rate_q[p, q] == BASE_RATE_PP[1]) & (w.q_labels.asi8[q] >= RATE_SWITCH.ordinal)
     return _frame("incentives", {
         "incentive_id": _ids("I", np.arange(1, len(p) + 1), 7),
         "partner_id": pc.take(pid, pa.array(p)),
-        "program": pa.array(["volume_rebate"] * len(p), type=pa.string()),
+        "program": pa.array(np.where(current, CURRENT_PROGRAM, OTHER_PROGRAM).tolist(), type=pa.string()),
         "period_start": _to_datetime(w.led_start[order]),
         "period_end": _to_datetime(w.led_end[order]),
         "amount_due": w.led_due[order] / 100.0,
