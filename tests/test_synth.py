@@ -471,6 +471,25 @@ def test_dirty_exports_quarantine_every_defect_and_land_every_good_row(
     con.disconnect()
 
 
+def test_dirty_partners_carry_the_platform_and_ingest_keeps_it(dirty: tuple[synth.DirtyExports, Path, dict]) -> None:
+    """The optional partners.platform is exported under 电商平台, padded with stray, no-break or ideographic
+    spaces on some rows, and lands trimmed and equal to the network's (null for partners without one)."""
+    ex, db, _ = dirty
+    header, *lines = ex.files["partners"].read_bytes().decode("gb18030").splitlines()
+    assert "电商平台" in header.split(",")
+    cells = [line.rsplit(",", 1)[-1] for line in lines]  # the last column
+    platforms = set(synth.tables.PLATFORMS)
+    assert {c.strip(" \u3000\u00a0") for c in cells} - {""} <= platforms
+    assert any(c != c.strip(" \u3000\u00a0") and c.strip(" \u3000\u00a0") for c in cells), "no padded platform"
+    con = store.connect(db, read_only=True)
+    stored = store.raw_connection(con).execute("SELECT partner_id, platform FROM partners").df()
+    con.disconnect()
+    want = ex.clean["partners"].set_index("partner_id")["platform"]
+    got = stored.set_index("partner_id")["platform"].reindex(want.index)
+    assert want.notna().sum() >= 5 and set(want.dropna()) <= platforms
+    assert (got.isna() == want.isna()).all() and (got.dropna() == want.dropna()).all()
+
+
 def test_dirty_partner_names_with_double_quotes_round_trip(dirty: tuple[synth.DirtyExports, Path, dict]) -> None:
     ex, db, _ = dirty
     con = store.connect(db, read_only=True)

@@ -16,7 +16,7 @@ from workbench.synth.world import (
 DIRTY_HEADERS: dict[str, dict[str, str]] = {
     "partners": {"partner_id": "经销商编号", "name": "经销商名称", "region": "区域", "province": "省份",
                  "city": "城市", "channel_type": "渠道类型", "onboard_date": "合作日期", "exit_date": "终止日期",
-                 "contact_name": "联系人", "contact_phone": "联系电话"},
+                 "contact_name": "联系人", "contact_phone": "联系电话", "platform": "电商平台"},
     "orders": {"order_id": "订单行号", "partner_id": "经销商编号", "order_date": "下单日期",
                "product_line": "产品线", "quantity": "数量", "net_amount": "金额", "list_amount": "牌价金额",
                "is_return": "是否退货"},
@@ -68,6 +68,18 @@ def _noise_ids(rng: np.random.Generator, s: pd.Series, share: float = 0.1) -> pd
     return out
 
 
+def _pad_text(rng: np.random.Generator, s: pd.Series, share: float = 0.2) -> pd.Series:
+    """Optional free text as ERPs export it: empty for null; on a share of rows stray ASCII, no-break or
+    ideographic spaces around the value (ingest trims them back)."""
+    out = s.astype(object).where(s.notna(), "")
+    pick = rng.random(len(s))
+    has = (out != "").to_numpy()
+    for lo, (head, tail) in enumerate(((" ", "\u3000"), ("", "  "), ("\u00a0", ""))):
+        m = has & (pick >= lo * share / 3) & (pick < (lo + 1) * share / 3)
+        out[m] = [f"{head}{v}{tail}" for v in out[m]]
+    return out
+
+
 def _fmt_money(rng: np.random.Generator, s: pd.Series) -> pd.Series:
     """Amounts as text: plain, with thousands separators, with a ¥ sign, or in full-width digits."""
     style = rng.integers(0, 8, size=len(s))
@@ -109,7 +121,8 @@ def write_dirty_exports(net: SynthNetwork, out_dir: str | Path, *, seed: int = 0
     """Write partners / orders (gb18030 CSV, Chinese headers) and the rebate ledger (XLSX under a title row).
 
     Good rows carry harmless mess (stray and ideographic spaces, full-width digits, thousands separators,
-    ¥ signs, mixed date formats, Chinese channel names, 是/否) that ingestion must normalize; `defects` bad
+    ¥ signs, mixed date formats, Chinese channel names, 是/否, padded e-commerce platforms) that ingestion must
+    normalize; `defects` bad
     lines of each kind are added: duplicated lines, unknown partner ids, unparseable dates, unmarked negative
     amounts, empty required fields. Returns the files and the expected quarantine (DirtyExports).
     """
@@ -142,6 +155,8 @@ def write_dirty_exports(net: SynthNetwork, out_dir: str | Path, *, seed: int = 0
         "exit_date": _fmt_dates(rng, p["exit_date"]),
         "contact_name": p["contact_name"].astype(object),
         "contact_phone": p["contact_phone"].astype(object),
+        # a generator of its own, so adding the column left every other draw of the exports unchanged
+        "platform": _pad_text(np.random.default_rng([seed, 1]), p["platform"]),
     })
     trail = rng.random(len(txt)) < 0.1
     txt.loc[trail, "name"] = txt.loc[trail, "name"] + "  "
