@@ -156,3 +156,25 @@ def test_every_curated_page_has_a_chinese_title():
     for nb in curated_notebooks():
         assert re.search(r"[\u4e00-\u9fff]", notebook_title(nb.stem, "zh")), nb.stem
     assert notebook_title("07_relationships", "zh") == "渠道关系管理"
+
+
+def test_the_headline_opens_the_store_once(ledger_store, monkeypatch):
+    """Sales, active partners and the rebate audit of one headline are read from one opened store (the rebate
+    part opened it a second time before)."""
+    from workbench.reports import index
+
+    db, programs = ledger_store
+    calls: list[str] = []
+    real = index.opened
+
+    def counting(target):
+        calls.append(str(target))
+        return real(target)
+
+    monkeypatch.setattr(index, "opened", counting)
+    got = index.headline_from_store(db, Scope.parse("East"), AS_OF, programs_dir=programs)
+    assert calls == [str(db)]
+    assert (got["rebate_discrepancies"], got["rebate_misstated"]) == EXPECTED["East"][:2]
+    calls.clear()
+    assert index.rebate_headline(db, Scope.parse("East"), AS_OF, programs_dir=programs)["rebate_overpaid"] == 1_200
+    assert calls == [str(db)]

@@ -110,9 +110,10 @@ def headline_from_store(db: str | Path, scope: Scope, as_of: date, *,
             active=o.partner_id.nunique(where=(o.order_date > since) & (o.order_date <= as_of)
                                         & ~o.is_return.fill_null(False) & (o.net_amount > 0)),
         ).to_pandas().iloc[0]
+        rebates = _rebate_figures(con, scope, as_of, programs_dir=programs_dir)  # the same open store
     sales, prev = _number(got["sales"]), _number(got["prev"])
     return {"monthly_sales": sales, "sales_change": (sales / prev - 1.0) if prev > 0 else None,
-            "active_partners": int(got["active"]), **rebate_headline(db, scope, as_of, programs_dir=programs_dir)}
+            "active_partners": int(got["active"]), **rebates}
 
 
 def _number(value: Any) -> float:
@@ -125,18 +126,24 @@ def rebate_headline(db: str | Path, scope: Scope, as_of: date, *,
     """Rebate audit figures of the scope's ledger rows whose period ended by as_of (see the module docstring):
     rows with a discrepancy, rows with a misstated due, underpaid and overpaid amounts (store currency), each
     on its own; zeros when there is no ledger, None when the audit cannot run (e.g. a malformed program file)."""
+    with opened(db) as con:
+        return _rebate_figures(con, scope, as_of, programs_dir=programs_dir)
+
+
+def _rebate_figures(con: ibis.BaseBackend, scope: Scope, as_of: date, *,
+                    programs_dir: str | Path | None = None) -> dict[str, float | int | None]:
+    """:func:`rebate_headline` on an open store `con` (amounts in the store currency)."""
     from workbench.errors import NotEnoughData, WorkbenchError
     from workbench.rebates import audit_to_date, totals
 
     zero: dict[str, float | int | None] = {"rebate_discrepancies": 0, "rebate_misstated": 0,
                                            "rebate_underpaid": 0.0, "rebate_overpaid": 0.0}
-    with opened(db) as con:
-        try:
-            audit = audit_to_date(con, as_of, region=scope, programs_dir=programs_dir)
-        except NotEnoughData:
-            return zero
-        except WorkbenchError:
-            return dict.fromkeys(zero)
+    try:
+        audit = audit_to_date(con, as_of, region=scope, programs_dir=programs_dir)
+    except NotEnoughData:
+        return zero
+    except WorkbenchError:
+        return dict.fromkeys(zero)
     if audit.empty:
         return zero
     t = totals(audit.assign(_all="all"), "_all").iloc[0]
