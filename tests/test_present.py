@@ -184,3 +184,5 @@ def test_page_05_effects_and_roi_tables_show_one_decimal_not_trailing_zeros():
     assert _cells(zh)[0][:3] == ["拜访", "全部层级", "首次"] and _cells(zh)[0][-3:] == ["-18.5", "-140.5", "14.0"]
     assert len(set(_heads(en))) == len(_heads(en))  # no two columns titled alike ("Action" twice before)
     assert ".00<" not in en + zh and ".60<" not in en + zh
+    unbounded = roi.assign(roi_low=-np.inf)  # 1 − e^817 on a store with every order on one day
+    assert _cells(str(roi_table(unbounded, "en")))[0][-3:] == ["-18.5", "–", "14.0"]

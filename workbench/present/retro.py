@@ -341,8 +341,8 @@ def roi_table(roi: pd.DataFrame, lang: str = "en", *, currency: str = "CNY") -> 
         "cost_per_action": roi["cost_per_action"], "cost_source": roi["cost_source"].astype(str),
         "effect_pct": 100 * np.expm1(pd.to_numeric(roi["effect_log"], errors="coerce").astype("float64")),
         "incremental_sales": roi["incremental_sales"],
-        "roi": roi["roi"], "roi_low": roi["roi_low"], "roi_high": roi["roi_high"],
-    })
+        **{c: roi[c].where(np.isfinite(roi[c].astype("float64"))) for c in ("roi", "roi_low", "roi_high")},
+    })  # an unbounded interval end (a degenerate store's effect interval of hundreds of log points) shows "–"
     return display_table(d, lang, currency=currency, money=ROI_MONEY,
                          codes=("action_type", "tier", "kind", "cost_source"), owner="retro",
                          decimals=dict.fromkeys(("effect_pct", "roi", "roi_low", "roi_high"), 1))
