@@ -18,7 +18,7 @@ bench/validity.py).
   from the worlds' planted effects (per tier where they vary), sales and costs without retro code:
   interval coverage (≥ 0.90), bias Σ(estimate − planted) ÷ Σ planted within two Monte Carlo standard
   errors, and the median relative error reported (why it has no target: docs/retro.md).
-Run alone: `python bench/_validity_retro.py [--seeds 40]`.
+Run alone: `python bench/_validity_retro.py [--seeds 40] [--world-seeds 5]`.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ def coverage_runs(seeds=COVERAGE_SEEDS) -> tuple[pd.DataFrame, pd.DataFrame, str
     """One row per (seed, action type): estimate, wild and cluster intervals, pre-trend p, truth; and the
     page's return on cost per type (:func:`page_roi`) beside the planted one (:func:`planted_roi`)."""
     from workbench import retro
+    from workbench.retro import load_settings
+    from workbench.retro import roi as R
 
     rows, roi_rows = [], []
     mode = "default"
@@ -68,7 +70,14 @@ def coverage_runs(seeds=COVERAGE_SEEDS) -> tuple[pd.DataFrame, pd.DataFrame, str
         rows.append(e.assign(truth=e["action_type"].map(truth), seed=seed))
         first = _first(acts)
         planted = planted_roi(first, panel, first["action_type"].map(truth))
-        roi_rows.append(est_roi.merge(planted, on="action_type", how="left").assign(seed=seed, world="generate"))
+        # the page's ROI arithmetic fed the planted effect (no estimation error): must equal the planted ROI
+        exact = R.action_roi(panel, acts, truth.rename("effect_log").reset_index().assign(
+            ci_low=lambda d: d["effect_log"], ci_high=lambda d: d["effect_log"], se=0.0),
+            default_costs=load_settings().action_costs, horizon=load_settings().roi_horizon_months)
+        roi_rows.append(est_roi.merge(planted, on="action_type", how="left")
+                        .merge(naive_roi(first, panel), on="action_type", how="left")
+                        .merge(exact[["action_type", "roi"]].rename(columns={"roi": "roi_exact"}), on="action_type")
+                        .assign(seed=seed, world="generate"))
     return pd.concat(rows, ignore_index=True), pd.concat(roi_rows, ignore_index=True), mode
 
 
@@ -116,16 +125,51 @@ def page_roi(panel: pd.DataFrame, actions: pd.DataFrame) -> tuple[pd.DataFrame, 
     return eff, R.action_roi(panel, actions, eff, default_costs=cfg.action_costs, horizon=cfg.roi_horizon_months)
 
 
-def pooled_roi(w, panel: pd.DataFrame) -> pd.DataFrame:
-    """:func:`page_roi` on an ``action_world`` beside :func:`planted_roi` (each partner's planted effect is its
-    tier's: ``w.tier_effects``)."""
-    first = _first(w.tables["actions"])
+def _partner_effects(w, first: pd.DataFrame) -> pd.Series:
+    """Each first action's planted effect in an ``action_world``: its type's effect in the partner's tier."""
     tier = first["partner_id"].map(w.tiers.assign(partner_id=w.tiers["partner_id"].astype(str))
                                    .set_index("partner_id")["tier"])
-    eff = pd.Series(list(zip(first["action_type"], tier, strict=True)), index=first.index).map(
+    return pd.Series(list(zip(first["action_type"], tier, strict=True)), index=first.index).map(
         w.tier_effects.set_index(["action_type", "tier"])["effect_log"])
-    est = page_roi(panel, w.tables["actions"])[1]
-    return est.merge(planted_roi(first, panel, eff), on="action_type", how="left").assign(world="action_world")
+
+
+def pooled_roi(w, panel: pd.DataFrame, page: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """:func:`page_roi` (or `page`, its result) on an ``action_world`` beside :func:`planted_roi` and the
+    sceptic's :func:`naive_roi` (each partner's planted effect is its tier's: ``w.tier_effects``)."""
+    first = _first(w.tables["actions"])
+    est = (page or page_roi(panel, w.tables["actions"]))[1]
+    return (est.merge(planted_roi(first, panel, _partner_effects(w, first)), on="action_type", how="left")
+            .merge(naive_roi(first, panel), on="action_type", how="left").assign(world="action_world"))
+
+
+def naive_roi(first: pd.DataFrame, panel: pd.DataFrame, horizon: int = 12) -> pd.DataFrame:
+    """The sceptic's return on cost per type, from the worlds' tables alone (no retro code), ÷ the planted
+    costs as :func:`planted_roi`: ``roi_before_after`` = Σ over treated partners of (sales in the `horizon`
+    months from the action's month − sales in the `horizon` months before) and ``roi_treated_vs_untreated``
+    = Σ (a treated partner's sales in those months − the never-treated partners' mean sales in the same
+    calendar months)."""
+    from workbench.synth.actions import DEFAULT_COSTS
+
+    p = panel.assign(partner_id=panel["partner_id"].astype(str),
+                     m=pd.to_datetime(panel["month"]).dt.to_period("M").map(lambda x: x.ordinal))
+    f = first.assign(g=first["action_date"].dt.to_period("M").map(lambda x: x.ordinal))
+    j = p.merge(f[["partner_id", "g"]], on="partner_id")
+    after = j[(j["m"] >= j["g"]) & (j["m"] < j["g"] + horizon)].groupby("partner_id")["net_sales_cny"].sum()
+    before = j[(j["m"] < j["g"]) & (j["m"] >= j["g"] - horizon)].groupby("partner_id")["net_sales_cny"].sum()
+    never = p[~p["partner_id"].isin(set(f["partner_id"]))]
+    lo, hi = int(p["m"].min()), int(p["m"].max())
+    mean = never.groupby("m")["net_sales_cny"].sum().reindex(range(lo, hi + 1), fill_value=0.0) / max(
+        never["partner_id"].nunique(), 1)
+    cum = np.concatenate([[0.0], mean.cumsum().to_numpy()])
+    g = f["g"].to_numpy(int) - lo
+    ctrl = cum[np.minimum(g + horizon, hi - lo + 1)] - cum[g]
+    cost = f["cost"].astype(float).fillna(f["action_type"].map(DEFAULT_COSTS)) if "cost" in f \
+        else f["action_type"].map(DEFAULT_COSTS)
+    sales = f["partner_id"].map(after).fillna(0.0)
+    d = f.assign(ba=sales - f["partner_id"].map(before).fillna(0.0), tu=sales - ctrl, cost=cost)
+    out = d.groupby("action_type")[["ba", "tu", "cost"]].sum()
+    return pd.DataFrame({"action_type": out.index, "roi_before_after": (out["ba"] / out["cost"]).to_numpy(),
+                         "roi_treated_vs_untreated": (out["tu"] / out["cost"]).to_numpy()})
 
 
 def world_runs(seeds=WORLD_SEEDS) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -137,19 +181,31 @@ def world_runs(seeds=WORLD_SEEDS) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     for seed in seeds:
         w = action_world(seed=seed, partners=PARTNERS, mode=MODE)
         p, a = _panel(w.tables), w.tables["actions"]
-        bt = R.effects_by_tier(p, a, w.tiers).merge(w.tier_effects, on=["action_type", "tier"], suffixes=("", "_true"))
+        page = page_roi(p, a)
+        raw = R.effects_by_tier(p, a, w.tiers)
+        bt = R.pool_tier_effects(raw, page[0])  # as build_retrospective: pulled toward the type's effect
+        bt = bt.merge(w.tier_effects, on=["action_type", "tier"], suffixes=("", "_true"))
         tiers_out.append(bt.assign(seed=seed))
         rp = R.repeat_effects(p, a).merge(w.repeat_effects, on="action_type", suffixes=("", "_true"))
         rep_out.append(rp.assign(seed=seed))
-        pooled_out.append(pooled_roi(w, p).assign(seed=seed))
+        pooled_out.append(pooled_roi(w, p, page).assign(seed=seed))
+        first = _first(a)
         for tier, g in bt.groupby("tier"):
             ids = set(w.tiers.loc[w.tiers["tier"] == tier, "partner_id"])
             at = a[a["partner_id"].astype(str).isin(ids)]
             est = R.action_roi(p, at, g, default_costs=DEFAULT_COSTS, tier=tier)
+            est_raw = R.action_roi(p, at, g.assign(effect_log=g["effect_log_raw"], ci_low=g["ci_low_raw"],
+                                                   ci_high=g["ci_high_raw"]), default_costs=DEFAULT_COSTS, tier=tier)
             true_eff = g.assign(effect_log=g["effect_log_true"], ci_low=g["effect_log_true"], ci_high=g["effect_log_true"],
                                 se=0.0)  # the planted effect is known: no estimation-error correction
             tru = R.action_roi(p, at, true_eff, default_costs=DEFAULT_COSTS, tier=tier)
-            m = est.merge(tru[["action_type", "roi"]], on="action_type", suffixes=("", "_true"))
+            ft = first[first["partner_id"].isin(ids)]
+            planted = planted_roi(ft, p, _partner_effects(w, ft))  # the same cells without retro code
+            m = (est.merge(tru[["action_type", "roi"]], on="action_type", suffixes=("", "_true"))
+                 .merge(est_raw[["action_type", "roi", "roi_low", "roi_high"]].add_suffix("_raw")
+                        .rename(columns={"action_type_raw": "action_type"}), on="action_type")
+                 .merge(planted[["action_type", "roi_true"]].rename(columns={"roi_true": "roi_planted"}),
+                        on="action_type", how="left"))
             roi_out.append(m.assign(seed=seed, effect_true=m["action_type"].map(g.set_index("action_type")["effect_log_true"])))
     return (pd.concat(tiers_out, ignore_index=True), pd.concat(rep_out, ignore_index=True),
             pd.concat(roi_out, ignore_index=True), pd.concat(pooled_out, ignore_index=True))
@@ -162,6 +218,27 @@ def _covers(df: pd.DataFrame, lo: str, hi: str, truth: str) -> pd.Series:
 def _span(df: pd.DataFrame) -> str:
     """Fewest-most treated partners over the rows of `df` (e.g. '6-23')."""
     return f"{int(df['n_treated'].min())}-{int(df['n_treated'].max())}"
+
+
+def _rel_bias(rows: pd.DataFrame, col: str) -> tuple[float, float]:
+    """Σ(rows[col] − roi_true) / Σ roi_true and its Monte Carlo standard error with each world (seed) as one
+    cluster (a world's types share their controls): the ratio estimator's s.e. from per-seed sums."""
+    key = rows["world"].astype(str) + ":" + rows["seed"].astype(str)
+    d = (rows[col] - rows["roi_true"]).groupby(key).sum()
+    t = rows["roi_true"].groupby(key).sum()
+    ratio = float(d.sum() / t.sum())
+    n = len(d)
+    return ratio, float(np.sqrt(n / max(n - 1, 1) * ((d - ratio * t) ** 2).sum()) / t.sum())
+
+
+def _rel_error_floor(rows: pd.DataFrame) -> float:
+    """Median relative ROI error an unbiased, normally distributed effect estimate would give with the spread
+    the estimates show over the seeds: median over rows of 0.6745 × sd / b, b being the row's planted added
+    share in log points (−log(1 − incremental / sales)) and sd the spread of (estimate − b) within its world
+    and action type (the ROI's relative error is the added share's: same sales and costs on both sides)."""
+    b = -np.log1p(-rows["incremental_true"] / rows["sales_after"])
+    sd = (rows["effect_log"] - b).groupby([rows["world"], rows["action_type"]]).transform("std")
+    return float(np.median(0.6745 * sd / b))
 
 
 def checks(seeds=COVERAGE_SEEDS, world_seeds=WORLD_SEEDS) -> list[tuple[str, float, str, bool]]:
@@ -182,30 +259,47 @@ def checks(seeds=COVERAGE_SEEDS, world_seeds=WORLD_SEEDS) -> list[tuple[str, flo
     rc = float(_covers(rep, "ci_low", "ci_high", "effect_log_true").mean())
     out.append((f"repeat_effect_coverage[{mode}]", round(rc, 4), f">= 0.90 of {len(rep)}", rc >= 0.90))
     roc = float(_covers(roi, "roi_low", "roi_high", "roi_true").mean())
-    out.append((f"action_roi_coverage[{mode}]", round(roc, 4), f">= 0.90 of {len(roi)}", roc >= 0.90))
+    out.append((f"action_roi_coverage[{mode}]", round(roc, 4), f">= 0.90 of {len(roi)} (tier x type cells, pooled)",
+                roc >= 0.90))
+    acc = pd.concat([pooled["roi_exact"].dropna() / pooled.loc[pooled["roi_exact"].notna(), "roi_true"],
+                     roi["roi_true"] / roi["roi_planted"]]) - 1
+    out.append((f"action_roi_accounting[{mode}]", float(f"{acc.abs().max():.2g}"),
+                f"max |page ROI of the planted effect / planted ROI - 1| <= 1e-6 of {len(acc)} rows "
+                "(same horizon, partners, costs)", bool(acc.abs().max() <= 1e-6)))
     big = roi[roi["effect_true"] >= 0.06]
     err = float(np.median(np.abs(big["roi"] / big["roi_true"] - 1)))
+    err_raw = float(np.median(np.abs(big["roi_raw"] / big["roi_true"] - 1)))
     out.append((f"action_roi_median_rel_error_tier_cells[{mode}]", round(err, 4),
-                f"(reported: {len(big)} tier x type cells of {_span(big)} treated partners, planted effect >= 0.06)", True))
+                f"< {err_raw:.4f} unpooled ({len(big)} tier x type cells of {_span(big)} treated partners, "
+                "planted effect >= 0.06)", err < err_raw))
     pc = float(_covers(pooled, "roi_low", "roi_high", "roi_true").mean())
     out.append((f"action_roi_pooled_coverage[{mode}]", round(pc, 4), f">= 0.90 of {len(pooled)}", pc >= 0.90))
     pb = pooled[pooled["effect_true"] >= 0.06]
-    d = pb["roi"] - pb["roi_true"]
-    bias = float(d.sum() / pb["roi_true"].sum())
-    mcse = float(d.std(ddof=1) * np.sqrt(len(pb)) / pb["roi_true"].sum())  # Monte Carlo s.e. of that ratio
+    bias, mcse = _rel_bias(pb, "roi")
     out.append((f"action_roi_pooled_bias[{mode}]", round(bias, 4),
-                f"|sum(est - planted) / sum(planted)| <= 2 x MC s.e. {mcse:.4f} of {len(pb)}", abs(bias) <= 2 * mcse))
+                f"|sum(est - planted) / sum(planted)| <= 2 x MC s.e. {mcse:.4f} (by seed) of {len(pb)}",
+                abs(bias) <= 2 * mcse))
+    for col in ("roi_before_after", "roi_treated_vs_untreated"):
+        nb, nse = _rel_bias(pb, col)
+        out.append((f"action_roi_naive_bias[{col[4:]}]", round(nb, 4),
+                    f"> 2 x MC s.e. {nse:.4f} (baseline: the bias check must catch it)", abs(nb) > 2 * nse))
     perr = float(np.median(np.abs(pb["roi"] / pb["roi_true"] - 1)))
+    floor = _rel_error_floor(pb)
     out.append((f"action_roi_pooled_median_rel_error[{mode}]", round(perr, 4),
-                f"(reported: precision, docs/retro.md; {len(pb)} type rows of {_span(pb)} treated partners, "
-                f"planted effect >= 0.06)", True))
+                f"<= 1.25 x {floor:.4f} (the floor an unbiased effect with this spread over seeds gives; {len(pb)} "
+                f"type rows of {_span(pb)} treated partners)", perr <= 1.25 * floor))
+    abs_err = float(np.median(np.abs(pb["roi"] - pb["roi_true"])))
+    out.append((f"action_roi_pooled_median_abs_error[{mode}]", round(abs_err, 4),
+                f"(reported: ROI units; planted ROI {pb['roi_true'].min():.3f}-{pb['roi_true'].max():.3f}, "
+                f"break-even 1)", True))
     return out
 
 
 if __name__ == "__main__":
     t = time.perf_counter()
     k = int(sys.argv[sys.argv.index("--seeds") + 1]) if "--seeds" in sys.argv else len(COVERAGE_SEEDS)
-    rows = checks(seeds=range(k))
+    kw = int(sys.argv[sys.argv.index("--world-seeds") + 1]) if "--world-seeds" in sys.argv else len(WORLD_SEEDS)
+    rows = checks(seeds=range(k), world_seeds=range(kw))
     for name, value, target, ok in rows:
         print(f"{name} {value} {target} {'PASS' if ok else 'FAIL'}")
     print(f"# {time.perf_counter() - t:.0f} s")

@@ -43,6 +43,7 @@ from workbench.retro.roi import (
     action_roi,
     effects_by_tier,
     first_action_effects,
+    pool_tier_effects,
     repeat_effects,
 )
 from workbench.retro.settings import RetroSettings, TargetsConfig, _resolve_targets, load_settings
@@ -142,13 +143,16 @@ def _forecast_fact(forecast: pd.DataFrame, backtest: pd.DataFrame | None) -> Fin
 
 def _economics(con: Any, panel: pd.DataFrame, acts: pd.DataFrame, eff: pd.DataFrame, *, q_end: Any, region: str,
                cfg: RetroSettings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Effects by tier (tiers at the quarter's end), of second actions, and the return on cost of each."""
+    """Effects by tier (tiers at the quarter's end, partially pooled toward the type's effect: ``pool_tier_effects``),
+    of second actions, and the return on cost of each."""
     if acts.empty or eff.empty:
         return pd.DataFrame(), pd.DataFrame(), pd.DataFrame(columns=ROI_COLUMNS)
     kw = {"pre": cfg.event_pre_months, "post": cfg.event_post_months}
     roi_kw = {"default_costs": cfg.action_costs, "horizon": cfg.roi_horizon_months}
     tiers = _tiers_at(con, q_end, region)
     tier_eff = effects_by_tier(panel, acts, tiers[["partner_id", "tier"]], **kw) if len(tiers) else pd.DataFrame()
+    if len(tier_eff):  # a tier's few treated partners: pulled toward the type's effect over all partners
+        tier_eff = pool_tier_effects(tier_eff, eff)
     rep_eff = repeat_effects(panel, acts, **kw)
     parts = [action_roi(panel, acts, eff, **roi_kw)]
     for tier, g in (tier_eff.groupby("tier", sort=False) if len(tier_eff) else []):

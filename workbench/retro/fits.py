@@ -182,20 +182,28 @@ def _fit_ppml(pa: _Panel, action_type: str, *, pre: int, post: int, rels: list[i
     reach = sum(s.design[(~np.isnan(s.y[s.treated])).any(axis=0)].sum(axis=0) for s in es_st)
     keep = np.asarray(reach) > 0
     es_st = [ppml.Stack(s.y, s.treated, s.cluster, s.design[:, keep]) for s in es_st]
-    f_post = ppml.fit(post_st, 1)
+    try:
+        f_post = ppml.fit(post_st, 1)
+    except np.linalg.LinAlgError:  # a degenerate design (e.g. a tier's few partners): no multiplier to report
+        return None
     if not (np.isfinite(f_post.coef).all() and abs(f_post.coef[0]) < MAX_LOG_EFFECT):
         return None  # separation (e.g. no sales after the action at all): no multiplier to report
-    f_es = ppml.fit(es_st, int(keep.sum()))
+    kept = [r for r, k in zip(rels, keep, strict=True) if k]
+    h = f_post.info[:, 0, 0]
+    out = {"b_post": f_post.coef, "v_post": f_post.cov, "kept": kept, "n_treated": n_treated,
+           "n_cohorts": len(post_st), "n_obs": f_post.n_obs,
+           # the wild bootstrap's per-partner sums of the linearised model at the estimate
+           "a_post": f_post.scores[:, 0] + f_post.coef[0] * h, "q_post": h}
+    try:
+        f_es = ppml.fit(es_st, int(keep.sum()))
+    except np.linalg.LinAlgError:  # the event study diverged (seen on one tier cell of 50 worlds): none shown
+        k = int(keep.sum())
+        return out | {"b_es": np.full(k, np.nan), "v_es": np.full((k, k), np.nan)}
     if not (np.isfinite(f_es.coef).all() and np.abs(f_es.coef).max(initial=0.0) < MAX_LOG_EFFECT):
         f_es = ppml.Fit(coef=np.full(f_es.coef.size, np.nan), cov=np.full_like(f_es.cov, np.nan),
                         information=f_es.information, scores=f_es.scores, info=f_es.info,
                         clusters=f_es.clusters, n_obs=f_es.n_obs, iterations=f_es.iterations)
-    kept = [r for r, k in zip(rels, keep, strict=True) if k]
-    h = f_post.info[:, 0, 0]
-    return {"b_post": f_post.coef, "v_post": f_post.cov, "b_es": f_es.coef, "v_es": f_es.cov, "kept": kept,
-            "n_treated": n_treated, "n_cohorts": len(post_st), "n_obs": f_post.n_obs,
-            # the wild bootstrap's per-partner sums of the linearised model at the estimate
-            "a_post": f_post.scores[:, 0] + f_post.coef[0] * h, "q_post": h, "es_fit": f_es}
+    return out | {"b_es": f_es.coef, "v_es": f_es.cov, "es_fit": f_es}
 
 
 def _pretrend_blocks(rels: list[int], k: int, *, bins: int = 4) -> np.ndarray | None:
