@@ -162,10 +162,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "retro_roi_note": (
         "Return on cost = net sales the action added in the months after it (sales × (1 − e^−effect), over "
         "the horizon in config/retro.yaml) ÷ the actions' cost; above 1 it pays back in sales. Intervals "
-        "carry the effect's 95% interval through; tiers are partners' tiers at the quarter's end; 'repeat' "
-        "is a partner's second action, given the first.",
+        "carry the effect's 95% interval through; tiers are partners' tiers at the quarter's end, and a tier's "
+        "effect is pulled toward the action's effect over all partners as far as its few partners leave it "
+        "uncertain; 'repeat' is a partner's second action, given the first.",
         "投入产出比 = 动作后若干月内因动作增加的净销售额（销售额 × (1 − e^−效果)，月数见 config/retro.yaml）÷ "
-        "动作成本；大于 1 即以销售额收回成本。区间由效果的 95% 区间换算；层级为季末层级；“重复”指经销商在首次动作后的第二次动作。"),
+        "动作成本；大于 1 即以销售额收回成本。区间由效果的 95% 区间换算；层级为季末层级，某层级的效果按其经销商数量少带来的不确定程度向该动作在全部经销商上的效果收拢；“重复”指经销商在首次动作后的第二次动作。"),
     "kind": ("First or repeat", "动作次序"),
     "tier_all": ("All tiers", "全部层级"),
     "first": ("First", "首次"),
