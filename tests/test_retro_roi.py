@@ -212,3 +212,13 @@ def test_pool_tier_effects_against_planted_tier_effects() -> None:
                         "ci_low": [0.9, -1.1], "ci_high": [1.1, -0.9]})
     kept = R.pool_tier_effects(far, overall)
     assert kept["pool_weight"].min() > 0.99 and kept["effect_log"].tolist() == pytest.approx([1.0, -1.0], abs=0.01)
+
+
+def test_added_share_of_a_huge_negative_interval_end_is_minus_infinity_without_a_warning() -> None:
+    """A one-day store's effect interval reaches −817 log points: its added share is −inf, quietly (page 05 shows –)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert R._added_share(-817.0) == -np.inf
+        assert R._added_share(0.1, 0.2) == pytest.approx(1 - np.exp(-0.1 - 0.02))

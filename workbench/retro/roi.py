@@ -179,7 +179,8 @@ def _added_share(effect_log: float, se: float = 0.0) -> float:
     error `se` (log points) the estimate 1 − e^(−effect − se²/2), unbiased when the estimate is normal: the plain
     plug-in is not, as 1 − e^−b is concave (E e^−b̂ = e^(−b + se²/2); Kennedy 1981's correction)."""
     s = se if np.isfinite(se) and se > 0 else 0.0
-    return float(-np.expm1(-effect_log - s * s / 2))
+    with np.errstate(over="ignore"):  # an interval end of −800 log points (a one-day store): −inf, shown as –
+        return float(-np.expm1(-effect_log - s * s / 2))
 
 
 def _correction_se(effect: pd.Series) -> float:
