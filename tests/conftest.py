@@ -78,6 +78,13 @@ _LONG_MODULES = ("test_reports_realstores.py", "test_live_lab.py", "test_reports
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the long modules first (stable order otherwise; the same on every xdist worker)."""
+    """Run the long modules first (stable order otherwise; the same on every xdist worker). A run without -m
+    (`make test`) leaves out the tests marked spark_pack (whole packs on Spark, minutes each): `make test-spark`
+    (`pytest -m spark`) runs them."""
+    if not config.getoption("markexpr", ""):
+        dropped = [item for item in items if item.get_closest_marker("spark_pack")]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [item for item in items if not item.get_closest_marker("spark_pack")]
     rank = {name: i for i, name in enumerate(_LONG_MODULES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

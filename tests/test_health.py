@@ -111,6 +111,36 @@ def test_quarantine_by_reason_is_scoped_by_partner_in_row_data(tiny):
     assert health.duplicates_caught(south).empty
 
 
+def test_quarantine_partner_key_read_in_python_as_in_sql(tiny):
+    """Backends other than DuckDB attribute a quarantined line to a partner in Python: the same key as the SQL."""
+    lines = tiny.table("quarantine").select("row_data").to_pandas()["row_data"]
+    assert [health._row_partner_key(r) for r in lines] == ["A1", "B1", "ZZ", "A2"]
+    assert health._row_partner_key('{"Partner ID": " C9 ", "x": 1}') == "C9"
+    assert health._row_partner_key('{"partner_id": 12}') == "12"
+    assert health._row_partner_key("not json") is None and health._row_partner_key(None) is None
+
+
+def test_a_backend_without_quarantine_or_ingest_log_says_so(tiny):
+    """A backend holding only canonical tables: no quarantine and no ingest log (not an empty one), and the
+    findings say so in one sentence instead of counting zero rows in quarantine."""
+    import ibis
+
+    bare = ibis.duckdb.connect()
+    bare.create_table("partners", PARTNERS)
+    bare.create_table("orders", ORDERS)
+    assert health.has_quarantine(tiny) and health.has_ingest_log(tiny)
+    assert not health.has_quarantine(bare) and not health.has_ingest_log(bare)
+    assert health.quarantine_by_reason(bare).empty and health.ingest_summary(bare).empty
+    kw = dict(rows=pd.DataFrame(), quarantine=health.quarantine_by_reason(bare), gaps=pd.DataFrame(),
+              surveys=pd.DataFrame(), shortfall=pd.DataFrame(), duplicates=pd.DataFrame())
+    en = ph.finding_sentences(**kw, lang="en", quarantine_kept=False)
+    zh = ph.finding_sentences(**kw, lang="zh", quarantine_kept=False)
+    assert "This store's backend keeps no quarantine, so rejected lines cannot be shown here." in en
+    assert not [s for s in en if "rows sit in quarantine" in s or "duplicate lines" in s]
+    assert "该数据源未保存隔离区，因此此处无法显示被拦截的数据行。" in zh
+    assert "0 rows sit in quarantine." in ph.finding_sentences(**kw, lang="en")
+
+
 def test_suspected_duplicate_orders(tiny):
     s = health.suspected_duplicate_orders(tiny, start="2026-07-01", end="2026-09-30")
     assert s[["partner_id", "lines"]].values.tolist() == [["B1", 2]]

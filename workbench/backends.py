@@ -4,7 +4,8 @@ The analysis commands (``workbench segment|churn|whatif|retro --db URL``) take e
 ``ibis.connect``; the backend's current database must hold tables named like the canonical tables of
 docs/data-contract.md (at least ``partners`` and ``orders``). ``pyspark:///DIR`` starts a local Spark
 session whose views are the Parquet files ``DIR/<table>.parquet`` (:func:`export_parquet` writes them
-from a store). ``workbench report`` takes a URL too (no manager packs there). Ingest, the demo, loads
+from a store). ``workbench report`` takes a URL too (a manager's pack renders from a DuckDB copy of their partners'
+rows read through Ibis: ``reports.scoped_store``). Ingest, the demo, loads
 and rollback write or read the DuckDB file itself and take a path only.
 """
 
@@ -117,8 +118,14 @@ def local_spark(parquet_dir: Path, *, cores: int = 2) -> ibis.BaseBackend:
     return ibis.pyspark.connect(spark)
 
 
+# Beside the canonical tables: the bookkeeping page 01 shows (the quarantine and the ingest log, each also as
+# the view pages read: quarantine_current, ingest_log), partner history and meta.
+EXPORTED_EXTRA: tuple[str, ...] = ("partner_history", "meta", "quarantine", "loads", "quarantine_current", "ingest_log")
+
+
 def export_parquet(db: str | Path, out_dir: str | Path) -> list[Path]:
-    """Write every canonical table of the DuckDB store `db` (with partner_history and meta) to ``out_dir/<table>.parquet``."""
+    """Write every canonical table of the DuckDB store `db` and those of EXPORTED_EXTRA it has (views as their
+    rows) to ``out_dir/<table>.parquet``."""
     from workbench import store
 
     out = Path(out_dir)
@@ -127,10 +134,10 @@ def export_parquet(db: str | Path, out_dir: str | Path) -> list[Path]:
     raw = store.raw_connection(con)
     present = set(con.list_tables())
     written = []
-    for name in (*store.TABLE_ORDER, "partner_history", "meta"):
+    for name in (*store.TABLE_ORDER, *EXPORTED_EXTRA):
         if name in present:
             path = out / f"{name}.parquet"
-            raw.execute(f"COPY {name} TO '{str(path).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
+            raw.execute(f"COPY (SELECT * FROM {name}) TO '{str(path).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
             written.append(path)
     con.disconnect()
     return written

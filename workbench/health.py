@@ -24,6 +24,8 @@ __all__ = [
     "DATED_COLUMNS",
     "MONEY_COLUMNS",
     "duplicates_caught",
+    "has_ingest_log",
+    "has_quarantine",
     "ingest_summary",
     "ordering_gaps",
     "quarantine_by_reason",
@@ -97,30 +99,67 @@ def _partner_key_sql() -> str:
     return f"trim(coalesce({keys}))"
 
 
+def _kept(con: ibis.BaseBackend, *names: str) -> ir.Table | None:
+    """The first of the tables or views `names` the backend holds (None: it holds none of them)."""
+    have = set(con.list_tables())
+    return next((con.table(n) for n in names if n in have), None)
+
+
+def has_quarantine(con: ibis.BaseBackend) -> bool:
+    """True when the backend holds the quarantine (a DuckDB store; a Parquet folder from export_parquet)."""
+    return _kept(con, "quarantine_current", "quarantine") is not None
+
+
+def has_ingest_log(con: ibis.BaseBackend) -> bool:
+    """True when the backend holds the ingest log (a DuckDB store; a Parquet folder from export_parquet)."""
+    return _kept(con, "ingest_log") is not None
+
+
+def _row_partner_key(row_data: object) -> str | None:
+    """The partner id a quarantined line names (the first of _PARTNER_ID_KEYS in its JSON row_data), trimmed."""
+    import json
+
+    try:
+        row = json.loads(row_data) if isinstance(row_data, str) else None
+    except ValueError:
+        return None
+    if not isinstance(row, dict):
+        return None
+    value = next((row[k] for k in _PARTNER_ID_KEYS if row.get(k) is not None), None)
+    return None if value is None else (value if isinstance(value, str) else json.dumps(value)).strip()
+
+
 def quarantine_by_reason(con: ibis.BaseBackend, *, region: str | None = None) -> pd.DataFrame:
     """Quarantined rows per table and reason (table_name, reason, rows), largest first.
 
-    For a region, only rows whose partner id belongs to one of the region's partners are counted
-    (rows that name no known partner cannot be attributed to a region and are left out). Empty on a
-    backend other than DuckDB (the quarantine is kept in the store file only).
+    Read through Ibis from quarantine_current (each file's latest load: older loads' rows are kept, not
+    counted twice), else the quarantine table. For a region, only rows whose partner id belongs to one of
+    the region's partners are counted (rows that name no known partner cannot be attributed to a region and
+    are left out). Empty when the backend holds no quarantine (see has_quarantine).
     """
-    if getattr(con, "name", "") != "duckdb":  # the quarantine is kept in the DuckDB store file only
+    q = _kept(con, "quarantine_current", "quarantine")
+    if q is None:
         return pd.DataFrame({"table_name": pd.Series(dtype="str"), "reason": pd.Series(dtype="str"),
                              "rows": pd.Series(dtype="int64")})
-    raw = con.con
-    source = quarantine_relation(raw)  # each file's latest load: older loads' rows are kept, not counted twice
     if Scope.parse(region).is_all:
-        df = raw.execute(f"SELECT table_name, reason, count(*) AS rows FROM {source} GROUP BY ALL").df()
-    else:
+        df = q.group_by(["table_name", "reason"]).aggregate(rows=q.count()).to_pandas()
+    elif getattr(con, "name", "") == "duckdb":  # the partner key read in SQL, next to the rows
+        raw = con.con
         ids = _scoped(con, region)["partners"].select("partner_id").to_pandas()
         raw.register("_wb_health_ids", ids)
         try:
             df = raw.execute(
-                f"SELECT table_name, reason, count(*) AS rows FROM {source} "
+                f"SELECT table_name, reason, count(*) AS rows FROM {quarantine_relation(raw)} "
                 f"WHERE {_partner_key_sql()} IN (SELECT partner_id FROM _wb_health_ids) GROUP BY ALL"
             ).df()
         finally:
             raw.unregister("_wb_health_ids")
+    else:  # other backends: the same key read from row_data in Python
+        ids = set(_scoped(con, region)["partners"].select("partner_id").to_pandas()["partner_id"].astype(str))
+        lines = q.select("table_name", "reason", "row_data").to_pandas()
+        lines = lines[lines["row_data"].map(_row_partner_key).isin(ids)]
+        df = lines.groupby(["table_name", "reason"], as_index=False).size().rename(columns={"size": "rows"})
+    df = df[["table_name", "reason", "rows"]]
     df["rows"] = df["rows"].astype("int64")
     return df.sort_values(["rows", "table_name"], ascending=[False, True]).reset_index(drop=True)
 
@@ -161,14 +200,13 @@ def suspected_duplicate_orders(con: ibis.BaseBackend, *, start: str | dt.date, e
 
 def ingest_summary(con: ibis.BaseBackend) -> pd.DataFrame:
     """The ingest log: one row per loaded file (table_name, file, rows_read, rows_accepted,
-    rows_quarantined, ingested_at), newest first. Company-wide: not for regional reports. Empty on a backend
-    other than DuckDB (the ingest log is kept in the store file only)."""
-    if getattr(con, "name", "") != "duckdb":
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c.startswith("rows") else "str") for c in
-                             ("table_name", "file", "rows_read", "rows_accepted", "rows_quarantined", "ingested_at")})
-    df = con.con.execute(
-        "SELECT table_name, file, rows_read, rows_accepted, rows_quarantined, ingested_at FROM ingest_log"
-    ).df()
+    rows_quarantined, ingested_at), newest first. Company-wide: not for regional reports. Empty when the
+    backend holds no ingest log (see has_ingest_log)."""
+    cols = ["table_name", "file", "rows_read", "rows_accepted", "rows_quarantined", "ingested_at"]
+    log = _kept(con, "ingest_log")
+    if log is None:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c.startswith("rows") else "str") for c in cols})
+    df = log.select(*cols).to_pandas()
     return df.sort_values("ingested_at", ascending=False).reset_index(drop=True)
 
 

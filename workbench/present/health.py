@@ -105,17 +105,18 @@ def missing_programs(by_program: pd.DataFrame, lang: str = "en") -> Markdown | N
 
 def findings(*, rows: pd.DataFrame, quarantine: pd.DataFrame, gaps: pd.DataFrame, surveys: pd.DataFrame,
              shortfall: pd.DataFrame, duplicates: pd.DataFrame, currency: str = DEFAULT_CURRENCY,
-             lang: str = "en") -> Markdown:
+             lang: str = "en", quarantine_kept: bool = True) -> Markdown:
     """Plain-language findings (one sentence each, as a Markdown list) from the health frames."""
     return Markdown("\n".join(f"- {s}" for s in finding_sentences(
         rows=rows, quarantine=quarantine, gaps=gaps, surveys=surveys, shortfall=shortfall,
-        duplicates=duplicates, currency=currency, lang=lang)))
+        duplicates=duplicates, currency=currency, lang=lang, quarantine_kept=quarantine_kept)))
 
 
 def finding_sentences(*, rows: pd.DataFrame, quarantine: pd.DataFrame, gaps: pd.DataFrame, surveys: pd.DataFrame,
                       shortfall: pd.DataFrame, duplicates: pd.DataFrame, currency: str = DEFAULT_CURRENCY,
-                      lang: str = "en") -> list[str]:
-    """The findings as a list of plain sentences (no user text in them: counts, shares, amounts, table names)."""
+                      lang: str = "en", quarantine_kept: bool = True) -> list[str]:
+    """The findings as a list of plain sentences (no user text in them: counts, shares, amounts, table names);
+    quarantine_kept=False (the backend holds no quarantine): one sentence saying so instead of its counts."""
     zh = lang == "zh"
     out: list[str] = []
     if not rows.empty:
@@ -124,10 +125,13 @@ def finding_sentences(*, rows: pd.DataFrame, quarantine: pd.DataFrame, gaps: pd.
         if empty:
             names = ("、" if zh else ", ").join(label(f"tbl_{n}", lang) for n in empty)
             out.append(f"最近一个月没有数据的表：{names}。" if zh else f"No rows in the latest month for: {names}.")
-    nq = int(quarantine["rows"].sum()) if not quarantine.empty else 0
-    out.append(f"隔离区共有 {nq:,} 行数据。" if zh else f"{nq:,} rows sit in quarantine.")
-    nd = int(duplicates[["exact_duplicates", "key_conflicts"]].sum().sum()) if not duplicates.empty else 0
-    out.append(f"导入时拦截了 {nd:,} 行重复数据。" if zh else f"{nd:,} duplicate lines were caught at ingestion.")
+    if not quarantine_kept:
+        out.append(label("h_no_quarantine_kept", lang))
+    else:
+        nq = int(quarantine["rows"].sum()) if not quarantine.empty else 0
+        out.append(f"隔离区共有 {nq:,} 行数据。" if zh else f"{nq:,} rows sit in quarantine.")
+        nd = int(duplicates[["exact_duplicates", "key_conflicts"]].sum().sum()) if not duplicates.empty else 0
+        out.append(f"导入时拦截了 {nd:,} 行重复数据。" if zh else f"{nd:,} duplicate lines were caught at ingestion.")
     out.append(f"{len(gaps):,} 家经销商出现连续 3 个月以上未下单。" if zh
                else f"{len(gaps):,} partners went 3 or more months without ordering.")
     if not surveys.empty:

@@ -10,7 +10,7 @@ from pathlib import Path
 from workbench.errors import WorkbenchError
 from workbench.i18n import label
 from workbench.paths import NOTEBOOKS_DIR
-from workbench.reports.source import as_date, is_url, opened, shown, store_label, target
+from workbench.reports.source import as_date, is_url, opened, shown, target
 from workbench.vocab import Quarter, Scope
 
 __all__ = ["COMPANY", "RunParams", "curated_notebooks", "latest_complete_quarter", "validate_params"]
@@ -135,10 +135,6 @@ def validate_params(db: str | Path, *, quarter: str | None, region: str | Scope 
         region = None
     scope = Scope.parse(region, manager)
     if scope.kind == "manager":
-        if is_url(db):
-            raise WorkbenchError(f"A manager's pack needs a DuckDB store file (its pages read a copy holding only "
-                                 f"that manager's partners); {store_label(db)} is a connection URL, so render a "
-                                 "region or the company there, or give --db the store file.")
         known = _managers(db)
         if str(scope.value).lower() not in known:
             raise WorkbenchError(f"Manager '{scope.value}' is unknown; partners name no such manager_id or "
