@@ -56,7 +56,7 @@ test-fast: $(STAMP)  ## the suite without slow cases (notebooks, browser)
 test-countries: $(STAMP) sysdeps  ## every Online Retail country's pack (37; make test renders the company pack, 5 countries and the UK in Chinese)
 	WB_ALL_COUNTRIES=1 $(PY) -m pytest tests/test_reports_countries.py --durations=5
 
-test-spark: $(SPARK_STAMP)  ## DuckDB vs Spark comparison only (installs the [spark] extra)
+test-spark: $(SPARK_STAMP)  ## DuckDB vs Spark comparison only, with the whole-pack test (spark_pack) make test leaves out (installs the [spark] extra)
 	$(PY) -m pytest -m spark
 
 bench: $(STAMP)  ## run every benchmark in bench/ and print its figures

@@ -96,6 +96,36 @@ def test_scopes_company_only_region_scope_and_manager(demo_db: Path):
     if mid is not None:
         p = validate_params(demo_db, quarter=None, region=None, manager=str(mid).lower(), lang="en")
         assert p.scopes == (Scope("manager", str(mid)),) and p.scopes[0].slug == f"manager_{mid}"
+        url = validate_params(f"duckdb://{demo_db}", quarter=None, region=None, manager=str(mid), lang="en")
+        assert url.scopes == p.scopes  # a URL takes a manager's pack too (its copy is read through Ibis)
+
+
+def test_manager_store_copy_from_a_url_is_the_copy_from_the_file(demo_db: Path, tmp_path: Path):
+    """reports.scoped_store writes the same manager copy from the file and from a URL: only the manager's partners
+    (who exist), no quarantine, no personal columns, meta scope_manager set."""
+    from datetime import date
+
+    from workbench.reports.scoped_store import manager_partner_ids, write_manager_store
+
+    as_of = date(2026, 6, 30)
+    own = manager_partner_ids(demo_db, "M1B", as_of)
+    assert len(own) > 20 and manager_partner_ids(demo_db, "nobody", as_of) == []
+    copies = [write_manager_store(db, "M1B", as_of, tmp_path / f"{i}.duckdb")
+              for i, db in enumerate((demo_db, f"duckdb://{demo_db}"))]
+    con = duckdb.connect(str(copies[1]), read_only=True)
+    con.execute(f"ATTACH '{copies[0]}' AS f (READ_ONLY)")
+    for (t,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = 'f' "
+                            "AND table_schema = 'main' AND table_type = 'BASE TABLE'").fetchall():
+        assert con.execute(f'SELECT count(*) FROM (SELECT * FROM f.main."{t}" EXCEPT ALL SELECT * FROM main."{t}")'
+                           ).fetchone()[0] == 0, t
+    assert sorted(r[0] for r in con.execute("SELECT partner_id FROM partners").fetchall()) == own
+    assert {r[0] for r in con.execute("SELECT DISTINCT partner_id FROM orders").fetchall()} <= set(own)
+    assert con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM partners WHERE contact_name IS NOT NULL OR contact_phone IS NOT NULL "
+                       "OR manager_name IS NOT NULL").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM conflicts WHERE counterparty_id IS NOT NULL AND counterparty_id NOT IN "
+                       "(SELECT partner_id FROM partners)").fetchone()[0] == 0
+    assert con.execute("SELECT value FROM meta WHERE key = 'scope_manager'").fetchone() == ("M1B",)
 
 
 def test_missing_store(tmp_path: Path):

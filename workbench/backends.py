@@ -115,7 +115,11 @@ def local_spark(parquet_dir: Path, *, cores: int = 2) -> ibis.BaseBackend:
     spark.sparkContext.setLogLevel("ERROR")
     for name, path in files.items():
         spark.read.parquet(str(path)).createOrReplaceTempView(name)
-    return ibis.pyspark.connect(spark)
+    con = ibis.pyspark.connect(spark)
+    # the folder identifies the store's contents (store.fingerprint): results computed once per store and
+    # date (tiers, scoped tables) are then kept for the session as on a DuckDB file
+    con._wb_parquet_dir = Path(parquet_dir).resolve()
+    return con
 
 
 # Beside the canonical tables: the bookkeeping page 01 shows (the quarantine and the ingest log, each also as

@@ -304,8 +304,19 @@ def row_counts(con: ibis.BaseBackend) -> dict[str, int]:
 
 
 def fingerprint(con: ibis.BaseBackend) -> tuple | None:
-    """Identity of a file store's current contents: (path, size and mtime of the file and its WAL);
-    None for in-memory or non-DuckDB backends (whose contents cannot be told apart)."""
+    """Identity of a file store's current contents: (path, size and mtime of the file and its WAL), or for a
+    Parquet folder opened by ``backends.local_spark`` (folder, name, size and mtime of each file); None for
+    in-memory or other backends (whose contents cannot be told apart)."""
+    folder = getattr(con, "_wb_parquet_dir", None)
+    if folder is not None:
+        files = []
+        for f in sorted(Path(folder).glob("*.parquet")):
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            files.append((f.name, st.st_size, st.st_mtime_ns))
+        return ("parquet", str(folder), *files)
     raw = getattr(con, "con", None)
     if not isinstance(raw, duckdb.DuckDBPyConnection):
         return None

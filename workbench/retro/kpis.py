@@ -436,8 +436,15 @@ SOURCE_KPIS: dict[str, tuple[str, ...]] = {
 def empty_source_tables(con: Any) -> list[str]:
     """The optional tables of :data:`SOURCE_KPIS` that are absent from the store or hold no row (whole store,
     not the scope: a region without conflicts in a store that records them has 0, not "–")."""
-    present = set(con.list_tables())
-    return [name for name in SOURCE_KPIS if name not in present or int(con.table(name).count().execute()) == 0]
+    import ibis
+
+    present = [name for name in SOURCE_KPIS if name in set(con.list_tables())]
+    rows: dict[str, int] = {}
+    if present:  # one query for every count: on Spark each query costs a job's overhead, whatever its size
+        got = ibis.union(*(con.table(n).aggregate(rows=con.table(n).count()).mutate(table=ibis.literal(n))
+                           for n in present), distinct=False).to_pandas()
+        rows = {str(t): int(r) for t, r in zip(got["table"], got["rows"], strict=True)}
+    return [name for name in SOURCE_KPIS if rows.get(name, 0) == 0]
 
 
 # --------------------------------------------------------------------------------------------------
