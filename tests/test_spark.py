@@ -259,6 +259,7 @@ def test_spark_manager_store_is_the_duckdb_copy(spark_url: str, spark_db: Path, 
 
 _ID = re.compile(r"P\d{6}")
 _HEAD = re.compile(r"<h[1-3][^>]*>(.*?)</h[1-3]>", re.S)
+_NUM = re.compile(r"<td[^>]*>\s*([-−+]?[¥£$€]?[\d,]+(?:\.\d+)?\s*[%]?)\s*</td>")  # a table cell holding one number
 
 
 def _page_text(page: str) -> str:
@@ -274,7 +275,7 @@ def _page_text(page: str) -> str:
 def test_spark_whole_region_and_manager_packs_match_duckdb(spark_url: str, spark_db: Path, tmp_path: Path) -> None:
     """Every page (01–07) of the Northwest pack and of manager M1B's pack, rendered from ``pyspark:///DIR`` and
     from the DuckDB file: both manifests ok, no page shows a traceback or failure box, the index headline figures
-    agree within RTOL, and each page shows the same headings and the same partner ids; the manager's pages on
+    agree within RTOL, and each page shows the same headings, partner ids and table numbers; the manager's pages on
     Spark name none of the other East managers' partners.
 
     Expensive (a Spark pack takes minutes): marked ``spark_pack``, run by ``make test-spark`` (``pytest -m spark``)
@@ -313,7 +314,9 @@ def test_spark_whole_region_and_manager_packs_match_duckdb(spark_url: str, spark
             a, b = pages[slug]["duckdb"][s], pages[slug]["spark"][s]
             assert _HEAD.findall(a) == _HEAD.findall(b), (slug, s)
             assert set(_ID.findall(a)) == set(_ID.findall(b)), (slug, s)
+            assert sorted(_NUM.findall(a)) == sorted(_NUM.findall(b)), (slug, s)  # every number the tables show
         assert len(set().union(*(_ID.findall(p) for p in pages[slug]["duckdb"].values()))) > 5, slug
+        assert sum(len(_NUM.findall(p)) for p in pages[slug]["duckdb"].values()) > 100, slug
     con = duckdb.connect(str(spark_db), read_only=True)
     own = {r[0] for r in con.execute("SELECT partner_id FROM partners WHERE manager_id = ?", [MANAGER]).fetchall()}
     others = {r[0] for r in con.execute("SELECT partner_id FROM partners WHERE manager_id IN (?, ?)",

@@ -129,7 +129,10 @@ def _prepare_levels(panel: pd.DataFrame, *, sales_col: str) -> pd.DataFrame:
     ordinal = pd.PeriodIndex(p["month"]).asi8
     last = pd.Series(np.where(p["sales"] > 0, ordinal, np.iinfo(np.int64).min)).groupby(p["partner_id"].to_numpy()).transform("max")
     keep = (ordinal <= last.to_numpy()) & ~p["_out"].to_numpy(bool)
-    return p.loc[keep, ["partner_id", "month", "sales"]].reset_index(drop=True)
+    # in (partner, month) order whatever order the backend returned: the bootstrap's draws go to partners by
+    # position, so Spark's row order gave other intervals than DuckDB's with the same seed
+    return (p.loc[keep, ["partner_id", "month", "sales"]].sort_values(["partner_id", "month"], kind="mergesort")
+            .reset_index(drop=True))
 
 
 def _panel_arrays(p: pd.DataFrame, first: pd.DataFrame, y_col: str = "log_sales") -> _Panel:
