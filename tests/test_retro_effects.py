@@ -178,3 +178,16 @@ def test_effects_do_not_depend_on_the_panel_row_order() -> None:
     got, _ = retro.action_effects(shuffled, net.tables["actions"], boot_reps=199, seed=3)
     assert len(want) >= 3 and want["ci_low"].notna().all()
     pd.testing.assert_frame_equal(want, got, check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+def test_wild_interval_with_two_treated_partners_ignores_rounding() -> None:
+    """With 2 clusters half the Rademacher draws reproduce the observed t exactly in theory; a 1e-15 relative
+    change of the per-cluster sums (another backend's summation order) must not move the interval or the p-value."""
+    from workbench.retro.bootstrap import _wild_ci
+
+    a, q = np.array([3.0, -1.2, 0.4]), np.array([2.0, 1.5, 0.7])
+    for g in (2, 3):
+        want = _wild_ci(a[:g], q[:g], factor=g / (g - 1), alpha=0.05, reps=999, seed=0)
+        for eps in (1e-15, -1e-15, 3e-16):
+            got = _wild_ci(a[:g] * (1 + eps), q[:g], factor=g / (g - 1), alpha=0.05, reps=999, seed=0)
+            np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=f"{g} clusters, {eps}")
